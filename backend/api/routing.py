@@ -1,0 +1,225 @@
+"""One way to declare an endpoint: path, body and query models, who may call it.
+
+The decorator validates input with pydantic (unknown fields refused), checks the
+caller against the Requirement, runs the view, commits once at the boundary and
+records the operation for the OpenAPI document, so the document cannot drift.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from backend.auth.principal import (
+    ASSURANCE_ORDER,
+    RESOLVERS,
+    Principal,
+    Requirement,
+)
+from backend.db import session
+from backend.errors import ApiError
+from backend.reasons import Reason
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 1 << 20
+
+
+class StrictModel(BaseModel):
+    """Base for request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class OutModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+@dataclass
+class Operation:
+    path: str
+    method: str
+    summary: str
+    endpoint: str
+    tags: tuple[str, ...]
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    auth: Requirement
+    reasons: tuple[Reason, ...]
+    content_type: str = "application/json"
+    description: str = ""
+
+
+OPERATIONS: list[Operation] = []
+RefusalHook = Callable[[Principal | None, Operation, ApiError], None]
+REFUSAL_HOOKS: list[RefusalHook] = []
+
+
+@dataclass
+class Api:
+    """A Blueprint under /api/v1 whose routes are described in the OpenAPI document."""
+
+    name: str
+    url_prefix: str = ""
+    tag: str = ""
+    blueprint: Blueprint = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.blueprint = Blueprint(f"api_{self.name}", __name__,
+                                   url_prefix="/api/v1" + self.url_prefix)
+        self.tag = self.tag or self.name
+
+    def route(self, rule: str, method: str = "GET", *, summary: str,
+              auth: Requirement, body: type[BaseModel] | None = None,
+              query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
+              status: int = 200, reasons: tuple[Reason, ...] = (),
+              content_type: str = "application/json") -> Callable:
+        def decorator(view: Callable) -> Callable:
+            op = Operation(path="/api/v1" + self.url_prefix + rule, method=method.lower(),
+                           summary=summary, endpoint=f"{self.blueprint.name}.{view.__name__}",
+                           tags=(self.tag,), body=body, query=query, response=response,
+                           status=status, auth=auth, reasons=reasons,
+                           content_type=content_type, description=(view.__doc__ or "").strip())
+            OPERATIONS.append(op)
+            wrapped = _wrap(view, op)
+            self.blueprint.add_url_rule(rule, view.__name__, wrapped, methods=[method])
+            return view
+        return decorator
+
+
+def _wrap(view: Callable, op: Operation) -> Callable:
+    @functools.wraps(view)
+    def handler(**path_args: Any) -> Any:
+        principal = None
+        try:
+            principal = authenticate(op.auth)
+            check(op.auth, principal)
+            kwargs = dict(path_args)
+            if op.body is not None:
+                kwargs["body"] = parse_body(op.body)
+            if op.query is not None:
+                kwargs["query"] = parse_model(op.query, request.args.to_dict())
+            result = view(**kwargs)
+            response = to_response(result, op)
+            commit()
+            return response
+        except ApiError as error:
+            session().rollback()
+            for hook in REFUSAL_HOOKS:
+                hook(principal, op, error)
+            raise
+    return handler
+
+
+def commit() -> None:
+    try:
+        session().commit()
+    except IntegrityError as exc:
+        session().rollback()
+        log.info("integrity error at commit: %s", exc.orig)
+        raise ApiError(Reason.CONFLICT, "the change conflicts with existing data", 409) from exc
+    except OperationalError as exc:
+        session().rollback()
+        log.warning("database unavailable at commit: %s", exc.orig)
+        raise ApiError(Reason.SERVICE_UNAVAILABLE, "database unavailable, retry", 503,
+                       headers={"Retry-After": "1"}) from exc
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def authenticate(requirement: Requirement) -> Principal | None:
+    token = bearer_token()
+    if token is None:
+        if requirement.public:
+            return None
+        raise ApiError(Reason.AUTHENTICATION_REQUIRED, "a bearer token is required", 401,
+                       headers={"WWW-Authenticate": "Bearer"})
+    for resolver in RESOLVERS:
+        principal = resolver(token, request)
+        if principal is not None:
+            g.principal = principal
+            return principal
+    if requirement.public:
+        return None
+    raise ApiError(Reason.TOKEN_INVALID, "the bearer token is not valid", 401,
+                   headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+def check(requirement: Requirement, principal: Principal | None) -> None:
+    """Refuse a caller the endpoint does not admit; the reason says what was missing."""
+    if requirement.public:
+        return
+    assert principal is not None
+    if principal.kind == "staff":
+        if principal.role not in requirement.roles:
+            raise ApiError(Reason.ROLE_NOT_ALLOWED, f"role {principal.role} may not do this", 403)
+        if requirement.card:
+            raise ApiError(Reason.FORBIDDEN, "this needs a citizen's card session", 403)
+        return
+    if principal.role not in requirement.terminal_kinds:
+        raise ApiError(Reason.TERMINAL_KIND_NOT_ALLOWED,
+                       f"a {principal.role} terminal may not do this", 403)
+    if requirement.card:
+        if principal.card is None:
+            raise ApiError(Reason.FORBIDDEN, "this needs a citizen's card session", 403)
+        needed = ASSURANCE_ORDER[requirement.assurance or "tap"]
+        if ASSURANCE_ORDER[principal.card.assurance] < needed:
+            raise ApiError(Reason.ASSURANCE_TOO_LOW, "this needs the card's PIN", 403)
+
+
+def parse_body(model: type[BaseModel]) -> BaseModel:
+    if request.content_length and request.content_length > MAX_BODY_BYTES:
+        raise ApiError(Reason.PAYLOAD_TOO_LARGE, "the body is too large", 413)
+    if not request.is_json:
+        raise ApiError(Reason.UNSUPPORTED_MEDIA_TYPE, "send application/json", 415)
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ApiError(Reason.MALFORMED_JSON, "the body is not valid JSON", 400)
+    return parse_model(model, data)
+
+
+def parse_model(model: type[BaseModel], data: Any) -> BaseModel:
+    if not isinstance(data, dict):
+        raise ApiError(Reason.VALIDATION_FAILED, "expected a JSON object", 400)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"],
+                   "type": e["type"]} for e in exc.errors(include_url=False)]
+        unknown = any(e["type"] == "extra_forbidden" for e in errors)
+        reason = Reason.UNKNOWN_FIELD if unknown else Reason.VALIDATION_FAILED
+        raise ApiError(reason, "the request does not have the expected shape", 400,
+                       {"errors": errors}) from exc
+
+
+def to_response(result: Any, op: Operation) -> Response:
+    if isinstance(result, Response):
+        return result
+    status = op.status
+    if isinstance(result, tuple):
+        result, status = result
+    if isinstance(result, BaseModel):
+        payload = result.model_dump(mode="json")
+    elif op.response is not None and result is not None and not isinstance(result, dict | list):
+        payload = op.response.model_validate(result).model_dump(mode="json")
+    else:
+        payload = result
+    if status == 204:
+        return Response(status=204)
+    response = jsonify(payload)
+    response.status_code = status
+    return response

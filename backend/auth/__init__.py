@@ -1,0 +1,1 @@
+"""Who is asking: staff, terminals and card sessions, and what each may do."""

@@ -1,0 +1,131 @@
+"""Configuration, from environment variables only.
+
+Every setting is declared once in SETTINGS with its default and meaning; the README's
+table is generated from it (`satukartu config show --markdown`), so the documentation
+cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    doc: str
+    parse: Callable[[str], Any] = str
+
+
+class ConfigError(ValueError):
+    """A setting whose value cannot be used; the message names the variable."""
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _int(value: str) -> int:
+    return int(value.strip())
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("INSTANCE_DIR", "instance", "Folder for the embedded database, keys and checkpoints."),
+    Setting("DATABASE_URL", "", "Database URL as a user writes it: `sqlite:///path` or "
+            "`postgresql://user@host/db`. Empty: an SQLite file in the instance folder."),
+    Setting("SECRET_KEY", "", "Key for signing staff and terminal tokens. Empty: generated "
+            "once and kept in the instance folder."),
+    Setting("ORIGIN", "http://127.0.0.1:8000", "The hub's canonical URL; cards sign it."),
+    Setting("BROKER_URL", "", "Celery broker. Empty: an SQLite-backed broker in the instance "
+            "folder (no server needed). City: `amqp://...` or `redis://...`."),
+    Setting("RESULT_BACKEND", "", "Celery result backend. Empty: the hub's database."),
+    Setting("NATIONAL_ID_FORMATS", "nik", "Accepted national number formats, comma separated: "
+            "`nik` (Indonesia, 16 digits), `thai` (13 digits, check digit), `generic`."),
+    Setting("CITY_NAME", "Kota Contoh", "The city's name on documents and reports."),
+    Setting("CA_DIR", "", "Folder with the issuing CA's certificate and key. Empty: "
+            "`ca/` in the instance folder."),
+    Setting("AUDIT_CHECKPOINT_DIR", "", "Where signed audit checkpoints are also written "
+            "(outside the database). Empty: `checkpoints/` in the instance folder."),
+    Setting("AUDIT_SIGNING_KEY", "", "Ed25519 private key (PEM) that signs audit checkpoints. "
+            "Empty: `audit-signing.key` in the instance folder."),
+    Setting("SERVICES", "", "Enabled service modules, comma separated. Empty: all installed."),
+    Setting("SESSION_TTL", "300", "Seconds a card session lives.", _int),
+    Setting("ACCESS_TOKEN_TTL", "900", "Seconds a staff or terminal token lives.", _int),
+    Setting("PIN_MAX_TRIES", "3", "Wrong PINs before a card blocks (at most 10).", _int),
+    Setting("OIDC_ISSUER", "", "The city's OpenID Connect provider; empty disables SSO."),
+    Setting("OIDC_CLIENT_ID", "", "Client id at the OIDC provider."),
+    Setting("OIDC_CLIENT_SECRET", "", "Client secret at the OIDC provider."),
+    Setting("LOG_LEVEL", "INFO", "Python logging level."),
+)
+
+PREFIX = "SATUKARTU_"
+
+
+def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
+    """Read every setting from the environment, apply `overrides`, derive the paths."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(PREFIX + setting.name, setting.default)
+        try:
+            values[setting.name] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{PREFIX}{setting.name}: {exc}") from exc
+    values.update(overrides)
+    _derive(values)
+    return values
+
+
+def _derive(values: dict[str, Any]) -> None:
+    instance = Path(values["INSTANCE_DIR"]).resolve()
+    values["INSTANCE_DIR"] = str(instance)
+    if not values["DATABASE_URL"]:
+        values["DATABASE_URL"] = f"sqlite:///{instance / 'satukartu.db'}"
+    if not values["BROKER_URL"]:
+        values["BROKER_URL"] = f"sqla+sqlite:///{instance / 'broker.db'}"
+    if not values["CA_DIR"]:
+        values["CA_DIR"] = str(instance / "ca")
+    if not values["AUDIT_CHECKPOINT_DIR"]:
+        values["AUDIT_CHECKPOINT_DIR"] = str(instance / "checkpoints")
+    if not values["AUDIT_SIGNING_KEY"]:
+        values["AUDIT_SIGNING_KEY"] = str(instance / "audit-signing.key")
+    if not 1 <= values["PIN_MAX_TRIES"] <= 10:
+        raise ConfigError(f"{PREFIX}PIN_MAX_TRIES: must be between 1 and 10")
+    values["NATIONAL_ID_FORMATS"] = _list(values["NATIONAL_ID_FORMATS"]) if isinstance(
+        values["NATIONAL_ID_FORMATS"], str) else tuple(values["NATIONAL_ID_FORMATS"])
+    values["SERVICES"] = _list(values["SERVICES"]) if isinstance(
+        values["SERVICES"], str) else tuple(values["SERVICES"])
+
+
+def secret_key(values: dict[str, Any]) -> str:
+    """The configured key, or one generated on first start and kept in the instance folder."""
+    if values["SECRET_KEY"]:
+        return values["SECRET_KEY"]
+    path = Path(values["INSTANCE_DIR"]) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def markdown_table() -> str:
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    rows += [f"| `{PREFIX}{s.name}` | `{s.default}` | {s.doc} |" for s in SETTINGS]
+    return "\n".join(rows)

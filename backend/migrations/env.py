@@ -1,0 +1,36 @@
+"""Alembic environment: the hub's engine and metadata, online migrations only."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from backend.db import Base, make_engine
+from backend.models import import_all
+
+import_all()
+target_metadata = Base.metadata
+
+
+def run() -> None:
+    url = context.config.attributes.get("database_url")
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _migrate(connection)
+        return
+    engine = make_engine(url, poolclass=None) if url else None
+    assert engine is not None, "no database URL given"
+    with engine.connect() as conn:
+        _migrate(conn)
+        conn.commit()
+    engine.dispose()
+
+
+def _migrate(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(connection=connection, target_metadata=target_metadata,
+                      render_as_batch=connection.dialect.name == "sqlite",
+                      compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()

@@ -1,0 +1,85 @@
+"""Every reason the hub gives for a refusal, in one enumeration.
+
+The API's `error.reason`, the audit log's outcome, the logs and the tests all use these
+values; the OpenAPI document lists them. Add a reason here, in its section, never as
+a bare string elsewhere.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    # request shape (any endpoint)
+    MALFORMED_JSON = "malformed_json"
+    VALIDATION_FAILED = "validation_failed"
+    UNKNOWN_FIELD = "unknown_field"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    CONFLICT = "conflict"
+    INTERNAL_ERROR = "internal_error"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+
+    # who is asking (staff, terminals, card sessions)
+    AUTHENTICATION_REQUIRED = "authentication_required"
+    TOKEN_INVALID = "token_invalid"
+    TOKEN_EXPIRED = "token_expired"
+    FORBIDDEN = "forbidden"
+    ASSURANCE_TOO_LOW = "assurance_too_low"
+    TERMINAL_KIND_NOT_ALLOWED = "terminal_kind_not_allowed"
+    ROLE_NOT_ALLOWED = "role_not_allowed"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    ACCOUNT_LOCKED = "account_locked"
+    RATE_LIMITED = "rate_limited"
+    INVALID_CLIENT = "invalid_client"
+    INVALID_SCOPE = "invalid_scope"
+    UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
+    SESSION_ENDED = "session_ended"
+
+    # registry
+    INVALID_NATIONAL_NUMBER = "invalid_national_number"
+    DUPLICATE_NATIONAL_NUMBER = "duplicate_national_number"
+    DUPLICATE_FAMILY_CARD = "duplicate_family_card"
+    HEAD_NOT_MEMBER = "head_not_member"
+    CITIZEN_DECEASED = "citizen_deceased"
+    DELETE_NOT_ALLOWED = "delete_not_allowed"
+    IMPORT_INVALID = "import_invalid"
+
+    # card authentication (checked in this order)
+    TOKEN_MALFORMED = "token_malformed"
+    TOKEN_OVERSIZED = "token_oversized"
+    NONCE_UNKNOWN = "nonce_unknown"
+    NONCE_EXPIRED = "nonce_expired"
+    NONCE_REUSED = "nonce_reused"
+    NONCE_OTHER_TERMINAL = "nonce_other_terminal"
+    CERTIFICATE_UNTRUSTED = "certificate_untrusted"
+    CERTIFICATE_EXPIRED = "certificate_expired"
+    CERTIFICATE_NOT_YET_VALID = "certificate_not_yet_valid"
+    CERTIFICATE_WRONG_USAGE = "certificate_wrong_usage"
+    CARD_UNKNOWN = "card_unknown"
+    CARD_SUSPENDED = "card_suspended"
+    CARD_REVOKED = "card_revoked"
+    CARD_SUPERSEDED = "card_superseded"
+    SIGNATURE_INVALID = "signature_invalid"
+    # card lifecycle
+    CARD_STATE_INVALID = "card_state_invalid"
+    CITIZEN_HAS_NO_CARD = "citizen_has_no_card"
+
+    # services and ledger
+    UNKNOWN_SERVICE = "unknown_service"
+    UNKNOWN_ACTION = "unknown_action"
+    SERVICE_DISABLED = "service_disabled"
+    NOT_ELIGIBLE = "not_eligible"
+    AMOUNT_INVALID = "amount_invalid"
+    AMOUNT_ABOVE_CAP = "amount_above_cap"
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+    IDEMPOTENCY_KEY_REQUIRED = "idempotency_key_required"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    CATEGORY_NOT_ALLOWED = "category_not_allowed"
+    DOCUMENT_NOT_FOUND = "document_not_found"
+
+    # audit
+    AUDIT_RANGE_INVALID = "audit_range_invalid"

@@ -1,0 +1,50 @@
+"""The API's contract that holds for every endpoint."""
+
+from backend.api.openapi import build_spec
+from backend.reasons import Reason
+
+
+def test_health_names_the_database(client, db_url):
+    answer = client.get("/api/v1/health")
+    assert answer.status_code == 200
+    assert answer.json["database"] == db_url.split(":")[0].split("+")[0]
+
+
+def test_unknown_path_is_a_json_refusal_with_a_reason(client):
+    answer = client.get("/api/v1/no-such-thing")
+    assert answer.status_code == 404
+    assert answer.json["error"]["reason"] == Reason.NOT_FOUND
+
+
+def test_wrong_method_is_a_json_refusal_with_a_reason(client):
+    answer = client.delete("/api/v1/health")
+    assert answer.status_code == 405
+    assert answer.json["error"]["reason"] == Reason.METHOD_NOT_ALLOWED
+
+
+def test_openapi_describes_every_api_route(app, client):
+    spec = client.get("/api/v1/openapi.json").json
+    documented = {(path, method) for path, ops in spec["paths"].items() for method in ops}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1"):
+            continue
+        path = rule.rule.replace("<", "{").replace(">", "}")
+        path = "/".join(p.split(":")[-1] if p.startswith("{") else p for p in path.split("/"))
+        path = path if "{" not in path else path.replace("{", "{").replace("}", "}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert (_normalise(path), method.lower()) in documented, rule.rule
+
+
+def _normalise(path: str) -> str:
+    parts = []
+    for part in path.split("/"):
+        if part.startswith("{"):
+            part = "{" + part.strip("{}").split(":")[-1] + "}"
+        parts.append(part)
+    return "/".join(parts)
+
+
+def test_openapi_lists_every_refusal_reason():
+    spec = build_spec()
+    reasons = spec["components"]["schemas"]["Error"]["properties"]["error"]["properties"]
+    assert set(reasons["reason"]["enum"]) == {r.value for r in Reason}
