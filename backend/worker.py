@@ -1,7 +1,6 @@
-"""Entry point for `celery -A backend.worker worker`: one Flask app, one Celery app."""
+"""Entry point for `celery -A backend.worker worker`: the same app gunicorn serves."""
 
-from backend.app import create_app
-from backend.tasks import celery_init_app
+from backend.wsgi import app as flask_app
+from backend.wsgi import celery
 
-flask_app = create_app()
-celery = celery_init_app(flask_app)
+__all__ = ["celery", "flask_app"]

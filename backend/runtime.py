@@ -1,0 +1,52 @@
+"""Running the hub's processes: the API under gunicorn, Celery worker and beat."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+
+def _exec(argv: list[str]) -> None:
+    """Replace this process, so signals (Ctrl-C, SIGTERM) reach the server itself."""
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)  # noqa: S606 - argv is built here, not from user text
+
+
+@click.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT")
+@click.option("--workers", default=lambda: os.cpu_count() or 2, type=int,
+              help="gunicorn worker processes (default: one per core)")
+@click.option("--threads", default=4, show_default=True, type=int)
+def serve(bind: str, workers: int, threads: int) -> None:
+    """The hub's API under gunicorn."""
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    _exec([gunicorn, "--bind", bind, "--workers", str(workers), "--threads", str(threads),
+           "--worker-class", "gthread", "--access-logfile", "-", "--graceful-timeout", "10",
+           "backend.wsgi:app"])
+
+
+@click.command()
+@click.option("--concurrency", default=2, show_default=True, type=int)
+@click.option("--queues", default="celery", show_default=True)
+@click.option("--pool", default="prefork", show_default=True,
+              type=click.Choice(["prefork", "threads", "solo"]))
+def worker(concurrency: int, queues: str, pool: str) -> None:
+    """A Celery worker for the hub's background tasks."""
+    celery = os.path.join(os.path.dirname(sys.executable), "celery")
+    _exec([celery, "-A", "backend.worker", "worker", "--loglevel", "INFO",
+           "--concurrency", str(concurrency), "--queues", queues, "--pool", pool])
+
+
+@click.command()
+@click.option("--schedule", default=None, help="beat's schedule file (default: instance folder)")
+def beat(schedule: str | None) -> None:
+    """Celery beat: the periodic allocations, checkpoints and CRLs."""
+    from backend import config
+
+    values = config.load()
+    path = schedule or os.path.join(values["INSTANCE_DIR"], "celerybeat-schedule")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    celery = os.path.join(os.path.dirname(sys.executable), "celery")
+    _exec([celery, "-A", "backend.worker", "beat", "--loglevel", "INFO", "--schedule", path])
