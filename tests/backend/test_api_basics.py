@@ -1,6 +1,6 @@
 """The API's contract that holds for every endpoint."""
 
-from backend.api.openapi import build_spec
+from backend.api.openapi import build_spec, openapi_path
 from backend.reasons import Reason
 
 
@@ -28,20 +28,9 @@ def test_openapi_describes_every_api_route(app, client):
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1"):
             continue
-        path = rule.rule.replace("<", "{").replace(">", "}")
-        path = "/".join(p.split(":")[-1] if p.startswith("{") else p for p in path.split("/"))
-        path = path if "{" not in path else path.replace("{", "{").replace("}", "}")
+        path, _ = openapi_path(rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
-            assert (_normalise(path), method.lower()) in documented, rule.rule
-
-
-def _normalise(path: str) -> str:
-    parts = []
-    for part in path.split("/"):
-        if part.startswith("{"):
-            part = "{" + part.strip("{}").split(":")[-1] + "}"
-        parts.append(part)
-    return "/".join(parts)
+            assert (path, method.lower()) in documented, rule.rule
 
 
 def test_openapi_lists_every_refusal_reason():
