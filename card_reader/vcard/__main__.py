@@ -1,0 +1,3 @@
+from card_reader.cli import vcard_command
+
+vcard_command(prog_name="satukartu vcard")
