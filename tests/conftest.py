@@ -1,3 +1,4 @@
 pytest_plugins = [
     "backend.testing.plugin",
+    "backend.testing.registry",
 ]
