@@ -39,6 +39,19 @@ class Reason(StrEnum):
     UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
     SESSION_ENDED = "session_ended"
 
+    # identity: staff accounts, terminals, sign-in
+    ACCOUNT_DISABLED = "account_disabled"
+    TERMINAL_DISABLED = "terminal_disabled"
+    INVALID_REQUEST = "invalid_request"
+    INSECURE_TRANSPORT = "insecure_transport"
+    DUPLICATE_USERNAME = "duplicate_username"
+    DUPLICATE_EMAIL = "duplicate_email"
+    PASSWORD_TOO_WEAK = "password_too_weak"
+    LAST_ADMIN = "last_admin"
+    SSO_DISABLED = "sso_disabled"
+    SSO_FAILED = "sso_failed"
+    SSO_NO_ACCOUNT = "sso_no_account"
+
     # registry
     INVALID_NATIONAL_NUMBER = "invalid_national_number"
     DUPLICATE_NATIONAL_NUMBER = "duplicate_national_number"
