@@ -1,0 +1,2 @@
+"""The entitlement ledger: accounts, immutable balanced journal entries, grants,
+idempotency keys and purse rules, shared by every service module."""
