@@ -119,6 +119,8 @@ class PivSession:
         """Mutual authentication with the 9B management key."""
         encrypted = p.dyn_auth_field(self.call(p.mgmt_witness_apdu(algorithm)),
                                      p.TAG_AUTH_WITNESS)
+        if len(encrypted) != mgmkey.block_size(algorithm):
+            raise p.BadResponseError("witness of the wrong size")
         witness = mgmkey.decrypt_block(algorithm, key, encrypted)
         challenge = os.urandom(mgmkey.block_size(algorithm))
         data = self.call(p.mgmt_response_apdu(algorithm, witness, challenge))
@@ -135,7 +137,10 @@ class PivSession:
     def generate_key(self, slot: Slot) -> ec.EllipticCurvePublicKey:
         """A new P-256 key made on the card; the private half never leaves it."""
         point = p.parse_ec_public_point(self.call(p.generate_key_apdu(slot)))
-        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+        try:
+            return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+        except ValueError as exc:
+            raise p.BadResponseError("public key is not a P-256 point") from exc
 
     def put_object(self, oid: ObjectId, value: bytes) -> None:
         self.call(p.put_data_apdu(oid, value))

@@ -79,6 +79,23 @@ def list_readers() -> list[str]:
         scard.SCardReleaseContext(ctx)
 
 
+def readers_with_card() -> list[str]:
+    """Readers that hold a card now, in pcscd's order."""
+    code, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    _raise(code, "SCardEstablishContext")
+    try:
+        code, readers = scard.SCardListReaders(ctx, [])
+        if code == scard.SCARD_E_NO_READERS_AVAILABLE:
+            return []
+        _raise(code, "SCardListReaders")
+        query = [(r, scard.SCARD_STATE_UNAWARE) for r in readers]
+        code, states = scard.SCardGetStatusChange(ctx, 0, query)
+        _raise(code, "SCardGetStatusChange")
+        return [name for name, state, _ in states if state & scard.SCARD_STATE_PRESENT]
+    finally:
+        scard.SCardReleaseContext(ctx)
+
+
 class PcscConnection:
     """A T=1 connection to the card in one reader, usable as a client Connection."""
 
