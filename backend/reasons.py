@@ -60,6 +60,8 @@ class Reason(StrEnum):
     CITIZEN_DECEASED = "citizen_deceased"
     DELETE_NOT_ALLOWED = "delete_not_allowed"
     IMPORT_INVALID = "import_invalid"
+    ALREADY_IN_HOUSEHOLD = "already_in_household"
+    INVALID_FAMILY_CARD_NUMBER = "invalid_family_card_number"
 
     # card authentication (checked in this order)
     TOKEN_MALFORMED = "token_malformed"
@@ -93,6 +95,12 @@ class Reason(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     CATEGORY_NOT_ALLOWED = "category_not_allowed"
     DOCUMENT_NOT_FOUND = "document_not_found"
+    CREDIT_EXPIRED = "credit_expired"
+    PURSE_NOT_CASHABLE = "purse_not_cashable"
+    UNKNOWN_PURSE = "unknown_purse"
+    PERIOD_INVALID = "period_invalid"
+    ALREADY_SETTLED = "already_settled"
+    NOT_COVERED = "not_covered"
 
     # audit
     AUDIT_RANGE_INVALID = "audit_range_invalid"

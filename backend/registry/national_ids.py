@@ -153,3 +153,14 @@ def make_nik(region: str, birth_date: dt.date, sex: str, sequence: int) -> str:
 
 def make_thai(first12: str) -> str:
     return first12 + str(thai_check_digit(first12))
+
+
+def check_family_card(number: str) -> str | None:
+    """A family card (KK) number: 16 digits, PPRRDD of the issuing office, DDMMYY, SSSS."""
+    if len(number) != 16 or not _DIGITS.fullmatch(number):
+        return "a family card number has 16 digits"
+    if number[:2] not in PROVINCES:
+        return f"province code {number[:2]} does not exist"
+    if number[2:4] == "00" or number[4:6] == "00":
+        return "regency and district codes are never 00"
+    return None
