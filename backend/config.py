@@ -71,6 +71,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OIDC_CLIENT_ID", "", "Client id at the OIDC provider."),
     Setting("OIDC_CLIENT_SECRET", "", "Client secret at the OIDC provider."),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
+    # cards
+    Setting("CA_KEY_URI", "", "Where the issuing CA's private key is. Empty: "
+            "`issuing-ca.key` in the CA folder. A `pkcs11:` URI (RFC 7512) names a key "
+            "on an HSM; see backend/cards/README.md."),
+    Setting("CA_PKCS11_MODULE", "", "The PKCS#11 library for a `pkcs11:` CA key."),
+    Setting("CARD_VALIDITY_DAYS", "1826", "Days a newly issued card (and its certificates) "
+            "is valid.", _int),
+    Setting("CHALLENGE_TTL", "300", "Seconds a card-authentication challenge is valid.", _int),
+    Setting("CRL_VALIDITY_HOURS", "24", "Hours until a published CRL's nextUpdate.", _int),
 )
 
 PREFIX = "SATUKARTU_"
