@@ -95,16 +95,16 @@ class Reason(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     CATEGORY_NOT_ALLOWED = "category_not_allowed"
     DOCUMENT_NOT_FOUND = "document_not_found"
-
-    # documents (verification of what the city issued)
-    DOCUMENT_ALTERED = "document_altered"
-    DOCUMENT_FILE_MISMATCH = "document_file_mismatch"
     CREDIT_EXPIRED = "credit_expired"
     PURSE_NOT_CASHABLE = "purse_not_cashable"
     UNKNOWN_PURSE = "unknown_purse"
     PERIOD_INVALID = "period_invalid"
     ALREADY_SETTLED = "already_settled"
     NOT_COVERED = "not_covered"
+
+    # documents (verification of what the city issued)
+    DOCUMENT_ALTERED = "document_altered"
+    DOCUMENT_FILE_MISMATCH = "document_file_mismatch"
 
     # audit
     AUDIT_RANGE_INVALID = "audit_range_invalid"
