@@ -44,7 +44,7 @@ def openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
 def _models() -> list[type[BaseModel]]:
     seen: dict[str, type[BaseModel]] = {}
     for op in OPERATIONS:
-        for model in (op.body, op.query, op.response):
+        for model in (op.body, op.query, op.response, op.doc_body):
             if model is not None:
                 seen[model.__name__] = model
     return list(seen.values())
@@ -69,9 +69,10 @@ def _operation(op: Operation, path_params: list[dict[str, Any]]) -> dict[str, An
         doc["description"] = op.description
     if not op.auth.public:
         doc["security"] = [{"bearer": []}]
-    if op.body is not None:
+    body = op.body or op.doc_body
+    if body is not None:
         doc["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": {"$ref": REF.format(model=op.body.__name__)}}}}
+            "application/json": {"schema": {"$ref": REF.format(model=body.__name__)}}}}
     ok: dict[str, Any] = {"description": "success"}
     if op.status != 204:
         if op.response is not None:

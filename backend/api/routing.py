@@ -56,6 +56,8 @@ class Operation:
     reasons: tuple[Reason, ...]
     content_type: str = "application/json"
     description: str = ""
+    # A body the view reads itself (to give its own refusal reasons), documented only.
+    doc_body: type[BaseModel] | None = None
 
 
 OPERATIONS: list[Operation] = []
@@ -81,13 +83,15 @@ class Api:
               auth: Requirement, body: type[BaseModel] | None = None,
               query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
               status: int = 200, reasons: tuple[Reason, ...] = (),
-              content_type: str = "application/json") -> Callable:
+              content_type: str = "application/json",
+              doc_body: type[BaseModel] | None = None) -> Callable:
         def decorator(view: Callable) -> Callable:
             op = Operation(path="/api/v1" + self.url_prefix + rule, method=method.lower(),
                            summary=summary, endpoint=f"{self.blueprint.name}.{view.__name__}",
                            tags=(self.tag,), body=body, query=query, response=response,
                            status=status, auth=auth, reasons=reasons,
-                           content_type=content_type, description=(view.__doc__ or "").strip())
+                           content_type=content_type, description=(view.__doc__ or "").strip(),
+                           doc_body=doc_body)
             OPERATIONS.append(op)
             wrapped = _wrap(view, op)
             self.blueprint.add_url_rule(rule, view.__name__, wrapped, methods=[method])
