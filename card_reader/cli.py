@@ -46,6 +46,42 @@ def _stop_on_signals(stop: object) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+@click.command("reader")
+@click.option("--hub", "hub_url", envvar="SATUKARTU_HUB_URL", default="http://127.0.0.1:8000",
+              show_default=True, help="The hub's canonical URL (the cards sign it).")
+@click.option("--client-id", envvar="SATUKARTU_TERMINAL_CLIENT_ID", required=True,
+              help="This terminal's OAuth2 client id.")
+@click.option("--client-secret", envvar="SATUKARTU_TERMINAL_CLIENT_SECRET", required=True,
+              help="This terminal's OAuth2 client secret.")
+@click.option("--kind", "scope", envvar="SATUKARTU_TERMINAL_KIND", default="kiosk",
+              show_default=True, type=click.Choice(["kiosk", "counter", "agent", "gate"]),
+              help="Terminal kind, asked for as the token scope.")
+@click.option("--reader", "reader_name", default=None,
+              help="Use only readers whose name starts with this.")
+@click.option("--once", is_flag=True, help="One authentication with the card in the reader.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the only output format).")
+@click.option("--pin", default=None, help="Verify this PIN and sign with 9A (assurance pin).")
+@click.option("--timeout", default=5.0, show_default=True, help="Seconds per HTTP call.")
+def reader_command(hub_url: str, client_id: str, client_secret: str, scope: str,
+                   reader_name: str | None, once: bool, as_json: bool, pin: str | None,
+                   timeout: float) -> None:
+    """The card-reader daemon: a card inserted becomes a hub session, removed ends it."""
+    from card_reader.daemon import ReaderDaemon, run_once
+    from card_reader.hub_client import HubClient
+
+    configure_logging()
+    hub = HubClient(hub_url, client_id, client_secret, scope=scope, timeout=timeout)
+    try:
+        if once:
+            sys.exit(run_once(hub, reader_name, pin))
+        daemon = ReaderDaemon(hub, pin_provider=(lambda reader: pin) if pin else None,
+                              reader=reader_name)
+        _stop_on_signals(daemon.stop)
+        daemon.run()
+    finally:
+        hub.close()
+
+
 def main() -> None:  # pragma: no cover - entry for `python -m card_reader.vcard`
     vcard_command(prog_name="satukartu vcard")
 

@@ -1,0 +1,101 @@
+"""A small HTTP hub speaking the wire format, for the daemon's tests (the real hub
+lives in backend/ and has its own tests against the same wire module)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+from card_reader import wire
+
+CLIENT_ID, CLIENT_SECRET = "kiosk-1", "s3cret"
+
+
+class StubHub:
+    def __init__(self) -> None:
+        self.nonces: set[bytes] = set()
+        self.revoked: set[int] = set()
+        self.logouts: list[str] = []
+        self.sessions: dict[str, str] = {}
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self):  # noqa: ANN202
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def reply(self, status: int, body: dict | None = None) -> None:
+                raw = json.dumps(body).encode() if body is not None else b""
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def refuse(self, status: int, reason: str) -> None:
+                self.reply(status, {"error": {"reason": reason, "message": reason}})
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                auth = self.headers.get("Authorization", "")
+                if self.path == wire.PATH_TERMINAL_TOKEN:
+                    expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+                    if auth != f"Basic {expected}":
+                        return self.reply(401, {"error": "invalid_client"})
+                    return self.reply(200, {"access_token": "terminal-token",
+                                            "token_type": "Bearer", "expires_in": 300})
+                if self.path == wire.PATH_LOGOUT:
+                    hub.logouts.append(auth.removeprefix("Bearer "))
+                    return self.reply(204)
+                if auth != "Bearer terminal-token":
+                    return self.refuse(401, "authentication_required")
+                if self.path == wire.PATH_CHALLENGE:
+                    nonce = os.urandom(32)
+                    hub.nonces.add(nonce)
+                    return self.reply(200, wire.Challenge(nonce, "2099-01-01T00:00:00Z")
+                                      .to_dict())
+                if self.path == wire.PATH_CARD_TOKEN:
+                    return self.card_token(json.loads(body))
+                return self.refuse(404, "not_found")
+
+            def card_token(self, data: dict) -> None:
+                try:
+                    token = wire.CardToken.from_dict(data)
+                except wire.WireError as exc:
+                    return self.refuse(400, exc.reason)
+                if token.nonce not in hub.nonces:
+                    return self.refuse(400, "nonce_unknown")
+                hub.nonces.discard(token.nonce)
+                cert = x509.load_der_x509_certificate(token.certificate)
+                if cert.serial_number in hub.revoked:
+                    return self.refuse(403, "card_revoked")
+                digest = wire.signed_digest(hub.url, token.nonce)
+                try:
+                    cert.public_key().verify(token.signature, digest,
+                                             ec.ECDSA(Prehashed(hashes.SHA256())))
+                except Exception:
+                    return self.refuse(403, "signature_invalid")
+                session = f"session-{os.urandom(4).hex()}"
+                hub.sessions[session] = token.key_ref
+                return self.reply(200, wire.CardSession(
+                    session, wire.ASSURANCE_BY_KEY[token.key_ref], f"{cert.serial_number:x}",
+                    cert.subject.rfc4514_string(), "2099-01-01T00:00:00Z").to_dict())
+
+        return Handler
