@@ -1,21 +1,94 @@
-"""audit tables.
+"""audit tables: the append-only record chain and its signed checkpoints.
 
 Revision ID: 0003
 """
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
 
+TABLES = ("audit_records", "audit_checkpoints")
+
+PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit table %: % refused, the log is append-only', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$
+"""
+
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "audit_records",
+        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor_kind", sa.Text(), nullable=False),
+        sa.Column("actor", sa.Text(), nullable=True),
+        sa.Column("role", sa.Text(), nullable=True),
+        sa.Column("terminal_id", sa.Text(), nullable=True),
+        sa.Column("action", sa.Text(), nullable=False),
+        sa.Column("subject_type", sa.Text(), nullable=True),
+        sa.Column("subject_id", sa.Text(), nullable=True),
+        sa.Column("citizen_id", sa.BigInteger(), nullable=True),
+        sa.Column("purpose", sa.Text(), nullable=True),
+        sa.Column("outcome", sa.Text(), nullable=False),
+        sa.Column("details", sa.Text(), nullable=False),
+        sa.Column("details_digest", sa.LargeBinary(32), nullable=False),
+        sa.Column("prev_hash", sa.LargeBinary(32), nullable=False),
+        sa.Column("hash", sa.LargeBinary(32), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name="pk_audit_records"),
+        sa.UniqueConstraint("hash", name="uq_audit_records_hash"),
+    )
+    op.create_index("ix_audit_records_citizen_id_seq", "audit_records", ["citizen_id", "seq"])
+    op.create_index("ix_audit_records_at", "audit_records", ["at"])
+    op.create_table(
+        "audit_checkpoints",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("head", sa.LargeBinary(32), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("key_id", sa.Text(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("signature", sa.LargeBinary(64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_audit_checkpoints"),
+    )
+    op.create_index("ix_audit_checkpoints_size", "audit_checkpoints", ["size"])
+    if op.get_bind().dialect.name == "postgresql":
+        _postgresql_triggers()
+    else:
+        _sqlite_triggers()
+
+
+def _postgresql_triggers() -> None:
+    op.execute(PG_FUNCTION)
+    for table in TABLES:
+        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                   "FOR EACH ROW EXECUTE FUNCTION audit_refuse_change()")
+        op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change()")
+
+
+def _sqlite_triggers() -> None:
+    for table in TABLES:
+        for action in ("UPDATE", "DELETE"):
+            op.execute(f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
+                       f"BEGIN SELECT RAISE(ABORT, 'audit table {table}: {action} refused, "
+                       "the log is append-only'); END")
 
 
 def downgrade() -> None:
-    pass
+    if op.get_bind().dialect.name == "postgresql":
+        for table in TABLES:
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+        op.execute("DROP FUNCTION IF EXISTS audit_refuse_change()")
+    op.drop_table("audit_checkpoints")
+    op.drop_table("audit_records")
