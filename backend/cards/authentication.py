@@ -25,8 +25,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
-from backend.auth.principal import Principal
-from backend.cards.chain import CardCertificate, CertificateMalformed, CertificateRefused, TrustStore
+from backend.auth.principal import CardContext, Principal
+from backend.cards.chain import (
+    CardCertificate,
+    CertificateMalformed,
+    CertificateRefused,
+    TrustStore,
+)
 from backend.cards.models import Card, CardSession, Challenge
 from backend.errors import ApiError
 from backend.reasons import Reason
@@ -194,7 +199,16 @@ class OpenedSession:
     card: CardRow
     assurance: str
     terminal_id: str
+    terminal_kind: str
     expires_at: dt.datetime
+
+    def principal(self) -> Principal:
+        """Who acts through this session (the card at its terminal), e.g. for the audit."""
+        context = CardContext(session_id=self.public_id, card_serial=self.card.serial,
+                              citizen_id=self.card.citizen_id, assurance=self.assurance,
+                              terminal_id=self.terminal_id)
+        return Principal(kind="card", subject=self.card.serial, role=self.terminal_kind,
+                         terminal_id=self.terminal_id, card=context)
 
     def to_wire(self) -> wire.CardSession:
         return wire.CardSession(session_token=self.token, assurance=self.assurance,
@@ -208,13 +222,12 @@ def open_session(conn: Connection, card: CardRow, terminal: Principal, assurance
     token = SESSION_PREFIX + secrets.token_urlsafe(32)
     public_id = secrets.token_hex(12)
     expires = now + dt.timedelta(seconds=ttl)
+    terminal_id, kind = terminal.terminal_id or terminal.subject, terminal.role or ""
     conn.execute(insert(card_sessions).values(
         token_hash=digest(token.encode()), public_id=public_id, card_id=card.id,
-        terminal_id=terminal.terminal_id or terminal.subject,
-        terminal_kind=terminal.role or "", assurance=assurance, created_at=now,
+        terminal_id=terminal_id, terminal_kind=kind, assurance=assurance, created_at=now,
         expires_at=expires))
-    return OpenedSession(token, public_id, card, assurance,
-                         terminal.terminal_id or terminal.subject, expires)
+    return OpenedSession(token, public_id, card, assurance, terminal_id, kind, expires)
 
 
 def end_session(conn: Connection, public_id: str, reason: str, now: dt.datetime) -> bool:
