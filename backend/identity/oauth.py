@@ -1,0 +1,237 @@
+"""Terminals sign in with OAuth2 client credentials (RFC 6749 section 4.4), via Authlib.
+
+`POST /api/v1/oauth/token`, form-encoded, the client authenticated with HTTP Basic
+(`client_secret_basic`, what Authlib's client sends) or in the body
+(`client_secret_post`). The scope is the terminal's kind; asking for nothing gets
+it, asking for anything else is `invalid_scope`.
+
+Errors keep RFC 6749's shape, which every OAuth2 client parses, and add our reason:
+
+    {"error": "invalid_client", "error_description": "...",
+     "reason": "invalid_client", "message": "..."}
+
+Our usual `{"error": {"reason": ...}}` cannot be used here because RFC 6749 already
+defines `error` as a string; `reason` (one of backend.reasons.Reason) sits beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from typing import Any
+from urllib.parse import unquote
+
+from authlib.common.security import is_secure_transport
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidScopeError, OAuth2Error
+from flask import Flask, Response, current_app, g, request
+from sqlalchemy import select
+
+from backend.auth.principal import Principal
+from backend.db import database, session
+from backend.errors import ApiError
+from backend.identity import accounts, events, ratelimit, tokens
+from backend.identity.models import Terminal
+from backend.identity.resolver import EXTENSION
+from backend.reasons import Reason
+
+GRANT_TYPE = "client_credentials"
+MAX_CLIENT_ID = 64
+_REASONS = {
+    "invalid_request": Reason.INVALID_REQUEST,
+    "invalid_client": Reason.INVALID_CLIENT,
+    "unauthorized_client": Reason.INVALID_CLIENT,
+    "invalid_grant": Reason.INVALID_REQUEST,
+    "unsupported_grant_type": Reason.UNSUPPORTED_GRANT_TYPE,
+    "invalid_scope": Reason.INVALID_SCOPE,
+    "insecure_transport": Reason.INSECURE_TRANSPORT,
+}
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class OAuthApiError(ApiError):
+    """A token-endpoint refusal: RFC 6749's body plus our reason (see the module doc)."""
+
+    def __init__(self, reason: Reason, oauth_error: str, message: str, status: int,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(reason, message, status, headers={**_NO_STORE, **(headers or {})})
+        self.oauth_error = oauth_error
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.oauth_error, "error_description": self.message,
+                "reason": self.reason.value, "message": self.message}
+
+
+class TerminalDisabled(InvalidClientError):
+    reason = Reason.TERMINAL_DISABLED
+
+
+class TerminalClient(ClientMixin):
+    """A terminal row as Authlib sees a client: confidential, client credentials only."""
+
+    def __init__(self, terminal: Terminal) -> None:
+        self.terminal = terminal
+
+    def get_client_id(self) -> str:
+        return self.terminal.client_id
+
+    def get_default_redirect_uri(self) -> None:
+        return None
+
+    def get_allowed_scope(self, scope: str) -> str:
+        return self.terminal.kind
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return hmac.compare_digest(accounts.secret_digest(client_secret),
+                                   self.terminal.secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return endpoint == "token" and method in TerminalCredentialsGrant.\
+            TOKEN_ENDPOINT_AUTH_METHODS
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == GRANT_TYPE
+
+
+class TerminalCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def validate_token_request(self) -> None:
+        client = self.authenticate_token_endpoint_client()
+        g.identity_client_authenticated = True
+        if not client.terminal.enabled:
+            raise TerminalDisabled(description="This terminal is disabled.",
+                                   status_code=_client_error_status(self.request))
+        self.request.client = client
+        self.validate_requested_scope()
+
+    def validate_requested_scope(self) -> None:
+        asked = set((self.request.payload.scope or "").split())
+        if asked and asked != {self.request.client.terminal.kind}:
+            raise InvalidScopeError(description="A terminal's scope is its kind.")
+
+
+class HubAuthorizationServer(AuthorizationServer):
+    def handle_error_response(self, req: Any, error: OAuth2Error) -> Response:
+        status, body, headers = error(self.get_error_uri(req, error))
+        fields = dict(body)
+        reason = getattr(error, "reason", None) or _REASONS.get(error.error,
+                                                                Reason.INVALID_REQUEST)
+        message = fields.get("error_description", "")
+        if reason == Reason.INVALID_CLIENT:
+            message = "client authentication failed"  # the same for unknown id and bad secret
+        headers = [(k, v) for k, v in headers if k.lower() != "www-authenticate"]
+        if status == 401:
+            headers.append(("WWW-Authenticate", 'Basic realm="satukartu"'))
+        raise OAuthApiError(reason, fields["error"], message, status, dict(headers))
+
+
+def make_server(app: Flask) -> HubAuthorizationServer:
+    server = HubAuthorizationServer()
+    server.init_app(app, query_client=_query_client, save_token=_save_token)
+    server.register_grant(TerminalCredentialsGrant)
+    server.register_token_generator("default", _generate_token)
+    return server
+
+
+def token_response() -> Response:
+    """Answer one token request: throttle, authenticate, issue, audit."""
+    server: HubAuthorizationServer = current_app.extensions[EXTENSION].oauth
+    if not is_secure_transport(request.url):
+        raise OAuthApiError(Reason.INSECURE_TRANSPORT, "invalid_request",
+                            "the token endpoint needs HTTPS", 400)
+    if request.values.get("grant_type") != GRANT_TYPE:
+        return server.create_token_response()  # Authlib names what is wrong with the grant
+    key = ratelimit.Key(ratelimit.TERMINAL_REALM, _claimed_client_id(),
+                        ratelimit.source_key(request.remote_addr))
+    with database().transaction() as counting:
+        try:
+            ratelimit.reserve(counting, key, ratelimit.TERMINAL_POLICY)
+        except ApiError as refusal:
+            raise OAuthApiError(refusal.reason, "invalid_client", refusal.message,
+                                refusal.status, refusal.headers) from refusal
+    g.identity_throttle_key = key
+    g.identity_client_authenticated = False
+    try:
+        return server.create_token_response()
+    except OAuthApiError:
+        if g.get("identity_client_authenticated"):
+            # The secret was right (bad scope, disabled terminal): not a guess.
+            with database().transaction() as counting:
+                ratelimit.settle_success(counting, key, ratelimit.TERMINAL_POLICY)
+        raise
+    finally:
+        g.pop("identity_throttle_key", None)
+        g.pop("identity_client_authenticated", None)
+
+
+def _claimed_client_id() -> str:
+    """The client id the request claims, from Basic auth or the form, checked for shape."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    posted = request.form.get("client_id")
+    if scheme.lower() == "basic":
+        if posted or request.form.get("client_secret"):
+            raise _invalid_request("use one way of client authentication, not two")
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise _invalid_request("the Basic credentials are not valid base64 UTF-8") from exc
+        client_id = unquote(decoded.partition(":")[0])
+    else:
+        client_id = posted or ""
+    if not client_id or len(client_id) > MAX_CLIENT_ID:
+        raise OAuthApiError(Reason.INVALID_CLIENT, "invalid_client",
+                            "client authentication failed", 401,
+                            {"WWW-Authenticate": 'Basic realm="satukartu"'})
+    return client_id
+
+
+def _invalid_request(message: str) -> OAuthApiError:
+    return OAuthApiError(Reason.INVALID_REQUEST, "invalid_request", message, 400)
+
+
+def _client_error_status(req: Any) -> int:
+    return 401 if getattr(req, "auth_method", None) == "client_secret_basic" else 400
+
+
+def _query_client(client_id: str) -> TerminalClient | None:
+    terminal = session().execute(select(Terminal).where(
+        Terminal.client_id == client_id)).scalar_one_or_none()
+    return TerminalClient(terminal) if terminal is not None else None
+
+
+def _generate_token(grant_type: str, client: TerminalClient, user: Any = None,
+                    scope: str | None = None, expires_in: int | None = None,
+                    include_refresh_token: bool = False) -> dict[str, Any]:
+    state = current_app.extensions[EXTENSION]
+    terminal = client.terminal
+    issued = tokens.issue(state.key, kind="terminal", subject=terminal.id,
+                          account_id=terminal.id, role=terminal.kind,
+                          generation=terminal.token_generation, ttl=state.ttl)
+    return {"token_type": "Bearer", "access_token": issued.token,
+            "expires_in": issued.expires_in, "scope": issued.scope,
+            "terminal_id": terminal.id}
+
+
+def _save_token(token: dict[str, Any], req: Any) -> None:
+    """No token table: the JWT is self-contained. Record the sign-in and clear the throttle."""
+    terminal = req.client.terminal
+    now = ratelimit.utcnow()
+    accounts.touch_terminal(session(), terminal.id, now)
+    key = g.get("identity_throttle_key")
+    if key is not None:
+        ratelimit.settle_success(session(), key, ratelimit.TERMINAL_POLICY, now)
+    events.record(session(), action="terminal.token", subject_type="terminal",
+                  subject_id=terminal.id, details={"kind": terminal.kind},
+                  principal=Principal(kind="terminal", subject=terminal.id, role=terminal.kind,
+                                      terminal_id=terminal.id,
+                                      scopes=frozenset({terminal.kind})))

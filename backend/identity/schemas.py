@@ -1,0 +1,129 @@
+"""Request and response bodies of the identity endpoints (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field
+
+from backend.api.routing import OutModel, StrictModel
+from backend.identity.models import StaffAccount, Terminal
+
+Role = Literal["admin", "clerk", "agent", "auditor"]
+Kind = Literal["kiosk", "counter", "agent", "gate"]
+
+
+class LoginBody(StrictModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class StaffToken(OutModel):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    scope: str
+    username: str
+    role: str
+
+
+class TerminalToken(OutModel):
+    """RFC 6749 section 5.1, plus the terminal's id."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str
+    terminal_id: str
+
+
+class WhoAmI(OutModel):
+    kind: str
+    subject: str
+    role: str | None
+    terminal_id: str | None
+    scopes: list[str]
+    card_serial: str | None = None
+    assurance: str | None = None
+
+
+class StaffCreate(StrictModel):
+    username: str = Field(min_length=2, max_length=64)
+    role: Role
+    display_name: str = Field(default="", max_length=200)
+    email: str | None = Field(default=None, max_length=254,
+                              pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    # Omitted: the account signs in only through the city's SSO.
+    password: str | None = Field(default=None, max_length=256)
+
+
+class StaffQuery(StrictModel):
+    role: Role | None = None
+    enabled: bool | None = None
+
+
+class StaffOut(OutModel):
+    username: str
+    display_name: str
+    email: str | None
+    role: str
+    enabled: bool
+    has_password: bool
+    sso_linked: bool
+    created_at: dt.datetime | None
+    last_login_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, account: StaffAccount) -> StaffOut:
+        return cls(username=account.username, display_name=account.display_name,
+                   email=account.email, role=account.role, enabled=account.enabled,
+                   has_password=account.password_hash is not None,
+                   sso_linked=account.oidc_subject is not None,
+                   created_at=account.created_at, last_login_at=account.last_login_at)
+
+
+class StaffList(OutModel):
+    items: list[StaffOut]
+
+
+class TerminalCreate(StrictModel):
+    kind: Kind
+    name: str = Field(min_length=1, max_length=200)
+
+
+class TerminalQuery(StrictModel):
+    kind: Kind | None = None
+    enabled: bool | None = None
+
+
+class TerminalOut(OutModel):
+    terminal_id: str
+    kind: str
+    name: str
+    client_id: str
+    enabled: bool
+    created_at: dt.datetime | None
+    last_token_at: dt.datetime | None
+
+    @classmethod
+    def fields_of(cls, terminal: Terminal) -> dict[str, object]:
+        return {"terminal_id": terminal.id, "kind": terminal.kind, "name": terminal.name,
+                "client_id": terminal.client_id, "enabled": terminal.enabled,
+                "created_at": terminal.created_at, "last_token_at": terminal.last_token_at}
+
+    @classmethod
+    def of(cls, terminal: Terminal) -> TerminalOut:
+        return cls(**cls.fields_of(terminal))
+
+
+class TerminalCredentials(TerminalOut):
+    """Shown once, at registration or when the secret is replaced; the hub keeps a hash."""
+
+    client_secret: str
+    scope: str
+    token_endpoint: str = "/api/v1/oauth/token"
+
+
+class TerminalList(OutModel):
+    items: list[TerminalOut]
