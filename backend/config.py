@@ -64,6 +64,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AUDIT_SIGNING_KEY", "", "Ed25519 private key (PEM) that signs audit checkpoints. "
             "Empty: `audit-signing.key` in the instance folder."),
     Setting("SERVICES", "", "Enabled service modules, comma separated. Empty: all installed."),
+    Setting("SERVICES_FILE", "", "TOML file of service parameters, a `[key]` table per "
+            "module; `SATUKARTU_SERVICE_<KEY>_<PARAM>` variables override it."),
+    Setting("ALLOCATION_BATCH", "50000", "Beneficiary ids per allocation batch (one "
+            "transaction each; a killed run resumes at the last committed batch).", _int),
     Setting("SESSION_TTL", "300", "Seconds a card session lives.", _int),
     Setting("ACCESS_TOKEN_TTL", "900", "Seconds a staff or terminal token lives.", _int),
     Setting("PIN_MAX_TRIES", "3", "Wrong PINs before a card blocks (at most 10).", _int),

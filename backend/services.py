@@ -51,7 +51,7 @@ __all__ = [
     "Action", "Allocation", "Beneficiary", "Citizen", "Eligibility", "Enrolment", "Fact",
     "HealthCover", "Household", "Member", "Param", "Period", "Posting", "PurseRule",
     "Reason", "RegistryTables", "ServiceContext", "ServiceModule", "StrictModel",
-    "NoInput", "refuse", "registry_tables",
+    "NoInput", "refuse", "registry_tables", "years_before",
 ]
 
 ENTRY_POINT_GROUP = "satukartu.services"
@@ -59,6 +59,14 @@ KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 Assurance = Literal["tap", "pin"]
 Cadence = Literal["monthly", "quarterly", "semester"]
 HolderKind = Literal["citizen", "household"]
+
+
+def years_before(day: date, years: int) -> date:
+    """The same calendar day `years` earlier (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
 
 
 def refuse(reason: Reason, message: str, status: int = 422, **details: Any) -> NoReturn:
@@ -147,7 +155,8 @@ class Action:
     `terminal_kinds` (kiosk, counter, agent, gate) and `staff_roles` (admin, clerk,
     agent, auditor): who may call it; a card session is always needed, its citizen is
     the one served. `purpose`: why personal data is used, written to the audit log.
-    `mutating` actions need an `Idempotency-Key` header.
+    `mutating` actions need an `Idempotency-Key` header. `eligible_only`: the hub
+    refuses `not_eligible` (with the module's reason) before calling the handler.
     """
 
     handler: Callable[[ServiceContext, Any], Any]
@@ -158,6 +167,7 @@ class Action:
     terminal_kinds: tuple[str, ...] = ()
     staff_roles: tuple[str, ...] = ()
     mutating: bool = True
+    eligible_only: bool = True
 
 
 @dataclass(frozen=True)
@@ -186,12 +196,21 @@ class Allocation:
     `beneficiary_id` (the household or citizen id, per the purse's holder),
     `citizen_id` (the citizen served, or NULL) and `amount` (> 0), restricted to
     `low < beneficiary_id <= high`: the hub walks the id range in batches, one
-    transaction each, so a killed run resumes and a re-run grants nothing twice.
+    transaction each, so a killed run resumes and a re-run grants nothing twice. The
+    holder kind (household or citizen) is the purse's.
     """
 
     purse: str
     cadence: Cadence
     beneficiaries: Callable[[RegistryTables, Period, Mapping[str, Any], int, int], Select]
+    in_arrears: bool = False  # True: paid after the period, for conditions met in it
+
+    def due_period(self, day: date) -> Period:
+        """The period the scheduled run on `day` pays for."""
+        current = Period.containing(day, self.cadence)
+        if not self.in_arrears:
+            return current
+        return Period.containing(current.start - timedelta(days=1), self.cadence)
 
 
 @dataclass(frozen=True)
@@ -262,13 +281,15 @@ class HealthCover:
 
 @dataclass(frozen=True)
 class Fact:
-    """Something a module recorded that others may read (a clinic visit, ...)."""
+    """Something a module recorded that others may read (a clinic visit, ...); a fact
+    that lasts (a pregnancy) holds from `occurred_on` to `valid_until`."""
 
     programme: str
     kind: str
     citizen_id: int
     occurred_on: date
     data: Mapping[str, Any]
+    valid_until: date | None = None
 
 
 @dataclass(frozen=True)
@@ -318,10 +339,10 @@ class ServiceContext(Protocol):
 
     def facts(self, programme: str, kind: str, citizen_ids: tuple[int, ...],
               since: date, until: date) -> tuple[Fact, ...]:
-        """Facts recorded by any module between two dates (inclusive)."""
+        """Facts recorded by any module that hold at some day between two dates."""
 
     def record_fact(self, kind: str, citizen_id: int, occurred_on: date,
-                    data: Mapping[str, Any]) -> None:
+                    data: Mapping[str, Any], valid_until: date | None = None) -> None:
         """Record a fact under this module's key, for other modules to read."""
 
     def beneficiary(self, purse: str) -> Beneficiary:

@@ -145,6 +145,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(40), nullable=False),
         sa.Column("citizen_id", sa.BigInteger(), nullable=False),
         sa.Column("occurred_on", sa.Date(), nullable=False),
+        sa.Column("valid_until", sa.Date(), nullable=True),
         sa.Column("terminal_id", sa.String(64), nullable=True),
         sa.Column("data", Json, nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=NOW,

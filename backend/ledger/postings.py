@@ -1,0 +1,162 @@
+"""Posting to the ledger inside the caller's transaction: accounts, balanced entries.
+
+Hot path of every redemption, so Core statements only (no ORM objects). The order
+inside `post` is what the database's triggers expect: balances move first (each
+`UPDATE ... RETURNING` takes the account's row lock and refuses to go below zero,
+so two redemptions cannot spend the same credit), then the lines, then the entry row
+that closes the entry (its insert checks the lines sum to zero).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.orm import Session
+
+from backend.errors import ApiError
+from backend.ledger.models import Account, JournalEntry, JournalLine
+from backend.reasons import Reason
+
+ACCOUNTS = Account.__table__
+LINES = JournalLine.__table__
+ENTRIES = JournalEntry.__table__
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose account: a citizen, a household, a terminal, or the programme itself."""
+
+    type: str
+    ref: str
+
+    @classmethod
+    def of(cls, kind: str, ident: object) -> Owner:
+        return cls(kind, str(ident))
+
+
+FUNDING = Owner("programme", "funding")  # source of grants; may go below zero
+EXPIRED = Owner("programme", "expired")  # where lapsed credit goes
+SETTLED = Owner("programme", "settled")  # agents' takings once paid out
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What a journal entry says about itself (the lines say what moved)."""
+
+    kind: str
+    programme: str
+    purse: str | None = None
+    period: str | None = None
+    terminal_id: str | None = None
+    actor: str | None = None
+    citizen_id: int | None = None
+    details: Mapping[str, Any] | None = None
+
+
+def next_entry_id(sess: Session) -> int:
+    """An id for an entry about to be written (its lines are written before it)."""
+    if sess.get_bind().dialect.name == "postgresql":
+        return int(sess.execute(text("SELECT nextval('journal_entry_ids')")).scalar_one())
+    # SQLite has one writer at a time; the id is taken inside that write transaction.
+    return int(sess.execute(text("SELECT coalesce(max(id), 0) + 1 FROM journal_entries"))
+               .scalar_one())
+
+
+def find_account(sess: Session, programme: str, purse: str, owner: Owner) -> int | None:
+    return sess.execute(
+        select(ACCOUNTS.c.id).where(ACCOUNTS.c.programme == programme,
+                                    ACCOUNTS.c.purse == purse,
+                                    ACCOUNTS.c.owner_type == owner.type,
+                                    ACCOUNTS.c.owner_ref == owner.ref)).scalar()
+
+
+def open_account(sess: Session, programme: str, purse: str, owner: Owner) -> int:
+    """The account's id, created at zero if missing (concurrent openers get the same)."""
+    found = find_account(sess, programme, purse, owner)
+    if found is not None:
+        return found
+    stmt = text("INSERT INTO ledger_accounts (programme, purse, owner_type, owner_ref, "
+                "balance, allow_negative) VALUES (:p, :u, :t, :r, 0, :neg) "
+                "ON CONFLICT DO NOTHING")
+    sess.execute(stmt, {"p": programme, "u": purse, "t": owner.type, "r": owner.ref,
+                        "neg": owner == FUNDING})
+    account = find_account(sess, programme, purse, owner)
+    assert account is not None
+    return account
+
+
+def balance_of(sess: Session, account_id: int | None) -> int:
+    if account_id is None:
+        return 0
+    value = sess.execute(select(ACCOUNTS.c.balance).where(ACCOUNTS.c.id == account_id))
+    return int(value.scalar() or 0)
+
+
+_MOVE = text(
+    "UPDATE ledger_accounts SET balance = balance + :delta WHERE id = :id "
+    "AND (allow_negative OR balance + :delta >= 0) "
+    "AND (:delta >= 0 OR expires_on IS NULL OR expires_on >= :today) RETURNING balance")
+
+
+def post(sess: Session, entry: Entry, legs: Sequence[tuple[int, int]],
+         today: date | None = None) -> tuple[int, dict[int, int]]:
+    """Write one balanced entry moving `legs` ((account_id, signed amount)).
+
+    Returns the entry id and each account's balance after it. Refuses, before the
+    caller's transaction can commit anything, `insufficient_balance` or
+    `credit_expired` naming the account.
+    """
+    if sum(amount for _, amount in legs) != 0 or len(legs) < 2:
+        raise ValueError("a journal entry's legs must sum to zero")
+    today = today or date.today()
+    after: dict[int, int] = {}
+    # Lock accounts in id order so two entries touching the same pair cannot deadlock.
+    for account_id, amount in sorted(legs):
+        row = sess.execute(_MOVE, {"delta": amount, "id": account_id, "today": today}).first()
+        if row is None:
+            _refuse_debit(sess, account_id, -amount, today)
+        after[account_id] = int(row[0])
+    entry_id = next_entry_id(sess)
+    sess.execute(insert(LINES), [
+        {"entry_id": entry_id, "line_no": number, "account_id": account_id,
+         "amount": amount, "balance_after": after[account_id]}
+        for number, (account_id, amount) in enumerate(legs, start=1)])
+    sess.execute(insert(ENTRIES).values(
+        id=entry_id, kind=entry.kind, programme=entry.programme, purse=entry.purse,
+        period=entry.period, amount=sum(a for _, a in legs if a > 0),
+        terminal_id=entry.terminal_id, actor=entry.actor, citizen_id=entry.citizen_id,
+        details=dict(entry.details) if entry.details else None))
+    return entry_id, after
+
+
+def _refuse_debit(sess: Session, account_id: int, amount: int, today: date) -> None:
+    row = sess.execute(select(ACCOUNTS.c.balance, ACCOUNTS.c.expires_on)
+                       .where(ACCOUNTS.c.id == account_id)).one()
+    if row.expires_on is not None and row.expires_on < today and row.balance > 0:
+        raise ApiError(Reason.CREDIT_EXPIRED, f"this credit expired on {row.expires_on}",
+                       409, {"expired_on": row.expires_on.isoformat()})
+    raise ApiError(Reason.INSUFFICIENT_BALANCE,
+                   f"the balance {row.balance} does not cover {amount}", 409,
+                   {"balance": int(row.balance), "amount": amount})
+
+
+def recent_lines(sess: Session, account_id: int | None, limit: int = 10
+                 ) -> list[dict[str, Any]]:
+    """An account's latest movements, newest first, as a statement shows them."""
+    if account_id is None:
+        return []
+    rows = sess.execute(
+        select(LINES.c.entry_id, LINES.c.amount, LINES.c.balance_after, ENTRIES.c.kind,
+               ENTRIES.c.terminal_id, ENTRIES.c.period, ENTRIES.c.created_at,
+               ENTRIES.c.details)
+        .join(ENTRIES, ENTRIES.c.id == LINES.c.entry_id)
+        .where(LINES.c.account_id == account_id)
+        .order_by(LINES.c.entry_id.desc()).limit(limit))
+    return [{"entry_id": r.entry_id, "kind": r.kind, "amount": int(r.amount),
+             "balance_after": int(r.balance_after), "terminal_id": r.terminal_id,
+             "period": r.period, "at": r.created_at.isoformat() if r.created_at else None,
+             "details": r.details or {}} for r in rows]

@@ -1,0 +1,335 @@
+"""Service modules in the hub: the loader, and the API that runs their actions.
+
+The loader finds modules through the `satukartu.services` entry point group, checks
+their names and declarations, keeps those enabled by `SATUKARTU_SERVICES` and gives
+each its parameters (`SATUKARTU_SERVICES_FILE`, then `SATUKARTU_SERVICE_<KEY>_<PARAM>`).
+A module that is misnamed or misdeclared stops the hub at start, never at a citizen's
+request.
+
+Every action runs the same way: authorise (card assurance, terminal kind, staff role),
+claim the idempotency key, check eligibility, run the handler, write the audit record,
+remember the answer; all in the request's one transaction, committed by the API
+wrapper, or rolled back whole on any refusal.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from collections.abc import Mapping
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, request
+from pydantic import BaseModel
+
+from backend.api.routing import Api, OutModel, parse_body
+from backend.auth.principal import (
+    ASSURANCE_ORDER,
+    STAFF_ROLES,
+    TERMINAL_KINDS,
+    Principal,
+    Requirement,
+    current_principal,
+)
+from backend.config import ConfigError
+from backend.db import session
+from backend.errors import ApiError
+from backend.ledger import idempotency
+from backend.ledger.context import HubContext
+from backend.reasons import Reason
+from backend.services import (
+    ENTRY_POINT_GROUP,
+    KEY_PATTERN,
+    Action,
+    Eligibility,
+    NoInput,
+    ServiceModule,
+    result,
+)
+
+EXTENSION = "satukartu.services"
+ENV_PREFIX = "SATUKARTU_SERVICE_"
+api = Api("services", url_prefix="/services", tag="services")
+
+
+# loading ------------------------------------------------------------------------------
+def discover() -> dict[str, EntryPoint]:
+    """Installed modules by entry point name; a bad or doubled name stops the hub."""
+    found: dict[str, EntryPoint] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        if not KEY_PATTERN.match(point.name):
+            raise ConfigError(f"service entry point {point.name!r}: a key is 2-40 lowercase "
+                              "letters, digits or _, starting with a letter")
+        if point.name in found and found[point.name].value != point.value:
+            raise ConfigError(f"two service modules named {point.name!r}: "
+                              f"{found[point.name].value} and {point.value}")
+        found[point.name] = point
+    return found
+
+
+def load_modules(config: Mapping[str, Any], environ: Mapping[str, str] | None = None
+                 ) -> dict[str, ServiceModule]:
+    """The enabled modules, each a configured copy of what its entry point exposes."""
+    installed = discover()
+    enabled = tuple(config.get("SERVICES") or sorted(installed))
+    missing = sorted(set(enabled) - set(installed))
+    if missing:
+        raise ConfigError(f"SATUKARTU_SERVICES names modules not installed: {missing}")
+    params = _parameters(enabled, config, os.environ if environ is None else environ)
+    modules = {}
+    for key in enabled:
+        module = _instantiate(key, installed[key].load())
+        try:
+            module.configure(params.get(key, {}))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        modules[key] = module
+    return modules
+
+
+def _instantiate(key: str, exposed: Any) -> ServiceModule:
+    module = exposed() if isinstance(exposed, type) else copy.copy(exposed)
+    if not isinstance(module, ServiceModule):
+        raise ConfigError(f"service {key!r}: the entry point must expose a ServiceModule")
+    if module.key != key:
+        raise ConfigError(f"service {key!r}: the module calls itself {module.key!r}")
+    module.config = {name: p.default for name, p in module.params.items()}
+    _check_declarations(module)
+    return module
+
+
+def _check_declarations(module: ServiceModule) -> None:
+    problems = []
+    for name, action in module.actions.items():
+        where = f"{module.key}.{name}"
+        if not KEY_PATTERN.match(name):
+            problems.append(f"{where}: bad action name")
+        if action.assurance not in ASSURANCE_ORDER:
+            problems.append(f"{where}: assurance must be tap or pin")
+        if set(action.terminal_kinds) - set(TERMINAL_KINDS):
+            problems.append(f"{where}: unknown terminal kinds")
+        if set(action.staff_roles) - set(STAFF_ROLES):
+            problems.append(f"{where}: unknown staff roles")
+        if not (isinstance(action.input, type) and issubclass(action.input, BaseModel)):
+            problems.append(f"{where}: input must be a pydantic model")
+        if not action.purpose:
+            problems.append(f"{where}: an audit purpose is required")
+    for allocation in module.allocations:
+        if allocation.purse not in module.purses:
+            problems.append(f"{module.key}: allocation to undeclared purse {allocation.purse}")
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
+def _parameters(enabled: tuple[str, ...], config: Mapping[str, Any],
+                environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    params: dict[str, dict[str, str]] = {key: {} for key in enabled}
+    if config.get("SERVICES_FILE"):
+        table = tomllib.loads(Path(config["SERVICES_FILE"]).read_text())
+        for key, values in table.items():
+            if key in params:
+                params[key].update({k: _text(v) for k, v in values.items()})
+    longest_first = sorted(enabled, key=len, reverse=True)
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX):].lower()
+        key = next((k for k in longest_first if rest.startswith(k + "_")), None)
+        if key is not None:
+            params[key][rest[len(key) + 1:]] = value
+    for key, values in (config.get("SERVICE_PARAMS") or {}).items():
+        if key in params:
+            params[key].update({k: _text(v) for k, v in values.items()})
+    return params
+
+
+def _text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def init_app(app: Flask) -> None:
+    if EXTENSION not in app.extensions:
+        app.extensions[EXTENSION] = load_modules(app.config)
+
+
+def modules() -> dict[str, ServiceModule]:
+    return current_app.extensions[EXTENSION]
+
+
+# authorisation ----------------------------------------------------------------------
+def find_action(key: str, name: str) -> tuple[ServiceModule, Action]:
+    module = modules().get(key)
+    if module is None:
+        if key in discover():
+            raise ApiError(Reason.SERVICE_DISABLED, f"{key} is not enabled in this city", 404)
+        raise ApiError(Reason.UNKNOWN_SERVICE, f"no service {key!r}", 404)
+    action = module.actions.get(name)
+    if action is None:
+        raise ApiError(Reason.UNKNOWN_ACTION, f"{key} has no action {name!r}", 404,
+                       {"actions": sorted(module.actions)})
+    return module, action
+
+
+def authorise(action: Action, principal: Principal) -> int | None:
+    """The citizen served (None for staff), or a refusal saying what was missing."""
+    if principal.kind == "staff":
+        if principal.role not in action.staff_roles:
+            raise ApiError(Reason.ROLE_NOT_ALLOWED, f"role {principal.role} may not do this",
+                           403)
+        return None
+    if principal.role not in action.terminal_kinds:
+        raise ApiError(Reason.TERMINAL_KIND_NOT_ALLOWED,
+                       f"a {principal.role} terminal may not do this", 403,
+                       {"allowed": list(action.terminal_kinds)})
+    if principal.card is None:
+        raise ApiError(Reason.FORBIDDEN, "this needs a citizen's card session", 403)
+    if ASSURANCE_ORDER[principal.card.assurance] < ASSURANCE_ORDER[action.assurance]:
+        raise ApiError(Reason.ASSURANCE_TOO_LOW, "this needs the card's PIN", 403,
+                       {"needed": action.assurance})
+    return principal.card.citizen_id
+
+
+def allowed_here(action: Action, principal: Principal) -> bool:
+    try:
+        authorise(action, principal)
+    except ApiError:
+        return False
+    return True
+
+
+def require_eligible(module: ServiceModule, ctx: HubContext) -> Eligibility:
+    decision = module.eligibility(ctx, ctx.citizen)
+    if not decision.eligible:
+        raise ApiError(Reason.NOT_ELIGIBLE, f"not eligible for {module.key}: "
+                       f"{decision.reason}", 403,
+                       {"eligibility": decision.reason, **dict(decision.details)})
+    return decision
+
+
+# the API ----------------------------------------------------------------------------
+ANY_CALLER = Requirement(roles=STAFF_ROLES, terminal_kinds=TERMINAL_KINDS)
+CARD_HOLDER = Requirement(terminal_kinds=TERMINAL_KINDS, card=True, assurance="tap")
+
+
+class ProgrammeOut(OutModel):
+    key: str
+    title: str
+    eligible: bool
+    reason: str | None
+    details: dict[str, Any]
+    balances: dict[str, int]
+    recent: list[dict[str, Any]] | None
+    overview: dict[str, Any] | None
+    actions: list[str]
+
+
+class ServicesOut(OutModel):
+    citizen_id: int
+    language: str
+    programmes: list[ProgrammeOut]
+
+
+@api.route("", summary="The card holder's programmes: eligibility, balances, recent use",
+           auth=CARD_HOLDER, response=ServicesOut)
+def list_services() -> ServicesOut:
+    """What this terminal may show: kiosks and counters list every enabled programme,
+    agent shops and gates only those they serve. Recent transactions and programme
+    details (clinic, school) need a PIN session; a tap shows eligibility and balances."""
+    from backend.audit import record_read
+
+    principal = current_principal()
+    assert principal is not None and principal.card is not None
+    with_pin = principal.card.assurance == "pin"
+    listed = []
+    language = "id"
+    for module in modules().values():
+        actions = [n for n, a in module.actions.items() if allowed_here(a, principal)]
+        if principal.role not in ("kiosk", "counter") and not actions:
+            continue
+        ctx = HubContext(session(), module, principal, principal.card.citizen_id)
+        language = ctx.citizen.language or language
+        listed.append(_programme(module, ctx, actions, with_pin))
+    record_read(session(), principal.card.citizen_id, "show the card holder their "
+                "programmes", ["welfare_decile", "household", "enrolments", "health"])
+    return ServicesOut(citizen_id=principal.card.citizen_id, language=language,
+                       programmes=listed)
+
+
+def _programme(module: ServiceModule, ctx: HubContext, actions: list[str],
+               with_pin: bool) -> ProgrammeOut:
+    decision = module.eligibility(ctx, ctx.citizen)
+    balances, recent = {}, []
+    for purse in module.purses:
+        try:
+            account = ctx.account_id(purse)
+        except ApiError:  # no household for a household purse: nothing to show
+            continue
+        if account is not None:
+            balances[purse] = ctx.balance(purse)
+            if with_pin:
+                recent += [{"purse": purse, **line} for line in ctx.recent(purse, 5)]
+    recent.sort(key=lambda line: line["entry_id"], reverse=True)
+    return ProgrammeOut(key=module.key, title=module.title_in(ctx.citizen.language),
+                        eligible=decision.eligible, reason=decision.reason,
+                        details=dict(decision.details) if with_pin else {},
+                        balances=balances, recent=recent[:10] if with_pin else None,
+                        overview=dict(module.overview(ctx, ctx.citizen)) if with_pin else None,
+                        actions=actions)
+
+
+@api.route("/<key>/<action_name>", "POST", summary="Run a programme's action",
+           auth=ANY_CALLER, reasons=(
+               Reason.UNKNOWN_SERVICE, Reason.SERVICE_DISABLED, Reason.UNKNOWN_ACTION,
+               Reason.ASSURANCE_TOO_LOW, Reason.TERMINAL_KIND_NOT_ALLOWED,
+               Reason.ROLE_NOT_ALLOWED, Reason.IDEMPOTENCY_KEY_REQUIRED,
+               Reason.IDEMPOTENCY_KEY_REUSED, Reason.NOT_ELIGIBLE, Reason.AMOUNT_INVALID,
+               Reason.AMOUNT_ABOVE_CAP, Reason.INSUFFICIENT_BALANCE, Reason.CREDIT_EXPIRED,
+               Reason.CATEGORY_NOT_ALLOWED, Reason.PURSE_NOT_CASHABLE))
+def run_action(key: str, action_name: str) -> Any:
+    """The body is the action's input schema (see the module's documentation); a
+    mutating action needs an `Idempotency-Key` header, and a replay with the same key
+    and body returns the first answer."""
+    principal = current_principal()
+    assert principal is not None
+    module, action = find_action(key, action_name)
+    citizen_id = authorise(action, principal)
+    key_header = request.headers.get("Idempotency-Key")
+    if action.mutating:
+        key_header = idempotency.check_shape(key_header)
+    data = _input(action)
+    sess = session()
+    scope = f"{principal.kind}:{principal.terminal_id or principal.subject}"
+    if action.mutating:
+        digest = idempotency.request_hash(key, action_name, citizen_id,
+                                          data.model_dump(mode="json"))
+        replay = idempotency.claim(sess, scope, key_header, digest)
+        if replay is not None:
+            return replay.response, replay.status
+    ctx = HubContext(sess, module, principal, citizen_id)
+    if citizen_id is not None and action.eligible_only:
+        require_eligible(module, ctx)
+    answer = result(action.handler(ctx, data))
+    _audit(module, action_name, action, principal, citizen_id, answer)
+    if action.mutating:
+        idempotency.remember(sess, scope, key_header, 200, answer)
+    return answer, 200
+
+
+def _input(action: Action) -> BaseModel:
+    if action.input is NoInput and not request.get_data():
+        return NoInput()
+    return parse_body(action.input)
+
+
+def _audit(module: ServiceModule, name: str, action: Action, principal: Principal,
+           citizen_id: int | None, answer: Mapping[str, Any]) -> None:
+    from backend.audit import record
+
+    details = {k: answer[k] for k in ("entry_id", "amount", "receipt") if k in answer}
+    record(session(), action=f"service.{module.key}.{name}", subject_type="citizen",
+           subject_id=str(citizen_id) if citizen_id is not None else None,
+           purpose=action.purpose, details=details, principal=principal,
+           citizen_id=citizen_id)
