@@ -84,6 +84,14 @@ SETTINGS: tuple[Setting, ...] = (
             "is valid.", _int),
     Setting("CHALLENGE_TTL", "300", "Seconds a card-authentication challenge is valid.", _int),
     Setting("CRL_VALIDITY_HOURS", "24", "Hours until a published CRL's nextUpdate.", _int),
+    # documents
+    Setting("DOCUMENT_SIGNING_KEY", "", "Ed25519 private key (PEM) that signs the city's "
+            "documents and receipts. Empty: `document-signing.key` in the instance folder."),
+    Setting("CITY_TIMEZONE", "Asia/Jakarta", "IANA time zone of the times printed on "
+            "documents, receipts and reports."),
+    Setting("FONT_DIRS", "/usr/share/fonts/truetype/dejavu,/usr/share/fonts/truetype/noto",
+            "Folders searched for the TrueType fonts of PDFs (DejaVu Sans for Latin text, "
+            "Noto Sans Thai for Thai), comma separated.", _list),
 )
 
 PREFIX = "SATUKARTU_"
@@ -117,6 +125,8 @@ def _derive(values: dict[str, Any]) -> None:
         values["AUDIT_CHECKPOINT_DIR"] = str(instance / "checkpoints")
     if not values["AUDIT_SIGNING_KEY"]:
         values["AUDIT_SIGNING_KEY"] = str(instance / "audit-signing.key")
+    if not values["DOCUMENT_SIGNING_KEY"]:
+        values["DOCUMENT_SIGNING_KEY"] = str(instance / "document-signing.key")
     if not 1 <= values["PIN_MAX_TRIES"] <= 10:
         raise ConfigError(f"{PREFIX}PIN_MAX_TRIES: must be between 1 and 10")
     values["NATIONAL_ID_FORMATS"] = _list(values["NATIONAL_ID_FORMATS"]) if isinstance(

@@ -1,0 +1,15 @@
+"""Every kind of document the hub issues, by key, so a stored one can be re-rendered."""
+
+from __future__ import annotations
+
+from backend.documents.issuing import Kind
+
+
+def all_kinds() -> dict[str, Kind]:
+    from backend.documents import civil, receipts
+
+    return {**civil.KINDS, receipts.RECEIPT.key: receipts.RECEIPT}
+
+
+def get(key: str) -> Kind:
+    return all_kinds()[key]
