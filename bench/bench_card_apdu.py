@@ -45,6 +45,41 @@ def report(name: str, figures: tuple[float, float]) -> None:
     print(f"{name:<48} median {figures[0]:8.3f} ms   p99 {figures[1]:8.3f} ms")
 
 
+def bench_profile(daemon: PrivatePcscd, workdir: Path, ca: TestCA, client: HubClient,
+                  executor: ThreadPoolExecutor, reader_index: int, profile: str,
+                  rounds: int) -> None:
+    card = VirtualCard(daemon, workdir / f"{profile}.json", daemon.readers[reader_index],
+                       profile).insert()
+    issued = issue_card(card, ca)
+    digest = b"\x42" * 32
+    with PcscConnection(card.reader) as conn:
+        session = PivSession(conn)
+        if profile == "fast":
+            select = piv.select_apdu().encode()
+            report("APDU round trip (SELECT), fast",
+                   timed(lambda: conn.transmit(select), rounds * 10))
+
+        def sign_9e() -> None:
+            session.select()
+            session.sign_digest(piv.Slot.CARD_AUTH, digest)
+
+        def sign_9a() -> None:
+            session.select()
+            session.verify_pin(issued.pin)
+            session.sign_digest(piv.Slot.AUTHENTICATION, digest)
+
+        report(f"9E signature (select + sign), {profile}", timed(sign_9e, rounds))
+        report(f"9A signature (select + verify + sign), {profile}", timed(sign_9a, rounds))
+    client.sign_in()
+
+    def authenticate_tap() -> None:
+        with PcscConnection(card.reader) as conn:
+            authenticate(conn, client, None, executor)
+
+    report(f"card authentication, tap, local hub, {profile}", timed(authenticate_tap, rounds))
+    card.remove()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=200)
@@ -59,39 +94,8 @@ def main() -> None:
     ca = TestCA.create()
     try:
         for reader_index, profile in enumerate(("fast", "real")):
-            card = VirtualCard(daemon, workdir / f"{profile}.json", daemon.readers[reader_index],
-                               profile).insert()
-            issued = issue_card(card, ca)
-            with PcscConnection(card.reader) as conn:
-                session = PivSession(conn)
-                select = piv.select_apdu().encode()
-                rounds = args.rounds if profile == "fast" else max(20, args.rounds // 5)
-                if profile == "fast":
-                    report("APDU round trip (SELECT), fast",
-                           timed(lambda: conn.transmit(select), args.rounds * 10))
-                digest = b"\x42" * 32
-
-                def sign_9e() -> None:
-                    session.select()
-                    session.sign_digest(piv.Slot.CARD_AUTH, digest)
-
-                def sign_9a() -> None:
-                    session.select()
-                    session.verify_pin(issued.pin)
-                    session.sign_digest(piv.Slot.AUTHENTICATION, digest)
-
-                report(f"9E signature (select + sign), {profile}", timed(sign_9e, rounds))
-                report(f"9A signature (select + verify + sign), {profile}",
-                       timed(sign_9a, rounds))
-            client.sign_in()
-
-            def authenticate_tap() -> None:
-                with PcscConnection(card.reader) as conn:
-                    authenticate(conn, client, None, executor)
-
-            report(f"card authentication, tap, local hub, {profile}",
-                   timed(authenticate_tap, rounds))
-            card.remove()
+            rounds = args.rounds if profile == "fast" else max(20, args.rounds // 5)
+            bench_profile(daemon, workdir, ca, client, executor, reader_index, profile, rounds)
     finally:
         executor.shutdown()
         client.close()

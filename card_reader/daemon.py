@@ -9,6 +9,7 @@ A card pulled mid-command is "card gone", whatever status the reader reported.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -102,6 +103,12 @@ def authenticate(connection: Connection, hub: HubClient, pin: str | None = None,
     return result
 
 
+def _close(conn: PcscConnection, pin: str | None) -> None:
+    """Disconnect; after a PIN, reset the card so no later program inherits the login."""
+    with contextlib.suppress(PcscError):  # a card already gone needs no reset
+        conn.close(reset=pin is not None)
+
+
 class JsonLinesSink:
     """Writes each event as one JSON line (the screen's feed until the UI exists)."""
 
@@ -150,8 +157,11 @@ class ReaderDaemon:
         started = time.perf_counter()
         try:
             pin = self.pin_provider(reader)
-            with PcscConnection(reader, self.command_timeout) as conn:
+            conn = PcscConnection(reader, self.command_timeout)
+            try:
                 session = authenticate(conn, self.hub, pin, self._executor)
+            finally:
+                _close(conn, pin)
         except Refused as exc:
             log.info("card refused", extra={"event": "refused", "reader": reader,
                                             "reason": exc.reason})
@@ -186,8 +196,11 @@ def run_once(hub: HubClient, reader: str | None = None, pin: str | None = None,
         candidates = [r for r in readers_with_card() if reader is None or r.startswith(reader)]
         if not candidates:
             raise Refused("no_card", "no card in " + (reader or "any reader"))
-        with PcscConnection(candidates[0], command_timeout) as conn:
+        conn = PcscConnection(candidates[0], command_timeout)
+        try:
             session = authenticate(conn, hub, pin)
+        finally:
+            _close(conn, pin)
     except Exception as exc:  # every failure becomes a reason code on stdout
         refusal = _refusal(exc)
         out.write(json.dumps(refusal.to_dict(), sort_keys=True) + "\n")

@@ -13,9 +13,10 @@ from cryptography import x509
 
 from card_reader import piv as p
 from card_reader.cli import reader_command
+from card_reader.client import PivSession
 from card_reader.daemon import ReaderDaemon, run_once
 from card_reader.hub_client import HubClient, HubRefusal
-from card_reader.pcsc import StatusWatcher
+from card_reader.pcsc import PcscConnection, StatusWatcher
 from tests.card_reader.stub_hub import CLIENT_ID, CLIENT_SECRET, StubHub
 
 pytestmark = pytest.mark.pcsc
@@ -49,6 +50,16 @@ def test_tap_gives_a_tap_session(issued_card, client):
 def test_pin_gives_a_pin_session(issued_card, client):
     code, session = once(client, pin=issued_card.pin)
     assert code == 0 and session["assurance"] == "pin"
+
+
+def test_pin_login_does_not_outlive_the_authentication(issued_card, client):
+    assert once(client, pin=issued_card.pin)[0] == 0
+    with PcscConnection(issued_card.reader) as conn:
+        session = PivSession(conn)
+        session.select()
+        assert session.pin_attempts_remaining() == 3  # not verified any more
+        with pytest.raises(p.SecurityStatusError):
+            session.sign_digest(p.Slot.AUTHENTICATION, b"\x01" * 32)
 
 
 def test_wrong_pin_is_refused_with_attempts_left(issued_card, client):
