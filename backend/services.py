@@ -367,6 +367,15 @@ class ServiceContext(Protocol):
 
     def recent(self, purse: str, limit: int = 10) -> list[dict[str, Any]]: ...
 
+    def issue_document(self, kind: str, purpose: str = "") -> Mapping[str, Any]:
+        """Have the hub issue a civil document of `kind` (`domicile_letter`,
+        `family_card_extract`) for the served citizen, from the registry as it stands:
+        a PDF signed by the city with a QR code to its public verification. Returns
+        `public_id`, `kind`, `number`, `issued_at`, `verify_url`, `pdf_url`,
+        `content_sha256`. Refuses `citizen_deceased`, and `not_eligible` for an extract
+        of a family card the citizen is not on.
+        """
+
 
 class ServiceModule:
     """Base class of a programme. Subclass it, set the class attributes, override

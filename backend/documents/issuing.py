@@ -24,6 +24,7 @@ from backend.documents import signing
 from backend.documents.models import DocumentFile, IssuedDocument
 
 VERIFY_PATH = "/api/v1/documents/{public_id}/verify"
+PDF_PATH = "/api/v1/documents/{public_id}/pdf"
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,13 @@ class Issued:
     def verify_url(self) -> str:
         return verify_url(self.document.public_id)
 
+    def summary(self) -> dict[str, Any]:
+        """What a service answer says about the document: where to check and fetch it."""
+        doc = self.document
+        return {"public_id": doc.public_id, "kind": doc.kind, "number": doc.number,
+                "issued_at": doc.issued_at.isoformat(), "verify_url": self.verify_url,
+                "pdf_url": pdf_url(doc.public_id), "content_sha256": doc.content_sha256}
+
 
 def canonical(content: Mapping[str, Any]) -> bytes:
     """The exact bytes a document's digest is taken over."""
@@ -95,6 +103,10 @@ def new_public_id() -> str:
 def verify_url(public_id: str, origin: str | None = None) -> str:
     origin = origin or current_app.config["ORIGIN"]
     return origin.rstrip("/") + VERIFY_PATH.format(public_id=public_id)
+
+
+def pdf_url(public_id: str) -> str:
+    return current_app.config["ORIGIN"].rstrip("/") + PDF_PATH.format(public_id=public_id)
 
 
 def city_key() -> signing.SigningKey:

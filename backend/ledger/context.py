@@ -189,6 +189,14 @@ class HubContext:
                                         [(funding, -amount), (target, amount)], self.today)
         return iface.Posting(entry_id, amount, after[target])
 
+    # documents ------------------------------------------------------------------
+    def issue_document(self, kind: str, purpose: str = "") -> Mapping[str, Any]:
+        from backend.documents.civil import issue_civil
+
+        terminal = self.principal.terminal_id if self.principal else None
+        return issue_civil(self.session, kind, self.citizen.id, purpose=purpose,
+                           terminal_id=terminal).summary()
+
 
 def _check_amount(amount: int) -> None:
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
