@@ -1,4 +1,5 @@
 pytest_plugins = [
     "backend.testing.plugin",
     "backend.testing.registry",
+    "backend.testing.services",
 ]
