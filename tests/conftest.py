@@ -1,5 +1,8 @@
 pytest_plugins = [
     "backend.testing.plugin",
     "backend.testing.registry",
+    "backend.testing.identity",
+    "backend.testing.cards",
     "backend.testing.services",
+    "tests.pcsc_fixtures",
 ]
