@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, text
@@ -55,6 +55,7 @@ class Entry:
     actor: str | None = None
     citizen_id: int | None = None
     details: Mapping[str, Any] | None = None
+    at: datetime | None = None  # default: the database's clock at insert
 
 
 def next_entry_id(sess: Session) -> int:
@@ -129,7 +130,8 @@ def post(sess: Session, entry: Entry, legs: Sequence[tuple[int, int]],
         id=entry_id, kind=entry.kind, programme=entry.programme, purse=entry.purse,
         period=entry.period, amount=sum(a for _, a in legs if a > 0),
         terminal_id=entry.terminal_id, actor=entry.actor, citizen_id=entry.citizen_id,
-        details=dict(entry.details) if entry.details else None))
+        details=dict(entry.details) if entry.details else None,
+        **({"created_at": entry.at} if entry.at else {})))
     return entry_id, after
 
 
