@@ -1,0 +1,232 @@
+"""`satukartu demo`: the whole system on embedded defaults, with a card issued and tapped.
+
+It plays what a city's staff would do on the first day, through the same commands
+they use: migrate, load a (synthetic) registry, create the CA, an admin and terminals,
+start the hub, a worker and beat, issue a card into the virtual reader of a private
+pcscd, then tap it and sign in with the PIN through the reader daemon. Everything it
+starts is stopped on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+DEMO_PIN = "123456"
+
+
+def _bold(text: str) -> str:
+    return click.style(text, bold=True)
+
+
+@dataclass
+class Demo:
+    """The processes and files of one demo run."""
+
+    instance: Path
+    bind: str
+    citizens: int
+    env: dict[str, str] = field(default_factory=dict)
+    procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+    stoppers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.bind}"
+
+    def satukartu(self, *args: str, stdin: str | None = None) -> str:
+        """Run one `satukartu` command to completion, as an operator would."""
+        argv = [sys.executable, "-m", "backend.cli", *args]
+        done = subprocess.run(argv, env=self.env, input=stdin, capture_output=True,  # noqa: S603
+                              text=True, check=False)
+        if done.returncode != 0:
+            raise click.ClickException(f"`satukartu {' '.join(args)}` failed:\n"
+                                       f"{done.stderr.strip() or done.stdout.strip()}")
+        return done.stdout
+
+    def start(self, name: str, *args: str) -> subprocess.Popen:
+        log = open(self.instance / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        proc = subprocess.Popen([sys.executable, "-m", "backend.cli", *args],  # noqa: S603
+                                env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        log.close()
+        self.procs.append((name, proc))
+        return proc
+
+    def stop_all(self) -> None:
+        for _name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for name, proc in reversed(self.procs):
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                click.echo(f"{name} did not stop in time; killing it", err=True)
+                os.killpg(proc.pid, signal.SIGKILL)
+        for stop in reversed(self.stoppers):
+            stop()
+
+
+def _wait_http(url: str, timeout: float, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise click.ClickException(f"the hub exited; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - our own URL
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise click.ClickException(f"the hub did not answer at {url}; see {log}")
+
+
+def _pick_citizen(demo: Demo) -> dict[str, Any]:
+    """A living adult in a low-decile household: someone with programmes to show."""
+    from sqlalchemy import select
+
+    from backend.app import create_app
+    from backend.db import database
+    from backend.registry.models import Citizen, Household, HouseholdMember
+
+    app = create_app(INSTANCE_DIR=str(demo.instance))
+    with app.app_context(), database().transaction() as sess:
+        row = sess.execute(
+            select(Citizen.id, Citizen.national_number, Citizen.full_name)
+            .join(HouseholdMember, HouseholdMember.citizen_id == Citizen.id)
+            .join(Household, Household.id == HouseholdMember.household_id)
+            .where(Citizen.died_on.is_(None), HouseholdMember.relationship == "head")
+            .order_by(Household.welfare_decile, Citizen.id).limit(1)).one()
+    app.extensions["satukartu.db"].engine.dispose()
+    return {"id": row.id, "number": row.national_number, "name": row.full_name}
+
+
+def _prepare(demo: Demo) -> dict[str, Any]:
+    click.echo(_bold("1. database, registry, CA, staff and terminals"))
+    demo.satukartu("db", "upgrade")
+    demo.satukartu("registry", "synth", "--citizens", str(demo.citizens), "--seed", "7")
+    demo.satukartu("ca", "init")
+    admin_password = secrets.token_urlsafe(12)
+    demo.satukartu("staff", "add", "admin", "--role", "admin", "--name", "Demo admin",
+                   "--password-stdin", stdin=admin_password + "\n")
+    kiosk = json.loads(demo.satukartu("terminal", "add", "--kind", "kiosk",
+                                      "--name", "Demo kiosk", "--json"))
+    counter = json.loads(demo.satukartu("terminal", "add", "--kind", "counter",
+                                        "--name", "Demo counter", "--json"))
+    for programme in ("food", "transport", "elderly"):
+        demo.satukartu("ledger", "allocate", "--programme", programme)
+    return {"admin_password": admin_password, "kiosk": kiosk, "counter": counter}
+
+
+def _start_pcsc(demo: Demo) -> tuple[str, Any]:
+    from card_reader.stack import PrivatePcscd, VirtualCard
+
+    click.echo(_bold("2. pcscd with a virtual reader, and a blank virtual card in it"))
+    workdir = demo.instance / "pcscd"
+    workdir.mkdir(exist_ok=True)
+    pcscd = PrivatePcscd(workdir)
+    demo.env.update(pcscd.env)
+    os.environ.update(pcscd.env)
+    pcscd.start()
+    demo.stoppers.append(pcscd.stop)
+    card = VirtualCard(pcscd, demo.instance / "demo-card.json", pcscd.readers[0])
+    card.insert()
+    demo.stoppers.append(lambda: card.remove(wait=False))
+    return pcscd.readers[0], card
+
+
+def _reader_once(demo: Demo, terminal: dict[str, Any], pin: str | None) -> dict[str, Any]:
+    args = ["reader", "--once", "--json", "--hub", demo.origin, "--kind", terminal["scope"],
+            "--client-id", terminal["client_id"], "--client-secret", terminal["client_secret"]]
+    if pin:
+        args += ["--pin", pin]
+    return json.loads(demo.satukartu(*args).strip().splitlines()[-1])
+
+
+def run_demo(instance: Path, bind: str, citizens: int, keep: bool) -> None:
+    if instance.exists() and not keep:
+        shutil.rmtree(instance)
+    instance.mkdir(parents=True, exist_ok=True)
+    demo = Demo(instance=instance.resolve(), bind=bind, citizens=citizens)
+    demo.env = {**os.environ, "SATUKARTU_INSTANCE_DIR": str(demo.instance),
+                "SATUKARTU_ORIGIN": demo.origin, "PYTHONUNBUFFERED": "1"}
+    try:
+        setup = _prepare(demo)
+        citizen = _pick_citizen(demo)
+        reader, _card = _start_pcsc(demo)
+        click.echo(_bold(f"3. issuing a card to {citizen['name']} ({citizen['number']})"))
+        issued = json.loads(demo.satukartu("card", "issue", "--citizen", citizen["number"],
+                                           "--reader", reader, "--pin", DEMO_PIN, "--json"))
+        click.echo(_bold("4. the hub, a Celery worker and beat"))
+        hub = demo.start("hub", "serve", "--bind", bind, "--workers", "2")
+        demo.start("worker", "worker", "--concurrency", "1")
+        demo.start("beat", "beat")
+        _wait_http(f"{demo.origin}/api/v1/health", 60, hub, demo.instance / "hub.log")
+        click.echo(_bold("5. a tap at the kiosk, then the PIN at the counter"))
+        tap = _reader_once(demo, setup["kiosk"], None)
+        pin = _reader_once(demo, setup["counter"], DEMO_PIN)
+        _report(demo, setup, citizen, issued, tap, pin, reader)
+        while True:
+            for name, proc in demo.procs:
+                if proc.poll() is not None:
+                    raise click.ClickException(f"{name} stopped; see {demo.instance}/{name}.log")
+            time.sleep(1)
+    except KeyboardInterrupt:
+        click.echo("\nstopping…")
+    finally:
+        demo.stop_all()
+
+
+def _report(demo: Demo, setup: dict[str, Any], citizen: dict[str, Any],
+            issued: dict[str, Any], tap: dict[str, Any], pin: dict[str, Any],
+            reader: str) -> None:
+    kiosk = setup["kiosk"]
+    lines = [
+        "",
+        _bold("SatuKartu is running. Open:"),
+        f"  home page and status   {demo.origin}/",
+        f"  API reference          {demo.origin}/api",
+        f"  OpenAPI document       {demo.origin}/api/v1/openapi.json",
+        "",
+        _bold("Demo identities"),
+        f"  admin                  admin / {setup['admin_password']}",
+        f"  kiosk terminal         {kiosk['client_id']} / {kiosk['client_secret']}",
+        f"  card                   serial {issued.get('serial')} for {citizen['name']}, "
+        f"PIN {DEMO_PIN}, in '{reader}'",
+        "",
+        _bold("The card was tapped and signed in:"),
+        f"  tap  (key 9E, kiosk)   {json.dumps(tap)}",
+        f"  PIN  (key 9A, counter) {json.dumps(pin)}",
+        "",
+        "Try it: the citizen's programmes as the kiosk sees them",
+        f"  curl -s -H 'Authorization: Bearer {tap.get('session_token')}' "
+        f"{demo.origin}/api/v1/services",
+        f"Logs and state are in {demo.instance}. Ctrl-C stops everything.",
+    ]
+    click.echo("\n".join(lines))
+
+
+@click.command()
+@click.option("--instance", "instance", type=click.Path(path_type=Path),
+              default=Path("instance/demo"), show_default=True,
+              help="Folder for the demo's database, keys, card and logs.")
+@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option("--citizens", default=2000, show_default=True, type=int)
+@click.option("--keep", is_flag=True, help="Keep the previous demo's folder instead of "
+              "starting afresh.")
+def demo(instance: Path, bind: str, citizens: int, keep: bool) -> None:
+    """The whole system on embedded defaults, with a virtual card issued and tapped."""
+    run_demo(instance, bind, citizens, keep)
