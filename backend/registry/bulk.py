@@ -1,0 +1,58 @@
+"""PostgreSQL's recipe for loading much data: indexes and foreign keys built after.
+
+Maintaining a trigram index and checking a foreign key row by row costs more than
+building the index once and checking the key with one join afterwards (PostgreSQL
+manual, "Populating a Database"). When an import at least doubles the registry, the
+importer drops the registry tables' non-unique indexes and foreign keys inside its
+transaction and recreates them, from their own definitions in the catalog, before it
+commits. Unique indexes stay: they are what makes a duplicate impossible. The tables
+are locked against other writers and readers until the import commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+TABLES = ("citizens", "households", "household_members", "school_enrolments",
+          "health_assignments", "registry_changes")
+
+_FOREIGN_KEYS = text("""
+    SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid)
+    FROM pg_constraint
+    WHERE contype = 'f' AND conrelid = ANY(CAST(:tables AS regclass[]))
+    ORDER BY conrelid::regclass::text, conname""")
+_INDEXES = text("""
+    SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid)
+    FROM pg_index
+    WHERE indrelid = ANY(CAST(:tables AS regclass[])) AND NOT indisunique
+      AND NOT indisprimary
+    ORDER BY indexrelid::regclass::text""")
+
+
+@contextmanager
+def indexes_built_after(conn: Connection, tables: Sequence[str] = TABLES) -> Iterator[None]:
+    """Drop the tables' foreign keys and non-unique indexes; recreate them on exit."""
+    names = list(tables)
+    keys = conn.execute(_FOREIGN_KEYS, {"tables": names}).all()
+    indexes = conn.execute(_INDEXES, {"tables": names}).all()
+    for table, name, _definition in keys:
+        conn.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+    for index, _definition in indexes:
+        conn.exec_driver_sql(f"DROP INDEX {index}")
+    yield
+    for _index, definition in indexes:
+        conn.exec_driver_sql(definition)
+    for table, name, definition in keys:
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+
+
+def worth_it(conn: Connection, incoming: int) -> bool:
+    """Whether the import at least doubles the registry (then rebuilding is cheaper)."""
+    existing = conn.exec_driver_sql(
+        "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'citizens'::regclass"
+    ).scalar_one()
+    return incoming >= max(existing, 1000)

@@ -1,0 +1,206 @@
+"""People in the registry: create, read, correct, record a death, search.
+
+Every function works in the caller's transaction and never commits (the API commits at
+the boundary, the CLI through `Database.transaction()`); a refusal is an ApiError
+raised before anything is written, or with the savepoint that wrote it rolled back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.errors import ApiError
+from backend.reasons import Reason
+from backend.registry import history, national_ids, trail
+from backend.registry.history import Actor
+from backend.registry.models import Citizen, HealthAssignment, SchoolEnrolment
+from backend.registry.names import clean_name, fold_name
+
+PERSONAL_FIELDS = ("national_number", "full_name", "birth_date", "sex", "address",
+                   "region_code", "language", "photo_ref", "died_on")
+BRIEF_FIELDS = ("national_number", "full_name", "birth_date")
+
+
+def get_citizen(sess: Session, citizen_id: int) -> Citizen | None:
+    """The person with this id, or None (services read the registry through this)."""
+    return sess.get(Citizen, citizen_id)
+
+
+def require_citizen(sess: Session, citizen_id: int) -> Citizen:
+    person = sess.get(Citizen, citizen_id)
+    if person is None:
+        raise ApiError(Reason.NOT_FOUND, f"no citizen {citizen_id}", 404,
+                       {"citizen_id": citizen_id})
+    return person
+
+
+def accepted_formats() -> tuple[str, ...]:
+    return tuple(current_app.config["NATIONAL_ID_FORMATS"])
+
+
+def check_national_number(number: str, birth_date: dt.date, sex: str,
+                          formats: Sequence[str] | None = None) -> str:
+    """The number as stored, or a refusal naming each format's exact problem."""
+    normalized, problems = national_ids.validate(
+        number, formats or accepted_formats(), birth_date, sex)
+    if problems:
+        raise ApiError(Reason.INVALID_NATIONAL_NUMBER,
+                       f"{number!r} is not a valid national number: {problems[0].problem}",
+                       422, {"national_number": number,
+                             "problems": [p.as_dict() for p in problems]})
+    return normalized
+
+
+def _refuse_duplicate(sess: Session, number: str, except_id: int | None = None) -> None:
+    found = sess.scalar(select(Citizen.id).where(Citizen.national_number == number))
+    if found is not None and found != except_id:
+        raise ApiError(Reason.DUPLICATE_NATIONAL_NUMBER,
+                       "another citizen has this national number", 409,
+                       {"national_number": number})
+
+
+def _flush_unique(sess: Session, number: str) -> None:
+    """Flush in a savepoint, so a concurrent duplicate is a clear refusal, not a 500."""
+    try:
+        with sess.begin_nested():
+            sess.flush()
+    except IntegrityError as exc:
+        raise ApiError(Reason.DUPLICATE_NATIONAL_NUMBER,
+                       "another citizen has this national number", 409,
+                       {"national_number": number}) from exc
+
+
+def create_citizen(sess: Session, fields: dict[str, Any], actor: Actor | None = None
+                   ) -> Citizen:
+    actor = actor or Actor.current()
+    number = check_national_number(fields["national_number"], fields["birth_date"],
+                                   fields["sex"])
+    _refuse_duplicate(sess, number)
+    name = clean_name(fields["full_name"])
+    person = Citizen(**{**fields, "national_number": number, "full_name": name,
+                        "name_search": fold_name(name)})
+    sess.add(person)
+    _flush_unique(sess, number)
+    values = {field: getattr(person, field) for field in PERSONAL_FIELDS}
+    history.record(sess, actor, action="create", entity="citizen", entity_id=person.id,
+                   citizen_id=person.id,
+                   changes={k: (None, v) for k, v in values.items() if v is not None})
+    trail.changed(sess, "citizen.create", subject_type="citizen", subject_id=person.id,
+                  citizen_id=person.id, fields=values)
+    return person
+
+
+NOT_NULL = frozenset(PERSONAL_FIELDS) - {"photo_ref", "died_on"}
+
+
+def update_citizen(sess: Session, person: Citizen, fields: dict[str, Any],
+                   actor: Actor | None = None) -> Citizen:
+    """Apply the fields sent; the national number is checked again against the result."""
+    actor = actor or Actor.current()
+    if person.died_on is not None:
+        raise ApiError(Reason.CITIZEN_DECEASED, "the record of a deceased person is closed",
+                       409, {"citizen_id": person.id, "died_on": person.died_on.isoformat()})
+    nulls = sorted(name for name, value in fields.items() if value is None and name in NOT_NULL)
+    if nulls:
+        raise ApiError(Reason.VALIDATION_FAILED, "these fields cannot be emptied", 400,
+                       {"errors": [{"field": n, "problem": "may not be null"} for n in nulls]})
+    if "full_name" in fields:
+        fields["full_name"] = clean_name(fields["full_name"])
+    before = {name: getattr(person, name) for name in PERSONAL_FIELDS}
+    after = {**before, **fields}
+    if {"national_number", "birth_date", "sex"} & fields.keys():
+        after["national_number"] = check_national_number(
+            after["national_number"], after["birth_date"], after["sex"])
+        _refuse_duplicate(sess, after["national_number"], except_id=person.id)
+    changes = history.diff(before, {k: after[k] for k in PERSONAL_FIELDS})
+    if not changes:
+        return person
+    for name, (_old, new) in changes.items():
+        setattr(person, name, new)
+    if "full_name" in changes:
+        person.name_search = fold_name(person.full_name)
+    person.updated_at = func.current_timestamp()
+    _flush_unique(sess, person.national_number)
+    history.record(sess, actor, action="update", entity="citizen", entity_id=person.id,
+                   citizen_id=person.id, changes=changes)
+    trail.changed(sess, "citizen.update", subject_type="citizen", subject_id=person.id,
+                  citizen_id=person.id, fields=changes)
+    return person
+
+
+def record_death(sess: Session, person: Citizen, died_on: dt.date,
+                 certificate_ref: str | None = None, actor: Actor | None = None) -> Citizen:
+    """A death closes the record; the person stays, as the law and the ledger need."""
+    actor = actor or Actor.current()
+    if person.died_on is not None:
+        raise ApiError(Reason.CITIZEN_DECEASED, "this death is already recorded", 409,
+                       {"citizen_id": person.id, "died_on": person.died_on.isoformat()})
+    if died_on < person.birth_date or died_on > dt.date.today():
+        raise ApiError(Reason.VALIDATION_FAILED,
+                       "the date of death must be between the birth and today", 400,
+                       {"errors": [{"field": "died_on", "problem": "out of range"}]})
+    person.died_on = died_on
+    person.updated_at = func.current_timestamp()
+    _close_facts(sess, person.id, actor)
+    history.record(sess, actor, action="death", entity="citizen", entity_id=person.id,
+                   citizen_id=person.id, changes={"died_on": (None, died_on)})
+    trail.changed(sess, "citizen.death", subject_type="citizen", subject_id=person.id,
+                  citizen_id=person.id, fields=["died_on"],
+                  details={"certificate_ref": certificate_ref} if certificate_ref else None)
+    sess.flush()
+    return person
+
+
+def _close_facts(sess: Session, citizen_id: int, actor: Actor) -> None:
+    """After a death, enrolments and health membership are no longer active facts."""
+    for enrolment in sess.scalars(select(SchoolEnrolment).where(
+            SchoolEnrolment.citizen_id == citizen_id, SchoolEnrolment.active.is_(True))):
+        enrolment.active = False
+        history.record(sess, actor, action="death", entity="school_enrolment",
+                       entity_id=enrolment.id, citizen_id=citizen_id,
+                       changes={"active": (True, False)})
+    assignment = sess.get(HealthAssignment, citizen_id)
+    if assignment is not None and assignment.active:
+        assignment.active = False
+        history.record(sess, actor, action="death", entity="health_assignment",
+                       entity_id=citizen_id, citizen_id=citizen_id,
+                       changes={"active": (True, False)})
+
+
+def search(sess: Session, *, number: str | None, name: str | None, page: int,
+           per_page: int) -> tuple[list[Citizen], bool]:
+    """People matching the number (exact) and the name (case-insensitive, any part).
+
+    The name condition runs on `name_search` (a trigram index on PostgreSQL); ordering
+    by id keeps pages stable. Returns (page of people, whether more follow).
+    """
+    if number is None and name is None:
+        raise ApiError(Reason.VALIDATION_FAILED, "search by number, name or both", 400,
+                       {"errors": [{"field": "number", "problem": "number or name needed"}]})
+    query = select(Citizen)
+    if number is not None:
+        query = query.where(Citizen.national_number == national_ids.normalize(number))
+    if name is not None:
+        query = query.where(Citizen.name_search.like(f"%{_escape_like(fold_name(name))}%",
+                                                     escape="\\"))
+    query = query.order_by(Citizen.id).offset((page - 1) * per_page).limit(per_page + 1)
+    found = list(sess.scalars(query))
+    return found[:per_page], len(found) > per_page
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def log_reads(sess: Session, people: Iterable[Citizen], purpose: str,
+              fields: Iterable[str]) -> None:
+    fields = tuple(fields)
+    for person in people:
+        trail.read(sess, person.id, purpose, fields)
