@@ -7,7 +7,8 @@ its issue time, so when it was recorded does not change what it says. The PDF is
 80 mm roll, what kiosk and shop printers take, re-rendered on demand.
 
 Items are read from the entry's `details["items"]`: a list of
-`{"name": str, "quantity": int, "amount": int, "category": str}` (any may be absent).
+`{"name": str, "quantity": int, "unit_price": int, "category": str}`, or with an
+`amount` instead of `unit_price` (any may be absent).
 """
 
 from __future__ import annotations
@@ -79,9 +80,12 @@ def _items(details: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     items = []
     for item in (details or {}).get("items") or []:
         if isinstance(item, Mapping):
+            quantity = int(item.get("quantity") or 1)
+            amount = item.get("amount")
+            if amount is None:
+                amount = quantity * int(item.get("unit_price") or 0)
             items.append({"name": str(item.get("name") or item.get("category") or "-"),
-                          "quantity": int(item.get("quantity") or 1),
-                          "amount": int(item.get("amount") or 0)})
+                          "quantity": quantity, "amount": int(amount)})
     return items
 
 
@@ -92,6 +96,7 @@ def receipt_content(facts: EntryFacts) -> dict[str, Any]:
         "entry_id": entry.id,
         "entry_kind": entry.kind,
         "programme": entry.programme,
+        "programme_title": programme_title(entry.programme),
         "purse": entry.purse,
         "agent": {"terminal_id": entry.terminal_id, "name": facts.agent_name},
         "items": _items(entry.details),
@@ -99,6 +104,14 @@ def receipt_content(facts: EntryFacts) -> dict[str, Any]:
         "balance_after": facts.balance_after,
         "time": _utc(entry).isoformat(),
     }
+
+
+def programme_title(key: str, language: str = "id") -> str:
+    """The programme's name as the city's citizens know it (its key if not loaded)."""
+    from backend.services_api import modules
+
+    module = modules().get(key)
+    return module.title_in(language) if module is not None else key
 
 
 def _utc(entry: JournalEntry) -> Any:
@@ -145,11 +158,12 @@ def find_for_entry(session: Session, entry_id: int) -> IssuedDocument | None:
 def render_receipt(c: Mapping[str, Any], page: Page) -> bytes:
     """An 80 mm roll receipt, as tall as its content."""
     k = render.kit(page.city, page.font_dirs, scale=0.8)
-    width = ROLL_WIDTH - 2 * ROLL_MARGIN
+    width = ROLL_WIDTH - 2 * ROLL_MARGIN - 2 * render.FRAME_PADDING
     story = _receipt_story(k, c, page, width)
     height = render.measured_height(_receipt_story(k, c, page, width), width)
     return render.build(story, k=k, title=f"Struk {c['number']}", footer=None,
-                        pagesize=(ROLL_WIDTH, height + 2 * ROLL_MARGIN + 2 * mm),
+                        pagesize=(ROLL_WIDTH, height + 2 * (ROLL_MARGIN + render.FRAME_PADDING)
+                                  + 4 * mm),
                         margin=ROLL_MARGIN, bottom=ROLL_MARGIN)
 
 
@@ -162,7 +176,7 @@ def _receipt_story(k: render.Kit, c: Mapping[str, Any], page: Page, width: float
         ("No. struk", c["number"]),
         ("Waktu", formats.moment(c["time"], page.zone)),
         ("Agen", agent_text),
-        ("Program", f"{c['programme']} / {c.get('purse') or '-'}"),
+        ("Program", c.get("programme_title") or c["programme"]),
         ("Pemegang", formats.mask_name(c["holder"]["full_name"]) or "-"),
     ]
     story: list[Flowable] = [

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 CITY_BLUE = colors.HexColor("#1f4e79")
 RULE_GREY = colors.HexColor("#9aa5b1")
 ZEBRA = colors.HexColor("#eef2f6")
+FRAME_PADDING = 6  # points ReportLab's Frame keeps inside the margins on every side
 THAI_RUN = re.compile("([\u0e00-\u0e7f]+)")
 
 

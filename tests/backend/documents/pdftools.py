@@ -27,6 +27,11 @@ def text(pdf: bytes) -> str:
     return " ".join(out.split())
 
 
+def unbroken(pdf: bytes) -> str:
+    """The text with every space and line break removed: finds a URL wrapped over lines."""
+    return "".join(text(pdf).split())
+
+
 def pages(pdf: bytes, folder: Path, dpi: int = 150) -> list[Path]:
     """Render each page to a PNG file; returns them in page order."""
     source = folder / "document.pdf"
