@@ -5,4 +5,5 @@ pytest_plugins = [
     "backend.testing.cards",
     "backend.testing.services",
     "tests.pcsc_fixtures",
+    "backend.testing.audit",
 ]

@@ -1,0 +1,227 @@
+"""Signed checkpoints: (size, head hash, time), signed with Ed25519, kept twice.
+
+A checkpoint is a short text whose exact bytes are signed; it is written to the
+`audit_checkpoints` table and, with its raw 64-byte signature, as two files in
+SATUKARTU_AUDIT_CHECKPOINT_DIR, a place the database's users cannot rewrite:
+
+    checkpoint-000000001000-20261126T160000123456Z.txt   the signed text
+    checkpoint-000000001000-20261126T160000123456Z.sig   Ed25519 signature of it
+
+Anyone with the public key checks one with OpenSSL (README.md):
+
+    openssl pkeyutl -verify -pubin -inkey audit-signing.pub.pem -rawin \
+        -in checkpoint-....txt -sigfile checkpoint-....sig
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from sqlalchemy import Connection, insert, select, text
+
+from backend.audit.append import head
+from backend.audit.models import AuditCheckpoint
+from backend.db import Database
+
+TITLE = "SatuKartu audit checkpoint v1"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+PUBLIC_KEY_FILE = "audit-signing.pub.pem"
+CHECKPOINT_LOCK_KEY = 0x5341545543484B50  # "SATUCHKP": one checkpoint writer at a time
+_TABLE = AuditCheckpoint.__table__
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    size: int
+    head: bytes
+    at: datetime
+    body: str
+    signature: bytes
+    source: str  # "table" or the file's path
+
+    @property
+    def name(self) -> str:
+        return f"checkpoint-{self.size:012d}-{self.at.strftime('%Y%m%dT%H%M%S%fZ')}"
+
+
+def render_body(size: int, head_hash: bytes, at: datetime) -> str:
+    """The signed text: four lines, each ending in a newline."""
+    return f"{TITLE}\nsize {size}\nhead {head_hash.hex()}\ntime {at.strftime(TIME_FORMAT)}\n"
+
+
+def parse_body(body: str) -> tuple[int, bytes, datetime]:
+    """(size, head, time) of a checkpoint text; ValueError if it is not one."""
+    lines = body.split("\n")
+    if len(lines) != 5 or lines[0] != TITLE or lines[4] != "":
+        raise ValueError("not a checkpoint")
+    fields = {}
+    for line, name in zip(lines[1:4], ("size", "head", "time"), strict=True):
+        key, _, value = line.partition(" ")
+        if key != name:
+            raise ValueError(f"expected {name!r}")
+        fields[name] = value
+    size = int(fields["size"])
+    head_hash = bytes.fromhex(fields["head"])
+    if size < 0 or len(head_hash) != 32:
+        raise ValueError("bad size or head")
+    at = datetime.strptime(fields["time"], TIME_FORMAT).replace(tzinfo=UTC)
+    return size, head_hash, at
+
+
+# --- the key ---------------------------------------------------------------------
+
+def signing_key(config: Mapping[str, Any]) -> Ed25519PrivateKey:
+    """The configured key: PEM text, or a PEM file made on first use (mode 0600)."""
+    value = str(config["AUDIT_SIGNING_KEY"])
+    if value.lstrip().startswith("-----BEGIN"):
+        return _load_private(value.encode())
+    path = Path(value)
+    if not path.exists():
+        _create_key(path)
+    return _load_private(path.read_bytes())
+
+
+def _load_private(pem: bytes) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("SATUKARTU_AUDIT_SIGNING_KEY is not an Ed25519 private key")
+    return key
+
+
+def _create_key(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # another process made it first; use theirs
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+
+
+def public_pem(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return public.public_bytes(serialization.Encoding.PEM,
+                               serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def load_public(pem: bytes) -> Ed25519PublicKey:
+    key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("not an Ed25519 public key")
+    return key
+
+
+def key_id(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def signature_valid(public: Ed25519PublicKey, checkpoint: Checkpoint) -> bool:
+    try:
+        public.verify(checkpoint.signature, checkpoint.body.encode("utf-8"))
+    except InvalidSignature:
+        return False
+    return True
+
+
+# --- making one ------------------------------------------------------------------
+
+def make_checkpoint(db: Database, config: Mapping[str, Any], *,
+                    force: bool = False) -> Checkpoint | None:
+    """Sign the current head unless the last checkpoint already covers it (or `force`)."""
+    key = signing_key(config)
+    directory = Path(config["AUDIT_CHECKPOINT_DIR"])
+    with db.transaction() as sess:
+        conn = sess.connection()
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                         {"key": CHECKPOINT_LOCK_KEY})
+        size, head_hash, _at = head(conn)
+        if not force and size <= last_size(conn):
+            return None
+        checkpoint = sign(key, size, head_hash)
+        write_files(directory, checkpoint, key)
+        conn.execute(insert(_TABLE).values(size=size, head=head_hash, at=checkpoint.at,
+                                           key_id=key_id(key), body=checkpoint.body,
+                                           signature=checkpoint.signature))
+    return checkpoint
+
+
+def sign(key: Ed25519PrivateKey, size: int, head_hash: bytes,
+         at: datetime | None = None) -> Checkpoint:
+    at = at or datetime.now(UTC)
+    body = render_body(size, head_hash, at)
+    return Checkpoint(size, head_hash, at, body, key.sign(body.encode("utf-8")), "new")
+
+
+def last_size(conn: Connection) -> int:
+    size = conn.execute(select(_TABLE.c.size).order_by(_TABLE.c.size.desc()).limit(1)).scalar()
+    return int(size or 0)
+
+
+def write_files(directory: Path, checkpoint: Checkpoint,
+                key: Ed25519PrivateKey | None = None) -> Path:
+    """Write the text and signature (each atomically); returns the text's path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if key is not None and not (directory / PUBLIC_KEY_FILE).exists():
+        _write_atomic(directory / PUBLIC_KEY_FILE, public_pem(key))
+    text_path = directory / f"{checkpoint.name}.txt"
+    _write_atomic(directory / f"{checkpoint.name}.sig", checkpoint.signature)
+    _write_atomic(text_path, checkpoint.body.encode("utf-8"))
+    return text_path
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+# --- reading them back -----------------------------------------------------------
+
+def from_table(conn: Connection) -> Iterator[Checkpoint]:
+    rows = conn.execute(select(_TABLE.c.body, _TABLE.c.signature, _TABLE.c.id)
+                        .order_by(_TABLE.c.size, _TABLE.c.id))
+    for body, signature, row_id in rows:
+        yield _parsed(body, bytes(signature), f"table#{row_id}")
+
+
+def from_directory(directory: Path) -> Iterator[Checkpoint]:
+    if not directory.is_dir():
+        return
+    for text_path in sorted(directory.glob("checkpoint-*.txt")):
+        sig_path = text_path.with_suffix(".sig")
+        signature = sig_path.read_bytes() if sig_path.exists() else b""
+        yield _parsed(text_path.read_text("utf-8"), signature, str(text_path))
+
+
+def _parsed(body: str, signature: bytes, source: str) -> Checkpoint:
+    try:
+        size, head_hash, at = parse_body(body)
+    except ValueError:
+        size, head_hash, at = -1, b"", datetime.min.replace(tzinfo=UTC)
+    return Checkpoint(size, head_hash, at, body, signature, source)
+
+
+def covering(conn: Connection, seq: int) -> Checkpoint | None:
+    """The first checkpoint in the table whose size reaches `seq`."""
+    row = conn.execute(select(_TABLE.c.body, _TABLE.c.signature, _TABLE.c.id)
+                       .where(_TABLE.c.size >= seq).order_by(_TABLE.c.size, _TABLE.c.id)
+                       .limit(1)).first()
+    return _parsed(row.body, bytes(row.signature), f"table#{row.id}") if row else None

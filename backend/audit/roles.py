@@ -1,0 +1,55 @@
+"""PostgreSQL roles: an owner that migrates, an application role that cannot rewrite history.
+
+The hub's processes connect as the application role. It may read and write every
+table but the audit ones, where it may only INSERT and SELECT; the triggers of
+migration 0003 refuse UPDATE, DELETE and TRUNCATE to everyone, the owner included,
+until the owner disables them (which is itself visible in PostgreSQL's log).
+README.md shows the whole set-up; these functions produce its SQL.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import Connection, text
+
+from backend.audit.models import AUDIT_TABLES
+
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def _ident(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(f"not a plain role name: {name!r}")
+    return name
+
+
+def grant_statements(app_role: str, schema: str = "public") -> list[str]:
+    """What the owner runs after each `satukartu db upgrade` to equip the app role."""
+    app, schema = _ident(app_role), _ident(schema)
+    audit = ", ".join(f"{schema}.{table}" for table in AUDIT_TABLES)
+    return [
+        f"GRANT USAGE ON SCHEMA {schema} TO {app}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {app}",
+        f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {audit} FROM {app}",
+    ]
+
+
+def ownership_statements(conn: Connection, owner: str, schema: str = "public") -> list[str]:
+    """Hand every table and function of the schema to `owner` (for a database that was
+    migrated by a superuser before the roles existed)."""
+    owner, schema = _ident(owner), _ident(schema)
+    tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = :s"),
+                          {"s": schema}).scalars().all()
+    functions = conn.execute(text(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n "
+        "ON n.oid = p.pronamespace WHERE n.nspname = :s"), {"s": schema}).scalars().all()
+    statements = [f'ALTER TABLE {schema}."{table}" OWNER TO {owner}' for table in tables]
+    statements += [f"ALTER FUNCTION {function} OWNER TO {owner}" for function in functions]
+    return statements
+
+
+def apply(conn: Connection, statements: list[str]) -> None:
+    for statement in statements:
+        conn.execute(text(statement))

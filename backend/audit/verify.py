@@ -1,0 +1,250 @@
+"""The verifier: recompute the chain, check every checkpoint, name the first bad place.
+
+One pass over the records checks, for each one, that its hash is the hash of its own
+fields and its stored prev_hash (an edited field fails here), that its prev_hash is
+the previous record's hash (a link), and that the sequence has no hole (a deleted
+record). Afterwards the few records that failed are examined for a swap (two records
+that each verify at the other's position), and every checkpoint, from the database
+and from the checkpoint directory, is checked: its signature; that the chain still
+reaches its size (else the tail was truncated); that the record at its size has its
+head (else the tail was rewritten, hashes and all); and that no two checkpoints of
+one size disagree (a fork).
+
+Checkpoints are read before the records, so one made during the pass cannot look
+like a truncation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from binascii import unhexlify
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Connection
+
+from backend.audit import checkpoints as cp
+from backend.audit.chain import LEAF_PREFIX, NODE_PREFIX, SEPARATORS, ZERO_HASH
+from backend.audit.rows import Row, read_chain
+
+KINDS = ("edited", "deleted", "swapped", "truncated", "rewritten", "fork", "bad_checkpoint")
+MAX_SUSPECTS = 10_000  # failing records kept; beyond this they are only counted
+MAX_SWAP_ANALYSIS = 200  # pairing failures costs n^2 hashes; a mass edit is just "edited"
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # one of KINDS
+    position: int  # the first bad sequence number (a checkpoint's size for forks)
+    detail: str
+    count: int = 1  # how many places showed this kind
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "position": self.position, "count": self.count,
+                "detail": self.detail}
+
+
+@dataclass
+class Report:
+    records: int = 0
+    last_seq: int = 0
+    head: bytes = ZERO_HASH
+    checkpoints: int = 0
+    seconds: float = 0.0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.findings
+
+    def first(self, kind: str) -> Finding | None:
+        return next((f for f in self.findings if f.kind == kind), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"intact": self.intact, "records": self.records, "last_seq": self.last_seq,
+                "head": self.head.hex(), "checkpoints_checked": self.checkpoints,
+                "seconds": round(self.seconds, 3),
+                "findings": [f.to_dict() for f in self.findings]}
+
+
+@dataclass
+class _Scan:
+    records: int = 0
+    last_seq: int = 0
+    head: bytes = ZERO_HASH
+    gaps: list[tuple[int, int]] = field(default_factory=list)  # (first missing, next present)
+    suspects: dict[int, Row] = field(default_factory=dict)
+    breaks: list[int] = field(default_factory=list)  # seqs whose prev_hash is not the link
+    at_sizes: dict[int, bytes] = field(default_factory=dict)  # stored hex hash at those sizes
+
+
+def verify(conn: Connection, checkpoint_dir: Path | None,
+           public_key: Ed25519PublicKey | None) -> Report:
+    """Verify the whole log as `conn` sees it."""
+    started = time.perf_counter()
+    marks = list(cp.from_directory(checkpoint_dir)) if checkpoint_dir else []
+    marks += list(cp.from_table(conn))
+    scan = scan_chain(read_chain(conn), {m.size for m in marks})
+    findings = _chain_findings(scan) + _checkpoint_findings(scan, marks, public_key)
+    return Report(records=scan.records, last_seq=scan.last_seq, head=scan.head,
+                  checkpoints=len(marks), seconds=time.perf_counter() - started,
+                  findings=sorted(findings, key=lambda f: (KINDS.index(f.kind), f.position)))
+
+
+def verify_app(conn: Connection, config: Mapping[str, Any],
+               public_key_pem: bytes | None = None) -> Report:
+    """Verify with the hub's configured checkpoint directory and key."""
+    return verify(conn, Path(config["AUDIT_CHECKPOINT_DIR"]), public_key_for(config,
+                                                                             public_key_pem))
+
+
+def public_key_for(config: Mapping[str, Any],
+                   pem: bytes | None = None) -> Ed25519PublicKey | None:
+    """The given key; else the configured signing key's; else None (not made yet)."""
+    if pem is not None:
+        return cp.load_public(pem)
+    value = str(config["AUDIT_SIGNING_KEY"])
+    if value.lstrip().startswith("-----BEGIN") or Path(value).exists():
+        return cp.signing_key(config).public_key()
+    return None
+
+
+def scan_chain(rows: Iterable[Row], sizes: set[int]) -> _Scan:
+    """The one pass; the hot loop of verification (bench/bench_audit.py)."""
+    scan = _Scan()
+    sha256 = hashlib.sha256
+    expected, last_hash, count = 1, ZERO_HASH.hex().encode(), 0
+    suspects, breaks, at_sizes = scan.suspects, scan.breaks, scan.at_sizes
+    for row in rows:
+        seq, canonical, details, digest, prev, current = row
+        if seq != expected:
+            scan.gaps.append((expected, seq))
+        elif prev != last_hash:
+            breaks.append(seq)
+        try:
+            node = sha256(NODE_PREFIX + unhexlify(prev) + sha256(LEAF_PREFIX + canonical)
+                          .digest()).digest()
+            intact = (node == unhexlify(current) and sha256(details).hexdigest()
+                      == digest.decode() and canonical.count(b"\x1f") == SEPARATORS)
+        except (ValueError, TypeError):  # not hex, or a value of the wrong type
+            intact = False
+        if not intact:
+            if len(suspects) < MAX_SUSPECTS:
+                suspects[seq] = row
+            else:
+                suspects.setdefault(-1, row)
+        if seq in sizes:
+            at_sizes[seq] = current
+        last_hash, expected, count = current, seq + 1, count + 1
+    scan.records, scan.last_seq = count, expected - 1
+    scan.head = _unhex(last_hash)
+    return scan
+
+
+def _chain_findings(scan: _Scan) -> list[Finding]:
+    findings: list[Finding] = []
+    if scan.gaps:
+        first, upto = scan.gaps[0]
+        findings.append(Finding("deleted", first, f"records {first}..{upto - 1} are missing",
+                                len(scan.gaps)))
+    swapped = _swaps(scan.suspects)
+    if swapped:
+        p, q = swapped[0]
+        findings.append(Finding("swapped", p, f"records {p} and {q} are in each other's place",
+                                len(swapped)))
+    in_swap = {seq for pair in swapped for seq in pair}
+    edited = sorted(seq for seq in scan.suspects if seq not in in_swap and seq > 0)
+    gap_next = {upto for _first, upto in scan.gaps}
+    for seq in scan.breaks:
+        if not ({seq, seq - 1} & (in_swap | set(scan.suspects)) or seq in gap_next):
+            edited.append(seq - 1)  # its hash was recomputed: the next no longer links
+    if edited:
+        edited.sort()
+        findings.append(Finding("edited", edited[0],
+                                f"record {edited[0]} does not match its hash", len(edited)))
+    return findings
+
+
+def _swaps(suspects: dict[int, Row]) -> list[tuple[int, int]]:
+    """Pairs of failing records that each verify at the other's position."""
+    seqs = sorted(s for s in suspects if s > 0)
+    if len(seqs) > MAX_SWAP_ANALYSIS:
+        return []
+    fits = {s: {t for t in seqs if t != s and _verifies_at(suspects[s], t)} for s in seqs}
+    pairs = []
+    for s in seqs:
+        for t in fits[s]:
+            if s < t and s in fits[t]:
+                pairs.append((s, t))
+    return pairs
+
+
+def _verifies_at(row: Row, position: int) -> bool:
+    _seq, canonical, details, digest, prev, current = row
+    _old, sep, rest = canonical.partition(b"\x1f")
+    moved = str(position).encode() + sep + rest
+    try:
+        node = hashlib.sha256(NODE_PREFIX + unhexlify(prev)
+                              + hashlib.sha256(LEAF_PREFIX + moved).digest()).digest()
+        return node == unhexlify(current) and hashlib.sha256(details).hexdigest() == \
+            digest.decode()
+    except (ValueError, TypeError):
+        return False
+
+
+def _unhex(value: bytes) -> bytes:
+    try:
+        return unhexlify(value)
+    except (ValueError, TypeError):
+        return b""
+
+
+def _checkpoint_findings(scan: _Scan, marks: list[cp.Checkpoint],
+                         public_key: Ed25519PublicKey | None) -> list[Finding]:
+    bad: list[tuple[int, str]] = []
+    heads: dict[int, set[bytes]] = {}
+    for mark in marks:
+        if mark.size < 0:
+            bad.append((0, f"{mark.source}: not a checkpoint"))
+        elif public_key is None:
+            bad.append((mark.size, f"{mark.source}: no public key to check it with"))
+        elif not cp.signature_valid(public_key, mark):
+            bad.append((mark.size, f"{mark.source}: the signature does not verify"))
+        else:
+            heads.setdefault(mark.size, set()).add(mark.head)
+    findings = []
+    if bad:
+        bad.sort()
+        findings.append(Finding("bad_checkpoint", bad[0][0], bad[0][1], len(bad)))
+    forks = sorted(size for size, found in heads.items() if len(found) > 1)
+    if forks:
+        findings.append(Finding("fork", forks[0], f"{len(heads[forks[0]])} different heads "
+                                f"signed for size {forks[0]}", len(forks)))
+    findings += _against_chain(scan, heads)
+    return findings
+
+
+def _against_chain(scan: _Scan, heads: dict[int, set[bytes]]) -> list[Finding]:
+    findings = []
+    beyond = sorted(size for size in heads if size > scan.last_seq)
+    if beyond:
+        findings.append(Finding("truncated", scan.last_seq + 1,
+                                f"a checkpoint vouches for {beyond[-1]} records, the chain "
+                                f"ends at {scan.last_seq}", len(beyond)))
+    matching, mismatching = [0], []
+    for size in sorted(s for s in heads if 0 < s <= scan.last_seq):
+        stored = scan.at_sizes.get(size)
+        if stored is None:
+            continue  # that record is missing: reported as deleted
+        (matching if _unhex(stored) in heads[size] else mismatching).append(size)
+    if mismatching:
+        upto = mismatching[0]
+        start = max(s for s in matching if s < upto) + 1
+        findings.append(Finding("rewritten", start,
+                                f"the checkpoint at {upto} signed another head: records "
+                                f"{start}..{upto} were rewritten", len(mismatching)))
+    return findings
