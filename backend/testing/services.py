@@ -73,6 +73,21 @@ def ledger_totals() -> dict[str, int]:
     return {"unbalanced": unbalanced, "negative": negative, "drift": drift}
 
 
+LEDGER_TABLES = ("ledger_accounts", "journal_entries", "journal_lines", "ledger_grants",
+                 "ledger_idempotency_keys", "ledger_settlements", "service_facts")
+
+
+def ledger_snapshot() -> dict[str, int]:
+    """Row counts of every ledger table and the sum of balances: equal before and after
+    a refused request means nothing was written."""
+    sess = session()
+    counts = {table: sess.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
+              for table in LEDGER_TABLES}
+    counts["balances"] = int(sess.execute(text(
+        "SELECT coalesce(sum(balance), 0) FROM ledger_accounts")).scalar_one())
+    return counts
+
+
 @pytest.fixture
 def fund(app: Flask) -> Callable[..., Posting]:
     """Factory: `fund("food", "groceries", household_or_citizen, 50_000)` -> Posting."""
