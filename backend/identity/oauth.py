@@ -164,7 +164,9 @@ def token_response() -> Response:
         return server.create_token_response()
     except OAuthApiError:
         if g.get("identity_client_authenticated"):
-            # The secret was right (bad scope, disabled terminal): not a guess.
+            # The secret was right (bad scope, disabled terminal): not a guess. The
+            # request's own work is abandoned first, so this commit stands alone.
+            session().rollback()
             with database().transaction() as counting:
                 ratelimit.settle_success(counting, key, ratelimit.TERMINAL_POLICY)
         raise

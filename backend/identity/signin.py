@@ -100,6 +100,7 @@ def _signed_in(account: Any, method: str, source: str | None) -> SignedIn:
 
 def _record_failure(key: ratelimit.Key, reason: Reason) -> None:
     """The failure's audit record, committed on its own: the request will roll back."""
+    session().rollback()
     with database().transaction() as own:
         events.record(own, action="staff.login", subject_type="staff", subject_id=key.account,
                       outcome=reason.value, details={"method": "password",
