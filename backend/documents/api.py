@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Literal
 
 from flask import Response, request
 from pydantic import Field
@@ -18,7 +19,14 @@ from backend.api.routing import Api, OutModel, StrictModel
 from backend.audit import record_read
 from backend.auth.principal import PUBLIC, Principal, Requirement, current_principal
 from backend.db import session
-from backend.documents import formats, issuing, kinds, receipts, verification
+from backend.documents import (
+    formats,
+    issuing,
+    kinds,
+    monthly_report,
+    receipts,
+    verification,
+)
 from backend.documents.models import IssuedDocument
 from backend.errors import ApiError
 from backend.reasons import Reason
@@ -29,6 +37,7 @@ PUBLIC_ID = "<public_id>"
 READERS = Requirement(roles=("admin", "auditor"),
                       terminal_kinds=("kiosk", "counter", "agent", "gate"))
 HOLDER = Requirement(terminal_kinds=("kiosk", "counter"), card=True, assurance="tap")
+REPORT_READERS = Requirement(roles=("admin", "auditor"))
 
 
 class Verdict(OutModel):
@@ -163,6 +172,36 @@ def receipt_pdf(entry_id: int) -> Response:
         raise _not_found()
     _log_read(document, "copy of a receipt")
     return _pdf(verification.pdf_of(session(), document), f"struk-{entry_id}.pdf")
+
+
+class MonthlyQuery(StrictModel):
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+    level: Literal["regency", "district", "village"] = "district"
+    programme: str | None = Field(None, max_length=40)
+
+
+@api.route("/reports/monthly", summary="The monthly programme report (PDF, with charts)",
+           auth=REPORT_READERS, query=MonthlyQuery, content_type="application/pdf")
+def monthly_report_pdf(query: MonthlyQuery) -> Response:
+    """Beneficiaries, amounts granted and spent and the redemption rate, per programme
+    and region, for the city's calendar month; from the ledger."""
+    _, pdf = monthly_report.build(session(), query.month, level=query.level,
+                                  programmes=_programmes(query))
+    assert pdf is not None
+    return _pdf(pdf, f"laporan-{query.month}.pdf")
+
+
+@api.route("/reports/monthly/figures", summary="The monthly report's figures (JSON)",
+           auth=REPORT_READERS, query=MonthlyQuery)
+def monthly_report_figures(query: MonthlyQuery) -> dict:
+    """The same figures as the PDF, for dashboards."""
+    report, _ = monthly_report.build(session(), query.month, level=query.level,
+                                     programmes=_programmes(query), with_pdf=False)
+    return report.as_dict()
+
+
+def _programmes(query: MonthlyQuery) -> tuple[str, ...]:
+    return (query.programme,) if query.programme else ()
 
 
 def _receipt_owner(entry_id: int) -> tuple[int | None, str | None]:

@@ -229,7 +229,11 @@ def qr(url: str, size: float) -> Drawing:
 
 @dataclass(frozen=True)
 class Footer:
-    """What every page carries at its foot: the QR, the verification URL, a fingerprint."""
+    """What every page carries at its foot: the QR, the verification URL, a fingerprint.
+
+    Without a `verify_url` (a report, not a signed document) it is the note and the
+    fingerprint line only, and no QR code.
+    """
 
     verify_url: str
     note: str
@@ -238,10 +242,13 @@ class Footer:
     def draw(self, k: Kit, canvas: Canvas, page_width: float, margin: float,
              qr_size: float = 22 * mm) -> None:
         canvas.saveState()
-        qr(self.verify_url, qr_size).drawOn(canvas, margin, margin - 4 * mm)
-        x = margin + qr_size + 3 * mm
+        x = margin
+        if self.verify_url:
+            qr(self.verify_url, qr_size).drawOn(canvas, margin, margin - 4 * mm)
+            x = margin + qr_size + 3 * mm
         width = page_width - x - margin
-        for i, line in enumerate((self.note, self.verify_url, self.fingerprint)):
+        lines = [line for line in (self.note, self.verify_url, self.fingerprint) if line]
+        for i, line in enumerate(lines):
             para = k.p(line, k.small)
             _, h = para.wrap(width, 20 * mm)
             para.drawOn(canvas, x, margin + qr_size - 8 * mm - i * 4 * mm - h + 4 * mm)
