@@ -188,12 +188,17 @@ class MemberIn(StrictModel):
     relationship: MemberRelationship
 
 
+class ListedMemberIn(StrictModel):
+    citizen_id: Id
+    relationship: Relationship
+
+
 class HouseholdIn(StrictModel):
     family_card_number: Annotated[str, StringConstraints(pattern=r"^\d{16}$")]
     head_citizen_id: Id
     region_code: RegionCode | None = None
     welfare_decile: Decile | None = None
-    members: list[MemberIn] = []
+    members: list[ListedMemberIn] = []
 
 
 class HouseholdPatch(StrictModel):
