@@ -37,15 +37,26 @@ def grant_statements(app_role: str, schema: str = "public") -> list[str]:
 
 
 def ownership_statements(conn: Connection, owner: str, schema: str = "public") -> list[str]:
-    """Hand every table and function of the schema to `owner` (for a database that was
-    migrated by a superuser before the roles existed)."""
+    """Hand every table, view, free-standing sequence, type and function of the schema to
+    `owner` (for a database that was migrated by a superuser before the roles existed)."""
     owner, schema = _ident(owner), _ident(schema)
-    tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = :s"),
-                          {"s": schema}).scalars().all()
+    params = {"s": schema}
+    kinds = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE"}
+    relations = conn.execute(text(
+        "SELECT c.relkind, c.relname FROM pg_class c JOIN pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE n.nspname = :s AND c.relkind IN "
+        "('r', 'p', 'v', 'm', 'S') AND NOT EXISTS (SELECT 1 FROM pg_depend d "
+        "WHERE d.objid = c.oid AND d.classid = 'pg_class'::regclass AND d.deptype IN "
+        "('a', 'i')) ORDER BY c.relkind, c.relname"), params).all()
+    types = conn.execute(text(
+        "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+        "WHERE n.nspname = :s AND t.typtype IN ('e', 'd')"), params).scalars().all()
     functions = conn.execute(text(
         "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n "
-        "ON n.oid = p.pronamespace WHERE n.nspname = :s"), {"s": schema}).scalars().all()
-    statements = [f'ALTER TABLE {schema}."{table}" OWNER TO {owner}' for table in tables]
+        "ON n.oid = p.pronamespace WHERE n.nspname = :s"), params).scalars().all()
+    statements = [f'ALTER {kinds[kind]} {schema}."{name}" OWNER TO {owner}'
+                  for kind, name in relations]
+    statements += [f'ALTER TYPE {schema}."{name}" OWNER TO {owner}' for name in types]
     statements += [f"ALTER FUNCTION {function} OWNER TO {owner}" for function in functions]
     return statements
 

@@ -240,7 +240,8 @@ def _against_chain(scan: _Scan, heads: dict[int, set[bytes]]) -> list[Finding]:
         stored = scan.at_sizes.get(size)
         if stored is None:
             continue  # that record is missing: reported as deleted
-        (matching if _unhex(stored) in heads[size] else mismatching).append(size)
+        agrees = heads[size] == {_unhex(stored)}  # in a fork, one side always disagrees
+        (matching if agrees else mismatching).append(size)
     if mismatching:
         upto = mismatching[0]
         start = max(s for s in matching if s < upto) + 1

@@ -1,0 +1,126 @@
+"""Each kind of tampering, done as the tables' owner, is named with its first position.
+
+Runs on a fresh SQLite file and on a fresh PostgreSQL database where the hub is the
+application role and the tampering is done by the owner role with the append-only
+triggers disabled.
+"""
+
+from sqlalchemy import text
+
+from backend.audit.checkpoints import make_checkpoint
+from backend.db import database
+from backend.testing.audit import rewrite_from, swap
+
+
+def _kinds(report):
+    return {f.kind: f.position for f in report.findings}
+
+
+def test_untouched_chain_with_checkpoints_is_intact(audit_store):
+    audit_store.fill(30, per_transaction=4)
+    audit_store.checkpoint()
+    audit_store.fill(5)
+    audit_store.checkpoint()
+    report = audit_store.verify()
+    assert report.intact, report.to_dict()
+    assert (report.records, report.checkpoints) == (35, 4)  # two in the table, two as files
+
+
+def test_edited_field_is_named_at_its_record(audit_store):
+    audit_store.fill(20)
+    with audit_store.tamper() as owner:
+        owner.execute(text("UPDATE audit_records SET purpose = 'curiosity' WHERE seq = 7"))
+    assert _kinds(audit_store.verify()) == {"edited": 7}
+
+
+def test_edited_details_are_named_at_their_record(audit_store):
+    audit_store.fill(20)
+    with audit_store.tamper() as owner:
+        owner.execute(text("UPDATE audit_records SET details = :d WHERE seq = 12"),
+                      {"d": '{"n":99}'})
+    assert _kinds(audit_store.verify()) == {"edited": 12}
+
+
+def test_deleted_record_is_named_as_the_gap(audit_store):
+    audit_store.fill(20)
+    with audit_store.tamper() as owner:
+        owner.execute(text("DELETE FROM audit_records WHERE seq = 9"))
+    assert _kinds(audit_store.verify()) == {"deleted": 9}
+
+
+def test_two_swapped_records_are_named_at_the_first(audit_store):
+    audit_store.fill(20)
+    with audit_store.tamper() as owner:
+        swap(owner, 5, 11)
+    report = audit_store.verify()
+    assert _kinds(report) == {"swapped": 5}
+    assert "11" in report.first("swapped").detail
+
+
+def test_adjacent_swap_is_named_too(audit_store):
+    audit_store.fill(10)
+    with audit_store.tamper() as owner:
+        swap(owner, 3, 4)
+    assert _kinds(audit_store.verify()) == {"swapped": 3}
+
+
+def test_tail_truncated_below_the_last_checkpoint_is_named(audit_store):
+    audit_store.fill(25)
+    audit_store.checkpoint()
+    with audit_store.tamper() as owner:
+        owner.execute(text("DELETE FROM audit_records WHERE seq > 18"))
+    assert _kinds(audit_store.verify()) == {"truncated": 19}
+
+
+def test_tail_rewritten_with_recomputed_hashes_is_caught_by_the_checkpoint(audit_store):
+    audit_store.fill(10)
+    audit_store.checkpoint()
+    audit_store.fill(10)
+    audit_store.checkpoint()
+    with audit_store.tamper() as owner:
+        rewrite_from(owner, 14, purpose="nothing to see")
+    report = audit_store.verify()
+    assert _kinds(report) == {"rewritten": 11}
+    assert "20" in report.first("rewritten").detail
+
+
+def test_two_checkpoints_of_one_size_with_different_heads_are_a_fork(audit_store):
+    audit_store.fill(12)
+    audit_store.checkpoint()
+    with audit_store.tamper() as owner:
+        rewrite_from(owner, 3, actor="someone else")
+    audit_store.checkpoint()  # the signer now vouches for the rewritten chain too
+    report = audit_store.verify()
+    assert _kinds(report)["fork"] == 12
+    assert _kinds(report)["rewritten"] == 1
+
+
+def test_forged_checkpoint_signature_is_named(audit_store, tmp_path):
+    audit_store.fill(5)
+    made = audit_store.checkpoint()
+    directory = audit_store.app.config["AUDIT_CHECKPOINT_DIR"]
+    path = f"{directory}/{made.name}.txt"
+    with open(path, encoding="utf-8") as handle:
+        body = handle.read()
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(body.replace("size 5", "size 4"))
+    assert _kinds(audit_store.verify()) == {"bad_checkpoint": 4}
+
+
+def test_each_kind_is_named_when_several_happened(audit_store):
+    audit_store.fill(30)
+    audit_store.checkpoint()
+    with audit_store.tamper() as owner:
+        owner.execute(text("UPDATE audit_records SET outcome = 'forbidden' WHERE seq = 4"))
+        owner.execute(text("DELETE FROM audit_records WHERE seq = 10"))
+        swap(owner, 15, 16)
+        owner.execute(text("DELETE FROM audit_records WHERE seq > 27"))
+    assert _kinds(audit_store.verify()) == {"edited": 4, "deleted": 10, "swapped": 15,
+                                            "truncated": 28}
+
+
+def test_checkpoint_is_not_repeated_when_the_chain_did_not_grow(audit_store):
+    audit_store.fill(3)
+    config = audit_store.app.config
+    assert make_checkpoint(database(), config) is not None
+    assert make_checkpoint(database(), config) is None
