@@ -88,6 +88,42 @@ def ledger_snapshot() -> dict[str, int]:
     return counts
 
 
+def enrol_student(student: Any, level: str = "primary", grade: int = 3,
+                  active: bool = True) -> None:
+    """Record a school enrolment in the registry (the registry's own table), and commit."""
+    from backend.registry.models import SchoolEnrolment
+
+    year = date.today().year
+    session().add(SchoolEnrolment(citizen_id=student.id, school_code=f"SD{level[:2]}01",
+                                  school_name=f"Sekolah {level.title()} Negeri 1",
+                                  level=level, grade=grade, active=active,
+                                  academic_year=f"{year}/{year + 1}"))
+    session().commit()
+
+
+def insure(person: Any, *, active: bool = True, jkn_class: int = 3) -> None:
+    """Record a JKN membership with an assigned clinic in the registry, and commit."""
+    from backend.registry.models import HealthAssignment
+
+    session().add(HealthAssignment(citizen_id=person.id, facility_code="PKM-KBY-01",
+                                   facility_name="Puskesmas Kebayoran Baru",
+                                   jkn_class=jkn_class, premium_assisted=True,
+                                   active=active))
+    session().commit()
+
+
+@pytest.fixture
+def enrol(app: Flask) -> Callable[..., None]:
+    """Factory: `enrol(student, level="junior", grade=8, active=True)`."""
+    return enrol_student
+
+
+@pytest.fixture
+def insured(app: Flask) -> Callable[..., None]:
+    """Factory: `insured(person, active=True, jkn_class=3)`."""
+    return insure
+
+
 @pytest.fixture
 def fund(app: Flask) -> Callable[..., Posting]:
     """Factory: `fund("food", "groceries", household_or_citizen, 50_000)` -> Posting."""
