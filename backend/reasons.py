@@ -82,6 +82,8 @@ class Reason(StrEnum):
     # card lifecycle
     CARD_STATE_INVALID = "card_state_invalid"
     CITIZEN_HAS_NO_CARD = "citizen_has_no_card"
+    PUK_INCORRECT = "puk_incorrect"
+    PUK_BLOCKED = "puk_blocked"
 
     # services and ledger
     UNKNOWN_SERVICE = "unknown_service"
