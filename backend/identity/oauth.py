@@ -156,13 +156,16 @@ def token_response() -> Response:
         try:
             ratelimit.reserve(counting, key, ratelimit.TERMINAL_POLICY)
         except ApiError as refusal:
-            raise OAuthApiError(refusal.reason, "invalid_client", refusal.message,
-                                refusal.status, refusal.headers) from refusal
+            locked = OAuthApiError(refusal.reason, "invalid_client", refusal.message,
+                                   refusal.status, refusal.headers)
+            locked.details = {"client_id": key.account}
+            raise locked from refusal
     g.identity_throttle_key = key
     g.identity_client_authenticated = False
     try:
         return server.create_token_response()
-    except OAuthApiError:
+    except OAuthApiError as error:
+        error.details = {"client_id": key.account}  # for the audit record, not the client
         if g.get("identity_client_authenticated"):
             # The secret was right (bad scope, disabled terminal): not a guess. The
             # request's own work is abandoned first, so this commit stands alone.

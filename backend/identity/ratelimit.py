@@ -133,8 +133,11 @@ def settle_success(session: Session, key: Key, policy: Policy,
                    now: dt.datetime | None = None) -> None:
     """The try was good: clear the pair, mark the source known, give the reservation back."""
     now = now or utcnow()
-    session.execute(update(_T).where(*_is(key.realm, key.account, key.source)).values(
-        failures=0, locked_until=None, last_success_at=now))
+    cleared = {"failures": 0, "locked_until": None, "last_success_at": now}
+    session.execute(_insert(session)(_T).values(
+        realm=key.realm, account=key.account, source=key.source, window_started_at=now,
+        held=False, **cleared).on_conflict_do_update(
+            index_elements=[_T.c.realm, _T.c.account, _T.c.source], set_=cleared))
     for account, source, limit in ((ANY, key.source, policy.source_limit),
                                    (key.account, ANY, policy.hold_after)):
         remaining = _T.c.failures - 1
@@ -176,13 +179,17 @@ def _known_source(session: Session, key: Key) -> bool:
     return seen is not None
 
 
+def _insert(session: Session) -> Any:
+    """INSERT ... ON CONFLICT, which both databases have, in the dialect's spelling."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else \
+        sqlite.insert
+
+
 def _bump(session: Session, realm: str, account: str, source: str, now: dt.datetime,
           policy: Policy, guard: str | None) -> int | None:
     """Add one failure (a fresh window if the old one is stale); None if the guard refuses."""
     stale = _T.c.window_started_at < now - dt.timedelta(seconds=policy.window)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else \
-        sqlite.insert
-    statement = insert(_T).values(realm=realm, account=account, source=source, failures=1,
+    statement = _insert(session)(_T).values(realm=realm, account=account, source=source, failures=1,
                                   window_started_at=now, held=False, last_failure_at=now)
     where = None
     if guard == "lock":

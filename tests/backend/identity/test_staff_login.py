@@ -160,3 +160,12 @@ def test_bearer_token_required_for_whoami(client):
     answer = client.get("/api/v1/auth/whoami")
     assert answer.status_code == 401
     assert answer.json["error"]["reason"] == Reason.AUTHENTICATION_REQUIRED
+
+
+def test_sign_ins_and_failed_sign_ins_are_audited(client, staff_account, audit_log):
+    clerk = staff_account("clerk", password=PASSWORD)
+    login(client, clerk.username, "wrong-password-1")
+    login(client, clerk.username, PASSWORD)
+    records = audit_log(action="staff.login", subject_id=clerk.username)
+    assert [r["outcome"] for r in records] == [Reason.INVALID_CREDENTIALS, "ok"]
+    assert (records[1]["actor_kind"], records[1]["actor"]) == ("staff", clerk.username)

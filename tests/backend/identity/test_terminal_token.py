@@ -168,3 +168,13 @@ def test_terminal_token_is_not_accepted_where_staff_are_required(client, termina
     answer = client.get("/api/v1/staff", headers=bearer(kiosk.token))
     assert answer.status_code == 403
     assert answer.json["error"]["reason"] == Reason.TERMINAL_KIND_NOT_ALLOWED
+
+
+def test_terminal_sign_ins_and_refusals_are_audited(client, terminal, audit_log):
+    kiosk = terminal("kiosk")
+    token_request(client, (kiosk.client_id, "not-the-secret"))
+    signed_in = audit_log(action="terminal.token", subject_id=kiosk.terminal_id)
+    assert [(r["actor_kind"], r["actor"]) for r in signed_in] == [("terminal", kiosk.terminal_id)]
+    refused = audit_log(action="api.identity.oauth_token")
+    assert refused[-1]["outcome"] == Reason.INVALID_CLIENT
+    assert kiosk.client_id in refused[-1]["details"]
