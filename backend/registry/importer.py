@@ -92,8 +92,9 @@ def import_csv(engine: Engine, source: Path, *, formats: Sequence[str],
                 with _phase(report, "insert"):
                     _move(conn, report, actor, source)
         finally:
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql("DROP TABLE IF EXISTS temp.registry_import_rows")
+            if conn.dialect.name == "sqlite":  # PostgreSQL drops it at commit or rollback
+                with conn.begin():
+                    conn.exec_driver_sql("DROP TABLE IF EXISTS temp.registry_import_rows")
     report.seconds = time.perf_counter() - started
     return report
 
