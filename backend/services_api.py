@@ -91,7 +91,9 @@ def load_modules(config: Mapping[str, Any], environ: Mapping[str, str] | None = 
 
 
 def _instantiate(key: str, exposed: Any) -> ServiceModule:
-    module = exposed() if isinstance(exposed, type) else copy.copy(exposed)
+    if isinstance(exposed, type) and issubclass(exposed, ServiceModule):
+        exposed = exposed()
+    module = copy.copy(exposed)
     if not isinstance(module, ServiceModule):
         raise ConfigError(f"service {key!r}: the entry point must expose a ServiceModule")
     if module.key != key:

@@ -1,0 +1,51 @@
+"""The city library's print credit: residents print pages at a library kiosk.
+
+Written only against `backend.services`, as a third party would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from backend.services import (
+    Action,
+    Citizen,
+    Eligibility,
+    Param,
+    PurseRule,
+    Reason,
+    ServiceContext,
+    ServiceModule,
+    StrictModel,
+    refuse,
+)
+
+
+class PrintJob(StrictModel):
+    pages: int = Field(ge=1, le=500)
+
+
+def print_pages(ctx: ServiceContext, job: PrintJob) -> dict[str, Any]:
+    if job.pages > ctx.params["max_pages"]:
+        refuse(Reason.AMOUNT_ABOVE_CAP, "too many pages at once", cap=ctx.params["max_pages"])
+    posting = ctx.debit("pages", job.pages, kind="spend", details={"pages": job.pages})
+    return {"entry_id": posting.entry_id, "pages_left": posting.balance_after}
+
+
+class Library(ServiceModule):
+    key = "library"
+    title = {"en": "Library print credit", "id": "Kuota Cetak Perpustakaan"}
+    params = {"max_pages": Param(50, "Most pages in one print job.")}
+    purses = {"pages": PurseRule(holder="citizen", carry_over=True)}
+    actions = {"print": Action(print_pages, purpose="library printing", input=PrintJob,
+                               assurance="pin", terminal_kinds=("kiosk",))}
+
+    def eligibility(self, ctx: ServiceContext, citizen: Citizen) -> Eligibility:
+        if citizen.died_on is not None:
+            return Eligibility.no("deceased")
+        return Eligibility.yes()
+
+
+module = Library()
