@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
+from reportlab.lib.units import mm
 from sqlalchemy import Connection, select
 
 from backend.audit.checkpoints import Checkpoint, covering
@@ -108,7 +109,8 @@ def export_pdf(conn: Connection, span: Range, city: str) -> bytes:
                      "export of the same range holds all of them.")
     header = ("Seq", "Time (UTC)", "Actor", "Role", "Terminal", "Action", "Subject",
               "Citizen", "Purpose", "Outcome", "Hash")
-    return table_report("Audit log export", facts, header, rows, notes)
+    widths = tuple(w * mm for w in (12, 36, 30, 16, 24, 34, 26, 14, 42, 20, 19))
+    return table_report("Audit log export", facts, header, rows, notes, widths)
 
 
 def _checkpoint_facts(found: Checkpoint | None, total: int) -> list[tuple[str, str]]:
