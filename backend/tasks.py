@@ -52,8 +52,7 @@ def celery_init_app(app: Flask) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
-        # Above any countdown we use, so a late-acked task is not redelivered early.
-        broker_transport_options={"visibility_timeout": 3 * 3600},
+        broker_transport_options=_transport_options(broker),
         result_extended=True,
         timezone="UTC",
     )
@@ -65,6 +64,13 @@ def celery_init_app(app: Flask) -> Celery:
     celery.set_default()
     app.extensions["celery"] = celery
     return celery
+
+
+def _transport_options(broker: str) -> dict[str, Any]:
+    if broker.startswith(("redis", "rediss", "sqs")):
+        # Above any countdown or task run time, so a late-acked task is not redelivered early.
+        return {"visibility_timeout": 3 * 3600}
+    return {}
 
 
 def _db_result_backend(app: Flask) -> str:
