@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -94,6 +95,14 @@ def _wait_http(url: str, timeout: float, proc: subprocess.Popen, log: Path) -> N
     raise click.ClickException(f"the hub did not answer at {url}; see {log}")
 
 
+def _check_port_free(bind: str) -> None:
+    host, _, port = bind.rpartition(":")
+    with socket.socket() as probe:
+        if probe.connect_ex((host or "127.0.0.1", int(port))) == 0:
+            raise click.ClickException(f"something already listens on {bind}; stop it or "
+                                       "choose another address with --bind")
+
+
 def _pick_citizen(demo: Demo) -> dict[str, Any]:
     """A living adult in a low-decile household: someone with programmes to show."""
     from sqlalchemy import select
@@ -156,11 +165,17 @@ def _reader_once(demo: Demo, terminal: dict[str, Any], pin: str | None) -> dict[
     return json.loads(demo.satukartu(*args).strip().splitlines()[-1])
 
 
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def run_demo(instance: Path, bind: str, citizens: int, keep: bool) -> None:
     if instance.exists() and not keep:
         shutil.rmtree(instance)
     instance.mkdir(parents=True, exist_ok=True)
     demo = Demo(instance=instance.resolve(), bind=bind, citizens=citizens)
+    _check_port_free(bind)
+    signal.signal(signal.SIGTERM, _interrupt)
     demo.env = {**os.environ, "SATUKARTU_INSTANCE_DIR": str(demo.instance),
                 "SATUKARTU_ORIGIN": demo.origin, "PYTHONUNBUFFERED": "1"}
     try:
