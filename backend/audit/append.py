@@ -47,15 +47,17 @@ def head(conn: Connection) -> tuple[int, bytes, datetime | None]:
     return row.seq, row.hash, at
 
 
-def append(conn: Connection, entries: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
+def append(conn: Connection, entries: Iterable[Mapping[str, Any]],
+           at: datetime | None = None) -> tuple[int, int]:
     """Chain `entries` (record fields without seq, at and hashes) onto the log.
 
     Returns (first seq, last seq). The caller's transaction must commit for them to
-    exist; until it ends, other appenders wait.
+    exist; until it ends, other appenders wait. `at` is for imports and tests; the
+    time never runs backwards along the chain.
     """
     lock_chain(conn)
     seq, prev, last_at = head(conn)
-    now = datetime.now(UTC)
+    now = at or datetime.now(UTC)
     at = now if last_at is None or now >= last_at else last_at  # time never runs back
     first = seq + 1
     rows = []

@@ -124,3 +124,31 @@ def test_checkpoint_is_not_repeated_when_the_chain_did_not_grow(audit_store):
     config = audit_store.app.config
     assert make_checkpoint(database(), config) is not None
     assert make_checkpoint(database(), config) is None
+
+
+def test_backslashes_quotes_and_non_latin_text_verify_as_written(audit_store):
+    from backend.audit import record
+
+    with database().transaction() as sess:
+        record(sess, action="registry.citizen.read", subject_id="C:\\share\\x41",
+               purpose='checking "domicile" for สมชาย', details={"note": 'a\\b "c"\n'},
+               citizen_id=5)
+    audit_store.fill(2)
+    report = audit_store.verify()
+    assert report.intact and report.records == 3, report.to_dict()
+
+
+def test_times_whose_microseconds_end_in_zeros_verify(audit_store):
+    from datetime import UTC, datetime
+
+    from backend.audit.append import append
+    from backend.audit.record import make_entry
+
+    entry = make_entry(None, action="test.time", subject_type=None, subject_id=None,
+                       outcome="ok", purpose=None, details=None, citizen_id=None)
+    with database().transaction() as sess:
+        conn = sess.connection()
+        for micro in (0, 120000, 5):
+            append(conn, [entry], at=datetime(2031, 1, 1, 12, 0, 0, micro, tzinfo=UTC))
+    report = audit_store.verify()
+    assert report.intact and report.records == 3, report.to_dict()
