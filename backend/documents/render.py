@@ -19,7 +19,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Circle, Drawing, Polygon
+from reportlab.graphics.shapes import Circle, Drawing, Polygon, Rect
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -218,13 +218,44 @@ def grid(k: Kit, header: Sequence[str], rows: Sequence[Sequence[object]],
     return table
 
 
-def qr(url: str, size: float) -> Drawing:
+@lru_cache(maxsize=256)
+def _qr_modules(url: str) -> tuple[tuple[float, float, float, float], ...]:
+    """The dark rectangles of `url`'s QR code in a unit square (quiet zone included)."""
+    group = QrCodeWidget(url, barLevel="M", barBorder=4).draw()
+    x0, y0, x1, y1 = group.getBounds()
+    sx, sy = 1 / (x1 - x0), 1 / (y1 - y0)
+    return tuple(((r.x - x0) * sx, (r.y - y0) * sy, r.width * sx, r.height * sy)
+                 for r in group.contents if isinstance(r, Rect) and r.fillColor is not None
+                 and r.fillColor != colors.white)
+
+
+class QrCode(Flowable):
+    """A QR code drawn as one filled path.
+
+    Encoding (mask selection) and ReportLab's per-shape drawing were most of a
+    receipt's rendering time; the shapes are computed once per URL and drawn in a
+    single fill.
+    """
+
+    def __init__(self, url: str, size: float) -> None:
+        super().__init__()
+        self.url, self.size = url, size
+        self.width = self.height = size
+
+    def wrap(self, _available_width: float, _available_height: float) -> tuple[float, float]:
+        return self.size, self.size
+
+    def draw(self) -> None:
+        path = self.canv.beginPath()
+        for x, y, w, h in _qr_modules(self.url):
+            path.rect(x * self.size, y * self.size, w * self.size, h * self.size)
+        self.canv.setFillColor(colors.black)
+        self.canv.drawPath(path, stroke=0, fill=1)
+
+
+def qr(url: str, size: float) -> QrCode:
     """A QR code of `url`, `size` points square, with the quiet zone the standard asks."""
-    widget = QrCodeWidget(url, barLevel="M", barBorder=4)
-    x0, y0, x1, y1 = widget.getBounds()
-    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
-    drawing.add(widget)
-    return drawing
+    return QrCode(url, size)
 
 
 @dataclass(frozen=True)
