@@ -31,10 +31,9 @@ def _counts() -> list[tuple[str, int]]:
 
 
 def _services() -> list[dict[str, Any]]:
-    registry = current_app.extensions.get("satukartu.services")
-    if not registry:
-        return []
-    return [{"key": m.key, "title": m.title_for("en")} for m in registry.enabled()]
+    from backend.services_api import modules
+
+    return [{"key": m.key, "title": m.title_in("en")} for m in modules().values()]
 
 
 @blueprint.get("/")
