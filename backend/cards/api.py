@@ -21,6 +21,9 @@ from backend.cards import authentication as auth
 from backend.cards import crl, lifecycle
 from backend.cards.context import state
 from backend.cards.models import Card
+from backend.cards.sessions import end_session
+from backend.cards.store import utcnow
+from backend.cards.tokens import parse_token
 from backend.db import session
 from backend.errors import ApiError
 from backend.reasons import Reason
@@ -79,42 +82,35 @@ class SessionOut(OutModel):
 
 @api.route("/auth/challenge", "POST", summary="A single-use nonce for this terminal",
            auth=TERMINALS, response=ChallengeOut, reasons=(Reason.FORBIDDEN,))
-def challenge() -> ChallengeOut:
+def challenge() -> dict:
     """Valid for SATUKARTU_CHALLENGE_TTL seconds (5 minutes), once, at this terminal only."""
     terminal = _terminal()
     issued = auth.issue_challenge(session().connection(),
                                   terminal.terminal_id or terminal.subject,
-                                  current_app.config["CHALLENGE_TTL"])
-    return ChallengeOut(**issued.to_dict())
+                                  current_app.config["CHALLENGE_TTL"], utcnow())
+    return issued.to_dict()
 
 
 @api.route("/auth/token", "POST", summary="Open a card session with a signed challenge",
            auth=TERMINALS, response=SessionOut, reasons=TOKEN_REASONS, doc_body=TokenIn)
-def token() -> SessionOut:
+def token() -> dict:
     """Checks, in this order, each refusal with its reason: shape and size; nonce known,
     unexpired, unused, this terminal's; certificate from a trusted issuing CA, valid now,
     usage and policy right for the key; card active; signature. A nonce that passed its
     own checks is spent even when a later check refuses the token."""
     terminal = _terminal()
-    raw = request.get_data(cache=False)
-    parsed = auth.parse_token(raw, state().trust_store())
-    conn = session().connection()
-    now = auth.utcnow()
-    tok = parsed.token
-    nonce_hash = auth.consume_nonce(conn, tok.nonce, terminal.terminal_id or terminal.subject,
-                                    now)
-    setattr(g, BURN_KEY, nonce_hash)
-    auth.check_certificate(parsed.certificate, tok.key_ref, now)
-    card = auth.read_card(conn, parsed.certificate, tok.key_ref)
-    auth.check_signature(parsed.certificate, tok.signature, current_app.config["ORIGIN"],
-                         tok.nonce)
-    assurance = "pin" if tok.key_ref == "9A" else "tap"
-    opened = auth.open_session(conn, card, terminal, assurance,
-                               current_app.config["SESSION_TTL"], now)
+    parsed = parse_token(request.get_data(cache=False), state().trust_store())
+    opened = auth.authenticate(session().connection(), parsed, terminal,
+                               current_app.config["ORIGIN"], current_app.config["SESSION_TTL"],
+                               utcnow(), nonce_spent=_remember_nonce)
     g.pop(BURN_KEY, None)
-    record(session(), action="card.auth", subject_type="card", subject_id=card.serial,
+    record(session(), action="card.auth", subject_type="card", subject_id=opened.card.serial,
            principal=opened.principal(), details={"certificate": parsed.certificate.sha256})
-    return SessionOut(**opened.to_wire().to_dict())
+    return opened.to_wire().to_dict()
+
+
+def _remember_nonce(nonce_hash: bytes) -> None:
+    setattr(g, BURN_KEY, nonce_hash)
 
 
 def burn_refused_nonce(_principal: Principal | None, op: object, _error: ApiError) -> None:
@@ -125,7 +121,7 @@ def burn_refused_nonce(_principal: Principal | None, op: object, _error: ApiErro
     from backend.db import database
 
     with database().sessions() as own, own.begin():
-        auth.burn_nonce(own.connection(), nonce_hash, auth.utcnow())
+        auth.burn_nonce(own.connection(), nonce_hash, utcnow())
 
 
 class SessionInfo(OutModel):
@@ -151,8 +147,7 @@ def session_info() -> SessionInfo:
 def logout() -> None:
     principal = current_principal()
     assert principal is not None and principal.card is not None
-    auth.end_session(session().connection(), principal.card.session_id, "logout",
-                     auth.utcnow())
+    end_session(session().connection(), principal.card.session_id, "logout", utcnow())
     record(session(), action="card.logout", subject_type="card",
            subject_id=principal.card.card_serial, citizen_id=principal.card.citizen_id,
            details={"session": principal.card.session_id})

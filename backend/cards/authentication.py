@@ -1,65 +1,62 @@
 """Card authentication after Web eID: a challenge for a terminal, a signed token back.
 
-The token is checked in the order DESIGN.md promises, each failure with its own
-reason: shape and size; the nonce (known, unexpired, unused, this terminal's); the
-certificate (trusted issuer, validity, usage and policy for its key); the card's
-status, read in this same transaction; the signature. Then a session opens.
+The token is judged in the order DESIGN.md promises, each failure with its own
+reason: shape and size (`tokens.py`); the nonce (known, unexpired, unused, this
+terminal's); the certificate (trusted issuer, validity, usage and policy for its
+key); the card's status; the signature. Then a session opens with the key's assurance.
 
-This is the hub's hottest path: Core statements on the request's connection (the ORM's
-per-object cost would be most of the budget), the certificate verdict cached by hash
-(`chain.py`), and one round trip per step. `bench/bench_auth.py` measures it.
+This is the hub's hottest path, written for it:
+- the certificate verdict is cached by the certificate's hash (`chain.py`);
+- on PostgreSQL one statement spends the nonce, reads the card and opens the session
+  (a data-modifying CTE: one round trip instead of three); the checks then run in
+  their promised order on its result, and any refusal rolls the whole of it back;
+- the card's status is read in the authentication's own transaction. It is not
+  locked: a revocation committing meanwhile ends the card's sessions, and the session
+  lookup (`sessions.py`) reads the card's status on every request, so a session
+  opened in that instant is refused on first use;
+- Core statements throughout (`bench/bench_auth.py` measures the whole).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-from sqlalchemy import insert, select, update
+from sqlalchemy import (
+    LargeBinary,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.engine import Connection
 
-from backend.auth.principal import CardContext, Principal
-from backend.cards.chain import (
-    CardCertificate,
-    CertificateMalformed,
-    CertificateRefused,
-    TrustStore,
-)
-from backend.cards.models import Card, CardSession, Challenge
+from backend.auth.principal import Principal
+from backend.cards.chain import CardCertificate, CertificateRefused
+from backend.cards.sessions import CardRow, NewSession, OpenedSession
+from backend.cards.store import as_utc, card_sessions, cards, challenges, digest
+from backend.cards.tokens import ParsedToken
 from backend.errors import ApiError
 from backend.reasons import Reason
 from card_reader import wire
 
-challenges = Challenge.__table__
-cards = Card.__table__
-card_sessions = CardSession.__table__
-
 NONCE_BYTES = 32  # 256 bits
-SESSION_PREFIX = "sks_"
-SESSION_TOKEN_MAX = 64
 ECDSA_SHA256 = ec.ECDSA(Prehashed(hashes.SHA256()))
 STATUS_REASONS = {"suspended": Reason.CARD_SUSPENDED, "revoked": Reason.CARD_REVOKED,
                   "superseded": Reason.CARD_SUPERSEDED}
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def as_utc(value: dt.datetime) -> dt.datetime:
-    """SQLite hands timestamps back without their zone; they were written as UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
-def digest(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
+ASSURANCE_BY_KEY = {"9A": "pin", "9E": "tap"}
+FINGERPRINT = {"9A": cards.c.cert_9a_sha256, "9E": cards.c.cert_9e_sha256}
+SESSION_COLUMNS = ("token_hash", "public_id", "card_id", "terminal_id", "terminal_kind",
+                   "assurance", "created_at", "expires_at")
 
 
 def refuse(reason: Reason, message: str, status: int = 401) -> ApiError:
@@ -70,82 +67,107 @@ def refuse(reason: Reason, message: str, status: int = 401) -> ApiError:
 
 
 def issue_challenge(conn: Connection, terminal_id: str, ttl: int,
-                    now: dt.datetime | None = None) -> wire.Challenge:
+                    now: dt.datetime) -> wire.Challenge:
     """A fresh 256-bit nonce bound to `terminal_id`; only its hash is stored."""
-    expires = (now or utcnow()) + dt.timedelta(seconds=ttl)
+    expires = now + dt.timedelta(seconds=ttl)
     nonce = secrets.token_bytes(NONCE_BYTES)
     conn.execute(insert(challenges).values(nonce_hash=digest(nonce), terminal_id=terminal_id,
                                            expires_at=expires))
     return wire.Challenge(nonce, expires.isoformat())
 
 
-# --- token shape ----------------------------------------------------------------
+# --- the database's part: spend the nonce, read the card, open the session -------------
 
 
-@dataclass(frozen=True)
-class ParsedToken:
-    token: wire.CardToken
-    certificate: CardCertificate
+def _spend() -> Any:
+    return (update(challenges)
+            .where(challenges.c.nonce_hash == bindparam("spend_nonce"),
+                   challenges.c.used_at.is_(None), challenges.c.expires_at > bindparam("now"),
+                   challenges.c.terminal_id == bindparam("spend_terminal"))
+            .values(used_at=bindparam("now")).returning(challenges.c.id))
 
 
-def parse_token(raw: bytes, trust: TrustStore) -> ParsedToken:
-    """The token's shape and size; nothing here touches the database."""
-    if len(raw) > wire.MAX_TOKEN_JSON_BYTES:
-        raise refuse(Reason.TOKEN_OVERSIZED, "the token is larger than "
-                     f"{wire.MAX_TOKEN_JSON_BYTES} bytes", 413)
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise refuse(Reason.TOKEN_MALFORMED, "the token is not JSON", 400) from exc
-    try:
-        token = wire.CardToken.from_dict(data)
-    except wire.WireError as exc:
-        raise refuse(Reason(exc.reason), exc.detail,
-                     413 if exc.reason == Reason.TOKEN_OVERSIZED else 400) from exc
-    try:
-        cert = trust.inspect(token.certificate)
-    except CertificateMalformed as exc:
-        raise refuse(Reason.TOKEN_MALFORMED, str(exc), 400) from exc
-    return ParsedToken(token, cert)
+def _card(key_ref: str) -> Any:
+    return select(cards.c.id, cards.c.serial, cards.c.citizen_id, cards.c.status,
+                  FINGERPRINT[key_ref].label("fingerprint")
+                  ).where(cards.c.card_uuid == bindparam("card_uuid"))
 
 
-# --- nonce ----------------------------------------------------------------------
+def _admit_statement(key_ref: str) -> Any:
+    """PostgreSQL: the three steps in one statement (see the module's docstring)."""
+    spent = _spend().cte("spent")
+    card = _card(key_ref).cte("card")
+    values = select(bindparam("s_token_hash", type_=LargeBinary), bindparam("s_public_id"),
+                    card.c.id, bindparam("s_terminal_id"), bindparam("s_terminal_kind"),
+                    bindparam("s_assurance"), bindparam("now"), bindparam("s_expires_at")
+                    ).select_from(card.join(spent, true())).where(
+        card.c.status == literal_column("'active'"),
+        card.c.fingerprint == bindparam("fingerprint"))
+    opened = (insert(card_sessions).from_select(SESSION_COLUMNS, values)
+              .returning(card_sessions.c.id).cte("opened"))
+    one = select(literal_column("1").label("one")).subquery("one")
+    return select(
+        select(func.count()).select_from(spent).scalar_subquery().label("spent"),
+        card.c.id, card.c.serial, card.c.citizen_id, card.c.status, card.c.fingerprint,
+        select(func.count()).select_from(opened).scalar_subquery().label("opened"),
+    ).select_from(one.outerjoin(card, true()))
 
 
-def consume_nonce(conn: Connection, nonce: bytes, terminal_id: str, now: dt.datetime) -> bytes:
-    """Mark the nonce used if it is known, fresh, unused and this terminal's.
+ADMIT = {key_ref: _admit_statement(key_ref) for key_ref in FINGERPRINT}
+SPEND = _spend()
+CARD = {key_ref: _card(key_ref) for key_ref in FINGERPRINT}
 
-    One UPDATE ... RETURNING decides the usual case; only a refusal reads the row
-    again to say which rule it broke. Returns the nonce's hash.
+
+def _admit_stepwise(conn: Connection, key_ref: str, params: dict[str, Any],
+                    new: NewSession) -> dict[str, Any]:
+    """Other databases: the same three steps, one statement each."""
+    spent = conn.execute(SPEND, {k: params[k] for k in ("spend_nonce", "spend_terminal",
+                                                         "now")}).first() is not None
+    card = conn.execute(CARD[key_ref], {"card_uuid": params["card_uuid"]}).first()
+    opened = (spent and card is not None and card.status == "active"
+              and card.fingerprint == params["fingerprint"])
+    if opened:
+        conn.execute(insert(card_sessions).values(new.row(card.id)))
+    found = dict(card._mapping) if card is not None else {
+        "id": None, "serial": None, "citizen_id": None, "status": None, "fingerprint": None}
+    return {**found, "spent": int(spent), "opened": int(opened)}
+
+
+def admit(conn: Connection, parsed: ParsedToken, new: NewSession, now: dt.datetime
+          ) -> dict[str, Any]:
+    """Spend the nonce, read the card, open the session if all three allow it.
+
+    Parameter names never match a column name: for an UPDATE or INSERT, SQLAlchemy
+    would take such a parameter as a value to set.
     """
-    nonce_hash = digest(nonce)
-    row = conn.execute(
-        update(challenges)
-        .where(challenges.c.nonce_hash == nonce_hash, challenges.c.used_at.is_(None),
-               challenges.c.expires_at > now, challenges.c.terminal_id == terminal_id)
-        .values(used_at=now).returning(challenges.c.id)).first()
-    if row is not None:
-        return nonce_hash
+    key_ref = parsed.token.key_ref
+    params = {"spend_nonce": digest(parsed.token.nonce), "spend_terminal": new.terminal_id,
+              "now": now, "card_uuid": parsed.certificate.card_uuid,
+              "fingerprint": parsed.certificate.sha256}
+    if conn.dialect.name == "postgresql":
+        params.update({f"s_{k}": v for k, v in new.row().items() if k != "created_at"})
+        return dict(conn.execute(ADMIT[key_ref], params).one()._mapping)
+    return _admit_stepwise(conn, key_ref, params, new)
+
+
+# --- the checks, in order ---------------------------------------------------------------
+
+
+def nonce_refusal(conn: Connection, nonce: bytes, terminal_id: str, now: dt.datetime
+                  ) -> ApiError:
+    """Why a nonce could not be spent (read only on this refusal path)."""
     found = conn.execute(select(challenges.c.terminal_id, challenges.c.expires_at,
                                 challenges.c.used_at)
-                         .where(challenges.c.nonce_hash == nonce_hash)).first()
+                         .where(challenges.c.nonce_hash == digest(nonce))).first()
     if found is None:
-        raise refuse(Reason.NONCE_UNKNOWN, "the hub did not issue this nonce")
+        return refuse(Reason.NONCE_UNKNOWN, "the hub did not issue this nonce")
     if as_utc(found.expires_at) <= now:
-        raise refuse(Reason.NONCE_EXPIRED, "the nonce has expired; ask for a new challenge")
+        return refuse(Reason.NONCE_EXPIRED, "the nonce has expired; ask for a new challenge")
     if found.used_at is not None:
-        raise refuse(Reason.NONCE_REUSED, "the nonce was used already")
-    raise refuse(Reason.NONCE_OTHER_TERMINAL, "the nonce was issued to another terminal")
-
-
-def burn_nonce(conn: Connection, nonce_hash: bytes, now: dt.datetime) -> None:
-    """Mark a nonce used after a later check refused the token: one try per nonce."""
-    conn.execute(update(challenges)
-                 .where(challenges.c.nonce_hash == nonce_hash, challenges.c.used_at.is_(None))
-                 .values(used_at=now))
-
-
-# --- certificate and card ---------------------------------------------------------
+        return refuse(Reason.NONCE_REUSED, "the nonce was used already")
+    if found.terminal_id != terminal_id:
+        return refuse(Reason.NONCE_OTHER_TERMINAL, "the nonce was issued to another terminal")
+    return refuse(Reason.NONCE_REUSED, "the nonce was spent by a concurrent request")
 
 
 def check_certificate(cert: CardCertificate, key_ref: str, now: dt.datetime) -> None:
@@ -155,30 +177,12 @@ def check_certificate(cert: CardCertificate, key_ref: str, now: dt.datetime) -> 
         raise refuse(exc.reason, exc.detail) from exc
 
 
-@dataclass(frozen=True)
-class CardRow:
-    id: int
-    serial: str
-    citizen_id: int
-
-
-def read_card(conn: Connection, cert: CardCertificate, key_ref: str) -> CardRow:
-    """The card this certificate was issued for, if it is active now.
-
-    On PostgreSQL the row is share-locked until the session is committed, so a
-    revocation committing meanwhile waits for us and then ends the new session too.
-    """
-    column = cards.c.cert_9a_sha256 if key_ref == "9A" else cards.c.cert_9e_sha256
-    stmt = select(cards.c.id, cards.c.serial, cards.c.citizen_id, cards.c.status,
-                  column.label("fingerprint")).where(cards.c.card_uuid == cert.card_uuid)
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(read=True)
-    row = conn.execute(stmt).first() if cert.card_uuid else None
-    if row is None or row.fingerprint != cert.sha256:
+def check_card(row: dict[str, Any], cert: CardCertificate) -> CardRow:
+    if row["id"] is None or row["fingerprint"] != cert.sha256:
         raise refuse(Reason.CARD_UNKNOWN, "no card was issued with this certificate", 403)
-    if row.status != "active":
-        raise refuse(STATUS_REASONS[row.status], f"the card is {row.status}", 403)
-    return CardRow(row.id, row.serial, row.citizen_id)
+    if row["status"] != "active":
+        raise refuse(STATUS_REASONS[row["status"]], f"the card is {row['status']}", 403)
+    return CardRow(row["id"], row["serial"], row["citizen_id"])
 
 
 def check_signature(cert: CardCertificate, signature: bytes, origin: str, nonce: bytes) -> None:
@@ -189,59 +193,29 @@ def check_signature(cert: CardCertificate, signature: bytes, origin: str, nonce:
         raise refuse(Reason.SIGNATURE_INVALID, "the card's signature does not verify") from exc
 
 
-# --- session ----------------------------------------------------------------------
+def authenticate(conn: Connection, parsed: ParsedToken, terminal: Principal, origin: str,
+                 ttl: int, now: dt.datetime,
+                 nonce_spent: Callable[[bytes], None] = lambda _hash: None) -> OpenedSession:
+    """Judge a well-formed token; a session, or the first refusal in the promised order.
+
+    `nonce_spent` hears the nonce's hash once it passed its own checks, so that a later
+    refusal can still spend it in a transaction of its own (the caller's rolls back).
+    """
+    tok, cert = parsed.token, parsed.certificate
+    new = NewSession.make(terminal, ASSURANCE_BY_KEY[tok.key_ref], ttl, now)
+    row = admit(conn, parsed, new, now)
+    if not row["spent"]:
+        raise nonce_refusal(conn, tok.nonce, new.terminal_id, now)
+    nonce_spent(digest(tok.nonce))
+    check_certificate(cert, tok.key_ref, now)
+    card = check_card(row, cert)
+    check_signature(cert, tok.signature, origin, tok.nonce)
+    assert row["opened"], "an admitted card always gets its session row"
+    return OpenedSession(new, card)
 
 
-@dataclass(frozen=True)
-class OpenedSession:
-    token: str
-    public_id: str
-    card: CardRow
-    assurance: str
-    terminal_id: str
-    terminal_kind: str
-    expires_at: dt.datetime
-
-    def principal(self) -> Principal:
-        """Who acts through this session (the card at its terminal), e.g. for the audit."""
-        context = CardContext(session_id=self.public_id, card_serial=self.card.serial,
-                              citizen_id=self.card.citizen_id, assurance=self.assurance,
-                              terminal_id=self.terminal_id)
-        return Principal(kind="card", subject=self.card.serial, role=self.terminal_kind,
-                         terminal_id=self.terminal_id, card=context)
-
-    def to_wire(self) -> wire.CardSession:
-        return wire.CardSession(session_token=self.token, assurance=self.assurance,
-                                card_serial=self.card.serial,
-                                citizen_ref=str(self.card.citizen_id),
-                                expires_at=self.expires_at.isoformat())
-
-
-def open_session(conn: Connection, card: CardRow, terminal: Principal, assurance: str,
-                 ttl: int, now: dt.datetime) -> OpenedSession:
-    token = SESSION_PREFIX + secrets.token_urlsafe(32)
-    public_id = secrets.token_hex(12)
-    expires = now + dt.timedelta(seconds=ttl)
-    terminal_id, kind = terminal.terminal_id or terminal.subject, terminal.role or ""
-    conn.execute(insert(card_sessions).values(
-        token_hash=digest(token.encode()), public_id=public_id, card_id=card.id,
-        terminal_id=terminal_id, terminal_kind=kind, assurance=assurance, created_at=now,
-        expires_at=expires))
-    return OpenedSession(token, public_id, card, assurance, terminal_id, kind, expires)
-
-
-def end_session(conn: Connection, public_id: str, reason: str, now: dt.datetime) -> bool:
-    result = conn.execute(update(card_sessions)
-                          .where(card_sessions.c.public_id == public_id,
-                                 card_sessions.c.ended_at.is_(None))
-                          .values(ended_at=now, end_reason=reason))
-    return result.rowcount == 1
-
-
-def end_card_sessions(conn: Connection, card_id: int, reason: str, now: dt.datetime) -> int:
-    """End every open session of a card (suspension, revocation, replacement)."""
-    result = conn.execute(update(card_sessions)
-                          .where(card_sessions.c.card_id == card_id,
-                                 card_sessions.c.ended_at.is_(None))
-                          .values(ended_at=now, end_reason=reason))
-    return result.rowcount
+def burn_nonce(conn: Connection, nonce_hash: bytes, now: dt.datetime) -> None:
+    """Mark a nonce used after a later check refused the token: one try per nonce."""
+    conn.execute(update(challenges)
+                 .where(challenges.c.nonce_hash == nonce_hash, challenges.c.used_at.is_(None))
+                 .values(used_at=now))

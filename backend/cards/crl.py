@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from backend.cards.authentication import as_utc, utcnow
 from backend.cards.ca import IssuingCA
 from backend.cards.models import Card, PublishedCrl
+from backend.cards.store import as_utc, utcnow
 
 CRL_FILE = "issuing-ca.crl"
 CRL_DIR = "crl"

@@ -24,10 +24,11 @@ from sqlalchemy.orm import Session
 from backend.audit import record
 from backend.auth.principal import Principal
 from backend.cards import crl
-from backend.cards.authentication import end_card_sessions, utcnow
 from backend.cards.ca import CaError, IssuingCA, fingerprint
 from backend.cards.context import state
 from backend.cards.models import LIVE_STATUSES, Card
+from backend.cards.sessions import end_card_sessions
+from backend.cards.store import utcnow
 from backend.errors import ApiError
 from backend.reasons import Reason
 

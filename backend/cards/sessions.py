@@ -1,27 +1,104 @@
 """Card sessions as bearer tokens: `sks_...` resolved to a Principal of kind "card".
 
-Every request checks the session row and its card's status in one indexed read, so
-logout, card removal, suspension and revocation take effect on the next request.
+Only the token's SHA-256 is stored. Every request reads the session row and its
+card's status in one indexed join, so logout, card removal, suspension and revocation
+take effect on the very next request, whatever happened in between.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
 from flask import Request
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
 
 from backend.auth.principal import CardContext, Principal
-from backend.cards.authentication import (
-    SESSION_PREFIX,
-    SESSION_TOKEN_MAX,
-    as_utc,
-    card_sessions,
-    cards,
-    digest,
-    utcnow,
-)
+from backend.cards.store import as_utc, card_sessions, cards, digest, utcnow
 from backend.db import session
 from backend.errors import ApiError
 from backend.reasons import Reason
+from card_reader import wire
+
+SESSION_PREFIX = "sks_"
+SESSION_TOKEN_MAX = 64
+_INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+@dataclass(frozen=True)
+class CardRow:
+    id: int
+    serial: str
+    citizen_id: int
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A session's secret and row values, made before the card is admitted."""
+
+    token: str
+    public_id: str
+    assurance: str
+    terminal_id: str
+    terminal_kind: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+
+    @classmethod
+    def make(cls, terminal: Principal, assurance: str, ttl: int, now: dt.datetime
+             ) -> NewSession:
+        return cls(SESSION_PREFIX + secrets.token_urlsafe(32), secrets.token_hex(12),
+                   assurance, terminal.terminal_id or terminal.subject, terminal.role or "",
+                   now, now + dt.timedelta(seconds=ttl))
+
+    def row(self, card_id: int | None = None) -> dict:
+        values = {"token_hash": digest(self.token.encode()), "public_id": self.public_id,
+                  "terminal_id": self.terminal_id, "terminal_kind": self.terminal_kind,
+                  "assurance": self.assurance, "created_at": self.created_at,
+                  "expires_at": self.expires_at}
+        if card_id is not None:
+            values["card_id"] = card_id
+        return values
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    new: NewSession
+    card: CardRow
+
+    def principal(self) -> Principal:
+        """Who acts through this session (the card at its terminal), e.g. for the audit."""
+        context = CardContext(session_id=self.new.public_id, card_serial=self.card.serial,
+                              citizen_id=self.card.citizen_id, assurance=self.new.assurance,
+                              terminal_id=self.new.terminal_id)
+        return Principal(kind="card", subject=self.card.serial, role=self.new.terminal_kind,
+                         terminal_id=self.new.terminal_id, card=context)
+
+    def to_wire(self) -> wire.CardSession:
+        return wire.CardSession(session_token=self.new.token, assurance=self.new.assurance,
+                                card_serial=self.card.serial,
+                                citizen_ref=str(self.card.citizen_id),
+                                expires_at=self.new.expires_at.isoformat())
+
+
+def end_session(conn: Connection, public_id: str, reason: str, now: dt.datetime) -> bool:
+    result = conn.execute(update(card_sessions)
+                          .where(card_sessions.c.public_id == public_id,
+                                 card_sessions.c.ended_at.is_(None))
+                          .values(ended_at=now, end_reason=reason))
+    return result.rowcount == 1
+
+
+def end_card_sessions(conn: Connection, card_id: int, reason: str, now: dt.datetime) -> int:
+    """End every open session of a card (suspension, revocation, replacement)."""
+    result = conn.execute(update(card_sessions)
+                          .where(card_sessions.c.card_id == card_id,
+                                 card_sessions.c.ended_at.is_(None))
+                          .values(ended_at=now, end_reason=reason))
+    return result.rowcount
+
 
 _LOOKUP = (
     select(card_sessions.c.public_id, card_sessions.c.terminal_id,
@@ -30,11 +107,6 @@ _LOOKUP = (
            cards.c.citizen_id, cards.c.status)
     .join(cards, cards.c.id == card_sessions.c.card_id)
 )
-
-
-def _ended(message: str) -> ApiError:
-    return ApiError(Reason.SESSION_ENDED, message, 401,
-                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
 def resolve_card_session(token: str, _request: Request) -> Principal | None:
@@ -46,12 +118,14 @@ def resolve_card_session(token: str, _request: Request) -> Principal | None:
     if row is None:
         return None
     if row.ended_at is not None:
-        raise _ended("the card session has ended")
+        raise ApiError(Reason.SESSION_ENDED, "the card session has ended", 401,
+                       headers=_INVALID)
     if as_utc(row.expires_at) <= utcnow():
         raise ApiError(Reason.TOKEN_EXPIRED, "the card session has expired", 401,
-                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+                       headers=_INVALID)
     if row.status != "active":
-        raise _ended(f"the card is {row.status}")
+        raise ApiError(Reason.SESSION_ENDED, f"the card is {row.status}", 401,
+                       headers=_INVALID)
     context = CardContext(session_id=row.public_id, card_serial=row.serial,
                           citizen_id=row.citizen_id, assurance=row.assurance,
                           terminal_id=row.terminal_id)

@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import delete
 
 from backend.cards import crl
-from backend.cards.authentication import card_sessions, challenges, utcnow
+from backend.cards.store import card_sessions, challenges, utcnow
 
 KEEP_SESSIONS = dt.timedelta(days=30)
 

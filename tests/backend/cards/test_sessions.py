@@ -118,3 +118,13 @@ def test_a_refused_authentication_is_audited_with_its_reason(app, client, termin
     row = session().execute(select(AuditRecord).order_by(AuditRecord.seq.desc())
                             .limit(1)).scalar_one()
     assert row.outcome == Reason.CARD_SUSPENDED
+
+
+def test_spending_a_nonce_changes_nothing_but_its_use(app, client, terminal, soft_card):
+    from backend.cards.models import Challenge
+
+    kiosk = terminal("kiosk")
+    authenticate(client, kiosk.token, soft_card(), app.config["ORIGIN"])
+    spent = session().execute(select(Challenge)).scalars().all()
+    assert [(c.terminal_id, c.used_at is not None) for c in spent] == [(kiosk.terminal_id, True)]
+    assert all(c.expires_at > c.used_at for c in spent)

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.cards.authentication import parse_token
 from backend.cards.chain import TrustStore
+from backend.cards.tokens import parse_token
 from backend.errors import ApiError
 from backend.reasons import Reason
 from backend.testing.identity import bearer

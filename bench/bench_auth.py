@@ -1,0 +1,534 @@
+"""Full card authentications per second at the hub, against the floor of their parts.
+
+    .venv/bin/python bench/bench_auth.py [--seconds 10] [--streams 12] [--clients 2]
+        [--workers 2] [--worker-class gthread] [--threads 2] [--skip-e2e]
+
+Makes a fresh PostgreSQL database and an issuing CA, records soft cards (real P-256
+keys, certificates from our CA) and registers terminals, then runs the hub under
+gunicorn and drives it from separate client processes: each stream asks for a
+challenge, signs it as the card does, and sends the token. Then, in the same run, it
+measures the floor of the parts a token check cannot avoid: one ECDSA P-256 verify,
+one cached chain check, one indexed read, one nonce and one audit write (a commit),
+one session token, and two trivial Flask requests under the same gunicorn; and prints
+the ratio. CPU seconds of the gunicorn workers, of the database backends serving
+them and of the clients are read from /proc, per authentication.
+
+Unless --skip-e2e, it then measures card inserted -> session ready through a private
+pcscd with the virtual card (fast and `--delay-profile real`), against this hub.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cryptography.hazmat.primitives import hashes  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed  # noqa: E402
+
+from card_reader import wire  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+ECDSA = ec.ECDSA(Prehashed(hashes.SHA256()))
+
+
+# --- a trivial app, for the floor: the same Flask and gunicorn, no work -----------------
+
+
+def trivial_app():  # noqa: ANN201 - gunicorn's factory
+    from flask import Flask, jsonify
+
+    app = Flask("trivial")
+
+    @app.post("/t")
+    def t():  # noqa: ANN202
+        return jsonify(ok=True)
+
+    return app
+
+
+# --- a minimal keep-alive HTTP/1.1 client (the load must cost the machine little) -------
+
+
+class Http:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sock: socket.socket | None = None
+        self.buf = b""
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        return sock
+
+    def post(self, path: str, body: bytes, auth: str) -> tuple[int, bytes]:
+        if self.sock is None:
+            self.sock = self._connect()
+        head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {auth}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+        self.sock.sendall(head.encode() + body)
+        status, headers, payload = self._read()
+        if headers.get(b"connection", b"").lower() == b"close":
+            self.sock.close()
+            self.sock = None
+        return status, payload
+
+    def _read(self) -> tuple[int, dict[bytes, bytes], bytes]:
+        while b"\r\n\r\n" not in self.buf:
+            self._more()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get(b"content-length", b"0"))
+        while len(self.buf) < length:
+            self._more()
+        payload, self.buf = self.buf[:length], self.buf[length:]
+        return status, headers, payload
+
+    def _more(self) -> None:
+        assert self.sock is not None
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buf += chunk
+
+
+# --- the world the hub needs --------------------------------------------------------------
+
+
+@dataclass
+class SoftCardKey:
+    cert_b64: str
+    key: ec.EllipticCurvePrivateKey
+    key_ref: str
+
+
+def setup_world(db_url: str, instance: Path, origin: str, n_cards: int, n_terminals: int
+                ) -> tuple[list[SoftCardKey], list[tuple[str, str]], dict]:
+    """CA, citizens, cards and terminals in a fresh database; the hub's settings."""
+    from sqlalchemy import insert
+
+    from backend.app import create_app
+    from backend.cards import ca, lifecycle
+    from backend.db import database
+    from backend.identity import accounts
+    from backend.registry.models import Citizen
+    from backend.testing.cards import make_soft_card
+
+    settings = {"DATABASE_URL": db_url, "INSTANCE_DIR": str(instance), "ORIGIN": origin,
+                "SECRET_KEY": secrets.token_urlsafe(32), "LOG_LEVEL": "WARNING"}
+    app = create_app(**settings)
+    issuing = ca.init_ca(app.config["CA_DIR"], "Kota Bench")
+    cards: list[SoftCardKey] = []
+    terminals = []
+    with app.app_context(), database().transaction() as tx:
+        rows = [{"national_number": f"9{i:015d}", "full_name": f"Warga {i}",
+                 "name_search": f"warga {i}", "birth_date": dt.date(1990, 1, 1), "sex": "F",
+                 "address": "Jl. Uji", "region_code": "3171010001", "language": "id"}
+                for i in range(n_cards)]
+        tx.execute(insert(Citizen), rows)
+        ids = dict(tx.execute(Citizen.__table__.select().with_only_columns(
+            Citizen.national_number, Citizen.id)).all())
+        for i in range(n_cards):
+            number = f"9{i:015d}"
+            card = make_soft_card(issuing, number, ids[number])
+            lifecycle.record_issued(tx, lifecycle.NewCard(
+                citizen_id=ids[number], serial=card.serial, card_uuid=card.card_uuid,
+                certificates=dict(card.certificates),
+                expires_at=min(c.not_valid_after_utc for c in card.certificates.values())))
+            ref = "9E" if i % 2 else "9A"
+            cards.append(SoftCardKey(base64.b64encode(card.der(ref)).decode(), card.keys[ref],
+                                     ref))
+        for i in range(n_terminals):
+            row, secret = accounts.create_terminal(tx, kind="kiosk", name=f"bench kiosk {i}")
+            terminals.append((row.client_id, secret))
+    app.extensions["satukartu.db"].engine.dispose()
+    env = {f"SATUKARTU_{k}": v for k, v in settings.items()}
+    return cards, terminals, env
+
+
+def terminal_tokens(port: int, terminals: list[tuple[str, str]]) -> list[str]:
+    import requests
+
+    tokens = []
+    for client_id, secret in terminals:
+        answer = requests.post(f"http://127.0.0.1:{port}{wire.PATH_TERMINAL_TOKEN}",
+                               data={"grant_type": "client_credentials", "scope": "kiosk"},
+                               auth=(client_id, secret), timeout=30)
+        answer.raise_for_status()
+        tokens.append(answer.json()["access_token"])
+    return tokens
+
+
+# --- gunicorn ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(target: str, port: int, env: dict, args: argparse.Namespace,
+                   chdir: Path = ROOT) -> subprocess.Popen:
+    cmd = [GUNICORN, "-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--chdir", str(chdir),
+           "--worker-class", args.worker_class, "--threads", str(args.threads),
+           "--log-level", "warning", "--backlog", "2048", target]
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=chdir)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                time.sleep(1.0)  # let every worker boot and import
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"gunicorn did not start: {cmd}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# --- CPU accounting from /proc ----------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICK
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def backend_pids(admin_url: str, db_name: str) -> list[int]:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (db_name,))]
+
+
+# --- the load --------------------------------------------------------------------------------
+
+
+def _stream(port: int, origin: str, auth: str, cards: list[SoftCardKey], window: tuple,
+            trivial: bool, out: list) -> None:
+    http = Http(port)
+    count, latencies, i = 0, [], 0
+    start_at, end_at = window
+    h_origin = hashlib.sha256(origin.encode()).digest()
+    while True:
+        t0 = time.perf_counter()
+        if t0 >= end_at:
+            break
+        if trivial:
+            http.post("/t", b"", auth)
+            status, _ = http.post("/t", b"{}", auth)
+        else:
+            card = cards[i % len(cards)]
+            i += 1
+            _, body = http.post(wire.PATH_CHALLENGE, b"", auth)
+            nonce_b64 = json.loads(body)["nonce"]
+            nonce = base64.b64decode(nonce_b64)
+            digest = hashlib.sha256(h_origin + hashlib.sha256(nonce).digest()).digest()
+            token = json.dumps({"certificate": card.cert_b64,
+                                "signature": base64.b64encode(card.key.sign(digest, ECDSA))
+                                .decode(), "key_ref": card.key_ref, "nonce": nonce_b64,
+                                "algorithm": "ES256"}).encode()
+            status, body = http.post(wire.PATH_CARD_TOKEN, token, auth)
+            if status != 200:
+                raise RuntimeError(f"token refused: {status} {body[:200]!r}")
+        t1 = time.perf_counter()
+        if t0 >= start_at:
+            count += 1
+            latencies.append(t1 - t0)
+    out.append((count, latencies))
+
+
+def _client(port: int, origin: str, auths: list[str], cards: list[SoftCardKey], window: tuple,
+            trivial: bool, queue: mp.Queue) -> None:
+    import threading
+
+    results: list = []
+    threads = [threading.Thread(target=_stream, args=(port, origin, auth, cards[k::len(auths)],
+                                                      window, trivial, results))
+               for k, auth in enumerate(auths)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    queue.put(results)
+
+
+@dataclass
+class LoadResult:
+    rate: float  # completed loops per second
+    median_ms: float
+    p99_ms: float
+    cpu: dict[str, float]  # seconds per loop
+
+
+def run_load(port: int, origin: str, auths: list[str], cards: list[SoftCardKey],
+             args: argparse.Namespace, trivial: bool, server: subprocess.Popen,
+             pg: tuple[str, str] | None) -> LoadResult:
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    now = time.perf_counter()
+    window = (now + args.warmup, now + args.warmup + args.seconds)
+    per = [auths[k::args.clients] for k in range(args.clients)]
+    procs = [ctx.Process(target=_client, args=(port, origin, a, cards, window, trivial, queue))
+             for a in per if a]
+    for p in procs:
+        p.start()
+    time.sleep(max(0.0, window[0] - time.perf_counter()))
+    workers = children(server.pid)
+    db_pids = backend_pids(*pg) if pg else []
+    client_pids = [p.pid for p in procs]
+    before = (cpu_seconds(workers), cpu_seconds(db_pids), cpu_seconds(client_pids))
+    time.sleep(max(0.0, window[1] - time.perf_counter()))
+    after = (cpu_seconds(workers), cpu_seconds(db_pids), cpu_seconds(client_pids))
+    results = [r for _ in procs for r in queue.get()]
+    for p in procs:
+        p.join()
+    count = sum(r[0] for r in results)
+    lat = sorted(x for r in results for x in r[1])
+    cpu = {name: (after[i] - before[i]) / max(count, 1)
+           for i, name in enumerate(("hub", "database", "clients"))}
+    return LoadResult(count / args.seconds, statistics.median(lat) * 1000,
+                      lat[int(len(lat) * 0.99)] * 1000, cpu)
+
+
+# --- the floor's parts, measured in this process ---------------------------------------------
+
+
+def per_call(fn, number: int) -> float:
+    """Seconds per call, best of three runs (the least disturbed by the rest of the box)."""
+    return min(timeit.repeat(fn, number=number, repeat=3)) / number
+
+
+def measure_parts(db_url: str, instance: Path) -> dict[str, float]:
+    from sqlalchemy import insert, select
+
+    from backend.app import create_app
+    from backend.audit import record
+    from backend.cards.chain import TrustStore
+    from backend.cards.models import Card
+    from backend.cards.store import challenges, digest
+    from backend.db import database
+    from backend.testing.cards import make_soft_card
+
+    app = create_app(DATABASE_URL=db_url, INSTANCE_DIR=str(instance), LOG_LEVEL="WARNING")
+    parts = {}
+    from backend.cards.context import state
+
+    issuing = state(app).issuing_ca()
+    card = make_soft_card(issuing, "9000000000000000", None)
+    der = card.der("9E")
+    nonce = secrets.token_bytes(32)
+    signature = card.sign("9E", "https://hub", nonce)
+    public = card.keys["9E"].public_key()
+    message = wire.signed_digest("https://hub", nonce)
+    parts["ECDSA P-256 verify"] = per_call(lambda: public.verify(signature, message, ECDSA), 2000)
+    store = TrustStore.from_directory(app.config["CA_DIR"])
+    store.inspect(der)
+    parts["chain check, cached by hash"] = per_call(lambda: store.inspect(der), 20000)
+    with app.app_context():
+        engine = database().engine
+        uuid_ = engine.connect().execute(select(Card.card_uuid).limit(1)).scalar()
+        stmt = select(Card.id, Card.serial, Card.status).where(Card.card_uuid == uuid_)
+        with engine.connect() as conn:
+            parts["indexed read (card by UUID)"] = per_call(
+                lambda: conn.execute(stmt).first(), 2000)
+            conn.rollback()
+
+        def nonce_and_audit() -> None:
+            with engine.begin() as conn:
+                conn.execute(insert(challenges).values(
+                    nonce_hash=digest(secrets.token_bytes(32)), terminal_id="bench",
+                    expires_at=dt.datetime.now(dt.UTC)))
+                record(conn, action="bench.write", subject_type="card", subject_id="x")
+
+        parts["nonce + audit write, one commit"] = per_call(nonce_and_audit, 300)
+    parts["session token (random + hash)"] = per_call(
+        lambda: digest(("sks_" + secrets.token_urlsafe(32)).encode()), 20000)
+    engine.dispose()
+    return parts
+
+
+# --- end to end through pcscd -----------------------------------------------------------------
+
+
+def measure_e2e(port: int, origin: str, terminal: tuple[str, str], db_url: str, instance: Path,
+                env: dict, rounds: int) -> dict[str, tuple[float, float]]:
+    """Card inserted -> session ready through pcscd, with the real hub; fast and real cards."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from card_reader.daemon import authenticate
+    from card_reader.hub_client import HubClient
+    from card_reader.pcsc import PcscConnection
+    from tests.pcsc_fixtures import PrivatePcscd, VirtualCard
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-pcscd-"))
+    daemon = PrivatePcscd(workdir)
+    os.environ.update(daemon.env)
+    daemon.start()
+    figures = {}
+    try:
+        client = HubClient(origin, terminal[0], terminal[1], scope="kiosk")
+        client.sign_in()
+        executor = ThreadPoolExecutor(2)
+        for index, profile in enumerate(("fast", "real")):
+            card = VirtualCard(daemon, workdir / f"{profile}.json", daemon.readers[index],
+                               profile).insert()
+            _issue_with_cli(card.reader, index, db_url, instance, env)
+            for label, pin in (("tap", None), ("pin", "123123")):
+                samples = []
+                for _ in range(rounds):
+                    t0 = time.perf_counter()
+                    with PcscConnection(card.reader) as conn:
+                        authenticate(conn, client, pin, executor)
+                        conn.close(reset=pin is not None)
+                    samples.append((time.perf_counter() - t0) * 1000)
+                samples.sort()
+                figures[f"{profile}, {label}"] = (
+                    statistics.median(samples),
+                    samples[min(len(samples) - 1, int(len(samples) * 0.99))])
+            card.remove()
+    finally:
+        daemon.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return figures
+
+
+def _issue_with_cli(reader: str, index: int, db_url: str, instance: Path, env: dict) -> None:
+    number = f"9{index:015d}"
+    cmd = [str(Path(sys.executable).parent / "satukartu"), "card", "issue", "--citizen", number,
+           "--reader", reader, "--pin", "123123", "--json"]
+    subprocess.run(cmd, env={**os.environ, **env}, check=True, capture_output=True)
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--streams", type=int, default=12, help="concurrent client loops")
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cards", type=int, default=200)
+    parser.add_argument("--e2e-rounds", type=int, default=50)
+    parser.add_argument("--skip-e2e", action="store_true")
+    args = parser.parse_args()
+
+    from backend.testing import databases
+
+    db_name = databases.unique_name("sk_bench_auth")
+    db_url = databases.create_pg_database(db_name)
+    instance = Path(tempfile.mkdtemp(prefix="bench-auth-"))
+    port, trivial_port = free_port(), free_port()
+    origin = f"http://127.0.0.1:{port}"
+    servers = []
+    try:
+        from backend import migrations
+
+        migrations.upgrade(db_url)
+        cards, terminals, env = setup_world(db_url, instance, origin, args.cards,
+                                            args.streams + 1)
+        hub = start_gunicorn("backend:create_app()", port, env, args)
+        servers.append(hub)
+        auths = terminal_tokens(port, terminals[:args.streams])
+        pg = (databases._admin_conninfo(), db_name)
+        auth = run_load(port, origin, auths, cards, args, False, hub, pg)
+        trivial = start_gunicorn("bench_auth:trivial_app()", trivial_port, {}, args,
+                                 chdir=ROOT / "bench")
+        servers.append(trivial)
+        pairs = run_load(trivial_port, origin, auths, cards, args, True, trivial, None)
+        parts = measure_parts(db_url, instance)
+        e2e = {} if args.skip_e2e else measure_e2e(
+            port, origin, terminals[-1], db_url, instance, env, args.e2e_rounds)
+    finally:
+        for server in servers:
+            stop(server)
+        databases.drop_pg_database(db_name)
+        shutil.rmtree(instance, ignore_errors=True)
+    report(args, auth, pairs, parts, e2e)
+
+
+def report(args: argparse.Namespace, auth: LoadResult, pairs: LoadResult,
+           parts: dict[str, float], e2e: dict) -> None:
+    print(f"gunicorn -w {args.workers} -k {args.worker_class} --threads {args.threads}; "
+          f"{args.streams} streams in {args.clients} client processes; {args.seconds:.0f} s; "
+          f"{os.cpu_count()} cores; load average before {os.getloadavg()[0]:.2f}")
+    print(f"full card authentications (challenge + token): {auth.rate:8.0f} /s   "
+          f"latency median {auth.median_ms:.2f} ms, p99 {auth.p99_ms:.2f} ms")
+    print("  CPU per authentication: " + ", ".join(
+        f"{k} {v * 1e6:.0f} us" for k, v in auth.cpu.items()))
+    print(f"two trivial Flask requests, same gunicorn:   {pairs.rate:8.0f} pairs/s")
+    floor = {"two trivial Flask requests (1 / pair rate)": 1 / pairs.rate, **parts}
+    print("floor of the parts, per authentication:")
+    for name, seconds in floor.items():
+        print(f"  {name:<46} {seconds * 1e6:8.1f} us")
+    total = sum(floor.values())
+    print(f"  {'sum':<46} {total * 1e6:8.1f} us  -> at most {1 / total:.0f} /s")
+    print(f"measured time per authentication {1e6 / auth.rate:.0f} us = "
+          f"{(1 / auth.rate) / total:.2f} x the floor")
+    for profile, (median, p99) in e2e.items():
+        print(f"card in reader -> session ready through pcscd, {profile:<9}: "
+              f"median {median:.1f} ms, p99 {p99:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
