@@ -108,21 +108,22 @@ def reserve(session: Session, key: Key, policy: Policy, now: dt.datetime | None 
     the sign-in, and rolls back (counts nothing) when it refuses.
     """
     now = now or utcnow()
-    known = _known_source(session, key)
-    pair = _bump(session, key.realm, key.account, key.source, now, policy, guard="lock")
-    if pair is None:
+    bumped = _bump(session, key.realm, key.account, key.source, now, policy, guard="lock")
+    if bumped is None:
         raise _locked(session, key.realm, key.account, key.source, now)
-    spray = _bump(session, key.realm, ANY, key.source, now, policy,
-                  guard=None if known else "lock")
-    if spray is None:
+    pair, known = bumped
+    spray_bumped = _bump(session, key.realm, ANY, key.source, now, policy,
+                         guard=None if known else "lock")
+    if spray_bumped is None:
         raise _locked(session, key.realm, ANY, key.source, now)
+    spray = spray_bumped[0]
     if policy.hold_after is not None:
         total = _bump(session, key.realm, key.account, ANY, now, policy,
                       guard=None if known else "hold")
         if total is None:
             raise ApiError(Reason.ACCOUNT_LOCKED, "this account is on hold after many failed "
                            "sign-ins; an administrator can lift the hold", 403)
-        if total >= policy.hold_after:
+        if total[0] >= policy.hold_after:
             _set(session, key.realm, key.account, ANY, held=True)
     _lock_if_over(session, key.realm, key.account, key.source, pair, policy.pair_limit,
                   policy, now)
@@ -140,9 +141,11 @@ def settle_success(session: Session, key: Key, policy: Policy,
             index_elements=[_T.c.realm, _T.c.account, _T.c.source], set_=cleared))
     for account, source, limit in ((ANY, key.source, policy.source_limit),
                                    (key.account, ANY, policy.hold_after)):
+        if limit is None:
+            continue  # no such counter under this policy
         remaining = _T.c.failures - 1
         values: dict[str, Any] = {"failures": case((_T.c.failures > 0, remaining), else_=0)}
-        if limit is not None and account == ANY:
+        if account == ANY:
             values["locked_until"] = case((remaining < limit, None), else_=_T.c.locked_until)
         session.execute(update(_T).where(*_is(key.realm, account, source)).values(**values))
 
@@ -173,12 +176,6 @@ def _is(realm: str, account: str, source: str) -> tuple[Any, ...]:
     return (_T.c.realm == realm, _T.c.account == account, _T.c.source == source)
 
 
-def _known_source(session: Session, key: Key) -> bool:
-    seen = session.execute(select(_T.c.last_success_at).where(
-        *_is(key.realm, key.account, key.source))).scalar()
-    return seen is not None
-
-
 def _insert(session: Session) -> Any:
     """INSERT ... ON CONFLICT, which both databases have, in the dialect's spelling."""
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else \
@@ -186,8 +183,11 @@ def _insert(session: Session) -> Any:
 
 
 def _bump(session: Session, realm: str, account: str, source: str, now: dt.datetime,
-          policy: Policy, guard: str | None) -> int | None:
-    """Add one failure (a fresh window if the old one is stale); None if the guard refuses."""
+          policy: Policy, guard: str | None) -> tuple[int, bool] | None:
+    """Add one failure (a fresh window if the old one is stale); None if the guard refuses.
+
+    Returns the count and whether this row has seen a success (a known source).
+    """
     stale = _T.c.window_started_at < now - dt.timedelta(seconds=policy.window)
     statement = _insert(session)(_T).values(realm=realm, account=account, source=source, failures=1,
                                   window_started_at=now, held=False, last_failure_at=now)
@@ -202,8 +202,9 @@ def _bump(session: Session, realm: str, account: str, source: str, now: dt.datet
               "window_started_at": case((stale, now), else_=_T.c.window_started_at),
               "last_failure_at": now},
         where=where,
-    ).returning(_T.c.failures)
-    return session.execute(statement).scalar()
+    ).returning(_T.c.failures, _T.c.last_success_at)
+    row = session.execute(statement).first()
+    return None if row is None else (row.failures, row.last_success_at is not None)
 
 
 def _lock_if_over(session: Session, realm: str, account: str, source: str, failures: int,

@@ -1,7 +1,8 @@
 """Bearer token -> Principal for staff and terminal tokens.
 
 The token proves who signed in and when; one indexed read by primary key (a Core
-statement, the cheapest read the ORM session offers) says whether that identity is
+statement on the session's connection, skipping the ORM's execution layer: this runs
+on every request, bench/bench_identity.py) says whether that identity is
 still enabled and still on the same token generation. Nothing is cached, so a
 disabled terminal or a signed-out clerk is refused on the very next request.
 """
@@ -46,7 +47,8 @@ def _staff(claims: tokens.Claims) -> Principal:
     if not claims.account_id.isdigit():
         raise ApiError(Reason.TOKEN_INVALID, "the bearer token is not valid", 401,
                        headers=_INVALID)
-    row = session().execute(_STAFF.where(StaffAccount.id == int(claims.account_id))).first()
+    query = _STAFF.where(StaffAccount.id == int(claims.account_id))
+    row = session().connection().execute(query).first()
     if row is None or row.username != claims.subject:
         raise ApiError(Reason.TOKEN_INVALID, "the bearer token is not valid", 401,
                        headers=_INVALID)
@@ -61,7 +63,8 @@ def _staff(claims: tokens.Claims) -> Principal:
 
 
 def _terminal(claims: tokens.Claims) -> Principal:
-    row = session().execute(_TERMINAL.where(Terminal.id == claims.account_id)).first()
+    query = _TERMINAL.where(Terminal.id == claims.account_id)
+    row = session().connection().execute(query).first()
     if row is None:
         raise ApiError(Reason.TOKEN_INVALID, "the bearer token is not valid", 401,
                        headers=_INVALID)
