@@ -109,6 +109,7 @@ def _chain_pending(session: Session) -> None:
         return  # nothing queued, or only a savepoint is committing
     entries = [entry for _scope, entry in queued]
     queued.clear()
+    session.flush()  # the caller's own writes go before the chain's lock is taken
     first, last = append(session.connection(), entries)
     from backend.audit.tasks import checkpoint_if_due
 

@@ -1,0 +1,181 @@
+"""Audit log speed: concurrent appends on PostgreSQL, and verification on both databases.
+
+    .venv/bin/python bench/bench_audit.py                       # everything, defaults below
+    .venv/bin/python bench/bench_audit.py --only verify --records 1000000
+
+Appends: WRITERS sessions (threads spread over PROCESSES processes, each with its own
+connection) call record() in transactions of K records for SECONDS, on a fresh
+PostgreSQL database; the chain is verified gap-free afterwards. Every append holds
+the chain's lock through its commit, so one transaction's commit latency (the WAL
+flush) bounds the rate; `--async-commit` shows the same run with
+synchronous_commit=off (not a deployment setting; it shows where the time goes).
+
+Verification: RECORDS records appended in batches, then `verify()` timed (best of 2)
+on PostgreSQL and on an SQLite file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import event  # noqa: E402
+from sqlalchemy.orm import sessionmaker  # noqa: E402
+
+from backend import migrations  # noqa: E402
+from backend.audit import record  # noqa: E402
+from backend.audit.append import append  # noqa: E402
+from backend.audit.record import make_entry  # noqa: E402
+from backend.audit.verify import verify  # noqa: E402
+from backend.db import make_engine  # noqa: E402
+from backend.testing import databases  # noqa: E402
+
+
+def _writer_process(url: str, threads: int, per_tx: int, seconds: float, async_commit: bool,
+                    start: mp.Event, out: mp.Queue) -> None:
+    engine = make_engine(url, pool_size=threads, max_overflow=0)
+    if async_commit:
+        event.listen(engine, "connect", lambda dbapi, _rec: dbapi.execute(
+            "SET synchronous_commit = off"))
+    sessions = sessionmaker(bind=engine)
+    counts = [0] * threads
+
+    def run(n: int) -> None:
+        with sessions() as sess:
+            sess.connection()
+            sess.commit()
+            start.wait()
+            deadline = time.perf_counter() + seconds
+            while time.perf_counter() < deadline:
+                with sess.begin():
+                    for i in range(per_tx):
+                        record(sess, action="bench.append", subject_type="citizen",
+                               subject_id=str(i), citizen_id=n, purpose="benchmark",
+                               details={"writer": n, "i": i})
+                counts[n] += per_tx
+
+    workers = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    engine.dispose()
+    out.put(sum(counts))
+
+
+def bench_appends(url: str, writers: int, processes: int, per_tx: int, seconds: float,
+                  async_commit: bool) -> tuple[float, bool]:
+    ctx = mp.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    per_process = [writers // processes + (1 if i < writers % processes else 0)
+                   for i in range(processes)]
+    procs = [ctx.Process(target=_writer_process, args=(url, n, per_tx, seconds, async_commit,
+                                                       start, out)) for n in per_process]
+    for proc in procs:
+        proc.start()
+    time.sleep(3)  # every writer connected and waiting
+    began = time.perf_counter()
+    start.set()
+    total = sum(out.get() for _ in procs)
+    elapsed = time.perf_counter() - began
+    for proc in procs:
+        proc.join()
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        report = verify(conn, None, None)
+    engine.dispose()
+    gap_free = report.intact and report.records == report.last_seq
+    return total / elapsed, gap_free
+
+
+def fill(url: str, records: int, batch: int = 10_000) -> None:
+    engine = make_engine(url)
+    entries = [make_entry(None, action="registry.citizen.read", subject_type="citizen",
+                          subject_id=str(i), outcome="ok", purpose="counter service",
+                          details={"fields": ["address", "full_name"]}, citizen_id=i)
+               for i in range(batch)]
+    done = 0
+    while done < records:
+        with engine.begin() as conn:
+            append(conn, entries[:min(batch, records - done)])
+        done += batch
+    engine.dispose()
+
+
+def bench_verify(url: str) -> tuple[float, int]:
+    engine = make_engine(url)
+    best, count = float("inf"), 0
+    for _ in range(2):
+        with engine.connect() as conn:
+            started = time.perf_counter()
+            report = verify(conn, None, None)
+            best = min(best, time.perf_counter() - started)
+            assert report.intact, report.to_dict()
+            count = report.records
+    engine.dispose()
+    return count / best, count
+
+
+def fresh_pg() -> tuple[str, str]:
+    name = databases.unique_name("sk_bench_audit")
+    url = databases.create_pg_database(name)
+    migrations.upgrade(url)
+    return name, url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=("append", "verify"))
+    parser.add_argument("--writers", type=int, default=50)
+    parser.add_argument("--processes", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--per-transaction", default="1,3,10")
+    parser.add_argument("--async-commit", action="store_true")
+    parser.add_argument("--records", type=int, default=1_000_000)
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average at start "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if args.only in (None, "append"):
+        print(f"| appends, {args.writers} writers | records per transaction | records/s "
+              "| chain gap-free |")
+        print("|---|---|---|---|")
+        for per_tx in (int(k) for k in args.per_transaction.split(",")):
+            for async_commit in ((False, True) if args.async_commit else (False,)):
+                name, url = fresh_pg()
+                try:
+                    rate, ok = bench_appends(url, args.writers, args.processes, per_tx,
+                                             args.seconds, async_commit)
+                finally:
+                    databases.drop_pg_database(name)
+                mode = "synchronous_commit=off" if async_commit else "PostgreSQL, default commit"
+                print(f"| {mode} | {per_tx} | {rate:,.0f} | {'yes' if ok else 'NO'} |",
+                      flush=True)
+    if args.only in (None, "verify"):
+        print("| verify | records | records/s |\n|---|---|---|")
+        name, url = fresh_pg()
+        try:
+            fill(url, args.records)
+            rate, count = bench_verify(url)
+            print(f"| PostgreSQL | {count:,} | {rate:,.0f} |", flush=True)
+        finally:
+            databases.drop_pg_database(name)
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite:///{folder}/bench.db"
+            migrations.upgrade(url)
+            fill(url, args.records)
+            rate, count = bench_verify(url)
+            print(f"| SQLite | {count:,} | {rate:,.0f} |", flush=True)
+    print(f"load average at end {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
