@@ -178,3 +178,10 @@ def test_terminal_sign_ins_and_refusals_are_audited(client, terminal, audit_log)
     refused = audit_log(action="api.identity.oauth_token")
     assert refused[-1]["outcome"] == Reason.INVALID_CLIENT
     assert kiosk.client_id in refused[-1]["details"]
+
+
+def test_whoami_names_the_card_behind_a_card_session(client, citizen, card_session):
+    token = card_session(citizen(), assurance="pin", terminal_kind="kiosk")
+    me = client.get("/api/v1/auth/whoami", headers=bearer(token)).json
+    assert (me["kind"], me["role"], me["assurance"]) == ("card", "kiosk", "pin")
+    assert me["card_serial"] and me["terminal_id"]
