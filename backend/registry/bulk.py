@@ -1,12 +1,13 @@
-"""PostgreSQL's recipe for loading much data: indexes and foreign keys built after.
+"""PostgreSQL's recipe for loading much data: indexes and constraints built after.
 
-Maintaining a trigram index and checking a foreign key row by row costs more than
-building the index once and checking the key with one join afterwards (PostgreSQL
-manual, "Populating a Database"). When an import at least doubles the registry, the
-importer drops the registry tables' non-unique indexes and foreign keys inside its
-transaction and recreates them, from their own definitions in the catalog, before it
-commits. Unique indexes stay: they are what makes a duplicate impossible. The tables
-are locked against other writers and readers until the import commits.
+Maintaining indexes and checking a foreign key row by row costs more than building
+each index once and checking each key with one join afterwards (PostgreSQL manual,
+"Populating a Database"). When an import at least doubles the registry, the importer
+drops the registry tables' secondary indexes, unique constraints and foreign keys inside
+its transaction and recreates them, from their own definitions in the catalog, before
+it commits: a duplicate or a dangling reference still fails the import, at that point.
+Primary keys stay. The tables are locked against other readers and writers until the
+import commits.
 """
 
 from __future__ import annotations
@@ -25,28 +26,42 @@ _FOREIGN_KEYS = text("""
     FROM pg_constraint
     WHERE contype = 'f' AND conrelid = ANY(CAST(:tables AS regclass[]))
     ORDER BY conrelid::regclass::text, conname""")
+# Unique constraints no foreign key outside the registry tables depends on.
+_UNIQUES = text("""
+    SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid)
+    FROM pg_constraint u
+    WHERE contype = 'u' AND conrelid = ANY(CAST(:tables AS regclass[]))
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f'
+                      AND f.conindid = u.conindid
+                      AND NOT f.conrelid = ANY(CAST(:tables AS regclass[])))
+    ORDER BY conrelid::regclass::text, conname""")
 _INDEXES = text("""
     SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid)
     FROM pg_index
-    WHERE indrelid = ANY(CAST(:tables AS regclass[])) AND NOT indisunique
-      AND NOT indisprimary
+    WHERE indrelid = ANY(CAST(:tables AS regclass[])) AND NOT indisprimary
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = indexrelid
+                      AND c.contype IN ('p', 'u', 'x'))
     ORDER BY indexrelid::regclass::text""")
 
 
 @contextmanager
 def indexes_built_after(conn: Connection, tables: Sequence[str] = TABLES) -> Iterator[None]:
-    """Drop the tables' foreign keys and non-unique indexes; recreate them on exit."""
+    """Drop the tables' foreign keys, unique constraints and other indexes; recreate on exit.
+
+    Constraints come back before the keys that refer to them, keys last.
+    """
     names = list(tables)
     keys = conn.execute(_FOREIGN_KEYS, {"tables": names}).all()
+    uniques = conn.execute(_UNIQUES, {"tables": names}).all()
     indexes = conn.execute(_INDEXES, {"tables": names}).all()
-    for table, name, _definition in keys:
+    for table, name, _definition in keys + uniques:
         conn.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
     for index, _definition in indexes:
         conn.exec_driver_sql(f"DROP INDEX {index}")
     yield
     for _index, definition in indexes:
         conn.exec_driver_sql(definition)
-    for table, name, definition in keys:
+    for table, name, definition in uniques + keys:
         conn.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
 
 

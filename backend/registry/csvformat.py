@@ -15,7 +15,8 @@ columns (any order; the five marked * are required, the others may be left out):
   died_on            YYYY-MM-DD, if the person has died
   family_card_number the household's family card (KK), 16 digits
   relationship       head | spouse | child | parent | other (needed with a family card)
-  welfare_decile     1..10, the household's welfare ranking (the same on all its rows)
+  welfare_decile     1..10, the household's welfare ranking (the same on all its rows,
+                     or blank on all)
   school_code, school_name, school_level (primary|junior|senior), school_grade (1..12),
   academic_year (YYYY/YYYY)            a current school enrolment: all five or none
   health_facility_code, health_facility_name, jkn_class (1..3), premium_assisted
@@ -194,3 +195,45 @@ class RowParser:
         if assisted not in _TRUE and assisted not in _FALSE:
             raise BadRow("premium_assisted", "true or false")
         return (code, name, self._int(jkn_class, "jkn_class", 1, 3), assisted in _TRUE)
+
+
+class AcrossRows:
+    """The rules between rows of one file, checked as the rows stream past.
+
+    A national number given twice; a family card whose rows have not exactly one head
+    or disagree on the decile. A household with a bad row is left to that row's error.
+    """
+
+    def __init__(self) -> None:
+        self.numbers: dict[str, int] = {}
+        self.cards: dict[str, list[Any]] = {}  # card -> [first line, heads, deciles]
+        self.tainted: set[str] = set()
+
+    def add(self, staged: tuple[Any, ...]) -> RowError | None:
+        line, number, card = staged[0], staged[1], staged[11]
+        first = self.numbers.setdefault(number, line)
+        if first != line:
+            return RowError(line, "national_number", f"also on line {first}")
+        if card is not None:
+            entry = self.cards.get(card)
+            if entry is None:
+                entry = self.cards[card] = [line, 0, set()]
+            entry[1] += staged[12] == "head"
+            entry[2].add(staged[13])
+        return None
+
+    def taint(self, card: str) -> None:
+        self.tainted.add(card)
+
+    def households(self) -> list[RowError]:
+        errors = []
+        for card, (line, heads, deciles) in self.cards.items():
+            if card in self.tainted:
+                continue
+            if heads != 1:
+                errors.append(RowError(line, "relationship", f"family card {card} has "
+                                       f"{heads} heads; it needs exactly one"))
+            if len(deciles) > 1:
+                errors.append(RowError(line, "welfare_decile", f"the rows of family card "
+                                       f"{card} give different deciles"))
+        return errors

@@ -3,12 +3,13 @@
 The CSV format is described in `backend.registry.csvformat`. The import runs in one
 transaction in four steps:
 
-1. each row is checked on its own (RowParser) and the good ones streamed into a
+1. each row is checked on its own (RowParser), the rules between rows as the rows pass
+   (AcrossRows: a number twice in the file, a family card without exactly one head, a
+   household whose rows disagree on the decile), and the good rows are streamed into a
    temporary staging table: COPY on PostgreSQL (psycopg's cursor.copy), executemany
    batches on SQLite;
-2. the checks across rows run as SQL on the staging table: a number twice in the file
-   or already registered, a family card without exactly one head, a household whose
-   rows disagree on the decile, a family card already registered;
+2. the staged rows are checked against the registry in SQL: a national number or a
+   family card already registered;
 3. if any row is bad, every problem is reported with its line and nothing is written;
 4. otherwise set-based INSERT ... SELECT statements move the rows into the registry
    (people, households, members, enrolments, health), with one history row per
@@ -33,7 +34,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from backend.registry import bulk, trail
-from backend.registry.csvformat import STAGED, BadRow, RowError, RowParser, check_header
+from backend.registry.csvformat import (
+    STAGED,
+    AcrossRows,
+    BadRow,
+    RowError,
+    RowParser,
+    check_header,
+)
 from backend.registry.history import Actor
 
 MAX_REPORTED = 1000
@@ -85,9 +93,10 @@ def import_csv(engine: Engine, source: Path, *, formats: Sequence[str],
                 _create_staging(conn)
                 with _phase(report, "check rows and stage"):
                     _stage(conn, source, formats, report, progress)
-                with _phase(report, "check across rows"):
-                    _check_across_rows(conn, report)
+                with _phase(report, "check against registry"):
+                    _check_registered(conn, report)
                 if report.error_count:
+                    report.errors.sort(key=lambda error: error.line)
                     raise ImportFailed(report)
                 with _phase(report, "insert"):
                     _move(conn, report, actor, source)
@@ -129,7 +138,7 @@ def _create_staging(conn: Connection) -> None:
 
 def _rows(source: Path, report: ImportReport, formats: Sequence[str],
           progress: Callable[[int], None] | None) -> Iterator[tuple[Any, ...]]:
-    """The staged tuples of the good rows; bad rows go to the report."""
+    """The staged tuples of the good rows; bad rows and rules between rows to the report."""
     with source.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(_counting(handle, progress))
         header = next(reader, None)
@@ -142,6 +151,8 @@ def _rows(source: Path, report: ImportReport, formats: Sequence[str],
         if errors:
             return
         parse = RowParser(positions, formats).parse
+        across = AcrossRows()
+        card_at = positions.get("family_card_number")
         line = reader.line_num
         for row in reader:
             start, line = line + 1, reader.line_num
@@ -149,11 +160,19 @@ def _rows(source: Path, report: ImportReport, formats: Sequence[str],
                 continue
             report.rows += 1
             try:
-                yield parse(start, row)
+                staged = parse(start, row)
             except BadRow as bad:
                 report.add_error(RowError(start, bad.column, bad.problem))
-            except UnicodeDecodeError:
-                report.add_error(RowError(start, None, "not UTF-8 text"))
+                if card_at is not None and card_at < len(row):
+                    across.taint(row[card_at].strip())
+                continue
+            problem = across.add(staged)
+            if problem is None:
+                yield staged
+            else:
+                report.add_error(problem)
+        for error in across.households():
+            report.add_error(error)
 
 
 def _counting(handle: Any, progress: Callable[[int], None] | None) -> Iterator[str]:
@@ -187,6 +206,8 @@ def _copy(conn: Connection, rows: Iterator[tuple[Any, ...]]) -> None:
     with cursor.copy(f"COPY {STAGING} ({', '.join(STAGED)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
+    # Temporary tables are never analysed automatically; the joins below need the numbers.
+    cursor.execute(f"ANALYZE {STAGING}")
 
 
 def _executemany(conn: Connection, rows: Iterator[tuple[Any, ...]]) -> None:
@@ -205,37 +226,23 @@ def _executemany(conn: Connection, rows: Iterator[tuple[Any, ...]]) -> None:
     cursor.close()
 
 
-CROSS_ROW_CHECKS = (
-    ("national_number", """
-        SELECT s.line, 'also on line ' || f.first_line
-        FROM registry_import_rows s JOIN (SELECT national_number, min(line) AS first_line
-                                FROM registry_import_rows GROUP BY national_number
-                                HAVING count(*) > 1) f
-          ON f.national_number = s.national_number AND s.line <> f.first_line"""),
+# What the file is checked against: the registry as it is (the file's own rules between
+# rows are checked as it streams, in csvformat.AcrossRows).
+REGISTERED_CHECKS = (
     ("national_number", """
         SELECT s.line, 'already registered (citizen ' || c.id || ')'
         FROM registry_import_rows s JOIN citizens c ON c.national_number = s.national_number"""),
-    ("relationship", """
-        SELECT min(line), 'family card ' || family_card_number || ' has '
-               || sum(CASE WHEN relationship = 'head' THEN 1 ELSE 0 END)
-               || ' heads; it needs exactly one'
-        FROM registry_import_rows WHERE family_card_number IS NOT NULL GROUP BY family_card_number
-        HAVING sum(CASE WHEN relationship = 'head' THEN 1 ELSE 0 END) <> 1"""),
-    ("welfare_decile", """
-        SELECT min(line), 'the rows of family card ' || family_card_number
-               || ' give different deciles'
-        FROM registry_import_rows WHERE family_card_number IS NOT NULL GROUP BY family_card_number
-        HAVING count(DISTINCT welfare_decile) > 1"""),
     ("family_card_number", """
-        SELECT min(s.line), 'family card already registered (household ' || h.id || ')'
-        FROM registry_import_rows s JOIN households h ON h.family_card_number = s.family_card_number
-        GROUP BY s.family_card_number, h.id"""),
+        SELECT s.line, 'family card already registered (household ' || h.id || ')'
+        FROM registry_import_rows s
+        JOIN households h ON h.family_card_number = s.family_card_number
+        WHERE s.relationship = 'head'"""),
 )
 
 
-def _check_across_rows(conn: Connection, report: ImportReport) -> None:
+def _check_registered(conn: Connection, report: ImportReport) -> None:
     found: list[RowError] = []
-    for column, query in CROSS_ROW_CHECKS:
+    for column, query in REGISTERED_CHECKS:
         for line, problem in conn.exec_driver_sql(f"{query} ORDER BY 1 LIMIT {MAX_REPORTED}"):
             found.append(RowError(line, column, problem))
     for error in sorted(found, key=lambda e: e.line):
@@ -267,12 +274,10 @@ def _insert_all(conn: Connection, report: ImportReport, pg: bool) -> None:
     report.households = _run(conn, """
         INSERT INTO households (family_card_number, head_citizen_id, region_code,
                                 welfare_decile)
-        SELECT s.family_card_number, s.citizen_id, s.region_code, d.decile
-        FROM registry_import_rows s JOIN (SELECT family_card_number, max(welfare_decile) AS decile
-                               FROM registry_import_rows WHERE family_card_number IS NOT NULL
-                               GROUP BY family_card_number) d
-          ON d.family_card_number = s.family_card_number
-        WHERE s.relationship = 'head'""")
+        SELECT family_card_number, citizen_id, region_code, welfare_decile
+        FROM registry_import_rows WHERE relationship = 'head'""")
+    if pg:  # fresh statistics, or the next join is planned as if households were empty
+        conn.exec_driver_sql("ANALYZE households")
     _run(conn, """
         INSERT INTO household_members (citizen_id, household_id, relationship)
         SELECT s.citizen_id, h.id, s.relationship

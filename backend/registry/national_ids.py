@@ -53,6 +53,8 @@ class Problem:
 
 def normalize(number: str) -> str:
     """Drop the spaces, dashes and dots people type between groups of digits."""
+    if number.isdigit():  # the usual case, once per row of a bulk import
+        return number
     return _SEPARATORS.sub("", number).upper()
 
 
