@@ -22,6 +22,7 @@ from backend.identity.models import StaffAccount, Terminal
 from backend.reasons import Reason
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+TERMINAL_ID = re.compile(r"^[a-z]{1,16}-[0-9a-f]{10}$")
 
 
 def normalise_username(raw: str) -> str:
@@ -39,7 +40,7 @@ def create_staff(session: Session, *, username: str, role: str, display_name: st
                  principal: Principal | None = None) -> StaffAccount:
     """A new account; without a password it can sign in only through the city's SSO."""
     username = normalise_username(username)
-    if not USERNAME.match(username):
+    if not USERNAME.fullmatch(username):
         raise ApiError(Reason.VALIDATION_FAILED, "a username is 2-64 of a-z, 0-9, '.', '_', "
                        "'-', starting with a letter or digit", 400)
     if role not in STAFF_ROLES:
@@ -73,7 +74,10 @@ def _refuse_duplicates(session: Session, username: str, email: str | None) -> No
 
 
 def get_staff(session: Session, username: str, *, for_update: bool = False) -> StaffAccount:
-    query = select(StaffAccount).where(StaffAccount.username == normalise_username(username))
+    username = normalise_username(username)
+    if not USERNAME.fullmatch(username):
+        raise ApiError(Reason.NOT_FOUND, "no such staff account", 404)
+    query = select(StaffAccount).where(StaffAccount.username == username)
     if for_update:
         query = query.with_for_update()
     account = session.execute(query).scalar_one_or_none()
@@ -157,6 +161,8 @@ def create_terminal(session: Session, *, kind: str, name: str,
 
 
 def get_terminal(session: Session, terminal_id: str) -> Terminal:
+    if not TERMINAL_ID.fullmatch(terminal_id):
+        raise ApiError(Reason.NOT_FOUND, "no such terminal", 404)
     terminal = session.get(Terminal, terminal_id)
     if terminal is None:
         raise ApiError(Reason.NOT_FOUND, "no such terminal", 404)

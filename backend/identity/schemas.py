@@ -10,12 +10,15 @@ from pydantic import Field
 from backend.api.routing import OutModel, StrictModel
 from backend.identity.models import StaffAccount, Terminal
 
+# Text that is stored or looked up: no control characters (PostgreSQL refuses NUL).
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+
 Role = Literal["admin", "clerk", "agent", "auditor"]
 Kind = Literal["kiosk", "counter", "agent", "gate"]
 
 
 class LoginBody(StrictModel):
-    username: str = Field(min_length=1, max_length=64)
+    username: str = Field(min_length=1, max_length=64, pattern=PRINTABLE)
     password: str = Field(min_length=1, max_length=256)
 
 
@@ -49,11 +52,12 @@ class WhoAmI(OutModel):
 
 
 class StaffCreate(StrictModel):
-    username: str = Field(min_length=2, max_length=64)
+    username: str = Field(min_length=2, max_length=64, pattern=PRINTABLE)
     role: Role
-    display_name: str = Field(default="", max_length=200)
+    display_name: str = Field(default="", max_length=200, pattern=PRINTABLE)
     email: str | None = Field(default=None, max_length=254,
-                              pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+                              pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+"
+                                      r"\.[^@\s\x00-\x1f\x7f]+$")
     # Omitted: the account signs in only through the city's SSO.
     password: str | None = Field(default=None, max_length=256)
 
@@ -89,7 +93,7 @@ class StaffList(OutModel):
 
 class TerminalCreate(StrictModel):
     kind: Kind
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=PRINTABLE)
 
 
 class TerminalQuery(StrictModel):

@@ -59,6 +59,8 @@ def password_login(username: str, password: str, address: str | None) -> SignedI
 def sso_login(claims: dict[str, Any]) -> SignedIn:
     """Map a verified ID token to an account: by `sub` once linked, else by verified e-mail."""
     sub = claims["sub"]
+    if not sub or len(sub) > 255 or any(ord(c) < 0x20 or c == "\x7f" for c in sub):
+        raise ApiError(Reason.SSO_FAILED, "the provider sent an unusable subject", 401)
     account = session().execute(select(StaffAccount).where(
         StaffAccount.oidc_subject == sub)).scalar_one_or_none()
     if account is None:
@@ -72,7 +74,8 @@ def sso_login(claims: dict[str, Any]) -> SignedIn:
 
 def _link_by_email(claims: dict[str, Any]) -> StaffAccount:
     email = claims.get("email")
-    if not isinstance(email, str) or claims.get("email_verified") is not True:
+    if not isinstance(email, str) or claims.get("email_verified") is not True or \
+            "\x00" in email:
         raise ApiError(Reason.SSO_NO_ACCOUNT, "no staff account is linked to this sign-on "
                        "identity", 403)
     account = session().execute(select(StaffAccount).where(

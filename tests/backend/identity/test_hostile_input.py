@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend.reasons import Reason
+from backend.testing.identity import basic, bearer
 
 REASONS = {r.value for r in Reason}
 FUZZ = settings(max_examples=60, deadline=None,
@@ -56,3 +57,26 @@ def test_any_bearer_token_is_refused_with_a_reason(client, token):
     answer = client.get("/api/v1/auth/whoami", headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code in (400, 401)
     assert answer.json["error"]["reason"] in REASONS
+
+
+def test_nul_and_control_characters_are_refused_not_stored(client, staff_token, terminal):
+    admin = bearer(staff_token("admin"))
+    kiosk = terminal("kiosk")
+    cases = [
+        client.post("/api/v1/auth/staff/login", json={"username": "a\x00b", "password": "x"}),
+        client.post("/api/v1/staff", headers=admin,
+                    json={"username": "rini", "role": "clerk", "display_name": "R\x00"}),
+        client.post("/api/v1/terminals", headers=admin, json={"kind": "kiosk", "name": "k\x00"}),
+        client.get("/api/v1/staff/a%00b", headers=admin),
+        client.post("/api/v1/staff/a%00b/disable", headers=admin),
+        client.get("/api/v1/terminals/kiosk-%00", headers=admin),
+        client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials",
+                                                 "client_id": "\x00", "client_secret": "x"}),
+        client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"},
+                    headers=basic(kiosk.client_id + "\x00", kiosk.client_secret)),
+    ]
+    for answer in cases:
+        assert 400 <= answer.status_code < 500, (answer.request.path, answer.json)
+        reason = answer.json["reason"] if isinstance(answer.json["error"], str) else \
+            answer.json["error"]["reason"]
+        assert reason in REASONS
