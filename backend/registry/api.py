@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask
+
 from backend.api.routing import Api
 from backend.auth.principal import Requirement, current_principal
+from backend.config import PREFIX, ConfigError
 from backend.db import session
 from backend.errors import ApiError
 from backend.reasons import Reason
-from backend.registry import facts, households, service, trail
+from backend.registry import facts, households, national_ids, service, trail
 from backend.registry import history as history_module
 from backend.registry.models import Citizen, Household
 from backend.registry.schemas import (
@@ -252,3 +255,12 @@ def remove_member(household_id: int, citizen_id: int) -> tuple[None, int]:
     households.remove_member(sess, households.require_household(sess, household_id),
                              citizen_id)
     return None, 204
+
+
+def init_app(app: Flask) -> None:
+    """Refuse to start with a national number format the registry cannot check."""
+    formats = tuple(app.config["NATIONAL_ID_FORMATS"])
+    unknown = national_ids.unknown_formats(formats)
+    if unknown or not formats:
+        raise ConfigError(f"{PREFIX}NATIONAL_ID_FORMATS: {', '.join(unknown) or 'empty'} "
+                          f"(known: {', '.join(national_ids.FORMATS)})")

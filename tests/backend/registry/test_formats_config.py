@@ -1,5 +1,9 @@
 """The national number formats a city accepts are configuration, not code."""
 
+import pytest
+
+from backend.app import create_app
+from backend.config import ConfigError
 from backend.reasons import Reason
 from backend.registry.national_ids import make_thai
 from tests.backend.registry.conftest import new_citizen_body
@@ -31,3 +35,8 @@ def test_a_wrong_thai_check_digit_names_both_formats_problems(app, client, clerk
     problems = answer.json["error"]["details"]["problems"]
     assert [p["format"] for p in problems] == ["nik", "thai"]
     assert "check digit" in problems[1]["problem"]
+
+
+def test_the_hub_refuses_to_start_with_an_unknown_format(instance_dir):
+    with pytest.raises(ConfigError, match="NATIONAL_ID_FORMATS: passport"):
+        create_app(INSTANCE_DIR=str(instance_dir), NATIONAL_ID_FORMATS=("nik", "passport"))
