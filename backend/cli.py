@@ -22,6 +22,7 @@ COMMANDS = (
     ("backend.cards.cli", "card"),
     ("backend.audit.cli", "audit"),
     ("backend.ledger.cli", "ledger"),
+    ("backend.documents.cli", "reports"),
     ("backend.runtime", "serve"),
     ("backend.runtime", "worker"),
     ("backend.runtime", "beat"),
