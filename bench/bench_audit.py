@@ -11,7 +11,7 @@ flush) bounds the rate; `--async-commit` shows the same run with
 synchronous_commit=off (not a deployment setting; it shows where the time goes).
 
 Verification: RECORDS records appended in batches, then `verify()` timed (best of 2)
-on PostgreSQL and on an SQLite file.
+on PostgreSQL and on an SQLite file, in one process and in two (`--jobs 2`).
 """
 
 from __future__ import annotations
@@ -110,13 +110,13 @@ def fill(url: str, records: int, batch: int = 10_000) -> None:
     engine.dispose()
 
 
-def bench_verify(url: str) -> tuple[float, int]:
+def bench_verify(url: str, jobs: int) -> tuple[float, int]:
     engine = make_engine(url)
     best, count = float("inf"), 0
     for _ in range(2):
         with engine.connect() as conn:
             started = time.perf_counter()
-            report = verify(conn, None, None)
+            report = verify(conn, None, None, jobs=jobs)
             best = min(best, time.perf_counter() - started)
             assert report.intact, report.to_dict()
             count = report.records
@@ -160,20 +160,22 @@ def main() -> None:
                 print(f"| {mode} | {per_tx} | {rate:,.0f} | {'yes' if ok else 'NO'} |",
                       flush=True)
     if args.only in (None, "verify"):
-        print("| verify | records | records/s |\n|---|---|---|")
+        print("| verify | records | jobs | records/s |\n|---|---|---|---|")
         name, url = fresh_pg()
         try:
             fill(url, args.records)
-            rate, count = bench_verify(url)
-            print(f"| PostgreSQL | {count:,} | {rate:,.0f} |", flush=True)
+            for jobs in (1, 2):
+                rate, count = bench_verify(url, jobs)
+                print(f"| PostgreSQL | {count:,} | {jobs} | {rate:,.0f} |", flush=True)
         finally:
             databases.drop_pg_database(name)
         with tempfile.TemporaryDirectory() as folder:
             url = f"sqlite:///{folder}/bench.db"
             migrations.upgrade(url)
             fill(url, args.records)
-            rate, count = bench_verify(url)
-            print(f"| SQLite | {count:,} | {rate:,.0f} |", flush=True)
+            for jobs in (1, 2):
+                rate, count = bench_verify(url, jobs)
+                print(f"| SQLite | {count:,} | {jobs} | {rate:,.0f} |", flush=True)
     print(f"load average at end {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

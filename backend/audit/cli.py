@@ -24,14 +24,17 @@ def audit() -> None:
 @click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Check checkpoints with this PEM key (default: the configured key's).")
-def verify(as_json: bool, public_key: Path | None) -> None:
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes that scan slices of the chain in parallel.")
+def verify(as_json: bool, public_key: Path | None, jobs: int) -> None:
     """Recompute the chain and check every checkpoint."""
     from backend.audit.verify import verify_app
     from backend.db import database
 
     app = make_app()
     with app.app_context(), database().engine.connect() as conn:
-        report = verify_app(conn, app.config, public_key.read_bytes() if public_key else None)
+        report = verify_app(conn, app.config, public_key.read_bytes() if public_key else None,
+                            jobs)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:

@@ -17,6 +17,7 @@ like a truncation.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing as mp
 import time
 from binascii import unhexlify
 from collections.abc import Iterable, Mapping
@@ -28,10 +29,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection
 
 from backend.audit import checkpoints as cp
+from backend.audit.append import head
 from backend.audit.chain import LEAF_PREFIX, NODE_PREFIX, SEPARATORS, ZERO_HASH
 from backend.audit.rows import Row, read_chain
+from backend.db import make_engine
 
 KINDS = ("edited", "deleted", "swapped", "truncated", "rewritten", "fork", "bad_checkpoint")
+ZERO_HEX = ZERO_HASH.hex().encode()
+UNKNOWN = b"?"  # the link into a slice that does not start at 1, checked by merge()
 MAX_SUSPECTS = 10_000  # failing records kept; beyond this they are only counted
 MAX_SWAP_ANALYSIS = 200  # pairing failures costs n^2 hashes; a mass edit is just "edited"
 
@@ -73,9 +78,12 @@ class Report:
 
 @dataclass
 class _Scan:
+    first: int = 1
     records: int = 0
     last_seq: int = 0
     head: bytes = ZERO_HASH
+    last_hash: bytes = b""  # hex, as read
+    first_row: Row | None = None
     gaps: list[tuple[int, int]] = field(default_factory=list)  # (first missing, next present)
     suspects: dict[int, Row] = field(default_factory=dict)
     breaks: list[int] = field(default_factory=list)  # seqs whose prev_hash is not the link
@@ -83,23 +91,47 @@ class _Scan:
 
 
 def verify(conn: Connection, checkpoint_dir: Path | None,
-           public_key: Ed25519PublicKey | None) -> Report:
-    """Verify the whole log as `conn` sees it."""
+           public_key: Ed25519PublicKey | None, jobs: int = 1) -> Report:
+    """Verify the whole log as `conn` sees it; `jobs` > 1 scans slices in parallel
+    processes on connections of their own (so only committed records count)."""
     started = time.perf_counter()
     marks = list(cp.from_directory(checkpoint_dir)) if checkpoint_dir else []
     marks += list(cp.from_table(conn))
-    scan = scan_chain(read_chain(conn), {m.size for m in marks})
+    sizes = {m.size for m in marks}
+    parallel = jobs > 1
+    scan = _scan_parallel(conn, sizes, jobs) if parallel else scan_chain(read_chain(conn), sizes)
     findings = _chain_findings(scan) + _checkpoint_findings(scan, marks, public_key)
     return Report(records=scan.records, last_seq=scan.last_seq, head=scan.head,
                   checkpoints=len(marks), seconds=time.perf_counter() - started,
                   findings=sorted(findings, key=lambda f: (KINDS.index(f.kind), f.position)))
 
 
+def _scan_parallel(conn: Connection, sizes: set[int], jobs: int) -> _Scan:
+    last = head(conn)[0]
+    url = conn.engine.url.render_as_string(hide_password=False)
+    step = max(1, -(-last // jobs))
+    cuts = [(first, min(first + step - 1, last)) for first in range(1, last + 1, step)]
+    context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    with context.Pool(len(cuts) or 1) as pool:
+        slices = pool.starmap(_scan_slice, [(url, a, b, sizes) for a, b in cuts])
+    return merge(slices)
+
+
+def _scan_slice(url: str, first: int, last: int, sizes: set[int]) -> _Scan:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return scan_chain(read_chain(conn, first, last), sizes, first,
+                              ZERO_HEX if first == 1 else UNKNOWN)
+    finally:
+        engine.dispose()
+
+
 def verify_app(conn: Connection, config: Mapping[str, Any],
-               public_key_pem: bytes | None = None) -> Report:
+               public_key_pem: bytes | None = None, jobs: int = 1) -> Report:
     """Verify with the hub's configured checkpoint directory and key."""
-    return verify(conn, Path(config["AUDIT_CHECKPOINT_DIR"]), public_key_for(config,
-                                                                             public_key_pem))
+    return verify(conn, Path(config["AUDIT_CHECKPOINT_DIR"]),
+                  public_key_for(config, public_key_pem), jobs)
 
 
 def public_key_for(config: Mapping[str, Any],
@@ -113,11 +145,16 @@ def public_key_for(config: Mapping[str, Any],
     return None
 
 
-def scan_chain(rows: Iterable[Row], sizes: set[int]) -> _Scan:
-    """The one pass; the hot loop of verification (bench/bench_audit.py)."""
-    scan = _Scan()
+def scan_chain(rows: Iterable[Row], sizes: set[int], first: int = 1,
+               prev_hash: bytes = ZERO_HEX) -> _Scan:
+    """The one pass; the hot loop of verification (bench/bench_audit.py).
+
+    A slice of the chain starting at `first` is scanned with `prev_hash` = UNKNOWN;
+    `merge` then checks the link across the cut.
+    """
+    scan = _Scan(first=first)
     sha256 = hashlib.sha256
-    expected, last_hash, count = 1, ZERO_HASH.hex().encode(), 0
+    expected, last_hash, count = first, prev_hash, 0
     suspects, breaks, at_sizes = scan.suspects, scan.breaks, scan.at_sizes
     for row in rows:
         seq, canonical, details, digest, prev, current = row
@@ -139,10 +176,39 @@ def scan_chain(rows: Iterable[Row], sizes: set[int]) -> _Scan:
                 suspects.setdefault(-1, row)
         if seq in sizes:
             at_sizes[seq] = current
+        if not count:
+            scan.first_row = row
         last_hash, expected, count = current, seq + 1, count + 1
-    scan.records, scan.last_seq = count, expected - 1
+    scan.records, scan.last_seq, scan.last_hash = count, expected - 1, last_hash
     scan.head = _unhex(last_hash)
     return scan
+
+
+def merge(slices: list[_Scan]) -> _Scan:
+    """One scan from consecutive slices; gaps and links across a cut are settled here."""
+    whole = _Scan()
+    last_hash, expected = ZERO_HEX, 1
+    for part in slices:
+        if part.first_row is None:
+            continue  # every record of this slice is missing: the next one shows the gap
+        first_seq = part.first_row[0]
+        if part.gaps and part.gaps[0][0] == part.first:
+            part.gaps.pop(0)
+        linked = first_seq != expected or part.first_row[4] == last_hash
+        if part.breaks and part.breaks[0] == part.first and linked:
+            part.breaks.pop(0)  # the link into the slice holds (or a gap explains it)
+        if first_seq != expected:
+            whole.gaps.append((expected, first_seq))
+        whole.gaps += part.gaps
+        whole.breaks += part.breaks
+        whole.at_sizes.update(part.at_sizes)
+        for seq, row in part.suspects.items():
+            if len(whole.suspects) < MAX_SUSPECTS:
+                whole.suspects[seq] = row
+        whole.records += part.records
+        whole.last_seq, whole.head, last_hash = part.last_seq, part.head, part.last_hash
+        expected = part.last_seq + 1
+    return whole
 
 
 def _chain_findings(scan: _Scan) -> list[Finding]:
@@ -159,8 +225,9 @@ def _chain_findings(scan: _Scan) -> list[Finding]:
     in_swap = {seq for pair in swapped for seq in pair}
     edited = sorted(seq for seq in scan.suspects if seq not in in_swap and seq > 0)
     gap_next = {upto for _first, upto in scan.gaps}
+    explained = in_swap | set(scan.suspects)
     for seq in scan.breaks:
-        if not ({seq, seq - 1} & (in_swap | set(scan.suspects)) or seq in gap_next):
+        if not ({seq, seq - 1} & explained or seq in gap_next):
             edited.append(seq - 1)  # its hash was recomputed: the next no longer links
     if edited:
         edited.sort()

@@ -101,9 +101,9 @@ class AuditStore:
         assert made is not None
         return made
 
-    def verify(self) -> Report:
+    def verify(self, jobs: int = 1) -> Report:
         with self.engine.connect() as conn:
-            return verify_app(conn, self.app.config)
+            return verify_app(conn, self.app.config, jobs=jobs)
 
     def records(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

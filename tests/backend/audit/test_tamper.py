@@ -152,3 +152,46 @@ def test_times_whose_microseconds_end_in_zeros_verify(audit_store):
             append(conn, [entry], at=datetime(2031, 1, 1, 12, 0, 0, micro, tzinfo=UTC))
     report = audit_store.verify()
     assert report.intact and report.records == 3, report.to_dict()
+
+
+def test_parallel_verification_names_the_same_first_positions(audit_store):
+    audit_store.fill(40, per_transaction=8)
+    audit_store.checkpoint()
+    with audit_store.tamper() as owner:
+        owner.execute(text("UPDATE audit_records SET role = 'admin' WHERE seq = 3"))
+        owner.execute(text("DELETE FROM audit_records WHERE seq BETWEEN 12 AND 16"))
+        swap(owner, 27, 28)
+        owner.execute(text("DELETE FROM audit_records WHERE seq > 37"))
+    expected = {"edited": 3, "deleted": 12, "swapped": 27, "truncated": 38}
+    assert _kinds(audit_store.verify()) == expected
+    for jobs in (2, 3, 5):  # cuts fall inside the gap, beside the swap, anywhere
+        assert _kinds(audit_store.verify(jobs=jobs)) == expected, jobs
+
+
+def test_parallel_verification_checks_the_links_across_cuts(audit_store):
+    audit_store.fill(20)
+    with audit_store.tamper() as owner:
+        _recompute_one(owner, 10, purpose="edited, hash recomputed")
+    one_pass = _kinds(audit_store.verify())
+    assert one_pass == {"edited": 10}  # record 11 no longer links to it
+    assert _kinds(audit_store.verify(jobs=2)) == one_pass  # the cut is at 11
+
+
+def _recompute_one(conn, seq, **changes):
+    from sqlalchemy import select
+
+    from backend.audit.chain import canonical_text, leaf_hash, next_head
+    from backend.audit.models import AuditRecord
+
+    table = AuditRecord.__table__
+    conn.execute(table.update().where(table.c.seq == seq).values(**changes))
+    row = conn.execute(select(table).where(table.c.seq == seq)).one()
+    new = next_head(row.prev_hash, leaf_hash(canonical_text(dict(row._mapping))))
+    conn.execute(table.update().where(table.c.seq == seq).values(hash=new))
+
+
+def test_parallel_verification_of_an_intact_chain(audit_store):
+    audit_store.fill(25, per_transaction=5)
+    audit_store.checkpoint()
+    report = audit_store.verify(jobs=4)
+    assert report.intact and report.records == 25, report.to_dict()
