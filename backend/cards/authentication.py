@@ -66,13 +66,16 @@ def refuse(reason: Reason, message: str, status: int = 401) -> ApiError:
 # --- challenge ----------------------------------------------------------------
 
 
+_NEW_CHALLENGE = insert(challenges)  # built once: per call only its parameters change
+
+
 def issue_challenge(conn: Connection, terminal_id: str, ttl: int,
                     now: dt.datetime) -> wire.Challenge:
     """A fresh 256-bit nonce bound to `terminal_id`; only its hash is stored."""
     expires = now + dt.timedelta(seconds=ttl)
     nonce = secrets.token_bytes(NONCE_BYTES)
-    conn.execute(insert(challenges).values(nonce_hash=digest(nonce), terminal_id=terminal_id,
-                                           expires_at=expires))
+    conn.execute(_NEW_CHALLENGE, {"nonce_hash": digest(nonce), "terminal_id": terminal_id,
+                                  "expires_at": expires})
     return wire.Challenge(nonce, expires.isoformat())
 
 
