@@ -75,8 +75,9 @@ class ReadQuery(StrictModel):
 class SearchQuery(StrictModel):
     purpose: Purpose
     number: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
-    name: Annotated[str, StringConstraints(min_length=2, max_length=200)] | None = None
-    page: Annotated[int, Field(ge=1, le=100_000)] = 1
+    # Three characters at least: the trigram index serves the search from there.
+    name: Annotated[str, StringConstraints(min_length=3, max_length=200)] | None = None
+    page: Annotated[int, Field(ge=1, le=1000)] = 1
     per_page: Annotated[int, Field(ge=1, le=100)] = 20
 
 
