@@ -1,10 +1,9 @@
 """The verifier: recompute the chain, check every checkpoint, name the first bad place.
 
-One pass over the records checks, for each one, that its hash is the hash of its own
-fields and its stored prev_hash (an edited field fails here), that its prev_hash is
-the previous record's hash (a link), and that the sequence has no hole (a deleted
-record). Afterwards the few records that failed are examined for a swap (two records
-that each verify at the other's position), and every checkpoint, from the database
+One pass over the records (scan.py) checks each record's own hash, its link to the
+previous one and the sequence. Afterwards the few records that failed are examined
+for a swap (two records that each verify at the other's position), and every
+checkpoint, from the database
 and from the checkpoint directory, is checked: its signature; that the chain still
 reaches its size (else the tail was truncated); that the record at its size has its
 head (else the tail was rewritten, hashes and all); and that no two checkpoints of
@@ -17,10 +16,9 @@ like a truncation.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing as mp
 import time
 from binascii import unhexlify
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,15 +27,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection
 
 from backend.audit import checkpoints as cp
-from backend.audit.append import head
-from backend.audit.chain import LEAF_PREFIX, NODE_PREFIX, SEPARATORS, ZERO_HASH
+from backend.audit.chain import LEAF_PREFIX, NODE_PREFIX, ZERO_HASH
 from backend.audit.rows import Row, read_chain
-from backend.db import make_engine
+from backend.audit.scan import Scan, scan_chain, scan_parallel, unhex
 
 KINDS = ("edited", "deleted", "swapped", "truncated", "rewritten", "fork", "bad_checkpoint")
-ZERO_HEX = ZERO_HASH.hex().encode()
-UNKNOWN = b"?"  # the link into a slice that does not start at 1, checked by merge()
-MAX_SUSPECTS = 10_000  # failing records kept; beyond this they are only counted
 MAX_SWAP_ANALYSIS = 200  # pairing failures costs n^2 hashes; a mass edit is just "edited"
 
 
@@ -76,20 +70,6 @@ class Report:
                 "findings": [f.to_dict() for f in self.findings]}
 
 
-@dataclass
-class _Scan:
-    first: int = 1
-    records: int = 0
-    last_seq: int = 0
-    head: bytes = ZERO_HASH
-    last_hash: bytes = b""  # hex, as read
-    first_row: Row | None = None
-    gaps: list[tuple[int, int]] = field(default_factory=list)  # (first missing, next present)
-    suspects: dict[int, Row] = field(default_factory=dict)
-    breaks: list[int] = field(default_factory=list)  # seqs whose prev_hash is not the link
-    at_sizes: dict[int, bytes] = field(default_factory=dict)  # stored hex hash at those sizes
-
-
 def verify(conn: Connection, checkpoint_dir: Path | None,
            public_key: Ed25519PublicKey | None, jobs: int = 1) -> Report:
     """Verify the whole log as `conn` sees it; `jobs` > 1 scans slices in parallel
@@ -99,32 +79,11 @@ def verify(conn: Connection, checkpoint_dir: Path | None,
     marks += list(cp.from_table(conn))
     sizes = {m.size for m in marks}
     parallel = jobs > 1
-    scan = _scan_parallel(conn, sizes, jobs) if parallel else scan_chain(read_chain(conn), sizes)
+    scan = scan_parallel(conn, sizes, jobs) if parallel else scan_chain(read_chain(conn), sizes)
     findings = _chain_findings(scan) + _checkpoint_findings(scan, marks, public_key)
     return Report(records=scan.records, last_seq=scan.last_seq, head=scan.head,
                   checkpoints=len(marks), seconds=time.perf_counter() - started,
                   findings=sorted(findings, key=lambda f: (KINDS.index(f.kind), f.position)))
-
-
-def _scan_parallel(conn: Connection, sizes: set[int], jobs: int) -> _Scan:
-    last = head(conn)[0]
-    url = conn.engine.url.render_as_string(hide_password=False)
-    step = max(1, -(-last // jobs))
-    cuts = [(first, min(first + step - 1, last)) for first in range(1, last + 1, step)]
-    context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with context.Pool(len(cuts) or 1) as pool:
-        slices = pool.starmap(_scan_slice, [(url, a, b, sizes) for a, b in cuts])
-    return merge(slices)
-
-
-def _scan_slice(url: str, first: int, last: int, sizes: set[int]) -> _Scan:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return scan_chain(read_chain(conn, first, last), sizes, first,
-                              ZERO_HEX if first == 1 else UNKNOWN)
-    finally:
-        engine.dispose()
 
 
 def verify_app(conn: Connection, config: Mapping[str, Any],
@@ -145,73 +104,7 @@ def public_key_for(config: Mapping[str, Any],
     return None
 
 
-def scan_chain(rows: Iterable[Row], sizes: set[int], first: int = 1,
-               prev_hash: bytes = ZERO_HEX) -> _Scan:
-    """The one pass; the hot loop of verification (bench/bench_audit.py).
-
-    A slice of the chain starting at `first` is scanned with `prev_hash` = UNKNOWN;
-    `merge` then checks the link across the cut.
-    """
-    scan = _Scan(first=first)
-    sha256 = hashlib.sha256
-    expected, last_hash, count = first, prev_hash, 0
-    suspects, breaks, at_sizes = scan.suspects, scan.breaks, scan.at_sizes
-    for row in rows:
-        seq, canonical, details, digest, prev, current = row
-        if seq != expected:
-            scan.gaps.append((expected, seq))
-        elif prev != last_hash:
-            breaks.append(seq)
-        try:
-            node = sha256(NODE_PREFIX + unhexlify(prev) + sha256(LEAF_PREFIX + canonical)
-                          .digest()).digest()
-            intact = (node == unhexlify(current) and sha256(details).hexdigest()
-                      == digest.decode() and canonical.count(b"\x1f") == SEPARATORS)
-        except (ValueError, TypeError):  # not hex, or a value of the wrong type
-            intact = False
-        if not intact:
-            if len(suspects) < MAX_SUSPECTS:
-                suspects[seq] = row
-            else:
-                suspects.setdefault(-1, row)
-        if seq in sizes:
-            at_sizes[seq] = current
-        if not count:
-            scan.first_row = row
-        last_hash, expected, count = current, seq + 1, count + 1
-    scan.records, scan.last_seq, scan.last_hash = count, expected - 1, last_hash
-    scan.head = _unhex(last_hash)
-    return scan
-
-
-def merge(slices: list[_Scan]) -> _Scan:
-    """One scan from consecutive slices; gaps and links across a cut are settled here."""
-    whole = _Scan()
-    last_hash, expected = ZERO_HEX, 1
-    for part in slices:
-        if part.first_row is None:
-            continue  # every record of this slice is missing: the next one shows the gap
-        first_seq = part.first_row[0]
-        if part.gaps and part.gaps[0][0] == part.first:
-            part.gaps.pop(0)
-        linked = first_seq != expected or part.first_row[4] == last_hash
-        if part.breaks and part.breaks[0] == part.first and linked:
-            part.breaks.pop(0)  # the link into the slice holds (or a gap explains it)
-        if first_seq != expected:
-            whole.gaps.append((expected, first_seq))
-        whole.gaps += part.gaps
-        whole.breaks += part.breaks
-        whole.at_sizes.update(part.at_sizes)
-        for seq, row in part.suspects.items():
-            if len(whole.suspects) < MAX_SUSPECTS:
-                whole.suspects[seq] = row
-        whole.records += part.records
-        whole.last_seq, whole.head, last_hash = part.last_seq, part.head, part.last_hash
-        expected = part.last_seq + 1
-    return whole
-
-
-def _chain_findings(scan: _Scan) -> list[Finding]:
+def _chain_findings(scan: Scan) -> list[Finding]:
     findings: list[Finding] = []
     if scan.gaps:
         first, upto = scan.gaps[0]
@@ -263,14 +156,7 @@ def _verifies_at(row: Row, position: int) -> bool:
         return False
 
 
-def _unhex(value: bytes) -> bytes:
-    try:
-        return unhexlify(value)
-    except (ValueError, TypeError):
-        return b""
-
-
-def _checkpoint_findings(scan: _Scan, marks: list[cp.Checkpoint],
+def _checkpoint_findings(scan: Scan, marks: list[cp.Checkpoint],
                          public_key: Ed25519PublicKey | None) -> list[Finding]:
     bad: list[tuple[int, str]] = []
     heads: dict[int, set[bytes]] = {}
@@ -295,7 +181,7 @@ def _checkpoint_findings(scan: _Scan, marks: list[cp.Checkpoint],
     return findings
 
 
-def _against_chain(scan: _Scan, heads: dict[int, set[bytes]]) -> list[Finding]:
+def _against_chain(scan: Scan, heads: dict[int, set[bytes]]) -> list[Finding]:
     findings = []
     beyond = sorted(size for size in heads if size > scan.last_seq)
     if beyond:
@@ -307,7 +193,7 @@ def _against_chain(scan: _Scan, heads: dict[int, set[bytes]]) -> list[Finding]:
         stored = scan.at_sizes.get(size)
         if stored is None:
             continue  # that record is missing: reported as deleted
-        agrees = heads[size] == {_unhex(stored)}  # in a fork, one side always disagrees
+        agrees = heads[size] == {unhex(stored)}  # in a fork, one side always disagrees
         (matching if agrees else mismatching).append(size)
     if mismatching:
         upto = mismatching[0]
