@@ -137,3 +137,37 @@ def test_issuing_onto_a_card_that_is_not_blank_fails_without_a_record(live_hub, 
                         "--json", check=False)
     assert done.returncode != 0
     assert "blank card" in done.stderr
+
+
+def test_a_blocked_pin_is_reset_at_a_counter_with_the_puk(live_hub, holder, blank_card):
+    issued = live_hub.issue(holder, blank_card.reader)
+    for _ in range(3):
+        live_hub.read_card(blank_card.reader, pin="000000")
+    assert live_hub.read_card(blank_card.reader, pin=PIN)[0] != 0  # blocked now
+    with live_hub.app.app_context(), database().transaction() as tx:
+        accounts.create_staff(tx, username="clerk.ani", role="clerk")
+    live_hub.run("card", "unblock-pin", "--reader", blank_card.reader, "--clerk", "clerk.ani",
+                 "--puk", issued["puk"], "--new-pin", "864200")
+    code, answer = live_hub.read_card(blank_card.reader, pin="864200")
+    assert code == 0 and answer["assurance"] == "pin"
+
+
+def test_a_wrong_puk_unblocks_nothing(live_hub, holder, blank_card):
+    live_hub.issue(holder, blank_card.reader)
+    with live_hub.app.app_context(), database().transaction() as tx:
+        accounts.create_staff(tx, username="clerk.budi", role="clerk")
+    done = live_hub.run("card", "unblock-pin", "--reader", blank_card.reader, "--clerk",
+                        "clerk.budi", "--puk", "00000000", "--new-pin", "864200", check=False)
+    assert done.returncode != 0 and "wrong PUK" in done.stderr
+    assert live_hub.read_card(blank_card.reader, pin="864200")[0] != 0
+
+
+def test_card_replace_issues_a_new_card_and_revokes_the_lost_one(live_hub, holder,
+                                                                 vcard_factory):
+    lost, new = vcard_factory(reader_index=0), vcard_factory(reader_index=1)
+    first = live_hub.issue(holder, lost.reader)
+    done = live_hub.run("card", "replace", first["serial"], "--reader", new.reader,
+                        "--reason", "keyCompromise", "--pin", PIN, "--json")
+    assert json.loads(done.stdout)["replaced"] == [first["serial"]]
+    assert live_hub.read_card(lost.reader)[1]["refused"] == "card_revoked"
+    assert live_hub.read_card(new.reader)[0] == 0
