@@ -15,7 +15,7 @@ from backend.errors import ApiError
 from backend.reasons import Reason
 from backend.registry import history, trail
 from backend.registry.history import Actor
-from backend.registry.models import Citizen, HealthAssignment, SchoolEnrolment
+from backend.registry.models import MAX_ID, Citizen, HealthAssignment, SchoolEnrolment
 
 ENROLMENT_FIELDS = ("school_code", "school_name", "level", "grade", "academic_year", "active")
 HEALTH_FIELDS = ("facility_code", "facility_name", "jkn_class", "premium_assisted", "active")
@@ -52,7 +52,7 @@ def update_enrolment(sess: Session, person: Citizen, enrolment_id: int,
                      fields: dict[str, Any], actor: Actor | None = None) -> SchoolEnrolment:
     actor = actor or Actor.current()
     _living(person)
-    enrolment = sess.get(SchoolEnrolment, enrolment_id)
+    enrolment = sess.get(SchoolEnrolment, enrolment_id) if enrolment_id <= MAX_ID else None
     if enrolment is None or enrolment.citizen_id != person.id:
         raise ApiError(Reason.NOT_FOUND, f"no enrolment {enrolment_id} for this citizen", 404,
                        {"enrolment_id": enrolment_id, "citizen_id": person.id})

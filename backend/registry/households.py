@@ -16,14 +16,14 @@ from backend.errors import ApiError
 from backend.reasons import Reason
 from backend.registry import history, national_ids, trail
 from backend.registry.history import Actor
-from backend.registry.models import Citizen, Household, HouseholdMember
+from backend.registry.models import MAX_ID, Citizen, Household, HouseholdMember
 from backend.registry.service import require_citizen
 
 HOUSEHOLD_FIELDS = ("family_card_number", "head_citizen_id", "region_code", "welfare_decile")
 
 
 def require_household(sess: Session, household_id: int) -> Household:
-    family = sess.get(Household, household_id)
+    family = sess.get(Household, household_id) if 0 < household_id <= MAX_ID else None
     if family is None:
         raise ApiError(Reason.NOT_FOUND, f"no household {household_id}", 404,
                        {"household_id": household_id})
@@ -180,7 +180,7 @@ def remove_member(sess: Session, family: Household, citizen_id: int,
                   actor: Actor | None = None) -> None:
     """Take a person off the card (a move, a marriage); the head cannot be removed."""
     actor = actor or Actor.current()
-    member = sess.get(HouseholdMember, citizen_id)
+    member = sess.get(HouseholdMember, citizen_id) if 0 < citizen_id <= MAX_ID else None
     if member is None or member.household_id != family.id:
         raise ApiError(Reason.NOT_FOUND, "this person is not on this family card", 404,
                        {"household_id": family.id, "citizen_id": citizen_id})

@@ -30,6 +30,7 @@ from backend.db import Base
 SEXES = ("F", "M")
 RELATIONSHIPS = ("head", "spouse", "child", "parent", "other")
 SCHOOL_LEVELS = ("primary", "junior", "senior")
+MAX_ID = 2**31 - 1  # ids are INTEGER: a larger one names no row (and must not reach SQL)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

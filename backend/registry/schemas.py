@@ -24,7 +24,7 @@ def _iso_date_text(value: object) -> object:
 
 # Body fields refuse other JSON types instead of coercing them ("5" is not 5).
 Date = Annotated[dt.date, BeforeValidator(_iso_date_text)]
-Id = Annotated[int, Strict(), Field(ge=1)]
+Id = Annotated[int, Strict(), Field(ge=1, le=2**31 - 1)]
 Flag = Annotated[bool, Strict()]
 Sex = Literal["F", "M"]
 Relationship = Literal["head", "spouse", "child", "parent", "other"]

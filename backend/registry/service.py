@@ -20,7 +20,7 @@ from backend.errors import ApiError
 from backend.reasons import Reason
 from backend.registry import history, national_ids, trail
 from backend.registry.history import Actor
-from backend.registry.models import Citizen, HealthAssignment, SchoolEnrolment
+from backend.registry.models import MAX_ID, Citizen, HealthAssignment, SchoolEnrolment
 from backend.registry.names import clean_name, fold_name
 
 PERSONAL_FIELDS = ("national_number", "full_name", "birth_date", "sex", "address",
@@ -30,11 +30,11 @@ BRIEF_FIELDS = ("national_number", "full_name", "birth_date")
 
 def get_citizen(sess: Session, citizen_id: int) -> Citizen | None:
     """The person with this id, or None (services read the registry through this)."""
-    return sess.get(Citizen, citizen_id)
+    return sess.get(Citizen, citizen_id) if 0 < citizen_id <= MAX_ID else None
 
 
 def require_citizen(sess: Session, citizen_id: int) -> Citizen:
-    person = sess.get(Citizen, citizen_id)
+    person = get_citizen(sess, citizen_id)
     if person is None:
         raise ApiError(Reason.NOT_FOUND, f"no citizen {citizen_id}", 404,
                        {"citizen_id": citizen_id})

@@ -218,3 +218,18 @@ def test_a_death_ends_school_and_health_facts(client, clerk, citizen):
     client.post(f"{url}/death", json={"died_on": "2026-03-01"}, headers=clerk)
     record = client.get(url, query_string=PURPOSE, headers=clerk).json
     assert record["health"]["active"] is False
+
+
+def test_an_id_beyond_the_databases_integers_is_not_found(client, clerk):
+    huge = 10**20
+    read = client.get(f"/api/v1/citizens/{huge}", query_string=PURPOSE, headers=clerk)
+    death = client.post(f"/api/v1/citizens/{huge}/death", json={"died_on": "2026-01-01"},
+                        headers=clerk)
+    family = client.get(f"/api/v1/households/{huge}", query_string=PURPOSE, headers=clerk)
+    assert (read.status_code, death.status_code, family.status_code) == (404, 404, 404)
+
+
+def test_a_malformed_page_number_is_refused_not_a_crash(client, clerk):
+    answer = client.get("/api/v1/citizens", headers=clerk,
+                        query_string={"purpose": "find", "name": "siti", "page": "x"})
+    assert answer.status_code == 400
