@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from backend.reasons import Reason
@@ -65,6 +66,15 @@ def register_error_handlers(app: Flask) -> None:
             headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
         return error_response(ApiError(reason, error.description or error.name, status,
                                        headers=headers))
+
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(error: OperationalError) -> ResponseReturnValue:
+        # The database went away under the request (restart, failover, network): its
+        # transaction did not commit, or the answer to COMMIT was lost; either way a
+        # retry with the same Idempotency-Key is safe, so say "retry", not "broken".
+        log.warning("database unavailable: %s", error.orig)
+        return error_response(ApiError(Reason.SERVICE_UNAVAILABLE, "database unavailable, "
+                                       "retry", 503, headers={"Retry-After": "1"}))
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> ResponseReturnValue:
