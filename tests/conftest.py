@@ -6,4 +6,5 @@ pytest_plugins = [
     "backend.testing.services",
     "tests.pcsc_fixtures",
     "backend.testing.audit",
+    "backend.testing.private_services",
 ]
