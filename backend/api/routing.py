@@ -11,10 +11,11 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from backend.auth.principal import (
@@ -39,6 +40,15 @@ class StrictModel(BaseModel):
 
 class OutModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _zoned(cls, value: Any) -> Any:
+        """SQLite gives timestamps back without their zone; the hub stores UTC, so say so:
+        the document promises RFC 3339 date-times, and those carry an offset."""
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 @dataclass
