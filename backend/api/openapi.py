@@ -44,7 +44,7 @@ def openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
 def _models() -> list[type[BaseModel]]:
     seen: dict[str, type[BaseModel]] = {}
     for op in OPERATIONS:
-        for model in (op.body, op.query, op.response, op.doc_body):
+        for model in (op.body, op.query, op.response, op.doc_body, op.errors):
             if model is not None:
                 seen[model.__name__] = model
     return list(seen.values())
@@ -85,7 +85,11 @@ def _operation(op: Operation, path_params: list[dict[str, Any]]) -> dict[str, An
             ok["content"] = {"application/json": {"schema": {}}}
     error = {"description": "refused; `error.reason` says why",
              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    doc["responses"] = {str(op.status): ok, "4XX": error, "5XX": error}
+    refused = error
+    if op.errors is not None:
+        refused = {"description": "refused; `reason` says why", "content": {
+            "application/json": {"schema": {"$ref": REF.format(model=op.errors.__name__)}}}}
+    doc["responses"] = {str(op.status): ok, "4XX": refused, "5XX": error}
     if op.reasons:
         doc["x-satukartu-reasons"] = [r.value for r in op.reasons]
     return doc

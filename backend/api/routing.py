@@ -68,6 +68,9 @@ class Operation:
     description: str = ""
     # A body the view reads itself (to give its own refusal reasons), documented only.
     doc_body: type[BaseModel] | None = None
+    # The shape of this endpoint's 4xx bodies when a standard fixes it (OAuth2 token
+    # errors); None: the hub's usual Error.
+    errors: type[BaseModel] | None = None
 
 
 OPERATIONS: list[Operation] = []
@@ -94,14 +97,15 @@ class Api:
               query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
               status: int = 200, reasons: tuple[Reason, ...] = (),
               content_type: str = "application/json",
-              doc_body: type[BaseModel] | None = None) -> Callable:
+              doc_body: type[BaseModel] | None = None,
+              errors: type[BaseModel] | None = None) -> Callable:
         def decorator(view: Callable) -> Callable:
             op = Operation(path="/api/v1" + self.url_prefix + rule, method=method.lower(),
                            summary=summary, endpoint=f"{self.blueprint.name}.{view.__name__}",
                            tags=(self.tag,), body=body, query=query, response=response,
                            status=status, auth=auth, reasons=reasons,
                            content_type=content_type, description=(view.__doc__ or "").strip(),
-                           doc_body=doc_body)
+                           doc_body=doc_body, errors=errors)
             OPERATIONS.append(op)
             wrapped = _wrap(view, op)
             self.blueprint.add_url_rule(rule, view.__name__, wrapped, methods=[method])

@@ -17,6 +17,7 @@ from backend.identity import accounts, oauth, oidc, signin
 from backend.identity.models import Terminal
 from backend.identity.schemas import (
     LoginBody,
+    OAuthError,
     StaffCreate,
     StaffList,
     StaffOut,
@@ -81,7 +82,7 @@ def whoami() -> WhoAmI:
 
 
 @api.route("/oauth/token", "POST", summary="Terminal token (OAuth2 client credentials)",
-           auth=PUBLIC, response=TerminalToken,
+           auth=PUBLIC, response=TerminalToken, errors=OAuthError,
            reasons=(R.INVALID_CLIENT, R.INVALID_SCOPE, R.UNSUPPORTED_GRANT_TYPE,
                     R.INVALID_REQUEST, R.RATE_LIMITED, R.TERMINAL_DISABLED,
                     R.INSECURE_TRANSPORT))

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from backend.api.routing import OutModel, StrictModel
 from backend.identity.models import StaffAccount, Terminal
+from backend.reasons import Reason
 
 # Text that is stored or looked up: no control characters (PostgreSQL refuses NUL).
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
@@ -39,6 +40,15 @@ class TerminalToken(OutModel):
     expires_in: int
     scope: str
     terminal_id: str
+
+
+class OAuthError(OutModel):
+    """RFC 6749 section 5.2 (`error` is a string there), with the hub's reason beside it."""
+
+    error: str
+    error_description: str
+    reason: Reason
+    message: str
 
 
 class WhoAmI(OutModel):
