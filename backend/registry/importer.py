@@ -12,8 +12,10 @@ transaction in four steps:
    family card already registered;
 3. if any row is bad, every problem is reported with its line and nothing is written;
 4. otherwise set-based INSERT ... SELECT statements move the rows into the registry
-   (people, households, members, enrolments, health), with one history row per
-   person and one audit record for the whole import.
+   (people, households, members, enrolments, health), and one audit record names the
+   file (and its SHA-256), who imported it and the counts. People's history rows start
+   with their first change after the import: a history row per person would cost as
+   much as the people themselves.
 
 Row-by-row ORM inserts would take an hour for a city; this takes about a minute for
 a million people on PostgreSQL (bench/bench_import.py, BENCHMARKS.md).
@@ -255,15 +257,12 @@ def _move(conn: Connection, report: ImportReport, actor: Actor, source: Path) ->
         # Hash joins and sorts of a million rows: give them memory for this transaction.
         conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
         conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
-    digest = _sha256(source)
     if pg and bulk.worth_it(conn, report.rows):
         with bulk.indexes_built_after(conn):
             _insert_all(conn, report, pg)
-            _history(conn, actor, f"{source.name} sha256:{digest}")
     else:
         _insert_all(conn, report, pg)
-        _history(conn, actor, f"{source.name} sha256:{digest}")
-    _audit(conn, report, source, digest)
+    _audit(conn, report, actor, source)
     if pg:
         conn.exec_driver_sql("ANALYZE citizens, households, household_members, "
                              "school_enrolments, health_assignments")
@@ -321,21 +320,14 @@ def _insert_citizens(conn: Connection, pg: bool) -> int:
     return count
 
 
-def _history(conn: Connection, actor: Actor, origin: str) -> None:
-    """Each person's history starts with the file they came from."""
-    _run(conn, """
-        INSERT INTO registry_changes (actor_kind, actor, action, entity, entity_id,
-                                      citizen_id, field, old_value, new_value)
-        SELECT :kind, :actor, 'import', 'citizen', citizen_id, citizen_id, NULL, NULL, :origin
-        FROM registry_import_rows""", kind=actor.kind, actor=actor.name, origin=origin)
-
-
-def _audit(conn: Connection, report: ImportReport, source: Path, digest: str) -> None:
+def _audit(conn: Connection, report: ImportReport, actor: Actor, source: Path) -> None:
     """One audit record for the whole import, chained in this transaction."""
     trail.changed(conn, "import", subject_type="registry_import", subject_id=0,
                   citizen_id=None, fields=[], details={
-                      "file": source.name, "sha256": digest, "rows": report.rows,
-                      "citizens": report.citizens, "households": report.households})
+                      "file": source.name, "sha256": _sha256(source), "by": actor.name,
+                      "rows": report.rows, "citizens": report.citizens,
+                      "households": report.households, "enrolments": report.enrolments,
+                      "health_assignments": report.health})
 
 
 def _sha256(path: Path) -> str:

@@ -16,6 +16,7 @@ Thailand's citizen number, 13 digits: the last is a check digit,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -87,6 +88,7 @@ def check_nik(number: str, birth_date: dt.date | None = None,
     return None
 
 
+@functools.cache  # at most 31 x 12 x 100 answers, asked once per row of an import
 def _valid_day(day: int, month: int, yy: int) -> bool:
     """Whether DD-MM exists in 19YY or 20YY (00 is 1900, no leap day, or 2000, one)."""
     for century in (1900, 2000):

@@ -50,10 +50,9 @@ def upgrade() -> None:
         sa.CheckConstraint("length(region_code) = 10", name="region_code"),
         sa.UniqueConstraint("national_number", name="uq_citizens_national_number"),
     )
-    op.create_index("ix_citizens_name_search", "citizens", ["name_search"])
     op.create_index("ix_citizens_region_code", "citizens", ["region_code"])
     if not sqlite:
-        # Case-insensitive substring search on names, indexed (LIKE '%...%').
+        # Case-insensitive search on any part of a name (LIKE '%...%' on name_search).
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         op.execute("CREATE INDEX ix_citizens_name_trgm ON citizens "
                    "USING gin (name_search gin_trgm_ops)")
