@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from flask import Flask
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+# What a kiosk PC lacks when it installed only the `reader` extra.
+HUB_ONLY_DEPENDENCIES = frozenset({"flask", "sqlalchemy", "alembic", "celery", "kombu",
+                                   "pydantic", "reportlab", "psycopg", "argon2", "joserfc",
+                                   "werkzeug", "jinja2", "gunicorn"})
 
 # (module, attribute) of each command or group attached to `satukartu`.
 COMMANDS = (
@@ -93,12 +100,10 @@ def _attach_commands() -> None:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue  # that part is not installed in this build
+            if (exc.name or "").split(".")[0] in HUB_ONLY_DEPENDENCIES:
+                continue  # a reader-only install: the hub's commands are not here
             raise
-        command = getattr(module, attribute, None)
-        if command is not None:
-            main.add_command(command)
+        main.add_command(getattr(module, attribute))
 
 
 _attach_commands()

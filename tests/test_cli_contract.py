@@ -52,3 +52,25 @@ def test_readme_names_the_two_commands_that_ci_runs():
     assert re.search(r"^\./run demo", text, re.M) and re.search(r"^\./run test", text, re.M)
     ci = (README.parent / ".ci" / "run").read_text()
     assert "./run test" in ci
+
+
+BLOCK_HUB = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"flask", "sqlalchemy", "celery", "alembic", "pydantic"}:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Block())
+from backend.cli import main
+main(["--help"])
+"""
+
+
+def test_reader_commands_work_without_the_hub_dependencies():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", BLOCK_HUB], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "reader" in done.stdout and "vcard" in done.stdout
+    assert "registry" not in done.stdout
