@@ -51,12 +51,7 @@ def _register_api(app: Flask) -> None:
     import importlib
 
     for name in API_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue  # that domain is not part of this build yet
-            raise
+        module = importlib.import_module(name)
         app.register_blueprint(module.api.blueprint)
         init = getattr(module, "init_app", None)
         if init is not None:
@@ -68,12 +63,7 @@ def _init_domains(app: Flask) -> None:
     import importlib
 
     for name in ("backend.identity", "backend.cards", "backend.audit", "backend.services_api"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue
-            raise
+        module = importlib.import_module(name)
         init = getattr(module, "init_app", None)
         if init is not None:
             init(app)

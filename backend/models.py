@@ -16,9 +16,4 @@ MODEL_MODULES = (
 
 def import_all() -> None:
     for name in MODEL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue  # that domain is not part of this build yet
-            raise
+        importlib.import_module(name)

@@ -24,15 +24,7 @@ TASK_MODULES = (
 
 
 def _task_modules() -> list[Any]:
-    found = []
-    for name in TASK_MODULES:
-        try:
-            found.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue
-            raise
-    return found
+    return [importlib.import_module(name) for name in TASK_MODULES]
 
 
 def celery_init_app(app: Flask) -> Celery:
