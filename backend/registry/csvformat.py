@@ -60,6 +60,7 @@ _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z]{2})?")
 _YEAR = re.compile(r"(\d{4})/(\d{4})")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
+_SMALL_INTS = {str(n): n for n in range(100)} | {f"0{n}": n for n in range(10)}
 _NO_SCHOOL = (None,) * 5
 _NO_HEALTH = (None,) * 4
 
@@ -97,7 +98,8 @@ class RowParser:
     """Turns a CSV row into a staged tuple, or raises BadRow naming column and problem.
 
     This runs once per person of a city: the row is put in COLUMNS order with one list
-    comprehension and the common case (no school, no health columns) costs no calls.
+    comprehension, values a city repeats (region codes, languages, family cards) are
+    checked once and remembered, and absent school or health columns cost no calls.
     """
 
     def __init__(self, positions: dict[str, int], formats: Sequence[str],
@@ -106,6 +108,9 @@ class RowParser:
         self.today = today or dt.date.today()
         self.width = len(positions)
         self.order = [positions.get(name) for name in COLUMNS]
+        self.regions: set[str] = set()
+        self.languages: set[str] = set()
+        self.cards: set[str] = set()
 
     def parse(self, line: int, row: Sequence[str]) -> tuple[Any, ...]:
         if len(row) != self.width:
@@ -126,22 +131,29 @@ class RowParser:
         name = clean_name(name)
         if not name or len(name) > 200:
             raise BadRow("full_name", "1 to 200 characters")
-        if not _REGION.fullmatch(region) or region[:2] not in national_ids.PROVINCES:
-            raise BadRow("region_code", "10 digits starting with a province code")
+        if region not in self.regions:
+            if not _REGION.fullmatch(region) or region[:2] not in national_ids.PROVINCES:
+                raise BadRow("region_code", "10 digits starting with a province code")
+            self.regions.add(region)
         if len(address) > 300:
             raise BadRow("address", "at most 300 characters")
         language = language or "id"
-        if not _LANGUAGE.fullmatch(language):
-            raise BadRow("language", "a language code such as id, jv, en")
+        if language not in self.languages:
+            if not _LANGUAGE.fullmatch(language):
+                raise BadRow("language", "a language code such as id, jv, en")
+            self.languages.add(language)
         if len(photo) > 200:
             raise BadRow("photo_ref", "at most 200 characters")
+        died_on = None
         if died:
             died_on = self._date(died, "died_on")
             if not birth <= died_on <= self.today:
                 raise BadRow("died_on", "between the birth date and today")
         school, health = rest[:5], rest[5:]
-        return (line, number, name, fold_name(name), birth_text, sex, address, region,
-                language, photo or None, died or None, *self._household(card, relation, decile),
+        # Dates go on as ISO text, whatever form fromisoformat accepted.
+        return (line, number, name, fold_name(name), birth.isoformat(), sex, address, region,
+                language, photo or None, died_on and died_on.isoformat(),
+                *self._household(card, relation, decile),
                 *(self._school(*school) if any(school) else _NO_SCHOOL),
                 *(self._health(*health) if any(health) else _NO_HEALTH))
 
@@ -154,18 +166,21 @@ class RowParser:
 
     @staticmethod
     def _int(text: str, column: str, low: int, high: int) -> int:
-        if not text.isdigit() or not low <= int(text) <= high:
+        value = _SMALL_INTS.get(text)
+        if value is None or not low <= value <= high:
             raise BadRow(column, f"a whole number from {low} to {high}")
-        return int(text)
+        return value
 
     def _household(self, card: str, relation: str, decile: str) -> tuple[Any, ...]:
         if not card:
             if relation or decile:
                 raise BadRow("family_card_number", "needed with relationship or decile")
             return (None, None, None)
-        problem = national_ids.check_family_card(card)
-        if problem:
-            raise BadRow("family_card_number", problem)
+        if card not in self.cards:
+            problem = national_ids.check_family_card(card)
+            if problem:
+                raise BadRow("family_card_number", problem)
+            self.cards.add(card)
         if relation not in RELATIONSHIPS:
             raise BadRow("relationship", " | ".join(RELATIONSHIPS))
         return (card, relation, self._int(decile, "welfare_decile", 1, 10) if decile else None)

@@ -178,9 +178,11 @@ def _rows(source: Path, report: ImportReport, formats: Sequence[str],
 
 
 def _counting(handle: Any, progress: Callable[[int], None] | None) -> Iterator[str]:
-    if progress is None:
-        yield from handle
-        return
+    """The file's lines, reporting progress every megabyte or so (if asked)."""
+    return handle if progress is None else _reporting(handle, progress)
+
+
+def _reporting(handle: Any, progress: Callable[[int], None]) -> Iterator[str]:
     pending = 0
     for text in handle:
         pending += len(text)

@@ -135,6 +135,9 @@ def validate(number: str, formats: Iterable[str], birth_date: dt.date | None = N
     Problems name each format tried, so the refusal says exactly what is wrong.
     """
     normalized = normalize(number)
+    if formats == ("nik",):  # the usual city, once per row of an import
+        problem = check_nik(normalized, birth_date, sex)
+        return normalized, [] if problem is None else [Problem("nik", problem)]
     problems = []
     for name in formats:
         problem = CHECKS[name](normalized, birth_date, sex)

@@ -61,3 +61,12 @@ def test_a_broken_row_exits_non_zero_naming_its_line(run, tmp_path, citizens_in_
 def test_import_help_documents_the_csv_format():
     answer = CliRunner().invoke(main, ["registry", "import", "--help"])
     assert "family_card_number" in answer.output and "welfare_decile" in answer.output
+
+
+def test_the_progress_bar_runs_to_the_end(run, tmp_path, citizens_in_db):
+    path = tmp_path / "city.csv"
+    run("registry", "synth", "--citizens", "30", "--out", str(path))
+    answer = run("registry", "import", str(path), "--progress")
+    assert answer.exit_code == 0, answer.output
+    assert "importing city.csv" in answer.output and "100%" in answer.output
+    assert citizens_in_db() == 30
