@@ -85,8 +85,7 @@ class SessionOut(OutModel):
 def challenge() -> dict:
     """Valid for SATUKARTU_CHALLENGE_TTL seconds (5 minutes), once, at this terminal only."""
     terminal = _terminal()
-    issued = auth.issue_challenge(session().connection(),
-                                  terminal.terminal_id or terminal.subject,
+    issued = auth.issue_challenge(state().nonce_key, terminal.terminal_id or terminal.subject,
                                   current_app.config["CHALLENGE_TTL"], utcnow())
     return issued.to_dict()
 
@@ -101,27 +100,28 @@ def token() -> dict:
     terminal = _terminal()
     parsed = parse_token(request.get_data(cache=False), state().trust_store())
     opened = auth.authenticate(session().connection(), parsed, terminal,
-                               current_app.config["ORIGIN"], current_app.config["SESSION_TTL"],
-                               utcnow(), nonce_spent=_remember_nonce)
+                               key=state().nonce_key, origin=current_app.config["ORIGIN"],
+                               ttl=current_app.config["SESSION_TTL"], now=utcnow(),
+                               nonce_spent=_remember_nonce)
     g.pop(BURN_KEY, None)
     record(session(), action="card.auth", subject_type="card", subject_id=opened.card.serial,
            principal=opened.principal(), details={"certificate": parsed.certificate.sha256})
     return opened.to_wire().to_dict()
 
 
-def _remember_nonce(nonce_hash: bytes) -> None:
-    setattr(g, BURN_KEY, nonce_hash)
+def _remember_nonce(spent: dict) -> None:
+    setattr(g, BURN_KEY, spent)
 
 
 def burn_refused_nonce(_principal: Principal | None, op: object, _error: ApiError) -> None:
     """Refusal hook: a token refused after its nonce checks still spends the nonce."""
-    nonce_hash = g.pop(BURN_KEY, None)
-    if nonce_hash is None:
+    spent = g.pop(BURN_KEY, None)
+    if spent is None:
         return
     from backend.db import database
 
     with database().sessions() as own, own.begin():
-        auth.burn_nonce(own.connection(), nonce_hash, utcnow())
+        auth.burn_nonce(own.connection(), spent)
 
 
 class SessionInfo(OutModel):

@@ -6,6 +6,7 @@ terminal's); the certificate (trusted issuer, validity, usage and policy for its
 key); the card's status; the signature. Then a session opens with the key's assurance.
 
 This is the hub's hottest path, written for it:
+- a challenge costs no database write: the nonce proves itself (`nonces.py`);
 - the certificate verdict is cached by the certificate's hash (`chain.py`);
 - on PostgreSQL one statement spends the nonce, reads the card and opens the session
   (a data-modifying CTE: one round trip instead of three); the checks then run in
@@ -20,7 +21,6 @@ This is the hub's hottest path, written for it:
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -36,20 +36,20 @@ from sqlalchemy import (
     literal_column,
     select,
     true,
-    update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from backend.auth.principal import Principal
+from backend.cards import nonces
 from backend.cards.chain import CardCertificate, CertificateRefused
 from backend.cards.sessions import CardRow, NewSession, OpenedSession
-from backend.cards.store import as_utc, card_sessions, cards, challenges, digest
+from backend.cards.store import card_sessions, cards, challenges, digest
 from backend.cards.tokens import ParsedToken
 from backend.errors import ApiError
 from backend.reasons import Reason
 from card_reader import wire
 
-NONCE_BYTES = 32  # 256 bits
 ECDSA_SHA256 = ec.ECDSA(Prehashed(hashes.SHA256()))
 STATUS_REASONS = {"suspended": Reason.CARD_SUSPENDED, "revoked": Reason.CARD_REVOKED,
                   "superseded": Reason.CARD_SUPERSEDED}
@@ -66,28 +66,22 @@ def refuse(reason: Reason, message: str, status: int = 401) -> ApiError:
 # --- challenge ----------------------------------------------------------------
 
 
-_NEW_CHALLENGE = insert(challenges)  # built once: per call only its parameters change
-
-
-def issue_challenge(conn: Connection, terminal_id: str, ttl: int,
-                    now: dt.datetime) -> wire.Challenge:
-    """A fresh 256-bit nonce bound to `terminal_id`; only its hash is stored."""
-    expires = now + dt.timedelta(seconds=ttl)
-    nonce = secrets.token_bytes(NONCE_BYTES)
-    conn.execute(_NEW_CHALLENGE, {"nonce_hash": digest(nonce), "terminal_id": terminal_id,
-                                  "expires_at": expires})
-    return wire.Challenge(nonce, expires.isoformat())
+def issue_challenge(key: bytes, terminal_id: str, ttl: int, now: dt.datetime) -> wire.Challenge:
+    """A nonce bound to `terminal_id`, valid `ttl` seconds; no database write (`nonces`)."""
+    expires = (now + dt.timedelta(seconds=ttl)).replace(microsecond=0)
+    return wire.Challenge(nonces.make(key, terminal_id, expires), expires.isoformat())
 
 
 # --- the database's part: spend the nonce, read the card, open the session -------------
 
 
-def _spend() -> Any:
-    return (update(challenges)
-            .where(challenges.c.nonce_hash == bindparam("spend_nonce"),
-                   challenges.c.used_at.is_(None), challenges.c.expires_at > bindparam("now"),
-                   challenges.c.terminal_id == bindparam("spend_terminal"))
-            .values(used_at=bindparam("now")).returning(challenges.c.id))
+def _spend(dialect_insert: Any) -> Any:
+    """Record the nonce as spent; no row comes back when it was spent already."""
+    return (dialect_insert(challenges)
+            .values(nonce_hash=bindparam("spend_nonce"), terminal_id=bindparam("spend_terminal"),
+                    expires_at=bindparam("spend_expires"), used_at=bindparam("now"))
+            .on_conflict_do_nothing(index_elements=[challenges.c.nonce_hash])
+            .returning(challenges.c.id))
 
 
 def _card(key_ref: str) -> Any:
@@ -98,7 +92,7 @@ def _card(key_ref: str) -> Any:
 
 def _admit_statement(key_ref: str) -> Any:
     """PostgreSQL: the three steps in one statement (see the module's docstring)."""
-    spent = _spend().cte("spent")
+    spent = _spend(postgresql.insert).cte("spent")
     card = _card(key_ref).cte("card")
     values = select(bindparam("s_token_hash", type_=LargeBinary), bindparam("s_public_id"),
                     card.c.id, bindparam("s_terminal_id"), bindparam("s_terminal_kind"),
@@ -117,15 +111,15 @@ def _admit_statement(key_ref: str) -> Any:
 
 
 ADMIT = {key_ref: _admit_statement(key_ref) for key_ref in FINGERPRINT}
-SPEND = _spend()
+SPEND = _spend(sqlite.insert)
 CARD = {key_ref: _card(key_ref) for key_ref in FINGERPRINT}
 
 
 def _admit_stepwise(conn: Connection, key_ref: str, params: dict[str, Any],
                     new: NewSession) -> dict[str, Any]:
     """Other databases: the same three steps, one statement each."""
-    spent = conn.execute(SPEND, {k: params[k] for k in ("spend_nonce", "spend_terminal",
-                                                         "now")}).first() is not None
+    spent = conn.execute(SPEND, {k: params[k] for k in (
+        "spend_nonce", "spend_terminal", "spend_expires", "now")}).first() is not None
     card = conn.execute(CARD[key_ref], {"card_uuid": params["card_uuid"]}).first()
     opened = (spent and card is not None and card.status == "active"
               and card.fingerprint == params["fingerprint"])
@@ -136,8 +130,8 @@ def _admit_stepwise(conn: Connection, key_ref: str, params: dict[str, Any],
     return {**found, "spent": int(spent), "opened": int(opened)}
 
 
-def admit(conn: Connection, parsed: ParsedToken, new: NewSession, now: dt.datetime
-          ) -> dict[str, Any]:
+def admit(conn: Connection, parsed: ParsedToken, new: NewSession, nonce_expires: dt.datetime,
+          now: dt.datetime) -> dict[str, Any]:
     """Spend the nonce, read the card, open the session if all three allow it.
 
     Parameter names never match a column name: for an UPDATE or INSERT, SQLAlchemy
@@ -145,7 +139,8 @@ def admit(conn: Connection, parsed: ParsedToken, new: NewSession, now: dt.dateti
     """
     key_ref = parsed.token.key_ref
     params = {"spend_nonce": digest(parsed.token.nonce), "spend_terminal": new.terminal_id,
-              "now": now, "card_uuid": parsed.certificate.card_uuid,
+              "spend_expires": nonce_expires, "now": now,
+              "card_uuid": parsed.certificate.card_uuid,
               "fingerprint": parsed.certificate.sha256}
     if conn.dialect.name == "postgresql":
         params.update({f"s_{k}": v for k, v in new.row().items() if k != "created_at"})
@@ -156,21 +151,25 @@ def admit(conn: Connection, parsed: ParsedToken, new: NewSession, now: dt.dateti
 # --- the checks, in order ---------------------------------------------------------------
 
 
-def nonce_refusal(conn: Connection, nonce: bytes, terminal_id: str, now: dt.datetime
-                  ) -> ApiError:
-    """Why a nonce could not be spent (read only on this refusal path)."""
-    found = conn.execute(select(challenges.c.terminal_id, challenges.c.expires_at,
-                                challenges.c.used_at)
-                         .where(challenges.c.nonce_hash == digest(nonce))).first()
-    if found is None:
-        return refuse(Reason.NONCE_UNKNOWN, "the hub did not issue this nonce")
-    if as_utc(found.expires_at) <= now:
-        return refuse(Reason.NONCE_EXPIRED, "the nonce has expired; ask for a new challenge")
-    if found.used_at is not None:
-        return refuse(Reason.NONCE_REUSED, "the nonce was used already")
-    if found.terminal_id != terminal_id:
-        return refuse(Reason.NONCE_OTHER_TERMINAL, "the nonce was issued to another terminal")
-    return refuse(Reason.NONCE_REUSED, "the nonce was spent by a concurrent request")
+def check_nonce(key: bytes, conn: Connection, nonce: bytes, terminal_id: str,
+                now: dt.datetime) -> dt.datetime:
+    """Unknown, expired, or another terminal's (after `reused`, which needs the table);
+    the nonce's expiry when it may be spent here."""
+    verdict = nonces.read(key, nonce, terminal_id)
+    if not verdict.known or verdict.expires_at is None:
+        raise refuse(Reason.NONCE_UNKNOWN, "the hub did not issue this nonce")
+    if verdict.expires_at <= now:
+        raise refuse(Reason.NONCE_EXPIRED, "the nonce has expired; ask for a new challenge")
+    if not verdict.for_terminal:
+        if _spent(conn, nonce):
+            raise refuse(Reason.NONCE_REUSED, "the nonce was used already")
+        raise refuse(Reason.NONCE_OTHER_TERMINAL, "the nonce was issued to another terminal")
+    return verdict.expires_at
+
+
+def _spent(conn: Connection, nonce: bytes) -> bool:
+    return conn.execute(select(challenges.c.id).where(
+        challenges.c.nonce_hash == digest(nonce))).first() is not None
 
 
 def check_certificate(cert: CardCertificate, key_ref: str, now: dt.datetime) -> None:
@@ -196,20 +195,24 @@ def check_signature(cert: CardCertificate, signature: bytes, origin: str, nonce:
         raise refuse(Reason.SIGNATURE_INVALID, "the card's signature does not verify") from exc
 
 
-def authenticate(conn: Connection, parsed: ParsedToken, terminal: Principal, origin: str,
-                 ttl: int, now: dt.datetime,
-                 nonce_spent: Callable[[bytes], None] = lambda _hash: None) -> OpenedSession:
+def authenticate(conn: Connection, parsed: ParsedToken, terminal: Principal, *, key: bytes,
+                 origin: str, ttl: int, now: dt.datetime,
+                 nonce_spent: Callable[[dict[str, Any]], None] = lambda _row: None
+                 ) -> OpenedSession:
     """Judge a well-formed token; a session, or the first refusal in the promised order.
 
-    `nonce_spent` hears the nonce's hash once it passed its own checks, so that a later
-    refusal can still spend it in a transaction of its own (the caller's rolls back).
+    `nonce_spent` hears the spent nonce's row once the nonce passed its own checks, so
+    that a later refusal can still spend it in a transaction of its own (the caller's
+    transaction rolls back).
     """
     tok, cert = parsed.token, parsed.certificate
     new = NewSession.make(terminal, ASSURANCE_BY_KEY[tok.key_ref], ttl, now)
-    row = admit(conn, parsed, new, now)
+    expires = check_nonce(key, conn, tok.nonce, new.terminal_id, now)
+    row = admit(conn, parsed, new, expires, now)
     if not row["spent"]:
-        raise nonce_refusal(conn, tok.nonce, new.terminal_id, now)
-    nonce_spent(digest(tok.nonce))
+        raise refuse(Reason.NONCE_REUSED, "the nonce was used already")
+    nonce_spent({"nonce_hash": digest(tok.nonce), "terminal_id": new.terminal_id,
+                 "expires_at": expires, "used_at": now})
     check_certificate(cert, tok.key_ref, now)
     card = check_card(row, cert)
     check_signature(cert, tok.signature, origin, tok.nonce)
@@ -217,8 +220,9 @@ def authenticate(conn: Connection, parsed: ParsedToken, terminal: Principal, ori
     return OpenedSession(new, card)
 
 
-def burn_nonce(conn: Connection, nonce_hash: bytes, now: dt.datetime) -> None:
-    """Mark a nonce used after a later check refused the token: one try per nonce."""
-    conn.execute(update(challenges)
-                 .where(challenges.c.nonce_hash == nonce_hash, challenges.c.used_at.is_(None))
-                 .values(used_at=now))
+def burn_nonce(conn: Connection, spent: dict[str, Any]) -> None:
+    """Record a nonce as spent after a later check refused the token: one try per nonce."""
+    stmt = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+        challenges).values(**spent).on_conflict_do_nothing(
+        index_elements=[challenges.c.nonce_hash])
+    conn.execute(stmt)

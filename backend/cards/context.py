@@ -13,6 +13,7 @@ from flask import Flask, current_app
 
 from backend.cards.ca import IssuingCA, load_issuing_ca
 from backend.cards.chain import TrustStore
+from backend.cards.nonces import derive_key
 
 KEY = "satukartu.cards"
 
@@ -20,6 +21,7 @@ KEY = "satukartu.cards"
 class CardsState:
     def __init__(self, app: Flask) -> None:
         self.settings = app.config
+        self.nonce_key = derive_key(app.config["SECRET_KEY"])
         self._trust: TrustStore | None = None
         self._issuing: IssuingCA | None = None
         self._lock = threading.Lock()

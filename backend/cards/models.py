@@ -77,7 +77,11 @@ class Card(Base):
 
 
 class Challenge(Base):
-    """A nonce handed to one terminal; only its hash is kept."""
+    """A spent challenge nonce: its hash, the terminal it was for, its expiry, when used.
+
+    Nonces are issued without a row (they prove themselves, see `nonces.py`); the row
+    written when one is spent is what makes it single-use. Purged after expiry.
+    """
 
     __tablename__ = "card_challenges"
 

@@ -90,12 +90,22 @@ def test_staff_cannot_ask_for_challenges(client, staff_token):
     assert answer.status_code == 403
 
 
-def test_a_challenge_is_256_bits_and_unique(client, terminal):
+def test_a_challenge_carries_256_random_bits_and_is_unique(client, terminal):
     from backend.testing.cards import ask_challenge
 
     kiosk = terminal("kiosk").token
     nonces = {ask_challenge(client, kiosk) for _ in range(5)}
-    assert len(nonces) == 5 and all(len(n) == 32 for n in nonces)
+    assert len({n[:32] for n in nonces}) == 5 and all(len(n) == 64 for n in nonces)
+
+
+def test_asking_for_a_challenge_writes_nothing(client, terminal):
+    from sqlalchemy import func
+
+    from backend.cards.models import Challenge
+    from backend.testing.cards import ask_challenge
+
+    ask_challenge(client, terminal("kiosk").token)
+    assert session().execute(select(func.count()).select_from(Challenge)).scalar() == 0
 
 
 def test_an_authentication_is_audited_with_the_card_and_terminal(app, client, terminal,
@@ -120,7 +130,8 @@ def test_a_refused_authentication_is_audited_with_its_reason(app, client, termin
     assert row.outcome == Reason.CARD_SUSPENDED
 
 
-def test_spending_a_nonce_changes_nothing_but_its_use(app, client, terminal, soft_card):
+def test_a_spent_nonce_is_recorded_with_its_terminal_and_expiry(app, client, terminal,
+                                                                 soft_card):
     from backend.cards.models import Challenge
 
     kiosk = terminal("kiosk")

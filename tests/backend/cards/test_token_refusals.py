@@ -6,10 +6,10 @@ import json
 
 import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from sqlalchemy import update
 
+from backend.cards import nonces
 from backend.cards.certificates import Profile
-from backend.cards.models import Challenge
+from backend.cards.context import state
 from backend.db import session
 from backend.reasons import Reason
 from backend.testing.cards import ask_challenge, present_token
@@ -65,12 +65,26 @@ def test_a_nonce_the_hub_never_issued_is_unknown(client, kiosk, soft_card, origi
     _refused(present_token(client, kiosk, token), Reason.NONCE_UNKNOWN)
 
 
-def test_a_nonce_past_its_five_minutes_is_expired(client, kiosk, soft_card, origin):
-    nonce = ask_challenge(client, kiosk)
-    session().execute(update(Challenge).values(expires_at=NOW - dt.timedelta(seconds=1)))
-    session().commit()
-    _refused(present_token(client, kiosk, soft_card().token(nonce, origin)),
+def test_a_nonce_past_its_five_minutes_is_expired(app, client, terminal, soft_card, origin):
+    kiosk = terminal("kiosk")
+    nonce = nonces.make(state(app).nonce_key, kiosk.terminal_id, NOW - dt.timedelta(seconds=1))
+    _refused(present_token(client, kiosk.token, soft_card().token(nonce, origin)),
              Reason.NONCE_EXPIRED)
+
+
+def test_a_nonce_from_another_hub_is_unknown(client, terminal, soft_card, origin):
+    kiosk = terminal("kiosk")
+    nonce = nonces.make(nonces.derive_key("another hub's secret"), kiosk.terminal_id,
+                        NOW + dt.timedelta(minutes=5))
+    _refused(present_token(client, kiosk.token, soft_card().token(nonce, origin)),
+             Reason.NONCE_UNKNOWN)
+
+
+def test_a_nonce_with_a_forged_expiry_is_unknown(client, kiosk, soft_card, origin):
+    nonce = bytearray(ask_challenge(client, kiosk))
+    nonce[32:36] = (int(NOW.timestamp()) + 86400).to_bytes(4, "big")
+    _refused(present_token(client, kiosk, soft_card().token(bytes(nonce), origin)),
+             Reason.NONCE_UNKNOWN)
 
 
 def test_a_nonce_used_once_is_refused_the_second_time(client, kiosk, soft_card, origin):
@@ -94,6 +108,15 @@ def test_a_nonce_issued_to_another_terminal_is_refused(client, kiosk, terminal, 
     nonce = ask_challenge(client, terminal("kiosk").token)
     _refused(present_token(client, kiosk, soft_card().token(nonce, origin)),
              Reason.NONCE_OTHER_TERMINAL)
+
+
+def test_another_terminals_spent_nonce_is_reused_before_other_terminal(client, kiosk, terminal,
+                                                                        soft_card, origin):
+    owner = terminal("kiosk").token
+    card = soft_card()
+    nonce = ask_challenge(client, owner)
+    assert present_token(client, owner, card.token(nonce, origin)).status_code == 200
+    _refused(present_token(client, kiosk, card.token(nonce, origin)), Reason.NONCE_REUSED)
 
 
 def test_a_certificate_from_another_ca_is_untrusted(client, kiosk, soft_card, foreign_ca, origin):
