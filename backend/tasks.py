@@ -62,6 +62,10 @@ def _transport_options(broker: str) -> dict[str, Any]:
     if broker.startswith(("redis", "rediss", "sqs")):
         # Above any countdown or task run time, so a late-acked task is not redelivered early.
         return {"visibility_timeout": 3 * 3600}
+    if broker.startswith(("amqp", "amqps", "pyamqp")):
+        # Publisher confirms: a send returns once RabbitMQ holds the message on disk.
+        # Without them a broker killed after the send loses what it had only in memory.
+        return {"confirm_publish": True}
     return {}
 
 
