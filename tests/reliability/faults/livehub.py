@@ -92,7 +92,8 @@ def food_household(app: Flask, credit: int) -> tuple[Citizen, Household]:
         return head, family
 
 
-def agent_terminal(app: Flask, kind: str = "agent") -> TerminalCredentials:
+def register_terminal(app: Flask, kind: str) -> TerminalCredentials:
+    """A terminal of `kind` with its client credentials and a token from the hub."""
     return make_terminal(app, kind)
 
 
@@ -111,6 +112,21 @@ def pin_session(app: Flask, terminal: TerminalCredentials, card: SoftCard) -> st
                               "9A")
     assert answer.status_code == 200, answer.json
     return answer.json["session_token"]
+
+
+def issue_virtual_card(app: Flask, reader: str, holder: Citizen, pin: str) -> str:
+    """Personalise the blank card in `reader` for `holder` through pcscd, as `satukartu
+    card issue` does, and record it; the card's serial."""
+    from backend.cards import issuance
+    from backend.db import database
+    from card_reader.client import PivSession
+    from card_reader.pcsc import PcscConnection
+
+    with app.app_context(), database().transaction() as tx, PcscConnection(reader) as conn:
+        issued = issuance.issue(tx, PivSession(conn), ca=state(app).issuing_ca(),
+                                settings=dict(app.config),
+                                citizen_number=holder.national_number, pin=pin)
+    return issued.serial
 
 
 def basket(amount: int) -> dict[str, Any]:

@@ -28,12 +28,12 @@ from backend.testing.private_services import wait_until
 from tests.reliability.faults.invariants import audit_verify, ledger_problems
 from tests.reliability.faults.livehub import (
     PATH_REDEEM,
-    agent_terminal,
     basket,
     food_household,
     init_card_ca,
     pin_session,
     reason_of,
+    register_terminal,
     serve,
     soft_card_for,
 )
@@ -108,7 +108,7 @@ class RedemptionStream:
 
 def _set_up(hub: Any) -> list[list[Call]]:
     issuing = init_card_ca(hub.app)
-    shop = agent_terminal(hub.app)
+    shop = register_terminal(hub.app, "agent")
     streams = []
     for client in range(CLIENTS):
         head, family = food_household(hub.app, CREDIT)

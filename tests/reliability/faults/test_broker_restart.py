@@ -1,0 +1,136 @@
+"""The broker (a private Redis, a private RabbitMQ) SIGKILLed and restarted while tasks
+are queued: no task lost once the broker accepted it.
+
+The tasks are the hub's own allocation tasks, one per month, on a small city: each
+leaves a finished progress row and its grants in the database, so what ran can be
+counted. The broker is killed twice: right after a burst of sends with no worker
+running (every task still queued), then while a worker drains the queue. A send is
+"accepted" when `apply_async` returned without an error; sends tried while the broker
+is down must fail loudly, not vanish.
+"""
+
+from __future__ import annotations
+
+import signal
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from backend.db import make_engine
+from backend.testing.private_services import wait_until
+from backend.testing.services import synth_households_pg
+from tests.reliability.faults.invariants import ledger_problems
+from tests.reliability.faults.workers import Worker, hub_settings, producer
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.celery]
+
+HOUSEHOLDS = 3
+QUEUED_BEFORE_WORKER = 60
+SENT_TO_WORKER = 40
+SENT_AFTER_RESTART = 10
+NO_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
+            "interval_max": 0.2}
+
+
+def months(first: int, count: int) -> list[str]:
+    return [f"{2000 + n // 12}-{n % 12 + 1:02d}" for n in range(first, first + count)]
+
+
+class Runs:
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+
+    def finished(self) -> set[str]:
+        with self.engine.connect() as conn:
+            return set(conn.execute(text(
+                "SELECT period FROM ledger_allocation_runs WHERE programme = 'food' "
+                "AND finished_at IS NOT NULL")).scalars())
+
+    def grants_per_period(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return dict(conn.execute(text(
+                "SELECT period, count(*) FROM ledger_grants WHERE programme = 'food' "
+                "GROUP BY period")).all())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class Sender:
+    """Sends one allocation task per month and remembers which sends were accepted."""
+
+    def __init__(self, settings: dict[str, str], queue: str) -> None:
+        self.celery = producer(settings)
+        self.queue = queue
+        self.accepted: list[str] = []
+        self.refused: list[str] = []
+
+    def send(self, periods: list[str], retry_policy: dict | None = None) -> None:
+        task = self.celery.tasks["ledger.allocate"]
+        for period in periods:
+            try:
+                task.apply_async(args=("food", "groceries", period), queue=self.queue,
+                                 retry_policy=retry_policy)
+            except Exception:  # noqa: BLE001 - any failure means "not accepted"
+                self.refused.append(period)
+            else:
+                self.accepted.append(period)
+
+
+def _small_city(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            synth_households_pg(conn, HOUSEHOLDS, deciles=1)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker(request):
+    """A private broker this test may kill: Redis (append-only file, fsync per write)
+    or RabbitMQ (durable queues, persistent messages)."""
+    return request.getfixturevalue(f"private_{request.param}")
+
+
+@pytest.mark.timeout(240)
+def test_tasks_accepted_before_a_broker_sigkill_all_run(broker, fresh_pg_url, tmp_path: Path):
+    _small_city(fresh_pg_url)
+    settings = hub_settings(fresh_pg_url, broker.url, tmp_path / "instance")
+    queue = f"faults-{uuid.uuid4().hex[:8]}"
+    sender = Sender(settings, queue)
+    runs = Runs(fresh_pg_url)
+    worker = Worker(settings, queue, tmp_path / "worker.log")
+    try:
+        # 1. a burst of sends, no worker: everything is queued when the broker dies
+        sender.send(months(0, QUEUED_BEFORE_WORKER))
+        broker.restart()
+        # 2. a worker drains the queue; the broker dies again half-way
+        worker.start()
+        sender.send(months(QUEUED_BEFORE_WORKER, SENT_TO_WORKER))
+        wait_until(lambda: len(runs.finished()) >= 20, 120, "20 tasks done", 0.1)
+        broker.stop(signal.SIGKILL)
+        sender.send(months(200, 3), retry_policy=NO_RETRY)  # the broker is down
+        broker.start()
+        sender.send(months(QUEUED_BEFORE_WORKER + SENT_TO_WORKER, SENT_AFTER_RESTART))
+        wanted = set(sender.accepted)
+        wait_until(lambda: wanted <= runs.finished(), 150,
+                   "every accepted task to run", 0.25)
+    except TimeoutError as exc:
+        lost = sorted(set(sender.accepted) - runs.finished())
+        raise AssertionError(f"{exc}: {len(lost)} accepted tasks never ran: {lost[:20]}\n"
+                             f"{worker.log_tail()}") from exc
+    finally:
+        worker.stop()
+        grants = runs.grants_per_period()
+        runs.close()
+
+    assert len(sender.accepted) >= QUEUED_BEFORE_WORKER + SENT_TO_WORKER + SENT_AFTER_RESTART
+    assert set(sender.refused) <= set(months(200, 3))
+    assert {period: grants.get(period) for period in wanted} == {
+        period: HOUSEHOLDS for period in wanted}
+    assert ledger_problems(fresh_pg_url) == {}
+    print(f"{type(broker).__name__}: {len(wanted)} accepted tasks all ran, "
+          f"{len(sender.refused)} sends refused while it was down")
