@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from pydantic import Field
@@ -127,10 +128,10 @@ def settle_day(body: SettleRequest) -> Settled:
     from backend.audit import record
 
     actor = _own_terminal_only(body.terminal_id)
-    if body.day >= datetime.now(UTC).date() + timedelta(days=1):
+    zone = current_app.config["CITY_TIMEZONE"]
+    if body.day > datetime.now(ZoneInfo(zone)).date():
         raise ApiError(Reason.VALIDATION_FAILED, "a day in the future cannot be settled", 400)
-    done = settlement.settle(session(), body.terminal_id, body.day,
-                             current_app.config["CITY_TIMEZONE"], actor)
+    done = settlement.settle(session(), body.terminal_id, body.day, zone, actor)
     record(session(), action="ledger.settlement", subject_type="terminal",
            subject_id=body.terminal_id, details={
                "day": body.day.isoformat(),

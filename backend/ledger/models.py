@@ -126,7 +126,10 @@ class JournalLine(Base):
 
 
 class Grant(Base):
-    """A periodic entitlement paid: at most one per programme, period and beneficiary."""
+    """A periodic entitlement paid: at most one per programme, period and beneficiary.
+
+    Its account is the beneficiary's for the grant's purse; its entry holds the line.
+    """
 
     __tablename__ = "ledger_grants"
     __table_args__ = (
@@ -142,7 +145,6 @@ class Grant(Base):
     beneficiary_type: Mapped[str] = mapped_column(String(16))
     beneficiary_ref: Mapped[str] = mapped_column(String(64))
     citizen_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("ledger_accounts.id"))
     amount: Mapped[int] = mapped_column(BigInteger)
     entry_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("journal_entries.id", deferrable=True, initially="DEFERRED"))

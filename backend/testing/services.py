@@ -172,3 +172,33 @@ def card_session_at(app: Flask, client: FlaskClient, soft_card: Callable) -> Cal
         return answer.json["session_token"]
 
     return make
+
+
+_BULK_CITIZENS = text(
+    "INSERT INTO citizens (id, national_number, full_name, name_search, birth_date, sex, "
+    "address, region_code, language) SELECT g, '35' || lpad(g::text, 14, '0'), 'Warga ' || g, "
+    "'warga ' || g, date '1960-01-01' + (g % 15000), CASE WHEN g % 2 = 0 THEN 'F' ELSE 'M' "
+    "END, 'Jl. Kenanga ' || g, '3578' || lpad((g % 31 + 1)::text, 2, '0') || '00' || "
+    "lpad((g % 9 + 1)::text, 2, '0'), 'id' "
+    "FROM generate_series(CAST(:first AS int), CAST(:last AS int)) g")
+_BULK_HOUSEHOLDS = text(
+    "INSERT INTO households (id, family_card_number, head_citizen_id, region_code, "
+    "welfare_decile) SELECT g, '36' || lpad(g::text, 14, '0'), g, '3578' || "
+    "lpad((g % 31 + 1)::text, 2, '0') || '00' || lpad((g % 9 + 1)::text, 2, '0'), "
+    "1 + g % CAST(:deciles AS int) "
+    "FROM generate_series(CAST(:first AS int), CAST(:last AS int)) g")
+_BULK_MEMBERS = text(
+    "INSERT INTO household_members (citizen_id, household_id, relationship) "
+    "SELECT g, g, 'head' "
+    "FROM generate_series(CAST(:first AS int), CAST(:last AS int)) g")
+
+
+def synth_households_pg(conn: Any, count: int, deciles: int = 10, first: int = 1) -> None:
+    """`count` one-person households on PostgreSQL, in three set-based statements
+    (ids first..first+count-1; deciles cycle 1..`deciles`). For scale tests and the bench."""
+    span = {"first": first, "last": first + count - 1, "deciles": deciles}
+    for statement in (_BULK_CITIZENS, _BULK_HOUSEHOLDS, _BULK_MEMBERS):
+        conn.execute(statement, span)
+    for table in ("citizens", "households"):
+        conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
+                          f"(SELECT max(id) FROM {table}))"))

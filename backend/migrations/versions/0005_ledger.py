@@ -95,8 +95,6 @@ def upgrade() -> None:
         sa.Column("beneficiary_type", sa.String(16), nullable=False),
         sa.Column("beneficiary_ref", sa.String(64), nullable=False),
         sa.Column("citizen_id", sa.BigInteger(), nullable=True),
-        sa.Column("account_id", sa.BigInteger(), sa.ForeignKey("ledger_accounts.id"),
-                  nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("entry_id", sa.BigInteger(), nullable=False),
         _deferred_fk("entry_id"),

@@ -79,8 +79,8 @@ def test_the_programmes_funding_account_may(ledger):
 
 def test_one_grant_per_programme_period_and_beneficiary(ledger):
     grant = ("INSERT INTO ledger_grants (programme, purse, period, beneficiary_type, "
-             "beneficiary_ref, account_id, amount, entry_id) "
-             "VALUES ('food', 'groceries', '2026-05', 'household', '7', 2, 500, 10)")
+             "beneficiary_ref, amount, entry_id) "
+             "VALUES ('food', 'groceries', '2026-05', 'household', '7', 500, 10)")
     with ledger.begin() as db:
         db.execute(text(grant))
     refused(ledger, grant)
@@ -89,6 +89,6 @@ def test_one_grant_per_programme_period_and_beneficiary(ledger):
 def test_a_grant_cannot_be_edited(ledger):
     with ledger.begin() as db:
         db.execute(text("INSERT INTO ledger_grants (programme, purse, period, beneficiary_type,"
-                        " beneficiary_ref, account_id, amount, entry_id) VALUES ('food', "
-                        "'groceries', '2026-06', 'household', '7', 2, 500, 10)"))
+                        " beneficiary_ref, amount, entry_id) VALUES ('food', "
+                        "'groceries', '2026-06', 'household', '7', 500, 10)"))
     refused(ledger, "UPDATE ledger_grants SET amount = 5000")
