@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 
 PNP_READER = "\\\\?PnP?\\Notification"
 MAX_GET_RESPONSE = 64
+CARD_IN_READER = 0x0004  # pcsc-lite's SCARD_PRESENT in SCardStatus (pyscard lacks it)
+# pcscd learns of a removal when its driver next polls the reader (vpcd: every 400 ms),
+# so a command cut short by the card leaving may fail before pcscd calls the card gone.
+REMOVAL_SETTLE = 1.0
 
 SERVICE_GONE = {
     scard.SCARD_E_NO_SERVICE,
@@ -134,12 +138,25 @@ class PcscConnection:
     def _transmit_once(self, apdu: bytes) -> bytes:
         start = time.monotonic()
         code, resp = scard.SCardTransmit(self._card, scard.SCARD_PCI_T1, list(apdu))
+        if code not in (scard.SCARD_S_SUCCESS, *CARD_GONE) and self._card_left():
+            raise CardGoneError(code, "SCardTransmit")  # e.g. "transaction failed"
         _raise(code, "SCardTransmit")
         if len(resp) < 2:
             raise CardGoneError(scard.SCARD_F_COMM_ERROR, "SCardTransmit: short answer")
         if time.monotonic() - start > self.command_timeout:
             raise CommandTimeout(self.command_timeout)
         return bytes(resp)
+
+    def _card_left(self) -> bool:
+        """After a failed command: did the card leave the reader meanwhile?"""
+        deadline = time.monotonic() + REMOVAL_SETTLE
+        while True:
+            code, _reader, status, _protocol, _atr = scard.SCardStatus(self._card)
+            if code != scard.SCARD_S_SUCCESS or not status & CARD_IN_READER:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
 
     def close(self, reset: bool = False) -> None:
         """Disconnect; `reset=True` also drops the card's login state."""
