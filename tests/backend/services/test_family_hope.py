@@ -121,3 +121,15 @@ def test_the_allocation_pays_exactly_the_households_python_finds_eligible(
     found = {row.beneficiary_id: row.amount for row in session().execute(query)
              if row.beneficiary_id in ids}
     assert found == expected and len(expected) >= 3
+
+
+def test_the_transfer_is_withdrawn_at_a_counter(citizen, household, enrol, allocate_now,
+                                                card_session, call_service):
+    father, pupil = citizen(sex="M"), citizen(birth_date=schoolchild_born())
+    household(head=father, members=[(pupil, "child")], welfare_decile=2)
+    enrol(pupil, "primary", 5)
+    allocate_now("family_hope", period=this_quarter().key)
+    answer = call_service(card_session(father, "pin", "counter"), "family_hope", "withdraw",
+                          {"amount": 300_000})
+    assert answer.status_code == 200, answer.json
+    assert answer.json["balance_after"] == 0 and answer.json["receipt"]
