@@ -7,6 +7,7 @@ from typing import Literal
 
 from flask import Response, current_app, g, request
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from backend.api.routing import Api, OutModel, StrictModel
 from backend.audit import record
@@ -24,7 +25,7 @@ from backend.cards.models import Card
 from backend.cards.sessions import end_session
 from backend.cards.store import utcnow
 from backend.cards.tokens import parse_token
-from backend.db import session
+from backend.db import database, session
 from backend.errors import ApiError
 from backend.reasons import Reason
 
@@ -56,7 +57,8 @@ def _terminal() -> Principal:
 
 
 class ChallengeOut(OutModel):
-    nonce: str = Field(description="base64 of 32 random bytes; sign "
+    nonce: str = Field(description="base64 of 64 bytes (32 random, then the hub's proof "
+                       "of issuer, expiry and terminal); the card signs "
                        "SHA-256(SHA-256(origin) || SHA-256(nonce))")
     expires_at: str
 
@@ -118,8 +120,6 @@ def burn_refused_nonce(_principal: Principal | None, op: object, _error: ApiErro
     spent = g.pop(BURN_KEY, None)
     if spent is None:
         return
-    from backend.db import database
-
     with database().sessions() as own, own.begin():
         auth.burn_nonce(own.connection(), spent)
 
@@ -195,8 +195,6 @@ LIFECYCLE_REASONS = (Reason.NOT_FOUND, Reason.CARD_STATE_INVALID)
 @api.route("/cards", summary="A citizen's cards, newest first", auth=CARD_READERS,
            query=CardQuery, response=CardList)
 def list_cards(query: CardQuery) -> CardList:
-    from sqlalchemy import select
-
     found = session().execute(select(Card).where(Card.citizen_id == query.citizen)
                               .order_by(Card.id.desc())).scalars().all()
     return CardList(cards=[CardOut.model_validate(c) for c in found])
