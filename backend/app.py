@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, g
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend import config as config_module
 from backend.db import Database
@@ -34,6 +35,9 @@ def create_app(**overrides: Any) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     logging.basicConfig(level=settings["LOG_LEVEL"])
     app.extensions["satukartu.db"] = Database(settings["DATABASE_URL"])
+    if settings["PROXY_HOPS"]:
+        hops = settings["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     register_error_handlers(app)
     _register_api(app)
     _init_domains(app)

@@ -7,7 +7,6 @@ stable"); rename nothing without a deprecation path.
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -107,6 +106,3 @@ def _attach_commands() -> None:
 
 
 _attach_commands()
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -74,6 +74,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OIDC_ISSUER", "", "The city's OpenID Connect provider; empty disables SSO."),
     Setting("OIDC_CLIENT_ID", "", "Client id at the OIDC provider."),
     Setting("OIDC_CLIENT_SECRET", "", "Client secret at the OIDC provider."),
+    Setting("PROXY_HOPS", "0", "Reverse proxies in front of the hub whose X-Forwarded-For, "
+            "-Proto and -Host to trust (a TLS proxy: 1).", _int),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
     # cards
     Setting("CA_KEY_URI", "", "Where the issuing CA's private key is. Empty: "

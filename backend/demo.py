@@ -50,7 +50,7 @@ class Demo:
 
     def satukartu(self, *args: str, stdin: str | None = None) -> str:
         """Run one `satukartu` command to completion, as an operator would."""
-        argv = [sys.executable, "-m", "backend.cli", *args]
+        argv = [sys.executable, "-m", "backend", *args]
         done = subprocess.run(argv, env=self.env, input=stdin, capture_output=True,  # noqa: S603
                               text=True, check=False)
         if done.returncode != 0:
@@ -60,7 +60,7 @@ class Demo:
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
         log = open(self.instance / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        proc = subprocess.Popen([sys.executable, "-m", "backend.cli", *args],  # noqa: S603
+        proc = subprocess.Popen([sys.executable, "-m", "backend", *args],  # noqa: S603
                                 env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         log.close()

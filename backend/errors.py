@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from backend.reasons import Reason
@@ -75,6 +75,14 @@ def register_error_handlers(app: Flask) -> None:
         log.warning("database unavailable: %s", error.orig)
         return error_response(ApiError(Reason.SERVICE_UNAVAILABLE, "database unavailable, "
                                        "retry", 503, headers={"Retry-After": "1"}))
+
+    @app.errorhandler(DataError)
+    def _data_error(error: DataError) -> ResponseReturnValue:
+        # A value the schema let through but the database cannot store (out of range,
+        # too long): the caller's input, so a 400 with nothing written.
+        log.info("database refused a value: %s", error.orig)
+        return error_response(ApiError(Reason.VALIDATION_FAILED, "a value is out of range "
+                                       "for what can be stored", 400))
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> ResponseReturnValue:

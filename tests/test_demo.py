@@ -46,7 +46,7 @@ def demo_run(tmp_path_factory):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("SATUKARTU_") and k != "PCSCLITE_CSOCK_NAME"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "demo", "--instance", str(tmp_path / "demo"),
+        [sys.executable, "-m", "backend", "demo", "--instance", str(tmp_path / "demo"),
          "--bind", f"127.0.0.1:{port}", "--citizens", "150"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines: list[str] = []

@@ -160,6 +160,7 @@ def bearer_token() -> str | None:
 
 
 def authenticate(requirement: Requirement) -> Principal | None:
+    g.principal = None  # never inherit a caller from an earlier request in this context
     token = bearer_token()
     if token is None:
         if requirement.public:

@@ -37,3 +37,22 @@ def test_openapi_lists_every_refusal_reason():
     spec = build_spec()
     reasons = spec["components"]["schemas"]["Error"]["properties"]["error"]["properties"]
     assert set(reasons["reason"]["enum"]) == {r.value for r in Reason}
+
+
+def test_behind_a_trusted_proxy_the_hub_sees_the_clients_scheme_and_address(db_url, instance_dir):
+    from flask import request
+
+    from backend.app import create_app
+
+    app = create_app(DATABASE_URL=db_url, INSTANCE_DIR=str(instance_dir), PROXY_HOPS=1,
+                     SECRET_KEY="k")
+    seen = {}
+
+    @app.get("/_probe")
+    def probe():
+        seen.update(scheme=request.scheme, remote=request.remote_addr)
+        return "ok"
+
+    app.test_client().get("/_probe", headers={"X-Forwarded-Proto": "https",
+                                               "X-Forwarded-For": "203.0.113.9"})
+    assert seen == {"scheme": "https", "remote": "203.0.113.9"}
