@@ -126,7 +126,7 @@ def _batch(sess: Session, module: ServiceModule, allocation: Allocation, period:
         return None
     high = min(low + size, top)
     batch = GrantBatch(module.key, allocation.purse, rule.holder, period.key,
-                       postings.next_entry_id(sess), rule.expires_on(period))
+                       postings.next_entry_id(sess), rule.expires_on(period), low, high)
     eligible = allocation.beneficiaries(tables, period, module.config, low, high)
     post = _post_postgresql if sess.get_bind().dialect.name == "postgresql" else _post_stepwise
     count, total = post(sess, batch, eligible)
@@ -145,10 +145,15 @@ class GrantBatch:
     period: str
     entry_id: int
     expires_on: date | None
+    low: int
+    high: int
 
     def owner(self, column):  # type: ignore[no-untyped-def]
+        """The beneficiary's account, looked up within the batch's id range (an index
+        range scan of the batch's accounts, not a pass over every account)."""
         return and_(ACCOUNTS.c.programme == self.programme, ACCOUNTS.c.purse == self.purse,
-                    ACCOUNTS.c.owner_type == self.holder, ACCOUNTS.c.owner_ref == column)
+                    ACCOUNTS.c.owner_type == self.holder, ACCOUNTS.c.owner_id > self.low,
+                    ACCOUNTS.c.owner_id <= self.high, ACCOUNTS.c.owner_ref == column)
 
 
 def _grant_rows(batch: GrantBatch, eligible):  # type: ignore[no-untyped-def]
