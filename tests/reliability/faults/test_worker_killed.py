@@ -25,7 +25,8 @@ from backend.testing.services import synth_households_pg
 from tests.reliability.faults.invariants import ledger_problems
 from tests.reliability.faults.workers import Worker, hub_settings, producer
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.celery]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.celery,
+              pytest.mark.xdist_group("private-rabbitmq")]  # one node per run
 
 HOUSEHOLDS = 100_000
 BATCH = 5_000
