@@ -96,6 +96,22 @@ def bench_appends(url: str, writers: int, processes: int, per_tx: int, seconds: 
     return total / elapsed, gap_free
 
 
+def commit_latency(url: str, rounds: int = 300) -> float:
+    """Milliseconds for one INSERT + COMMIT on one connection: the WAL flush that every
+    serialised append waits for while it holds the chain's lock."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS bench_commit (x integer)")
+        conn.commit()
+        started = time.perf_counter()
+        for n in range(rounds):
+            conn.exec_driver_sql("INSERT INTO bench_commit VALUES (%(n)s)", {"n": n})
+            conn.commit()
+        elapsed = time.perf_counter() - started
+    engine.dispose()
+    return elapsed / rounds * 1000
+
+
 def fill(url: str, records: int, batch: int = 10_000) -> None:
     engine = make_engine(url)
     entries = [make_entry(None, action="registry.citizen.read", subject_type="citizen",
@@ -182,6 +198,13 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load average at start "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if args.only in (None, "append"):
+        name, url = fresh_pg()
+        try:
+            latency = commit_latency(url)
+        finally:
+            databases.drop_pg_database(name)
+        print(f"PostgreSQL INSERT + COMMIT on one connection: {latency:.2f} ms "
+              f"(serialised commits cannot exceed {1000 / latency:,.0f}/s)")
         print(f"| appends, {args.writers} writers | records per transaction | records/s "
               "| chain gap-free |")
         print("|---|---|---|---|")

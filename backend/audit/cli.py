@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -24,8 +25,9 @@ def audit() -> None:
 @click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Check checkpoints with this PEM key (default: the configured key's).")
-@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Processes that scan slices of the chain in parallel.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=lambda: min(os.cpu_count() or 1, 4),
+              help="Processes that scan slices of the chain in parallel (default: one per "
+                   "core, at most 4).")
 def verify(as_json: bool, public_key: Path | None, jobs: int) -> None:
     """Recompute the chain and check every checkpoint."""
     from backend.audit.verify import verify_app
