@@ -103,6 +103,8 @@ class Settled(OutModel):
 def _own_terminal_only(terminal_id: str) -> str | None:
     principal = current_principal()
     assert principal is not None
+    if principal.kind == "card":  # the card holder at the shop, not the shop itself
+        raise ApiError(Reason.FORBIDDEN, "a card session cannot see or settle takings", 403)
     if principal.kind != "staff" and principal.terminal_id != terminal_id:
         raise ApiError(Reason.FORBIDDEN, "a terminal sees only its own settlement", 403)
     return f"{principal.kind}:{principal.subject}"
