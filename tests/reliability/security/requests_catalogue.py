@@ -1,0 +1,322 @@
+"""One well-formed request per declared operation, aimed at objects that exist.
+
+The authorisation matrix sends each of these as every kind of caller: a caller the
+operation admits gets 2xx (or the refusal the view adds by design, listed in the
+matrix), any other the reason that names what was missing. A builder makes whatever
+the request needs fresh (a citizen to record the death of, a card to revoke) so that
+one caller's request never changes what the next one finds.
+
+Every operation must have an entry here: an operation added without one fails the
+matrix, so the matrix always covers every route.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from backend.cards import lifecycle
+from backend.db import database, session
+from backend.identity import accounts
+from backend.registry import national_ids
+from backend.registry.models import Citizen
+from backend.registry.national_ids import make_nik
+from backend.testing.cards import KEY_BY_ASSURANCE, ask_challenge, authenticate
+from backend.testing.identity import basic, bearer, make_staff
+from backend.testing.registry import DEFAULT_REGION, make_citizen, make_household
+from tests.reliability.security.conftest import World, caller_kind
+
+_unique = itertools.count(1)
+PURPOSE = {"purpose": "verify the person at the counter"}
+TODAY = dt.date.today()
+
+
+@dataclass
+class Call:
+    """A request; `token` replaces the caller's own when the request would end it."""
+
+    path: str
+    query: dict[str, Any] | None = None
+    json: Any = None
+    data: Any = None
+    content_type: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    token: str | None = None
+
+
+@dataclass
+class Ctx:
+    app: Flask
+    client: FlaskClient
+    world: World
+    soft_card: Callable[..., Any]
+
+    def caller_terminal(self, caller: str) -> str | None:
+        kind, role, _ = caller_kind(caller)
+        return self.world.terminals[role].terminal_id if kind in ("terminal", "card") else None
+
+
+Builder = Callable[[Ctx, str], Call]
+
+
+def nik() -> str:
+    birth = dt.date(1985, 3, 9)
+    while True:
+        number = make_nik(DEFAULT_REGION, birth, "M", next(_unique) % 9999 + 1)
+        if session().query(Citizen.id).filter_by(national_number=number).first() is None:
+            return number
+
+
+def family_card() -> str:
+    while True:
+        number = f"{DEFAULT_REGION[:6]}{TODAY:%d%m%y}{next(_unique) % 9999 + 1:04d}"
+        if national_ids.check_family_card(number) is None and not session().execute(
+                _household_with(number)).first():
+            return number
+
+
+def _household_with(number: str) -> Any:
+    from sqlalchemy import select
+
+    from backend.registry.models import Household
+
+    return select(Household.id).where(Household.family_card_number == number)
+
+
+def new_staff(ctx: Ctx, role: str = "clerk") -> Any:
+    return make_staff(ctx.app, role)
+
+
+def new_terminal_id(ctx: Ctx) -> str:
+    with database().transaction() as tx:
+        row, _ = accounts.create_terminal(tx, kind="kiosk", name=f"target {next(_unique)}")
+        return row.id
+
+
+def new_card(ctx: Ctx) -> Any:
+    return ctx.soft_card(make_citizen(full_name="Dewi Sartika"))
+
+
+def card_session_token(ctx: Ctx, kind: str, assurance: str) -> str:
+    answer = authenticate(ctx.client, ctx.world.terminals[kind].token,
+                          ctx.world.ani_card, ctx.app.config["ORIGIN"],
+                          KEY_BY_ASSURANCE[assurance])
+    assert answer.status_code == 200, answer.json
+    return answer.json["session_token"]
+
+
+def own_token(ctx: Ctx, caller: str) -> str | None:
+    """A new token of the caller's very kind, for requests that end the one they carry."""
+    kind, role, assurance = caller_kind(caller)
+    if kind == "staff":
+        return new_staff(ctx, role).token
+    if kind == "card":
+        return card_session_token(ctx, role, assurance)
+    return None
+
+
+def settle_call(ctx: Ctx, caller: str) -> Call:
+    terminal_id = ctx.caller_terminal(caller) or ctx.world.terminals["agent"].terminal_id
+    day = TODAY - dt.timedelta(days=next(_unique))
+    return Call("/api/v1/ledger/settlements", json={"terminal_id": terminal_id,
+                                                    "day": day.isoformat()})
+
+
+def token_call(ctx: Ctx, caller: str) -> Call:
+    """A correctly signed card token for the caller's terminal (a nonce of its own)."""
+    kind, role, _ = caller_kind(caller)
+    nonce = (ask_challenge(ctx.client, ctx.world.terminals[role].token)
+             if kind == "terminal" else b"\x07" * 32)
+    token = ctx.world.ani_card.token(nonce, ctx.app.config["ORIGIN"])
+    return Call("/api/v1/auth/token", json=token)
+
+
+def suspended_card(ctx: Ctx) -> str:
+    card = new_card(ctx)
+    lifecycle.suspend(session(), card.serial)
+    session().commit()
+    return card.serial
+
+
+def household_with_child(ctx: Ctx) -> str:
+    child = make_citizen(full_name="Putri Ayu")
+    family = make_household(members=[(child, "child")])
+    return f"/api/v1/households/{family.id}/members/{child.id}"
+
+
+def pdf_of(ctx: Ctx, public_id: str) -> bytes:
+    answer = ctx.client.get(f"/api/v1/documents/{public_id}/pdf",
+                            headers=bearer(ctx.world.staff["admin"].token))
+    assert answer.status_code == 200
+    return answer.data
+
+
+def _citizen(ctx: Ctx) -> int:
+    return make_citizen(full_name="Rudi Hermawan", sex="M").id
+
+
+W = "/api/v1"
+MONTH = {"month": f"{TODAY:%Y-%m}"}
+WEEK = {"since": (TODAY - dt.timedelta(days=7)).isoformat(), "until": TODAY.isoformat()}
+
+CATALOGUE: dict[str, Builder] = {
+    "api_meta.health": lambda c, _: Call(f"{W}/health"),
+    "api_meta.openapi": lambda c, _: Call(f"{W}/openapi.json"),
+    # registry
+    "api_registry.create_citizen": lambda c, _: Call(f"{W}/citizens", json={
+        "national_number": nik(), "full_name": "Agus Salim", "birth_date": "1985-03-09",
+        "sex": "M", "region_code": DEFAULT_REGION}),
+    "api_registry.search_citizens": lambda c, _: Call(f"{W}/citizens",
+                                                      query={**PURPOSE, "name": "Ani"}),
+    "api_registry.read_citizen": lambda c, _: Call(f"{W}/citizens/{c.world.ani.id}",
+                                                   query=PURPOSE),
+    "api_registry.update_citizen": lambda c, _: Call(f"{W}/citizens/{_citizen(c)}",
+                                                     json={"address": "Jl. Baru 1"}),
+    "api_registry.delete_citizen": lambda c, _: Call(f"{W}/citizens/{_citizen(c)}"),
+    "api_registry.record_death": lambda c, _: Call(
+        f"{W}/citizens/{_citizen(c)}/death",
+        json={"died_on": (TODAY - dt.timedelta(days=1)).isoformat()}),
+    "api_registry.citizen_history": lambda c, _: Call(
+        f"{W}/citizens/{c.world.ani.id}/history", query=PURPOSE),
+    "api_registry.add_enrolment": lambda c, _: Call(
+        f"{W}/citizens/{_citizen(c)}/enrolments", json={
+            "school_code": "SD01", "school_name": "SD Negeri 1", "level": "primary",
+            "grade": 3, "academic_year": f"{TODAY.year}/{TODAY.year + 1}"}),
+    "api_registry.update_enrolment": lambda c, _: Call(
+        f"{W}/citizens/{c.world.ani.id}/enrolments/{c.world.enrolment_id}",
+        json={"grade": 4}),
+    "api_registry.set_health": lambda c, _: Call(f"{W}/citizens/{_citizen(c)}/health", json={
+        "facility_code": "PKM-01", "facility_name": "Puskesmas Satu", "jkn_class": 3}),
+    "api_registry.create_household": lambda c, _: (lambda head: Call(
+        f"{W}/households", json={"family_card_number": family_card(),
+                                  "head_citizen_id": head,
+                                  "members": [{"citizen_id": head, "relationship": "head"}]}))(
+        _citizen(c)),
+    "api_registry.read_household": lambda c, _: Call(
+        f"{W}/households/{c.world.ani.household.id}", query=PURPOSE),
+    "api_registry.update_household": lambda c, _: Call(
+        f"{W}/households/{make_household().id}", json={"welfare_decile": 2}),
+    "api_registry.add_member": lambda c, _: Call(
+        f"{W}/households/{make_household().id}/members",
+        json={"citizen_id": _citizen(c), "relationship": "child"}),
+    "api_registry.remove_member": lambda c, _: Call(household_with_child(c)),
+    # identity
+    "api_identity.staff_login": lambda c, _: Call(f"{W}/auth/staff/login", json={
+        "username": c.world.login[0], "password": c.world.login[1]}),
+    "api_identity.staff_logout": lambda c, caller: Call(f"{W}/auth/staff/logout",
+                                                        token=own_token(c, caller)),
+    "api_identity.whoami": lambda c, _: Call(f"{W}/auth/whoami"),
+    "api_identity.oauth_token": lambda c, _: Call(f"{W}/oauth/token", data={
+        "grant_type": "client_credentials"}, headers=basic(
+            c.world.terminals["kiosk"].client_id, c.world.terminals["kiosk"].client_secret)),
+    "api_identity.oidc_login": lambda c, _: Call(f"{W}/auth/oidc/login"),
+    "api_identity.oidc_callback": lambda c, _: Call(f"{W}/auth/oidc/callback"),
+    "api_identity.list_staff": lambda c, _: Call(f"{W}/staff"),
+    "api_identity.create_staff": lambda c, _: Call(f"{W}/staff", json={
+        "username": f"petugas{next(_unique)}", "role": "clerk"}),
+    "api_identity.get_staff": lambda c, _: Call(f"{W}/staff/{c.world.spare_staff}"),
+    "api_identity.disable_staff": lambda c, _: Call(
+        f"{W}/staff/{new_staff(c).username}/disable"),
+    "api_identity.enable_staff": lambda c, _: Call(f"{W}/staff/{new_staff(c).username}/enable"),
+    "api_identity.unlock_staff": lambda c, _: Call(f"{W}/staff/{new_staff(c).username}/unlock"),
+    "api_identity.list_terminals": lambda c, _: Call(f"{W}/terminals"),
+    "api_identity.register_terminal": lambda c, _: Call(f"{W}/terminals", json={
+        "kind": "kiosk", "name": f"kiosk {next(_unique)}"}),
+    "api_identity.get_terminal": lambda c, _: Call(f"{W}/terminals/{c.world.spare_terminal}"),
+    "api_identity.disable_terminal": lambda c, _: Call(
+        f"{W}/terminals/{new_terminal_id(c)}/disable"),
+    "api_identity.enable_terminal": lambda c, _: Call(
+        f"{W}/terminals/{new_terminal_id(c)}/enable"),
+    "api_identity.rotate_terminal_secret": lambda c, _: Call(
+        f"{W}/terminals/{new_terminal_id(c)}/secret"),
+    # cards
+    "api_cards.challenge": lambda c, _: Call(f"{W}/auth/challenge"),
+    "api_cards.token": token_call,
+    "api_cards.session_info": lambda c, _: Call(f"{W}/auth/session"),
+    "api_cards.logout": lambda c, caller: Call(f"{W}/auth/logout", token=own_token(c, caller)),
+    "api_cards.list_cards": lambda c, _: Call(f"{W}/cards", query={"citizen": c.world.ani.id}),
+    "api_cards.get_card": lambda c, _: Call(f"{W}/cards/{c.world.spare_card}"),
+    "api_cards.suspend": lambda c, _: Call(f"{W}/cards/{new_card(c).serial}/suspend", json={}),
+    "api_cards.reinstate": lambda c, _: Call(f"{W}/cards/{suspended_card(c)}/reinstate",
+                                             json={}),
+    "api_cards.revoke": lambda c, _: Call(f"{W}/cards/{new_card(c).serial}/revoke",
+                                          json={"reason": "keyCompromise"}),
+    "api_cards.pin_unblock": lambda c, _: Call(f"{W}/cards/{new_card(c).serial}/pin-unblock"),
+    "api_cards.current_crl": lambda c, _: Call(f"{W}/crl"),
+    # audit
+    "api_audit.my_access_log": lambda c, _: Call(f"{W}/audit/me/access-log"),
+    "api_audit.my_access_log_pdf": lambda c, _: Call(f"{W}/audit/me/access-log.pdf"),
+    "api_audit.list_records": lambda c, _: Call(f"{W}/audit/records"),
+    "api_audit.verify_now": lambda c, _: Call(f"{W}/audit/verify"),
+    "api_audit.list_checkpoints": lambda c, _: Call(f"{W}/audit/checkpoints"),
+    "api_audit.checkpoint_now": lambda c, _: Call(f"{W}/audit/checkpoints"),
+    "api_audit.public_key": lambda c, _: Call(f"{W}/audit/public-key"),
+    "api_audit.export_range": lambda c, _: Call(f"{W}/audit/export", query={
+        "from": TODAY.isoformat(), "to": TODAY.isoformat()}),
+    # ledger
+    "api_ledger.request_allocation": lambda c, _: Call(f"{W}/ledger/allocations",
+                                                       json={"programme": "food"}),
+    "api_ledger.list_allocations": lambda c, _: Call(f"{W}/ledger/allocations"),
+    "api_ledger.show_takings": lambda c, caller: Call(
+        f"{W}/ledger/settlements/"
+        f"{c.caller_terminal(caller) or c.world.terminals['agent'].terminal_id}/{TODAY}"),
+    "api_ledger.settle_day": settle_call,
+    "api_ledger.card_many_shops": lambda c, _: Call(f"{W}/ledger/patterns/card-many-shops",
+                                                    query=WEEK),
+    "api_ledger.shop_night_cards": lambda c, _: Call(f"{W}/ledger/patterns/shop-night-cards",
+                                                     query=WEEK),
+    # services (the action route is expanded per action by the matrix)
+    "api_services.list_services": lambda c, _: Call(f"{W}/services"),
+    # documents
+    "api_documents.verify_document": lambda c, _: Call(
+        f"{W}/documents/{c.world.ani.document}/verify"),
+    "api_documents.verify_file": lambda c, _: Call(
+        f"{W}/documents/{c.world.ani.document}/verify",
+        data=pdf_of(c, c.world.ani.document), content_type="application/pdf"),
+    "api_documents.signing_key": lambda c, _: Call(f"{W}/documents/signing-key"),
+    "api_documents.my_documents": lambda c, _: Call(f"{W}/documents"),
+    "api_documents.document_pdf": lambda c, _: Call(f"{W}/documents/{c.world.ani.document}/pdf"),
+    "api_documents.receipt_pdf": lambda c, _: Call(f"{W}/receipts/{c.world.ani.receipt}"),
+    "api_documents.monthly_report_pdf": lambda c, _: Call(f"{W}/reports/monthly", query=MONTH),
+    "api_documents.monthly_report_figures": lambda c, _: Call(f"{W}/reports/monthly/figures",
+                                                              query=MONTH),
+}
+
+# The body of each service action the matrix sends (absent: no body).
+ACTION_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("civil_documents", "domicile_letter"): {"purpose": "pendaftaran sekolah"},
+    ("education", "withdraw"): {"amount": 1_000},
+    ("elderly", "withdraw"): {"amount": 1_000},
+    ("family_hope", "withdraw"): {"amount": 1_000},
+    ("food", "redeem"): {"items": [{"name": "Telur 1 kg", "category": "eggs", "quantity": 1,
+                                    "unit_price": 28_000}], "amount": 28_000},
+    ("health", "register_visit"): {"kind": "general", "facility_code": "PKM-KBY-01"},
+    ("transport", "fare"): {"amount": 3_500, "route": "Koridor 1"},
+}
+
+
+def action_call(key: str, name: str) -> Builder:
+    def build(_ctx: Ctx, _caller: str) -> Call:
+        return Call(f"{W}/services/{key}/{name}", json=ACTION_BODIES.get((key, name)),
+                    headers={"Idempotency-Key": f"matrix-{uuid.uuid4()}"})
+    return build
+
+
+def send(ctx: Ctx, method: str, call: Call, token: str | None) -> Any:
+    token = call.token or token
+    headers = {**(bearer(token) if token else {}), **call.headers}
+    kwargs: dict[str, Any] = {"headers": headers, "query_string": call.query}
+    if call.json is not None:
+        kwargs["json"] = call.json
+    elif call.data is not None:
+        kwargs["data"] = call.data
+        if call.content_type:
+            kwargs["content_type"] = call.content_type
+    return ctx.client.open(call.path, method=method.upper(), **kwargs)
