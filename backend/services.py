@@ -360,10 +360,11 @@ class ServiceContext(Protocol):
         `kind="withdrawal"`, `purse_not_cashable`.
         """
 
-    def credit(self, purse: str, amount: int, *, kind: str = "grant",
+    def credit(self, purse: str, amount: int, *, kind: str = "credit",
                details: Mapping[str, Any] | None = None,
                beneficiary: Beneficiary | None = None) -> Posting:
-        """Move `amount` from the programme's funding account to the beneficiary."""
+        """Move `amount` from the programme's funding account to the beneficiary (an
+        ad-hoc credit; periodic grants are `Allocation`s, run by the hub)."""
 
     def recent(self, purse: str, limit: int = 10) -> list[dict[str, Any]]: ...
 
