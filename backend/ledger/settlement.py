@@ -37,8 +37,12 @@ class DayTakings:
 
 def day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
     """The city's local day as UTC instants [start, end)."""
-    start = datetime.combine(day, time(), ZoneInfo(zone)).astimezone(UTC)
-    return start, start + timedelta(days=1)
+    try:
+        start = datetime.combine(day, time(), ZoneInfo(zone)).astimezone(UTC)
+        return start, start + timedelta(days=1)
+    except OverflowError as exc:  # 0001-01-01 or 9999-12-31 in a zone east or west of UTC
+        raise ApiError(Reason.VALIDATION_FAILED, f"{day} is out of the calendar's range",
+                       400) from exc
 
 
 def takings(sess: Session, terminal_id: str, day: date, zone: str) -> list[DayTakings]:
