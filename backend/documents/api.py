@@ -175,7 +175,9 @@ def receipt_pdf(entry_id: int) -> Response:
 
 
 class MonthlyQuery(StrictModel):
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+    # Years the ledger can hold: 0001 or 9999 would step outside the calendar in the
+    # city's time zone.
+    month: str = Field(pattern=r"^(19|20)\d{2}-(0[1-9]|1[0-2])$", description="YYYY-MM")
     level: Literal["regency", "district", "village"] = "district"
     programme: str | None = Field(None, max_length=40)
 
