@@ -30,6 +30,9 @@ from backend.reasons import Reason
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1 << 20
+# The largest integer both databases hold (PostgreSQL BIGINT, SQLite INTEGER): a larger
+# id or sequence number in a request names nothing and must not reach SQL.
+MAX_INT = 2**63 - 1
 
 
 class StrictModel(BaseModel):

@@ -15,7 +15,7 @@ from flask import Response, current_app
 from pydantic import Field
 from sqlalchemy import select
 
-from backend.api.routing import Api, OutModel, StrictModel
+from backend.api.routing import MAX_INT, Api, OutModel, StrictModel
 from backend.audit import access, export
 from backend.audit.checkpoints import Checkpoint, make_checkpoint, public_pem, signing_key
 from backend.audit.checkpoints import from_table as checkpoints_in_table
@@ -36,7 +36,8 @@ CHECKPOINTERS = Requirement(roles=("auditor", "admin"))
 
 class AccessQuery(StrictModel):
     limit: int = Field(50, ge=1, le=500)
-    before: int | None = Field(None, ge=1, description="page back from this sequence number")
+    before: int | None = Field(None, ge=1, le=MAX_INT,
+                               description="page back from this sequence number")
 
 
 class AccessOut(OutModel):
@@ -96,9 +97,9 @@ def my_access_log_pdf(query: AccessQuery) -> Response:
 
 
 class RecordsQuery(StrictModel):
-    after: int = Field(0, ge=0, description="records with a larger sequence number")
+    after: int = Field(0, ge=0, le=MAX_INT, description="records with a larger sequence number")
     limit: int = Field(100, ge=1, le=1000)
-    citizen_id: int | None = None
+    citizen_id: int | None = Field(None, ge=1, le=MAX_INT)
     action: str | None = Field(None, max_length=120)
 
 

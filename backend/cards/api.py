@@ -9,7 +9,7 @@ from flask import Response, current_app, g, request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from backend.api.routing import Api, OutModel, StrictModel
+from backend.api.routing import MAX_INT, Api, OutModel, StrictModel
 from backend.audit import record
 from backend.auth.principal import (
     PUBLIC,
@@ -172,7 +172,7 @@ class CardList(OutModel):
 
 
 class CardQuery(StrictModel):
-    citizen: int = Field(description="the citizen's id")
+    citizen: int = Field(ge=1, le=MAX_INT, description="the citizen's id")
 
 
 class SuspendIn(StrictModel):
