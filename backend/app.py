@@ -7,8 +7,10 @@ from typing import Any
 
 from flask import Flask, g
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from backend import config as config_module
+from backend.api.routing import MAX_INT
 from backend.db import Database
 from backend.errors import register_error_handlers
 
@@ -25,6 +27,15 @@ API_MODULES = (
 )
 
 
+class BoundedInt(IntegerConverter):
+    """`<int:...>` in a route: a number beyond what the databases hold matches nothing
+    (404), so it never reaches SQL, where it would be an overflow."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_INT)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(**overrides: Any) -> Flask:
     """Build the hub. `overrides` replace settings (tests, CLI); the rest come from env."""
     settings = config_module.load(**overrides)
@@ -39,6 +50,7 @@ def create_app(**overrides: Any) -> Flask:
         hops = settings["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     register_error_handlers(app)
+    app.url_map.converters["int"] = BoundedInt
     _register_api(app)
     _init_domains(app)
 

@@ -8,11 +8,12 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from backend.api.routing import OPERATIONS, Operation
+from backend.api.routing import MAX_INT, OPERATIONS, Operation
 from backend.reasons import Reason
 
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
-_PARAM_TYPES = {"int": {"type": "integer"}, "string": {"type": "string"},
+_PARAM_TYPES = {"int": {"type": "integer", "minimum": 0, "maximum": MAX_INT},
+                "string": {"type": "string"},
                 None: {"type": "string"}, "uuid": {"type": "string", "format": "uuid"},
                 "path": {"type": "string"}}
 REF = "#/components/schemas/{model}"
