@@ -10,10 +10,15 @@ from backend.reasons import Reason
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
 
+HOMES: dict[str, int] = {}
+
+
 def redeem(card, shop, at):
     """A redemption as the journal records it, at a given local time."""
     sess = session()
-    source = postings.open_account(sess, "food", "groceries", postings.Owner("household", card))
+    home = HOMES.setdefault(card, 900_000 + len(HOMES))
+    source = postings.open_account(sess, "food", "groceries", postings.Owner.of("household",
+                                                                                 home))
     funding = postings.open_account(sess, "food", "groceries", postings.FUNDING)
     sink = postings.open_account(sess, "food", "groceries", postings.Owner("terminal", shop))
     postings.post(sess, postings.Entry("credit", "food", "groceries"),
