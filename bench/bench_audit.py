@@ -3,9 +3,9 @@
     .venv/bin/python bench/bench_audit.py                       # everything, defaults below
     .venv/bin/python bench/bench_audit.py --only verify --records 1000000
 
-Appends: WRITERS sessions (threads spread over PROCESSES processes, each with its own
-connection) call record() in transactions of K records for SECONDS, on a fresh
-PostgreSQL database; the chain is verified gap-free afterwards. Every append holds
+Appends: WRITERS sessions (spread over PROCESSES processes, by default one each, each
+with its own connection) call record() in transactions of K records for SECONDS, on a
+fresh PostgreSQL database; the chain is verified gap-free afterwards. Every append holds
 the chain's lock through its commit, so one transaction's commit latency (the WAL
 flush) bounds the rate; `--async-commit` shows the same run with
 synchronous_commit=off (not a deployment setting; it shows where the time goes).
@@ -40,7 +40,7 @@ from backend.testing import databases  # noqa: E402
 
 
 def _writer_process(url: str, threads: int, per_tx: int, seconds: float, async_commit: bool,
-                    start: mp.Event, out: mp.Queue) -> None:
+                    ready: mp.Barrier, out: mp.Queue) -> None:
     engine = make_engine(url, pool_size=threads, max_overflow=0)
     if async_commit:
         event.listen(engine, "connect", lambda dbapi, _rec: dbapi.execute(
@@ -52,7 +52,7 @@ def _writer_process(url: str, threads: int, per_tx: int, seconds: float, async_c
         with sessions() as sess:
             sess.connection()
             sess.commit()
-            start.wait()
+            gate.wait()
             deadline = time.perf_counter() + seconds
             while time.perf_counter() < deadline:
                 with sess.begin():
@@ -62,6 +62,7 @@ def _writer_process(url: str, threads: int, per_tx: int, seconds: float, async_c
                                details={"writer": n, "i": i})
                 counts[n] += per_tx
 
+    gate = threading.Barrier(threads, action=ready.wait)  # every writer connected, then go
     workers = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
     for worker in workers:
         worker.start()
@@ -73,17 +74,16 @@ def _writer_process(url: str, threads: int, per_tx: int, seconds: float, async_c
 
 def bench_appends(url: str, writers: int, processes: int, per_tx: int, seconds: float,
                   async_commit: bool) -> tuple[float, bool]:
-    ctx = mp.get_context("spawn")
-    start, out = ctx.Event(), ctx.Queue()
+    ctx = mp.get_context("fork")
+    ready, out = ctx.Barrier(processes + 1), ctx.Queue()
     per_process = [writers // processes + (1 if i < writers % processes else 0)
                    for i in range(processes)]
     procs = [ctx.Process(target=_writer_process, args=(url, n, per_tx, seconds, async_commit,
-                                                       start, out)) for n in per_process]
+                                                       ready, out)) for n in per_process]
     for proc in procs:
         proc.start()
-    time.sleep(3)  # every writer connected and waiting
+    ready.wait()
     began = time.perf_counter()
-    start.set()
     total = sum(out.get() for _ in procs)
     elapsed = time.perf_counter() - began
     for proc in procs:
@@ -189,7 +189,9 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=("append", "verify"))
     parser.add_argument("--writers", type=int, default=50)
-    parser.add_argument("--processes", type=int, default=5)
+    parser.add_argument("--processes", type=int, default=50,
+                        help="writers are spread over this many processes (threads share "
+                             "one GIL, and a lock holder waiting for it stalls every writer)")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--per-transaction", default="1,3,10")
     parser.add_argument("--async-commit", action="store_true")

@@ -1,8 +1,9 @@
 """`record()`: the one audit call the hub makes, in the caller's own transaction.
 
 A record is queued on the caller's session and chained (backend.audit.append) just
-before that session commits, so it lands in the same transaction as the change it
-describes: both commit or neither does. Appending at commit rather than at the call
+before that session commits (on PostgreSQL, with the COMMIT itself: atcommit.py),
+so it lands in the same transaction as the change it describes: both commit or
+neither does. Appending at commit rather than at the call
 keeps the chain's lock for the shortest time (lock, one head read, one insert, commit)
 and means a transaction never waits for the lock while holding other rows, so audited
 transactions cannot deadlock on it. A savepoint or transaction rolled back takes its
@@ -19,6 +20,7 @@ from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from backend.audit.append import append
+from backend.audit.atcommit import stash
 from backend.audit.chain import clean_text, details_digest, details_json
 from backend.auth.principal import Principal, current_principal
 
@@ -110,7 +112,10 @@ def _chain_pending(session: Session) -> None:
     entries = [entry for _scope, entry in queued]
     queued.clear()
     session.flush()  # the caller's own writes go before the chain's lock is taken
-    first, last = append(session.connection(), entries)
+    conn = session.connection()
+    if stash(conn, entries):
+        return  # PostgreSQL: appended in the same round trip as the COMMIT
+    first, last = append(conn, entries)
     from backend.audit.tasks import checkpoint_if_due
 
     checkpoint_if_due(session, first, last)

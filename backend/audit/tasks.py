@@ -34,11 +34,15 @@ def checkpoint() -> int | None:
     return made.size if made is not None else None
 
 
-def checkpoint_if_due(session: Session, first: int, last: int) -> None:
-    """After a commit that crossed a multiple of EVERY_RECORDS, ask for a checkpoint."""
+def checkpoint_if_due(session: Session | None, first: int, last: int) -> None:
+    """After a commit that crossed a multiple of EVERY_RECORDS, ask for a checkpoint
+    (once `session` commits; now if there is no session because it already has)."""
     if (first - 1) // EVERY_RECORDS == last // EVERY_RECORDS:
         return
     if not has_app_context() or "celery" not in current_app.extensions:
+        return
+    if session is None:
+        _send_checkpoint.apply_async()
         return
     from backend.tasks import send_after_commit
 

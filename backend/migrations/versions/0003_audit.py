@@ -25,6 +25,58 @@ $$
 """
 
 
+# The whole append in one round trip: the lock, the head, the hashes, the insert. The
+# canonical text is chain.py's, spelled in SQL; the verifier recomputes it in Python.
+PG_APPEND = r"""
+CREATE OR REPLACE FUNCTION audit_append(entries jsonb, at_hint timestamptz DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    head_seq bigint;
+    head_hash bytea;
+    head_at timestamptz;
+    stamp timestamptz;
+    entry jsonb;
+    node bytea;
+BEGIN
+    PERFORM pg_catalog.pg_advisory_xact_lock(5999168903779271764);
+    SELECT r.seq, r.hash, r.at INTO head_seq, head_hash, head_at
+        FROM audit_records r ORDER BY r.seq DESC LIMIT 1;
+    IF head_seq IS NULL THEN
+        head_seq := 0;
+        head_hash := pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex');
+    END IF;
+    stamp := COALESCE(at_hint, pg_catalog.clock_timestamp());
+    IF head_at IS NOT NULL AND head_at > stamp THEN
+        stamp := head_at;
+    END IF;
+    FOR entry IN SELECT value FROM pg_catalog.jsonb_array_elements(entries) LOOP
+        head_seq := head_seq + 1;
+        node := pg_catalog.sha256('\x01'::bytea || head_hash || pg_catalog.sha256(
+            '\x00'::bytea || pg_catalog.convert_to(pg_catalog.concat_ws(E'\x1f',
+                head_seq::text,
+                pg_catalog.to_char(stamp AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
+                COALESCE(entry->>'actor_kind', ''), COALESCE(entry->>'actor', ''),
+                COALESCE(entry->>'role', ''), COALESCE(entry->>'terminal_id', ''),
+                COALESCE(entry->>'action', ''), COALESCE(entry->>'subject_type', ''),
+                COALESCE(entry->>'subject_id', ''), COALESCE(entry->>'citizen_id', ''),
+                COALESCE(entry->>'purpose', ''), COALESCE(entry->>'outcome', ''),
+                entry->>'details_digest'), 'UTF8')));
+        INSERT INTO audit_records (seq, at, actor_kind, actor, role, terminal_id, action,
+                                   subject_type, subject_id, citizen_id, purpose, outcome,
+                                   details, details_digest, prev_hash, hash)
+        VALUES (head_seq, stamp, entry->>'actor_kind', entry->>'actor', entry->>'role',
+                entry->>'terminal_id', entry->>'action', entry->>'subject_type',
+                entry->>'subject_id', (entry->>'citizen_id')::bigint, entry->>'purpose',
+                entry->>'outcome', entry->>'details',
+                pg_catalog.decode(entry->>'details_digest', 'hex'), head_hash, node);
+        head_hash := node;
+    END LOOP;
+    RETURN head_seq;
+END;
+$$
+"""
+
+
 def upgrade() -> None:
     op.create_table(
         "audit_records",
@@ -68,6 +120,7 @@ def upgrade() -> None:
 
 
 def _postgresql_triggers() -> None:
+    op.execute(PG_APPEND)
     op.execute(PG_FUNCTION)
     for table in TABLES:
         op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
@@ -90,5 +143,6 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
         op.execute("DROP FUNCTION IF EXISTS audit_refuse_change()")
+        op.execute("DROP FUNCTION IF EXISTS audit_append(jsonb, timestamptz)")
     op.drop_table("audit_checkpoints")
     op.drop_table("audit_records")

@@ -101,3 +101,58 @@ def test_without_a_principal_outside_a_request_the_actor_is_the_system(app, audi
     record(session(), action="task.nightly")
     session().commit()
     assert audit_log(action="task.nightly")[0]["actor_kind"] == "system"
+
+
+# --- with real commits (on PostgreSQL the append rides on the COMMIT itself) -------
+
+def _probe_table(audit_store):
+    """A table the hub's role may write, made by the owner."""
+    with audit_store.tamper() as owner:
+        owner.execute(text("CREATE TABLE audit_probe (x INTEGER)"))
+        if audit_store.dialect == "postgresql":
+            owner.execute(text("GRANT SELECT, INSERT ON audit_probe TO PUBLIC"))
+
+
+def test_committed_change_and_record_land_together(audit_store):
+    from backend.db import database
+
+    _probe_table(audit_store)
+    with database().transaction() as sess:
+        sess.execute(text("INSERT INTO audit_probe VALUES (1)"))
+        record(sess, action="probe.write", principal=CLERK)
+    assert [r["action"] for r in audit_store.records()] == ["probe.write"]
+    assert audit_store.verify().intact
+
+
+def test_failing_append_takes_the_change_down_with_it(audit_store):
+    import pytest
+    from sqlalchemy.exc import DBAPIError
+
+    from backend.db import database
+
+    _probe_table(audit_store)
+    with pytest.raises((DBAPIError, OverflowError)), database().transaction() as sess:
+        sess.execute(text("INSERT INTO audit_probe VALUES (2)"))
+        record(sess, action="probe.write", citizen_id=2**70)  # no database stores this
+    with database().transaction() as sess:
+        assert sess.execute(text("SELECT count(*) FROM audit_probe")).scalar() == 0
+    assert audit_store.records() == []
+
+
+def test_rolled_back_transaction_appends_nothing_and_the_next_one_chains(audit_store):
+    from backend.db import database
+
+    class Abandon(Exception):
+        pass
+
+    try:
+        with database().transaction() as sess:
+            record(sess, action="abandoned.one", principal=CLERK)
+            raise Abandon
+    except Abandon:
+        pass
+    with database().transaction() as sess:
+        record(sess, action="kept.one", principal=CLERK)
+        record(sess, action="kept.two", principal=CLERK)
+    assert [r["action"] for r in audit_store.records()] == ["kept.one", "kept.two"]
+    assert audit_store.verify().intact
