@@ -52,3 +52,14 @@ def test_fifty_concurrent_writers_make_one_gap_free_chain(committing_app, fresh_
         report = verify_app(conn, committing_app.config)
     engine.dispose()
     assert report.intact and report.records == WRITERS * EACH, report.to_dict()
+
+
+@pytest.mark.parametrize("audit_store", ["postgresql"], indirect=True)
+def test_database_without_the_append_function_appends_the_same_chain(audit_store):
+    from sqlalchemy import text
+
+    with audit_store.tamper() as owner:  # as if migrated before audit_append existed
+        owner.execute(text("DROP FUNCTION audit_append(jsonb, timestamptz)"))
+    audit_store.fill(12, per_transaction=5)
+    report = audit_store.verify()
+    assert report.intact and report.records == 12, report.to_dict()
