@@ -56,6 +56,9 @@ STAGED = ("line", "national_number", "full_name", "name_search", "birth_date", "
           "facility_code", "facility_name", "jkn_class", "premium_assisted")
 
 _REGION = re.compile(r"\d{10}")
+# NUL cannot be stored in PostgreSQL text (it broke the COPY), and no other control
+# character belongs in a register; tab and line breaks inside quoted fields may stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z]{2})?")
 _YEAR = re.compile(r"(\d{4})/(\d{4})")
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -108,6 +111,7 @@ class RowParser:
         self.today = today or dt.date.today()
         self.width = len(positions)
         self.order = [positions.get(name) for name in COLUMNS]
+        self.names = {index: name for name, index in positions.items()}
         self.regions: set[str] = set()
         self.languages: set[str] = set()
         self.cards: set[str] = set()
@@ -115,6 +119,9 @@ class RowParser:
     def parse(self, line: int, row: Sequence[str]) -> tuple[Any, ...]:
         if len(row) != self.width:
             raise BadRow(None, f"{len(row)} fields, the header has {self.width}")
+        if _CONTROL.search("".join(row)):
+            column = next(i for i, field in enumerate(row) if _CONTROL.search(field))
+            raise BadRow(self.names.get(column), "control characters are not allowed")
         (number_text, name, birth_text, sex, region, address, language, photo, died,
          card, relation, decile, *rest) = [
             "" if i is None else row[i].strip() for i in self.order]
