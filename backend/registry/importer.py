@@ -203,6 +203,10 @@ def _stage(conn: Connection, source: Path, formats: Sequence[str], report: Impor
             _executemany(conn, rows)
     except UnicodeDecodeError as exc:
         report.add_error(RowError(report.rows + 1, None, f"not UTF-8 text ({exc.reason})"))
+        # On PostgreSQL the COPY was cut short and took the transaction with it: report
+        # now, as no further check can run in it.
+        report.errors.sort(key=lambda error: error.line)
+        raise ImportFailed(report) from exc
 
 
 def _copy(conn: Connection, rows: Iterator[tuple[Any, ...]]) -> None:
