@@ -7,6 +7,7 @@ cannot drift from the code.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -44,10 +45,39 @@ def _list(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _log_level(value: str) -> str:
+    name = value.strip().upper()
+    if name not in logging.getLevelNamesMapping():
+        raise ValueError(f"not a logging level: {value!r} (DEBUG, INFO, WARNING, ERROR)")
+    return name
+
+
+DATABASE_DRIVERS = {"sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg"}
+
+
+def _database_url(value: str) -> str:
+    """A URL the hub can open, checked at start (the URL itself is not repeated: it may
+    hold a password)."""
+    if not value.strip():
+        return ""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        scheme = make_url(value).drivername
+    except (ArgumentError, ValueError):
+        raise ValueError("not a database URL (sqlite:///path or "
+                         "postgresql://user@host/db)") from None
+    if scheme not in DATABASE_DRIVERS:
+        raise ValueError(f"{scheme!r} is not a database the hub runs on (sqlite, postgresql)")
+    return value
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("INSTANCE_DIR", "instance", "Folder for the embedded database, keys and checkpoints."),
     Setting("DATABASE_URL", "", "Database URL as a user writes it: `sqlite:///path` or "
-            "`postgresql://user@host/db`. Empty: an SQLite file in the instance folder."),
+            "`postgresql://user@host/db`. Empty: an SQLite file in the instance folder.",
+            _database_url),
     Setting("SECRET_KEY", "", "Key for signing staff and terminal tokens. Empty: generated "
             "once and kept in the instance folder."),
     Setting("ORIGIN", "http://127.0.0.1:8000", "The hub's canonical URL; cards sign it."),
@@ -76,7 +106,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OIDC_CLIENT_SECRET", "", "Client secret at the OIDC provider."),
     Setting("PROXY_HOPS", "0", "Reverse proxies in front of the hub whose X-Forwarded-For, "
             "-Proto and -Host to trust (a TLS proxy: 1).", _int),
-    Setting("LOG_LEVEL", "INFO", "Python logging level."),
+    Setting("LOG_LEVEL", "INFO", "Python logging level.", _log_level),
     # cards
     Setting("CA_KEY_URI", "", "Where the issuing CA's private key is. Empty: "
             "`issuing-ca.key` in the CA folder. A `pkcs11:` URI (RFC 7512) names a key "
