@@ -130,8 +130,7 @@ def _parameters(enabled: tuple[str, ...], config: Mapping[str, Any],
                 environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
     params: dict[str, dict[str, str]] = {key: {} for key in enabled}
     if config.get("SERVICES_FILE"):
-        table = tomllib.loads(Path(config["SERVICES_FILE"]).read_text())
-        for key, values in table.items():
+        for key, values in _services_file(config["SERVICES_FILE"]).items():
             if key in params:
                 params[key].update({k: _text(v) for k, v in values.items()})
     longest_first = sorted(enabled, key=len, reverse=True)
@@ -146,6 +145,20 @@ def _parameters(enabled: tuple[str, ...], config: Mapping[str, Any],
         if key in params:
             params[key].update({k: _text(v) for k, v in values.items()})
     return params
+
+
+def _services_file(path: str) -> dict[str, dict[str, Any]]:
+    """The file's `[key]` tables; a file that cannot be read or is not such tables stops
+    the hub with the variable's name."""
+    where = "SATUKARTU_SERVICES_FILE"
+    try:
+        table = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{where}: {path}: {exc}") from exc
+    bad = sorted(key for key, values in table.items() if not isinstance(values, dict))
+    if bad:
+        raise ConfigError(f"{where}: {path}: {', '.join(bad)} must be [tables] of parameters")
+    return table
 
 
 def _text(value: Any) -> str:
