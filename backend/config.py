@@ -45,6 +45,31 @@ def _list(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _positive(value: str) -> int:
+    number = _int(value)
+    if number < 1:
+        raise ValueError(f"must be at least 1, not {number}")
+    return number
+
+
+def _count(value: str) -> int:
+    number = _int(value)
+    if number < 0:
+        raise ValueError(f"must be 0 or more, not {number}")
+    return number
+
+
+def _zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = value.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"not an IANA time zone: {value!r} (e.g. Asia/Jakarta)") from None
+    return name
+
+
 def _log_level(value: str) -> str:
     name = value.strip().upper()
     if name not in logging.getLevelNamesMapping():
@@ -97,15 +122,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SERVICES_FILE", "", "TOML file of service parameters, a `[key]` table per "
             "module; `SATUKARTU_SERVICE_<KEY>_<PARAM>` variables override it."),
     Setting("ALLOCATION_BATCH", "50000", "Beneficiary ids per allocation batch (one "
-            "transaction each; a killed run resumes at the last committed batch).", _int),
-    Setting("SESSION_TTL", "300", "Seconds a card session lives.", _int),
-    Setting("ACCESS_TOKEN_TTL", "900", "Seconds a staff or terminal token lives.", _int),
+            "transaction each; a killed run resumes at the last committed batch).", _positive),
+    Setting("SESSION_TTL", "300", "Seconds a card session lives.", _positive),
+    Setting("ACCESS_TOKEN_TTL", "900", "Seconds a staff or terminal token lives.", _positive),
     Setting("PIN_MAX_TRIES", "3", "Wrong PINs before a card blocks (at most 10).", _int),
     Setting("OIDC_ISSUER", "", "The city's OpenID Connect provider; empty disables SSO."),
     Setting("OIDC_CLIENT_ID", "", "Client id at the OIDC provider."),
     Setting("OIDC_CLIENT_SECRET", "", "Client secret at the OIDC provider."),
     Setting("PROXY_HOPS", "0", "Reverse proxies in front of the hub whose X-Forwarded-For, "
-            "-Proto and -Host to trust (a TLS proxy: 1).", _int),
+            "-Proto and -Host to trust (a TLS proxy: 1).", _count),
     Setting("LOG_LEVEL", "INFO", "Python logging level.", _log_level),
     # cards
     Setting("CA_KEY_URI", "", "Where the issuing CA's private key is. Empty: "
@@ -113,14 +138,14 @@ SETTINGS: tuple[Setting, ...] = (
             "on an HSM; see backend/cards/README.md."),
     Setting("CA_PKCS11_MODULE", "", "The PKCS#11 library for a `pkcs11:` CA key."),
     Setting("CARD_VALIDITY_DAYS", "1826", "Days a newly issued card (and its certificates) "
-            "is valid.", _int),
-    Setting("CHALLENGE_TTL", "300", "Seconds a card-authentication challenge is valid.", _int),
-    Setting("CRL_VALIDITY_HOURS", "24", "Hours until a published CRL's nextUpdate.", _int),
+            "is valid.", _positive),
+    Setting("CHALLENGE_TTL", "300", "Seconds a card-authentication challenge is valid.", _positive),
+    Setting("CRL_VALIDITY_HOURS", "24", "Hours until a published CRL's nextUpdate.", _positive),
     # documents
     Setting("DOCUMENT_SIGNING_KEY", "", "Ed25519 private key (PEM) that signs the city's "
             "documents and receipts. Empty: `document-signing.key` in the instance folder."),
     Setting("CITY_TIMEZONE", "Asia/Jakarta", "IANA time zone of the times printed on "
-            "documents, receipts and reports."),
+            "documents, receipts and reports.", _zone),
     Setting("FONT_DIRS", "/usr/share/fonts/truetype/dejavu,/usr/share/fonts/truetype/noto",
             "Folders searched for the TrueType fonts of PDFs (DejaVu Sans for Latin text, "
             "Noto Sans Thai for Thai), comma separated.", _list),
