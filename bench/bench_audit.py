@@ -40,7 +40,9 @@ from backend.testing import databases  # noqa: E402
 
 
 def _writer_process(url: str, threads: int, per_tx: int, seconds: float, async_commit: bool,
-                    ready: mp.Barrier, out: mp.Queue) -> None:
+                    ready: mp.Barrier, out: mp.Queue, nice: int) -> None:
+    if nice:
+        os.nice(nice)  # the database before its clients, as on its own machine
     engine = make_engine(url, pool_size=threads, max_overflow=0)
     if async_commit:
         event.listen(engine, "connect", lambda dbapi, _rec: dbapi.execute(
@@ -73,13 +75,13 @@ def _writer_process(url: str, threads: int, per_tx: int, seconds: float, async_c
 
 
 def bench_appends(url: str, writers: int, processes: int, per_tx: int, seconds: float,
-                  async_commit: bool) -> tuple[float, bool]:
+                  async_commit: bool, nice: int = 0) -> tuple[float, bool]:
     ctx = mp.get_context("fork")
     ready, out = ctx.Barrier(processes + 1), ctx.Queue()
     per_process = [writers // processes + (1 if i < writers % processes else 0)
                    for i in range(processes)]
     procs = [ctx.Process(target=_writer_process, args=(url, n, per_tx, seconds, async_commit,
-                                                       ready, out)) for n in per_process]
+                                                       ready, out, nice)) for n in per_process]
     for proc in procs:
         proc.start()
     ready.wait()
@@ -195,6 +197,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--per-transaction", default="1,3,10")
     parser.add_argument("--async-commit", action="store_true")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="run the writers at this nice level, so that on a small shared "
+                             "machine the database is not starved by its own clients")
     parser.add_argument("--records", type=int, default=1_000_000)
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average at start "
@@ -215,10 +220,11 @@ def main() -> None:
                 name, url = fresh_pg()
                 try:
                     rate, ok = bench_appends(url, args.writers, args.processes, per_tx,
-                                             args.seconds, async_commit)
+                                             args.seconds, async_commit, args.nice)
                 finally:
                     databases.drop_pg_database(name)
                 mode = "synchronous_commit=off" if async_commit else "PostgreSQL, default commit"
+                mode += f", writers at nice {args.nice}" if args.nice else ""
                 print(f"| {mode} | {per_tx} | {rate:,.0f} | {'yes' if ok else 'NO'} |",
                       flush=True)
     if args.only in (None, "verify"):
