@@ -63,3 +63,12 @@ def test_database_without_the_append_function_appends_the_same_chain(audit_store
     audit_store.fill(12, per_transaction=5)
     report = audit_store.verify()
     assert report.intact and report.records == 12, report.to_dict()
+
+
+def test_database_appends_and_python_appends_take_the_same_lock():
+    import importlib
+
+    from backend.audit.append import LOCK_KEY
+
+    migration = importlib.import_module("backend.migrations.versions.0003_audit")
+    assert f"pg_advisory_xact_lock({LOCK_KEY})" in migration.PG_APPEND
