@@ -43,7 +43,14 @@ TEST_MGMT_KEY = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
 
 @pytest.fixture(scope="session")
 def pcscd() -> Iterator[PrivatePcscd]:
-    """A running private pcscd; PCSCLITE_CSOCK_NAME points this process at it."""
+    """A running private pcscd; PCSCLITE_CSOCK_NAME points this process at it.
+
+    One per process: the PC/SC library reads the socket's name once, so a second
+    daemon here would be unreachable. Import the fixture through `pytest_plugins`
+    only, never into a conftest (that would define a second session fixture).
+    """
+    if os.environ.get("PCSCLITE_CSOCK_NAME", "").startswith(tempfile.gettempdir()):
+        raise RuntimeError("a private pcscd already serves this process; use that one")
     workdir = Path(tempfile.mkdtemp(prefix="satukartu-pcscd-"))
     daemon = PrivatePcscd(workdir)
     previous = os.environ.get("PCSCLITE_CSOCK_NAME")
