@@ -110,6 +110,7 @@ def world(app, client, card_ca, citizen, household, fund, enrol, insured, staff_
           terminal, soft_card) -> World:
     """Ani and Budi (each head of a poor household, food credit, a card, a receipt and a
     document), a spare citizen, staff of every role and a terminal of every kind."""
+    app.config["SESSION_TTL"] = 3600  # sessions outlive a slow run on a busy machine
     terminals = {kind: terminal(kind) for kind in TERMINAL_KINDS}
     people, cards = [], []
     for name, sex in (("Ani Lestari", "F"), ("Budi Hartono", "M")):
