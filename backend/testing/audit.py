@@ -185,22 +185,30 @@ def pg_roles(fresh_pg_url: str) -> Iterator[PgRoles]:
     with psycopg.connect(admin, autocommit=True) as conn:
         for role in (names.owner, names.app):
             conn.execute(f"CREATE ROLE {role} LOGIN")
-    engine = make_engine(fresh_pg_url, poolclass=None)
-    with engine.begin() as conn:
-        database_name = conn.execute(text("SELECT current_database()")).scalar()
-        conn.execute(text(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database_name}" '
-                          f"TO {names.app}, {names.owner}"))
-        conn.execute(text(f"GRANT USAGE, CREATE ON SCHEMA public TO {names.owner}"))
-        roles.apply(conn, roles.ownership_statements(conn, names.owner))
-    with engine.begin() as conn:
-        conn.execute(text(f"SET ROLE {names.owner}"))
-        roles.apply(conn, roles.grant_statements(names.app))
-    engine.dispose()
-    yield names
-    databases.drop_pg_database(fresh_pg_url.rsplit("/", 1)[1])  # the roles own objects there
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for role in (names.owner, names.app):
-            conn.execute(f"DROP ROLE IF EXISTS {role}")
+    try:
+        _set_up_roles(fresh_pg_url, names)
+        yield names
+    finally:
+        databases.drop_pg_database(fresh_pg_url.rsplit("/", 1)[1])  # roles own objects there
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for role in (names.owner, names.app):
+                conn.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def _set_up_roles(url: str, names: PgRoles) -> None:
+    engine = make_engine(url, poolclass=None)
+    try:
+        with engine.begin() as conn:
+            database_name = conn.execute(text("SELECT current_database()")).scalar()
+            conn.execute(text(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database_name}" '
+                              f"TO {names.app}, {names.owner}"))
+            conn.execute(text(f"GRANT USAGE, CREATE ON SCHEMA public TO {names.owner}"))
+            roles.apply(conn, roles.ownership_statements(conn, names.owner))
+        with engine.begin() as conn:
+            conn.execute(text(f"SET ROLE {names.owner}"))
+            roles.apply(conn, roles.grant_statements(names.app))
+    finally:
+        engine.dispose()
 
 
 def as_role(url: str, role: str) -> str:
