@@ -57,8 +57,12 @@ def create_app(**overrides: Any) -> Flask:
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
         sess = g.pop("db_session", None)
-        if sess is not None:
+        if sess is None:
+            return
+        try:
             sess.close()
+        except Exception:  # the answer is already made; a dead connection must not undo it
+            logging.getLogger(__name__).warning("closing the session failed", exc_info=True)
 
     return app
 

@@ -65,4 +65,6 @@ def _append_with_commit(conn: Connection) -> None:
 
 @event.listens_for(Engine, "rollback")
 def _drop_stash(conn: Connection) -> None:
+    if conn.invalidated or conn.closed:
+        return  # the connection is gone, and its stash with it
     conn.info.pop(STASH, None)
