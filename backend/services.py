@@ -48,10 +48,11 @@ if TYPE_CHECKING:
     from backend.auth.principal import Principal
 
 __all__ = [
-    "Action", "Allocation", "Beneficiary", "Citizen", "Eligibility", "Enrolment", "Fact",
+    "Action", "Allocation", "Beneficiary", "CashWithdrawal", "Citizen", "Eligibility",
+    "Enrolment", "Fact",
     "HealthCover", "Household", "Member", "Param", "Period", "Posting", "PurseRule",
     "Reason", "RegistryTables", "ServiceContext", "ServiceModule", "StrictModel",
-    "NoInput", "refuse", "registry_tables", "years_before",
+    "NoInput", "cash_withdrawal", "refuse", "registry_tables", "years_before",
 ]
 
 ENTRY_POINT_GROUP = "satukartu.services"
@@ -76,6 +77,12 @@ def refuse(reason: Reason, message: str, status: int = 422, **details: Any) -> N
 
 class NoInput(StrictModel):
     """Input schema of an action that takes no body."""
+
+
+class CashWithdrawal(StrictModel):
+    """What a counter sends to pay a cashable purse out: the amount, in the city's unit."""
+
+    amount: int
 
 
 @dataclass(frozen=True)
@@ -227,6 +234,20 @@ class Posting:
     entry_id: int
     amount: int
     balance_after: int
+
+    def answer(self, **extra: Any) -> dict[str, Any]:
+        """The action's answer every terminal prints a receipt from."""
+        return {"entry_id": self.entry_id, "receipt": self.entry_id, "amount": self.amount,
+                "balance_after": self.balance_after, **extra}
+
+
+def cash_withdrawal(purse: str) -> Callable[[ServiceContext, CashWithdrawal], dict[str, Any]]:
+    """The handler of a counter's cash pay-out from `purse` (the purse must be cashable)."""
+
+    def withdraw(ctx: ServiceContext, request: CashWithdrawal) -> dict[str, Any]:
+        return ctx.debit(purse, request.amount, kind="withdrawal").answer()
+
+    return withdraw
 
 
 @dataclass(frozen=True)

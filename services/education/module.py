@@ -12,23 +12,19 @@ from typing import Any
 from backend.services import (
     Action,
     Allocation,
+    CashWithdrawal,
     Citizen,
     Eligibility,
     Param,
     PurseRule,
     ServiceContext,
     ServiceModule,
+    cash_withdrawal,
 )
 from services.education import rules
-from services.education.schemas import Withdraw
 
 PURSE = "stipend"
 
-
-def withdraw(ctx: ServiceContext, request: Withdraw) -> dict[str, Any]:
-    posting = ctx.debit(PURSE, request.amount, kind="withdrawal")
-    return {"entry_id": posting.entry_id, "receipt": posting.entry_id,
-            "amount": posting.amount, "balance_after": posting.balance_after}
 
 
 class EducationStipend(ServiceModule):
@@ -45,8 +41,9 @@ class EducationStipend(ServiceModule):
     }
     purses = {PURSE: PurseRule(holder="citizen", cashable=True, carry_over=True)}
     actions = {
-        "withdraw": Action(withdraw, purpose="education stipend withdrawal at a counter",
-                           summary="Pay out stipend as cash", input=Withdraw,
+        "withdraw": Action(cash_withdrawal(PURSE),
+                           purpose="education stipend withdrawal at a counter",
+                           summary="Pay out stipend as cash", input=CashWithdrawal,
                            assurance="pin", terminal_kinds=("counter",), eligible_only=False),
     }
     allocations = (Allocation(PURSE, "semester", rules.beneficiaries),)

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from backend.services import (
     Action,
     Allocation,
+    CashWithdrawal,
     Citizen,
     Eligibility,
     Param,
     PurseRule,
     ServiceContext,
     ServiceModule,
+    cash_withdrawal,
 )
 from services.elderly import rules
-from services.elderly.schemas import Withdraw
 
 PURSE = "allowance"
 
-
-def withdraw(ctx: ServiceContext, request: Withdraw) -> dict[str, Any]:
-    posting = ctx.debit(PURSE, request.amount, kind="withdrawal")
-    return {"entry_id": posting.entry_id, "receipt": posting.entry_id,
-            "amount": posting.amount, "balance_after": posting.balance_after}
 
 
 class ElderlyAllowance(ServiceModule):
@@ -37,8 +31,9 @@ class ElderlyAllowance(ServiceModule):
     }
     purses = {PURSE: PurseRule(holder="citizen", cashable=True, carry_over=True)}
     actions = {
-        "withdraw": Action(withdraw, purpose="elderly allowance withdrawal at a counter",
-                           summary="Pay out allowance as cash", input=Withdraw,
+        "withdraw": Action(cash_withdrawal(PURSE),
+                           purpose="elderly allowance withdrawal at a counter",
+                           summary="Pay out allowance as cash", input=CashWithdrawal,
                            assurance="pin", terminal_kinds=("counter",), eligible_only=False),
     }
     allocations = (Allocation(PURSE, "monthly", rules.beneficiaries),)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from backend.services import StrictModel
+from backend.services import CashWithdrawal
 
-
-class Withdraw(StrictModel):
-    amount: int
+# A withdrawal is the hub's one cash pay-out shape.
+Withdraw = CashWithdrawal

@@ -13,6 +13,7 @@ from typing import Any
 from backend.services import (
     Action,
     Allocation,
+    CashWithdrawal,
     Citizen,
     Eligibility,
     Param,
@@ -20,9 +21,9 @@ from backend.services import (
     PurseRule,
     ServiceContext,
     ServiceModule,
+    cash_withdrawal,
 )
 from services.family_hope import rules
-from services.family_hope.schemas import Withdraw
 
 PURSE = "cash"
 
@@ -47,11 +48,6 @@ def conditions(ctx: ServiceContext, _input: Any) -> dict[str, Any]:
             **dict(decision.details)}
 
 
-def withdraw(ctx: ServiceContext, request: Withdraw) -> dict[str, Any]:
-    posting = ctx.debit(PURSE, request.amount, kind="withdrawal")
-    return {"entry_id": posting.entry_id, "receipt": posting.entry_id,
-            "amount": posting.amount, "balance_after": posting.balance_after}
-
 
 class FamilyHope(ServiceModule):
     key = "family_hope"
@@ -69,8 +65,9 @@ class FamilyHope(ServiceModule):
                              "conditions this quarter", summary="Conditions met so far",
                              assurance="tap", terminal_kinds=("kiosk", "counter"),
                              mutating=False, eligible_only=False),
-        "withdraw": Action(withdraw, purpose="family hope withdrawal at a counter",
-                           summary="Pay out the transfer as cash", input=Withdraw,
+        "withdraw": Action(cash_withdrawal(PURSE),
+                           purpose="family hope withdrawal at a counter",
+                           summary="Pay out the transfer as cash", input=CashWithdrawal,
                            assurance="pin", terminal_kinds=("counter",), eligible_only=False),
     }
     allocations = (Allocation(PURSE, "quarterly", rules.beneficiaries, in_arrears=True),)

@@ -40,8 +40,7 @@ def redeem(ctx: ServiceContext, basket: Redeem) -> dict[str, Any]:
     items = [item.model_dump() for item in basket.items]
     posting = ctx.debit(PURSE, basket.amount, categories=tuple(i["category"] for i in items),
                         details={"items": items})
-    return {"entry_id": posting.entry_id, "receipt": posting.entry_id,
-            "amount": posting.amount, "balance_after": posting.balance_after, "items": items}
+    return posting.answer(items=items)
 
 
 def balance(ctx: ServiceContext, _input: Any) -> dict[str, Any]:

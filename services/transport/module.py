@@ -34,8 +34,7 @@ def pay_fare(ctx: ServiceContext, fare: Fare) -> dict[str, Any]:
         refuse(Reason.AMOUNT_ABOVE_CAP, f"a fare on a tap is at most {cap}", cap=cap,
                amount=fare.amount)
     posting = ctx.debit(PURSE, fare.amount, kind="fare", details={"route": fare.route})
-    return {"entry_id": posting.entry_id, "receipt": posting.entry_id,
-            "amount": posting.amount, "balance_after": posting.balance_after}
+    return posting.answer()
 
 
 class TransportSubsidy(ServiceModule):
