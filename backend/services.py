@@ -52,7 +52,8 @@ __all__ = [
     "Enrolment", "Fact",
     "HealthCover", "Household", "Member", "Param", "Period", "Posting", "PurseRule",
     "Reason", "RegistryTables", "ServiceContext", "ServiceModule", "StrictModel",
-    "NoInput", "cash_withdrawal", "refuse", "registry_tables", "years_before",
+    "NoInput", "beneficiaries_by_age_and_decile", "cash_withdrawal",
+    "decide_by_age_and_decile", "refuse", "registry_tables", "years_before",
 ]
 
 ENTRY_POINT_GROUP = "satukartu.services"
@@ -446,3 +447,35 @@ def result(model: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(model, BaseModel):
         return model.model_dump(mode="json")
     return dict(model)
+
+
+# A rule several programmes share -------------------------------------------------------
+def decide_by_age_and_decile(citizen: Citizen, household: Household | None, day: date,
+                             params: Mapping[str, Any]) -> Eligibility:
+    """Eligible from `min_age` in a household at or below `decile_threshold`.
+
+    For monthly programmes with params `min_age`, `decile_threshold`, `monthly_amount`;
+    `beneficiaries_by_age_and_decile` is the same rule as one set-based query.
+    """
+    age = citizen.age_on(day)
+    if age < params["min_age"]:
+        return Eligibility.no("under_age", age=age, min_age=params["min_age"])
+    if household is None:
+        return Eligibility.no("no_household")
+    if household.welfare_decile > params["decile_threshold"]:
+        return Eligibility.no("decile_above_threshold", decile=household.welfare_decile,
+                              threshold=params["decile_threshold"])
+    return Eligibility.yes(monthly_amount=params["monthly_amount"])
+
+
+def beneficiaries_by_age_and_decile(t: RegistryTables, period: Period,
+                                    params: Mapping[str, Any], low: int, high: int) -> Select:
+    from sqlalchemy import literal, select
+
+    c, m, h = t.citizens, t.members, t.households
+    return (select(c.c.id.label("beneficiary_id"), c.c.id.label("citizen_id"),
+                   literal(params["monthly_amount"]).label("amount"))
+            .join(m, m.c.citizen_id == c.c.id).join(h, h.c.id == m.c.household_id)
+            .where(c.c.id > low, c.c.id <= high, c.c.died_on.is_(None),
+                   c.c.birth_date <= years_before(period.start, params["min_age"]),
+                   h.c.welfare_decile <= params["decile_threshold"]))

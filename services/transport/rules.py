@@ -2,40 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date
-from typing import Any
+from backend.services import beneficiaries_by_age_and_decile, decide_by_age_and_decile
 
-from sqlalchemy import Select, literal, select
-
-from backend.services import (
-    Citizen,
-    Eligibility,
-    Household,
-    Period,
-    RegistryTables,
-    years_before,
-)
-
-
-def decide(citizen: Citizen, household: Household | None, day: date,
-           params: Mapping[str, Any]) -> Eligibility:
-    if citizen.age_on(day) < params["min_age"]:
-        return Eligibility.no("under_age", age=citizen.age_on(day))
-    if household is None:
-        return Eligibility.no("no_household")
-    if household.welfare_decile > params["decile_threshold"]:
-        return Eligibility.no("decile_above_threshold", decile=household.welfare_decile,
-                              threshold=params["decile_threshold"])
-    return Eligibility.yes(monthly_amount=params["monthly_amount"])
-
-
-def beneficiaries(t: RegistryTables, period: Period, params: Mapping[str, Any],
-                  low: int, high: int) -> Select:
-    c, m, h = t.citizens, t.members, t.households
-    return (select(c.c.id.label("beneficiary_id"), c.c.id.label("citizen_id"),
-                   literal(params["monthly_amount"]).label("amount"))
-            .join(m, m.c.citizen_id == c.c.id).join(h, h.c.id == m.c.household_id)
-            .where(c.c.id > low, c.c.id <= high, c.c.died_on.is_(None),
-                   c.c.birth_date <= years_before(period.start, params["min_age"]),
-                   h.c.welfare_decile <= params["decile_threshold"]))
+# The shared rule, with this programme's `min_age` and amount from its parameters.
+decide = decide_by_age_and_decile
+beneficiaries = beneficiaries_by_age_and_decile
