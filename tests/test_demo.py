@@ -59,8 +59,12 @@ def demo_run(tmp_path_factory):
         if "Ctrl-C stops everything" in line:
             break
     yield proc, "".join(lines), port, tmp_path / "demo"
-    if proc.poll() is None:
-        proc.kill()
+    if proc.poll() is None:  # stop it as a user would, so it stops what it started
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def test_demo_issues_and_taps_a_card_and_serves_the_hub(demo_run):
