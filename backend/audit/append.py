@@ -7,46 +7,38 @@ lock is a transaction-level advisory lock; on SQLite it is the database's write 
 taken by a write that changes nothing before the head is read. The primary key on
 `seq` and the unique `hash` are the backstop should anything bypass the lock.
 
-The time the lock is held is the chain's throughput (bench/bench_audit.py). With 50
-writers, pg_stat_activity showed the holder "idle in transaction", waiting for its
-own client to be scheduled between the lock, head and insert statements. So on
-PostgreSQL the whole append is one call of `audit_append` (migration 0003), which
-takes the lock, reads the head, hashes and inserts inside the database; the holder
-then only waits for its COMMIT, which atcommit.py sends in the same round trip.
-SQLite, and a PostgreSQL database migrated before that function existed, use the
-same steps as Core statements from here.
+Holding the lock until the transaction ends caps the chain at one commit at a time,
+so transactions that commit on their own connection go through the queue on
+PostgreSQL instead (sequencer.py). What appends here: SQLite (one writer at a time
+anyway), sessions inside an outer transaction, and Connection callers. On PostgreSQL
+the whole append is one call of `audit_append` (lock, head, hashes, insert inside the
+database, so no client scheduling delay sits inside the lock); SQLite runs the same
+steps as Core statements from here.
 """
 
 from __future__ import annotations
 
 import json
-import weakref
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, insert, select, text
 
 from backend.audit.chain import ZERO_HASH, canonical_text, leaf_hash, next_head
 from backend.audit.models import AuditRecord
 
-LOCK_KEY = 0x5341545541554454  # "SATUAUDT": the chain's advisory lock on PostgreSQL
+LOCK_KEY = 0x5341545541554454  # "SATUAUDT": the chain's advisory lock (migration 0007)
 _TABLE = AuditRecord.__table__
 _HEAD = select(_TABLE.c.seq, _TABLE.c.hash, _TABLE.c.at).order_by(_TABLE.c.seq.desc()).limit(1)
 _INSERT = insert(_TABLE)
-_PG_APPEND = text("SELECT audit_append(CAST(:entries AS jsonb), :at)")
-_PG_HAS_APPEND = text("SELECT to_regprocedure('audit_append(jsonb, timestamptz)') IS NOT NULL")
-_in_database: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+_PG_APPEND = text("SELECT first_seq, last_seq FROM audit_append(CAST(:entries AS jsonb), :at)")
 
 
 def lock_chain(conn: Connection) -> None:
-    """Take the chain's lock for the rest of this transaction."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-    else:
-        # Any write takes SQLite's single write lock (waiting up to busy_timeout);
-        # this one changes nothing and fires no row trigger.
-        conn.execute(text("DELETE FROM audit_records WHERE 0"))
+    """Take SQLite's single write lock (waiting up to busy_timeout) for the rest of this
+    transaction: a write that changes nothing and fires no row trigger."""
+    conn.execute(text("DELETE FROM audit_records WHERE 0"))
 
 
 def head(conn: Connection) -> tuple[int, bytes, datetime | None]:
@@ -62,25 +54,17 @@ def append(conn: Connection, entries: Iterable[Mapping[str, Any]],
            at: datetime | None = None) -> tuple[int, int]:
     """Chain `entries` (record fields without seq, at and hashes) onto the log.
 
-    Returns (first seq, last seq). The caller's transaction must commit for them to
-    exist; until it ends, other appenders wait. `at` is for imports and tests; the
-    time never runs backwards along the chain.
+    Returns (first seq, last seq) of what was chained: on PostgreSQL that can include
+    records other transactions had queued just before. The caller's transaction must
+    commit for them to exist; until it ends, other appenders wait. `at` is for imports
+    and tests; the time never runs backwards along the chain.
     """
     entries = list(entries)
-    if appends_in_database(conn):
+    if conn.dialect.name == "postgresql":
         payload = json.dumps([as_json(entry) for entry in entries], ensure_ascii=False)
-        last = conn.execute(_PG_APPEND, {"entries": payload, "at": at}).scalar_one()
-        return last - len(entries) + 1, last
+        first, last = conn.execute(_PG_APPEND, {"entries": payload, "at": at}).one()
+        return first, last
     return _append_here(conn, entries, at)
-
-
-def appends_in_database(conn: Connection) -> bool:
-    if conn.dialect.name != "postgresql":
-        return False
-    found = _in_database.get(conn.engine)
-    if found is None:
-        found = _in_database[conn.engine] = bool(conn.execute(_PG_HAS_APPEND).scalar())
-    return found
 
 
 def as_json(entry: Mapping[str, Any]) -> dict[str, Any]:

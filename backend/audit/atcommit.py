@@ -1,20 +1,20 @@
-"""On PostgreSQL the append rides on the COMMIT: one round trip for both.
+"""On PostgreSQL the records ride on the COMMIT: one round trip for both.
 
-Measured with 50 writers: once the append was a single call (append.py), the lock
-holder still sat "idle in transaction" between that call and its COMMIT, waiting for
-its own client to be scheduled, while 48 writers waited on the lock. So when a
-session commits its connection's own transaction, its records are stashed on the
-connection and, at the connection's commit, `audit_append(...)` and `COMMIT` are sent
-together in a psycopg pipeline: the database takes the lock, appends, commits and
-releases the lock without waiting for the client at all. Atomicity is unchanged: the
-append and the caller's changes are one transaction, and a failed append fails the
-commit. Sessions joined to an outer transaction, SQLite, and databases without the
-function append before the commit instead (record.py).
+When a session commits its connection's own transaction, its records are stashed on
+the connection and, at the connection's commit, sent together with the `COMMIT` in a
+psycopg pipeline: inserted into `audit_queue`, taking no lock (sequencer.py), so
+concurrent writers' commits overlap instead of queueing for the chain. Atomicity is
+unchanged: the records and the caller's changes are one transaction, and a failed
+insert fails the commit. The sequencer is tried in the same round trip.
+
+Sessions joined to an outer transaction, SQLite, and databases without the queue
+chain their records before the commit instead (record.py).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,15 +22,16 @@ import psycopg
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError
 
-from backend.audit.append import appends_in_database, as_json
+from backend.audit.append import as_json
+from backend.audit.sequencer import ENQUEUE, TRY_SEQUENCE, queues_in_database
 
+log = logging.getLogger(__name__)
 STASH = "satukartu.audit.stash"
-_STATEMENT = "SELECT audit_append(%s::jsonb, NULL)"
 
 
 def stash(conn: Connection, entries: list[Mapping[str, Any]]) -> bool:
     """Keep `entries` for this connection's commit; False when that cannot be done."""
-    if (not appends_in_database(conn) or conn.in_nested_transaction()
+    if (not queues_in_database(conn) or conn.in_nested_transaction()
             or not conn.in_transaction()):
         return False
     root = conn.get_transaction()
@@ -43,24 +44,44 @@ def stash(conn: Connection, entries: list[Mapping[str, Any]]) -> bool:
 
 
 @event.listens_for(Engine, "commit")
-def _append_with_commit(conn: Connection) -> None:
+def _queue_with_commit(conn: Connection) -> None:
     kept = conn.info.pop(STASH, None)
     if kept is None or kept[0] is not conn.get_transaction():
         return  # nothing stashed, or left over from a transaction that is gone
-    entries = kept[1]
-    payload = json.dumps([as_json(entry) for entry in entries], ensure_ascii=False)
+    payload = json.dumps([as_json(entry) for entry in kept[1]], ensure_ascii=False)
+    chained = _send(conn, payload)
+    if chained is not None:
+        from backend.audit.tasks import checkpoint_if_due
+
+        checkpoint_if_due(None, *chained)  # committed already
+
+
+def _send(conn: Connection, payload: str) -> tuple[int, int] | None:
+    """Queue, COMMIT and try the sequencer in one pipeline, one round trip.
+
+    The `COMMIT` is sent as a statement so that the sequencer's call after it runs in
+    the protocol's implicit transaction, which ends at the pipeline's Sync: no second
+    round trip to commit it. The caller's transaction committed if and only if that
+    statement says so; the sequencer failing afterwards is logged, never raised.
+    """
     raw = conn.connection.driver_connection
+    committed = nudge = None
     try:
         with raw.pipeline():
-            cursor = raw.execute(_STATEMENT, (payload,))
-            raw.commit()
-        last = cursor.fetchone()[0]
+            raw.execute(ENQUEUE, (payload,))
+            committed = raw.execute("COMMIT")
+            nudge = raw.execute(TRY_SEQUENCE)
     except psycopg.Error as exc:
-        raise DBAPIError.instance(_STATEMENT, (payload,), exc, psycopg.Error,
-                                  dialect=conn.dialect) from exc
-    from backend.audit.tasks import checkpoint_if_due
-
-    checkpoint_if_due(None, last - len(entries) + 1, last)  # committed already
+        if committed is None or committed.statusmessage != "COMMIT":
+            raise DBAPIError.instance(ENQUEUE, (payload,), exc, psycopg.Error,
+                                      dialect=conn.dialect) from exc
+        log.warning("audit records stay queued until the next sequencing", exc_info=True)
+        return None
+    if committed.statusmessage != "COMMIT":  # e.g. "ROLLBACK": the transaction had failed
+        raise DBAPIError.instance(ENQUEUE, (payload,), RuntimeError("not committed"),
+                                  psycopg.Error, dialect=conn.dialect)
+    first, last = nudge.fetchone()
+    return None if first is None or first > last else (first, last)
 
 
 @event.listens_for(Engine, "rollback")

@@ -33,6 +33,7 @@ from sqlalchemy import Connection, insert, select, text
 
 from backend.audit.append import head
 from backend.audit.models import AuditCheckpoint
+from backend.audit.sequencer import settle
 from backend.db import Database
 
 TITLE = "SatuKartu audit checkpoint v1"
@@ -147,6 +148,7 @@ def make_checkpoint(db: Database, config: Mapping[str, Any], *,
     """Sign the current head unless the last checkpoint already covers it (or `force`)."""
     key = signing_key(config)
     directory = Path(config["AUDIT_CHECKPOINT_DIR"])
+    settle(db.engine)  # sign what committed before this call, queued records included
     with db.transaction() as sess:
         conn = sess.connection()
         if conn.dialect.name == "postgresql":

@@ -30,11 +30,13 @@ def audit() -> None:
                    "core, at most 4).")
 def verify(as_json: bool, public_key: Path | None, jobs: int) -> None:
     """Recompute the chain and check every checkpoint."""
+    from backend.audit.sequencer import settle
     from backend.audit.verify import verify_app
     from backend.db import database
 
     app = make_app()
     with app.app_context(), database().engine.connect() as conn:
+        settle(database().engine)
         report = verify_app(conn, app.config, public_key.read_bytes() if public_key else None,
                             jobs)
     if as_json:
@@ -75,6 +77,7 @@ def checkpoint(force: bool) -> None:
 def export_command(start: str, end: str, fmt: str, out: Path) -> None:
     """A time range as JSON Lines or a PDF report, with the checkpoint covering it."""
     from backend.audit import export, record
+    from backend.audit.sequencer import settle
     from backend.db import database
 
     try:
@@ -83,6 +86,7 @@ def export_command(start: str, end: str, fmt: str, out: Path) -> None:
         raise click.BadParameter(str(exc)) from exc
     app = make_app()
     with app.app_context(), database().transaction() as sess:
+        settle(database().engine)
         conn = sess.connection()
         if fmt == "pdf":
             out.write_bytes(export.export_pdf(conn, span, app.config["CITY_NAME"]))

@@ -1,7 +1,8 @@
 """PostgreSQL roles: an owner that migrates, an application role that cannot rewrite history.
 
 The hub's processes connect as the application role. It may read and write every
-table but the audit ones, where it may only INSERT and SELECT; the triggers of
+table but the audit ones (and the queue of records waiting to be chained), where it
+may only INSERT and SELECT; the triggers of
 migration 0003 refuse UPDATE, DELETE and TRUNCATE to everyone, the owner included,
 until the owner disables them (which is itself visible in PostgreSQL's log).
 README.md shows the whole set-up; these functions produce its SQL.
@@ -14,6 +15,7 @@ import re
 from sqlalchemy import Connection, text
 
 from backend.audit.models import AUDIT_TABLES
+from backend.audit.sequencer import QUEUE_TABLE
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -27,7 +29,7 @@ def _ident(name: str) -> str:
 def grant_statements(app_role: str, schema: str = "public") -> list[str]:
     """What the owner runs after each `satukartu db upgrade` to equip the app role."""
     app, schema = _ident(app_role), _ident(schema)
-    audit = ", ".join(f"{schema}.{table}" for table in AUDIT_TABLES)
+    audit = ", ".join(f"{schema}.{table}" for table in (*AUDIT_TABLES, QUEUE_TABLE))
     return [
         f"GRANT USAGE ON SCHEMA {schema} TO {app}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app}",

@@ -54,21 +54,11 @@ def test_fifty_concurrent_writers_make_one_gap_free_chain(committing_app, fresh_
     assert report.intact and report.records == WRITERS * EACH, report.to_dict()
 
 
-@pytest.mark.parametrize("audit_store", ["postgresql"], indirect=True)
-def test_database_without_the_append_function_appends_the_same_chain(audit_store):
-    from sqlalchemy import text
-
-    with audit_store.tamper() as owner:  # as if migrated before audit_append existed
-        owner.execute(text("DROP FUNCTION audit_append(jsonb, timestamptz)"))
-    audit_store.fill(12, per_transaction=5)
-    report = audit_store.verify()
-    assert report.intact and report.records == 12, report.to_dict()
-
-
-def test_database_appends_and_python_appends_take_the_same_lock():
+def test_every_database_function_takes_the_chains_one_lock():
     import importlib
 
     from backend.audit.append import LOCK_KEY
 
-    migration = importlib.import_module("backend.migrations.versions.0003_audit")
-    assert f"pg_advisory_xact_lock({LOCK_KEY})" in migration.PG_APPEND
+    migration = importlib.import_module("backend.migrations.versions.0007_audit_queue")
+    for function in (migration.PG_APPEND, migration.PG_SEQUENCE):
+        assert f"advisory_xact_lock({LOCK_KEY})" in function

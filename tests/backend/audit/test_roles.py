@@ -38,6 +38,9 @@ def stored(audit_store):
     "UPDATE audit_checkpoints SET size = 1",
     "DELETE FROM audit_checkpoints",
     "TRUNCATE audit_checkpoints",
+    "DELETE FROM audit_queue",
+    "UPDATE audit_queue SET purpose = 'x'",
+    "TRUNCATE audit_queue",
 ])
 @pytest.mark.parametrize("audit_store", ["postgresql"], indirect=True)
 def test_application_role_cannot_change_the_log(stored, app_role_conn, statement):

@@ -1,0 +1,97 @@
+"""PostgreSQL: a record commits with its change into the queue; the sequencer chains it."""
+
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from backend.audit.append import LOCK_KEY
+from backend.audit.checkpoints import make_checkpoint
+from backend.audit.sequencer import settle
+from backend.db import database
+
+pytestmark = pytest.mark.parametrize("audit_store", ["postgresql"], indirect=True)
+
+
+def _queued(store):
+    with store.engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM audit_queue")).scalar()
+
+
+def _lock_held(store):
+    """Hold the chain's lock on another connection until the returned event is set."""
+    taken, release = threading.Event(), threading.Event()
+    engine = store.engine
+
+    def hold():
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+            taken.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert taken.wait(10)
+    return release, holder
+
+
+def test_a_committing_writer_chains_its_own_records_when_nobody_else_is(audit_store):
+    audit_store.fill(3, per_transaction=3)
+    assert [r["seq"] for r in audit_store.records()] == [1, 2, 3]
+    assert _queued(audit_store) == 0
+
+
+def test_records_wait_in_the_queue_while_another_session_sequences(audit_store):
+    release, holder = _lock_held(audit_store)
+    try:
+        audit_store.fill(2)
+        assert audit_store.records() == []
+        assert _queued(audit_store) == 2  # committed with their change, not yet chained
+    finally:
+        release.set()
+        holder.join()
+
+
+def test_the_next_writer_chains_what_was_left_queued(audit_store):
+    release, holder = _lock_held(audit_store)
+    audit_store.fill(2)
+    release.set()
+    holder.join()
+    audit_store.fill(1, action="next.write")
+    assert [r["action"] for r in audit_store.records()] == [
+        "registry.citizen.read", "registry.citizen.read", "next.write"]
+    assert audit_store.verify().intact
+
+
+def test_a_checkpoint_chains_what_is_queued_before_it_signs(audit_store):
+    release, holder = _lock_held(audit_store)
+    audit_store.fill(4)
+    release.set()
+    holder.join()
+    made = make_checkpoint(database(), audit_store.app.config, force=True)
+    assert made.size == 4
+    assert audit_store.verify().intact
+
+
+def test_settle_gives_up_waiting_for_a_lock_held_too_long(audit_store):
+    release, holder = _lock_held(audit_store)
+    try:
+        audit_store.fill(1)
+        assert settle(audit_store.engine, lock_timeout_ms=50) is None
+        assert _queued(audit_store) == 1
+    finally:
+        release.set()
+        holder.join()
+    assert settle(audit_store.engine) == (1, 1)
+
+
+def test_a_record_the_chain_cannot_hold_is_refused_when_queued(audit_store):
+    from sqlalchemy.exc import DBAPIError
+
+    from backend.audit import record
+
+    with pytest.raises(DBAPIError, match="out of range"), database().transaction() as sess:
+        record(sess, action="bad.write", citizen_id=2**70)
+    assert _queued(audit_store) == 0
+    audit_store.fill(1)
+    assert [r["seq"] for r in audit_store.records()] == [1]
