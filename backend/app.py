@@ -11,7 +11,7 @@ from werkzeug.routing import IntegerConverter
 
 from backend import config as config_module
 from backend.api.routing import MAX_INT
-from backend.db import Database
+from backend.db import Database, close_request_connection
 from backend.errors import register_error_handlers
 
 # Each domain's API module; importing it declares its routes and operations.
@@ -57,10 +57,10 @@ def create_app(**overrides: Any) -> Flask:
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
         sess = g.pop("db_session", None)
-        if sess is None:
-            return
         try:
-            sess.close()
+            if sess is not None:
+                sess.close()
+            close_request_connection()
         except Exception:  # the answer is already made; a dead connection must not undo it
             logging.getLogger(__name__).warning("closing the session failed", exc_info=True)
 

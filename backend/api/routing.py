@@ -24,7 +24,7 @@ from backend.auth.principal import (
     Principal,
     Requirement,
 )
-from backend.db import session
+from backend.db import opened_session, session
 from backend.errors import ApiError
 from backend.reasons import Reason
 
@@ -133,7 +133,9 @@ def _wrap(view: Callable, op: Operation) -> Callable:
             commit()
             return response
         except ApiError as error:
-            session().rollback()
+            sess = opened_session()
+            if sess is not None:
+                sess.rollback()
             for hook in REFUSAL_HOOKS:
                 hook(principal, op, error)
             raise
@@ -141,6 +143,9 @@ def _wrap(view: Callable, op: Operation) -> Callable:
 
 
 def commit() -> None:
+    """Commit the request's transaction; a request that opened no session has none."""
+    if opened_session() is None:
+        return
     try:
         session().commit()
     except IntegrityError as exc:

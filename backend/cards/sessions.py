@@ -12,12 +12,12 @@ import secrets
 from dataclasses import dataclass
 
 from flask import Request
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from backend.auth.principal import CardContext, Principal
 from backend.cards.store import as_utc, card_sessions, cards, digest, utcnow
-from backend.db import session
+from backend.db import read_row
 from backend.errors import ApiError
 from backend.reasons import Reason
 from card_reader import wire
@@ -106,6 +106,7 @@ _LOOKUP = (
            card_sessions.c.expires_at, card_sessions.c.ended_at, cards.c.serial,
            cards.c.citizen_id, cards.c.status)
     .join(cards, cards.c.id == card_sessions.c.card_id)
+    .where(card_sessions.c.token_hash == bindparam("lookup_hash"))
 )
 
 
@@ -113,8 +114,7 @@ def resolve_card_session(token: str, _request: Request) -> Principal | None:
     """The card Principal for a session token; None for tokens that are not ours."""
     if not token.startswith(SESSION_PREFIX) or len(token) > SESSION_TOKEN_MAX:
         return None
-    row = session().connection().execute(
-        _LOOKUP.where(card_sessions.c.token_hash == digest(token.encode()))).first()
+    row = read_row(_LOOKUP, {"lookup_hash": digest(token.encode())})
     if row is None:
         return None
     if row.ended_at is not None:

@@ -1,19 +1,20 @@
 """Bearer token -> Principal for staff and terminal tokens.
 
-The token proves who signed in and when; one indexed read by primary key (a Core
-statement on the session's connection, skipping the ORM's execution layer: this runs
-on every request, bench/bench_identity.py) says whether that identity is
-still enabled and still on the same token generation. Nothing is cached, so a
+The token proves who signed in and when (its signature's verdict is remembered,
+`tokens.read`); one indexed read by primary key (a prebuilt Core statement, run by
+`backend.db.read_row` outside the request's transaction: this runs on every request,
+bench/bench_identity.py, bench/bench_auth.py) says whether that identity is still
+enabled and still on the same token generation. That read is never cached, so a
 disabled terminal or a signed-out clerk is refused on the very next request.
 """
 
 from __future__ import annotations
 
 from flask import Request, current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from backend.auth.principal import Principal
-from backend.db import session
+from backend.db import read_row
 from backend.errors import ApiError
 from backend.identity import tokens
 from backend.identity.models import StaffAccount, Terminal
@@ -21,9 +22,11 @@ from backend.reasons import Reason
 
 EXTENSION = "satukartu.identity"
 _INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+# Built once: building the WHERE clause on every request cost more than running it.
 _STAFF = select(StaffAccount.username, StaffAccount.role, StaffAccount.enabled,
-                StaffAccount.token_generation)
-_TERMINAL = select(Terminal.kind, Terminal.enabled, Terminal.token_generation)
+                StaffAccount.token_generation).where(StaffAccount.id == bindparam("account_id"))
+_TERMINAL = select(Terminal.kind, Terminal.enabled, Terminal.token_generation
+                   ).where(Terminal.id == bindparam("account_id"))
 
 
 def resolve(token: str, _request: Request) -> Principal | None:
@@ -47,8 +50,7 @@ def _staff(claims: tokens.Claims) -> Principal:
     if not claims.account_id.isdigit():
         raise ApiError(Reason.TOKEN_INVALID, "the bearer token is not valid", 401,
                        headers=_INVALID)
-    query = _STAFF.where(StaffAccount.id == int(claims.account_id))
-    row = session().connection().execute(query).first()
+    row = read_row(_STAFF, {"account_id": int(claims.account_id)})
     if row is None or row.username != claims.subject:
         raise ApiError(Reason.TOKEN_INVALID, "the bearer token is not valid", 401,
                        headers=_INVALID)
@@ -63,8 +65,7 @@ def _staff(claims: tokens.Claims) -> Principal:
 
 
 def _terminal(claims: tokens.Claims) -> Principal:
-    query = _TERMINAL.where(Terminal.id == claims.account_id)
-    row = session().connection().execute(query).first()
+    row = read_row(_TERMINAL, {"account_id": claims.account_id})
     if row is None:
         raise ApiError(Reason.TOKEN_INVALID, "the bearer token is not valid", 401,
                        headers=_INVALID)

@@ -27,6 +27,13 @@ TOKEN_TYPE = "at+jwt"  # RFC 9068: tells an access token from any other JWT
 KINDS = ("staff", "terminal")
 # Larger than any token we issue; anything longer is not ours and is not parsed.
 MAX_TOKEN_CHARS = 2048
+# Tokens whose signature and claims were checked already, by (key, token): a terminal
+# sends the same token with every request for its whole lifetime, and parsing and
+# verifying it again cost ~40 us each time (bench/bench_auth.py). Only the signature's
+# verdict is remembered: expiry is checked on every read, and whether the account is
+# still enabled is the resolver's read. Emptied when full, so memory stays bounded.
+VERIFIED_MAX = 4096
+_verified: dict[tuple[bytes, str], Claims] = {}
 
 
 class TokenExpired(Exception):
@@ -88,6 +95,16 @@ def read(key: OctKey, token: str, now: float | None = None) -> Claims | None:
     """
     if not looks_like_ours(token):
         return None
+    claims = _verified.get((key.raw_value, token)) or _verify(key, token)
+    if claims is None:
+        return None
+    if claims.expires_at <= int(time.time() if now is None else now):
+        raise TokenExpired(claims.subject)
+    return claims
+
+
+def _verify(key: OctKey, token: str) -> Claims | None:
+    """Check the signature and the claims' shape; remember a token that passes."""
     try:
         decoded = jwt.decode(token, key, [ALGORITHM])
     except (JoseError, ValueError, TypeError, UnicodeError):
@@ -95,10 +112,10 @@ def read(key: OctKey, token: str, now: float | None = None) -> Claims | None:
     if decoded.header.get("typ") != TOKEN_TYPE:
         return None
     claims = _shape(decoded.claims)
-    if claims is None:
-        return None
-    if claims.expires_at <= int(time.time() if now is None else now):
-        raise TokenExpired(claims.subject)
+    if claims is not None:
+        if len(_verified) >= VERIFIED_MAX:
+            _verified.clear()
+        _verified[(key.raw_value, token)] = claims
     return claims
 
 

@@ -1,0 +1,152 @@
+"""One pooled connection per request; who-is-calling reads outside its transaction.
+
+On PostgreSQL with sessions on the engine (as served, unlike the savepoint-bound
+`app` fixture), a card challenge costs its terminal's read alone in autocommit: no
+BEGIN, no COMMIT. A token then reads the terminal the same way and opens the
+session in a real transaction on the same connection, audited in that transaction,
+and a disabled terminal is still refused on its very next request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import event, func, select
+
+from backend.app import create_app
+from backend.audit.models import AuditRecord
+from backend.cards import ca as ca_module
+from backend.cards.context import state
+from backend.cards.models import CardSession
+from backend.db import database
+from backend.identity import accounts
+from backend.testing.cards import (
+    SoftCard,
+    ask_challenge,
+    make_soft_card,
+    present_token,
+    record_soft_card,
+)
+from backend.testing.identity import TerminalCredentials, bearer, make_terminal
+from backend.testing.registry import make_citizen
+
+pytestmark = [pytest.mark.postgres]
+ORIGIN = "https://hub.test.satukartu"
+PATH_CHALLENGE = "/api/v1/auth/challenge"
+
+
+@pytest.fixture
+def hub(fresh_pg_url: str, instance_dir: Path) -> Iterator[Flask]:
+    """The hub as served: no app context outlives a request, commits are real."""
+    app = create_app(DATABASE_URL=fresh_pg_url, INSTANCE_DIR=str(instance_dir),
+                     SECRET_KEY="test-secret-key-not-for-production", ORIGIN=ORIGIN)
+    yield app
+    app.extensions["satukartu.db"].engine.dispose()
+
+
+@pytest.fixture
+def wire(hub: Flask) -> Iterator[list[tuple[str, bool]]]:
+    """Each statement the hub sends, with whether its connection was in autocommit."""
+    sent: list[tuple[str, bool]] = []
+    engine = hub.extensions["satukartu.db"].engine
+
+    def heard(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append((statement, conn.connection.driver_connection.autocommit))
+
+    event.listen(engine, "before_cursor_execute", heard)
+    yield sent
+    event.remove(engine, "before_cursor_execute", heard)
+
+
+@pytest.fixture
+def terminal(hub: Flask) -> TerminalCredentials:
+    return make_terminal(hub, "kiosk")
+
+
+@pytest.fixture
+def card(hub: Flask) -> SoftCard:
+    issuing = ca_module.init_ca(hub.config["CA_DIR"], "Kota Uji")
+    state(hub).reload()
+    with hub.app_context():
+        holder = make_citizen()
+        made = make_soft_card(issuing, holder.national_number, holder.id)
+        record_soft_card(made)
+    return made
+
+
+def _count(hub: Flask, model: Any) -> int:
+    with hub.app_context(), database().transaction() as tx:
+        return tx.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_a_challenge_reads_its_terminal_in_autocommit_and_begins_nothing(
+        hub: Flask, terminal: TerminalCredentials, wire: list[tuple[str, bool]]):
+    answer = hub.test_client().post(PATH_CHALLENGE, headers=bearer(terminal.token))
+
+    assert answer.status_code == 200, answer.json
+    assert len(wire) == 1 and "FROM terminals" in wire[0][0]
+    assert wire[0][1] is True  # autocommit: psycopg sent no BEGIN, nothing to COMMIT
+
+
+def test_a_token_opens_its_session_in_a_transaction_with_its_audit_record(
+        hub: Flask, terminal: TerminalCredentials, card: SoftCard,
+        wire: list[tuple[str, bool]]):
+    client = hub.test_client()
+    nonce = ask_challenge(client, terminal.token)
+    audited = _count(hub, AuditRecord)
+    wire.clear()
+
+    answer = present_token(client, terminal.token, card.token(nonce, ORIGIN))
+
+    assert answer.status_code == 200, answer.json
+    assert wire[0][1] is True and "FROM terminals" in wire[0][0]
+    assert all(autocommit is False for _statement, autocommit in wire[1:])
+    assert _count(hub, CardSession) == 1
+    assert _count(hub, AuditRecord) == audited + 1
+
+
+def test_connections_go_back_to_the_pool_out_of_autocommit(
+        hub: Flask, terminal: TerminalCredentials):
+    engine = hub.extensions["satukartu.db"].engine
+    returned: list[bool] = []
+
+    def checked_in(dbapi: Any, _record: Any) -> None:
+        returned.append(dbapi.autocommit)
+
+    event.listen(engine, "checkin", checked_in)
+    try:
+        for _ in range(3):
+            hub.test_client().post(PATH_CHALLENGE, headers=bearer(terminal.token))
+    finally:
+        event.remove(engine, "checkin", checked_in)
+    assert returned == [False, False, False]
+
+
+def test_a_disabled_terminal_is_refused_on_its_very_next_request(
+        hub: Flask, terminal: TerminalCredentials):
+    client = hub.test_client()
+    assert client.post(PATH_CHALLENGE, headers=bearer(terminal.token)).status_code == 200
+    with hub.app_context(), database().transaction() as tx:
+        accounts.set_terminal_enabled(tx, terminal.terminal_id, False)
+
+    answer = client.post(PATH_CHALLENGE, headers=bearer(terminal.token))
+
+    assert answer.status_code == 401
+    assert answer.json["error"]["reason"] == "terminal_disabled"
+
+
+def test_a_reused_nonce_is_refused_and_the_first_session_stands(
+        hub: Flask, terminal: TerminalCredentials, card: SoftCard):
+    client = hub.test_client()
+    nonce = ask_challenge(client, terminal.token)
+    token = card.token(nonce, ORIGIN)
+    assert present_token(client, terminal.token, token).status_code == 200
+
+    again = present_token(client, terminal.token, token)
+
+    assert again.status_code == 401 and again.json["error"]["reason"] == "nonce_reused"
+    assert _count(hub, CardSession) == 1
