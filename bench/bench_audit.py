@@ -5,10 +5,12 @@
 
 Appends: WRITERS sessions (spread over PROCESSES processes, by default one each, each
 with its own connection) call record() in transactions of K records for SECONDS, on a
-fresh PostgreSQL database; the chain is verified gap-free afterwards. Every append holds
-the chain's lock through its commit, so one transaction's commit latency (the WAL
-flush) bounds the rate; `--async-commit` shows the same run with
-synchronous_commit=off (not a deployment setting; it shows where the time goes).
+fresh PostgreSQL database; the chain is verified gap-free afterwards. Records commit
+into the queue with their transaction and the sequencer chains them (migration 0007),
+so commits overlap. Besides records/s, the CPU the writers and the database backends
+spent per record is read from /proc: on a shared machine the rate follows the load,
+while `2 cores / CPU per record` says what the parts cost. `--async-commit` shows the
+same run with synchronous_commit=off (not a deployment setting).
 
 Verification: RECORDS records appended in batches, then `verify()` timed (best of 2)
 on PostgreSQL and on an SQLite file, in one process and in two (`--jobs 2`).
@@ -27,20 +29,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import event  # noqa: E402
+from sqlalchemy import event, text  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from backend import migrations  # noqa: E402
 from backend.audit import record  # noqa: E402
 from backend.audit.append import append  # noqa: E402
 from backend.audit.record import make_entry  # noqa: E402
+from backend.audit.sequencer import settle  # noqa: E402
 from backend.audit.verify import verify  # noqa: E402
 from backend.db import make_engine  # noqa: E402
 from backend.testing import databases  # noqa: E402
 
+_PLAIN_ROW = text("INSERT INTO bench_rows (writer, i, body) VALUES (:writer, :i, :body)")
+
 
 def _writer_process(url: str, threads: int, per_tx: int, seconds: float, async_commit: bool,
-                    ready: mp.Barrier, out: mp.Queue, nice: int) -> None:
+                    ready: mp.Barrier, out: mp.Queue, nice: int, done: mp.Barrier,
+                    plain: bool) -> None:
     if nice:
         os.nice(nice)  # the database before its clients, as on its own machine
     engine = make_engine(url, pool_size=threads, max_overflow=0)
@@ -59,6 +65,10 @@ def _writer_process(url: str, threads: int, per_tx: int, seconds: float, async_c
             while time.perf_counter() < deadline:
                 with sess.begin():
                     for i in range(per_tx):
+                        if plain:  # the same transaction without the audit log: the ceiling
+                            sess.execute(_PLAIN_ROW, {"writer": n, "i": i,
+                                                      "body": '{"purpose": "benchmark"}'})
+                            continue
                         record(sess, action="bench.append", subject_type="citizen",
                                subject_id=str(i), citizen_id=n, purpose="benchmark",
                                details={"writer": n, "i": i})
@@ -68,34 +78,61 @@ def _writer_process(url: str, threads: int, per_tx: int, seconds: float, async_c
     workers = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
     for worker in workers:
         worker.start()
+    cpu = time.process_time()
     for worker in workers:
         worker.join()
+    cpu = time.process_time() - cpu
+    out.put((sum(counts), cpu))
+    done.wait()  # connections stay open until their backends' CPU has been read
     engine.dispose()
-    out.put(sum(counts))
 
 
 def bench_appends(url: str, writers: int, processes: int, per_tx: int, seconds: float,
-                  async_commit: bool, nice: int = 0) -> tuple[float, bool]:
+                  async_commit: bool, nice: int = 0,
+                  plain: bool = False) -> tuple[float, bool, float, float]:
+    """(records/s, chain gap-free, writers' CPU µs/record, database CPU µs/record)."""
     ctx = mp.get_context("fork")
-    ready, out = ctx.Barrier(processes + 1), ctx.Queue()
+    ready, done, out = ctx.Barrier(processes + 1), ctx.Barrier(processes + 1), ctx.Queue()
     per_process = [writers // processes + (1 if i < writers % processes else 0)
                    for i in range(processes)]
     procs = [ctx.Process(target=_writer_process, args=(url, n, per_tx, seconds, async_commit,
-                                                       ready, out, nice)) for n in per_process]
+                                                       ready, out, nice, done, plain))
+             for n in per_process]
     for proc in procs:
         proc.start()
     ready.wait()
+    backends = _backend_pids(url)
+    server_before = sum(_proc_cpu(pid) for pid in backends)
     began = time.perf_counter()
-    total = sum(out.get() for _ in procs)
+    results = [out.get() for _ in procs]
     elapsed = time.perf_counter() - began
+    server = sum(_proc_cpu(pid) for pid in backends) - server_before
+    done.wait()
     for proc in procs:
         proc.join()
     engine = make_engine(url)
+    left = settle(engine)  # the last tries can come while the holder commits
     with engine.connect() as conn:
         report = verify(conn, None, None)
     engine.dispose()
-    gap_free = report.intact and report.records == report.last_seq
-    return total / elapsed, gap_free
+    if left:
+        print(f"  ({left[1] - left[0] + 1} records were still queued when the writers "
+              "stopped; chained by settle() before verifying)", flush=True)
+    total = sum(count for count, _cpu in results)
+    gap_free = report.intact and report.records == report.last_seq == (0 if plain else total)
+    client = sum(cpu for _count, cpu in results)
+    return total / elapsed, gap_free, client / total * 1e6, server / total * 1e6
+
+
+def _backend_pids(url: str) -> list[int]:
+    """The PostgreSQL backends serving the writers (every other session on their database)."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        pids = conn.exec_driver_sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()").scalars().all()
+    engine.dispose()
+    return list(pids)
 
 
 def commit_latency(url: str, rounds: int = 300) -> float:
@@ -183,6 +220,11 @@ def fresh_pg() -> tuple[str, str]:
     name = databases.unique_name("sk_bench_audit")
     url = databases.create_pg_database(name)
     migrations.upgrade(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:  # for the baseline run
+        conn.execute(text("CREATE TABLE bench_rows (id bigserial PRIMARY KEY, writer int, "
+                          "i int, body text, at timestamptz DEFAULT now())"))
+    engine.dispose()
     return name, url
 
 
@@ -191,12 +233,14 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=("append", "verify"))
     parser.add_argument("--writers", type=int, default=50)
-    parser.add_argument("--processes", type=int, default=50,
-                        help="writers are spread over this many processes (threads share "
-                             "one GIL, and a lock holder waiting for it stalls every writer)")
+    parser.add_argument("--processes", type=int, default=2,
+                        help="writers are spread over this many processes as threads (on 2 "
+                             "cores, 50 processes spend their CPU switching between them)")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--per-transaction", default="1,3,10")
     parser.add_argument("--async-commit", action="store_true")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the run of one-row transactions without the audit log")
     parser.add_argument("--nice", type=int, default=0,
                         help="run the writers at this nice level, so that on a small shared "
                              "machine the database is not starved by its own clients")
@@ -213,20 +257,27 @@ def main() -> None:
         print(f"PostgreSQL INSERT + COMMIT on one connection: {latency:.2f} ms "
               f"(serialised commits cannot exceed {1000 / latency:,.0f}/s)")
         print(f"| appends, {args.writers} writers | records per transaction | records/s "
-              "| chain gap-free |")
-        print("|---|---|---|---|")
-        for per_tx in (int(k) for k in args.per_transaction.split(",")):
-            for async_commit in ((False, True) if args.async_commit else (False,)):
-                name, url = fresh_pg()
-                try:
-                    rate, ok = bench_appends(url, args.writers, args.processes, per_tx,
-                                             args.seconds, async_commit, args.nice)
-                finally:
-                    databases.drop_pg_database(name)
-                mode = "synchronous_commit=off" if async_commit else "PostgreSQL, default commit"
-                mode += f", writers at nice {args.nice}" if args.nice else ""
-                print(f"| {mode} | {per_tx} | {rate:,.0f} | {'yes' if ok else 'NO'} |",
-                      flush=True)
+              "| chain gap-free | CPU µs/record: writers + database | 2 cores / CPU "
+              "| 2 cores / database CPU |")
+        print("|---|---|---|---|---|---|---|")
+        runs = [] if args.no_baseline else [(1, False, True)]
+        runs += [(int(k), async_commit, False) for k in args.per_transaction.split(",")
+                 for async_commit in ((False, True) if args.async_commit else (False,))]
+        for per_tx, async_commit, plain in runs:
+            name, url = fresh_pg()
+            try:
+                rate, ok, client, server = bench_appends(
+                    url, args.writers, args.processes, per_tx, args.seconds,
+                    async_commit, args.nice, plain)
+            finally:
+                databases.drop_pg_database(name)
+            mode = "synchronous_commit=off" if async_commit else "PostgreSQL, default commit"
+            mode = "baseline: one plain row per transaction, no audit" if plain else mode
+            mode += f", writers at nice {args.nice}" if args.nice else ""
+            print(f"| {mode} | {per_tx} | {rate:,.0f} | "
+                  f"{'—' if plain else 'yes' if ok else 'NO'} "
+                  f"| {client:,.0f} + {server:,.0f} | {2e6 / (client + server):,.0f}/s "
+                  f"| {2e6 / server:,.0f}/s |", flush=True)
     if args.only in (None, "verify"):
         print("| verify | records | jobs | records/s | client CPU µs/record "
               "| server CPU µs/record |\n|---|---|---|---|---|---|")

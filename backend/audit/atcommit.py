@@ -2,7 +2,7 @@
 
 When a session commits its connection's own transaction, its records are stashed on
 the connection and, at the connection's commit, sent together with the `COMMIT` in a
-psycopg pipeline: inserted into `audit_queue`, taking no lock (sequencer.py), so
+single query string: inserted into `audit_queue`, taking no lock (sequencer.py), so
 concurrent writers' commits overlap instead of queueing for the chain. Atomicity is
 unchanged: the records and the caller's changes are one transaction, and a failed
 insert fails the commit. The sequencer is tried in the same round trip.
@@ -14,7 +14,6 @@ chain their records before the commit instead (record.py).
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,8 +24,8 @@ from sqlalchemy.exc import DBAPIError
 from backend.audit.append import as_json
 from backend.audit.sequencer import ENQUEUE, TRY_SEQUENCE, queues_in_database
 
-log = logging.getLogger(__name__)
 STASH = "satukartu.audit.stash"
+_STATEMENTS = f"{ENQUEUE}; COMMIT; {TRY_SEQUENCE}"
 
 
 def stash(conn: Connection, entries: list[Mapping[str, Any]]) -> bool:
@@ -57,30 +56,28 @@ def _queue_with_commit(conn: Connection) -> None:
 
 
 def _send(conn: Connection, payload: str) -> tuple[int, int] | None:
-    """Queue, COMMIT and try the sequencer in one pipeline, one round trip.
+    """Queue, COMMIT and try the sequencer: three statements in one simple query.
 
-    The `COMMIT` is sent as a statement so that the sequencer's call after it runs in
-    the protocol's implicit transaction, which ends at the pipeline's Sync: no second
-    round trip to commit it. The caller's transaction committed if and only if that
-    statement says so; the sequencer failing afterwards is logged, never raised.
+    One query string, bound on the client, is one round trip and one blocking wait
+    (psycopg's pipeline mode polls the socket while it waits, costing the writer CPU
+    for the whole round trip). The sequencer's try after the COMMIT runs in an
+    implicit transaction of its own and turns its failures into warnings, so an error
+    here means the caller's transaction did not commit.
     """
     raw = conn.connection.driver_connection
-    committed = nudge = None
+    cursor = psycopg.ClientCursor(raw)
     try:
-        with raw.pipeline():
-            raw.execute(ENQUEUE, (payload,))
-            committed = raw.execute("COMMIT")
-            nudge = raw.execute(TRY_SEQUENCE)
+        cursor.execute(_STATEMENTS, (payload,))
     except psycopg.Error as exc:
-        if committed is None or committed.statusmessage != "COMMIT":
-            raise DBAPIError.instance(ENQUEUE, (payload,), exc, psycopg.Error,
-                                      dialect=conn.dialect) from exc
-        log.warning("audit records stay queued until the next sequencing", exc_info=True)
-        return None
-    if committed.statusmessage != "COMMIT":  # e.g. "ROLLBACK": the transaction had failed
+        raise DBAPIError.instance(ENQUEUE, (payload,), exc, psycopg.Error,
+                                  dialect=conn.dialect) from exc
+    statuses = [cursor.statusmessage]
+    while cursor.nextset():
+        statuses.append(cursor.statusmessage)
+    if statuses[1] != "COMMIT":  # "ROLLBACK": the transaction had already failed
         raise DBAPIError.instance(ENQUEUE, (payload,), RuntimeError("not committed"),
                                   psycopg.Error, dialect=conn.dialect)
-    first, last = nudge.fetchone()
+    first, last = cursor.fetchone()
     return None if first is None or first > last else (first, last)
 
 

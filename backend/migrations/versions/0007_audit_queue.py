@@ -22,10 +22,11 @@ branch_labels = None
 depends_on = None
 
 # Typed on the way in, so a record the chain could not hold fails its own transaction
-# instead of blocking the queue.
+# instead of blocking the queue. PL/pgSQL keeps the INSERT's plan between calls.
 PG_ENQUEUE = r"""
 CREATE OR REPLACE FUNCTION audit_enqueue(entries jsonb, at_hint timestamptz DEFAULT NULL)
-RETURNS void LANGUAGE sql AS $$
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
     INSERT INTO audit_queue (at, actor_kind, actor, role, terminal_id, action, subject_type,
                              subject_id, citizen_id, purpose, outcome, details, details_digest)
     SELECT COALESCE(at_hint, pg_catalog.clock_timestamp()), e.actor_kind, e.actor, e.role,
@@ -38,18 +39,17 @@ RETURNS void LANGUAGE sql AS $$
         actor_kind, actor, role, terminal_id, action, subject_type, subject_id, citizen_id,
         purpose, outcome, details, details_digest, n)
     ORDER BY e.n;
+END;
 $$
 """
 
-# Chain what is queued, oldest first, a batch of queue rows per statement until none
-# are left (each DELETE sees what committed since the last). `wait` false: return
-# NULLs at once when another session holds the lock (it is sequencing, and its next
-# batch takes ours). SECURITY DEFINER: only the owner may delete from the queue. The
-# canonical text is chain.py's, spelled in SQL; the verifier recomputes it in Python.
-PG_SEQUENCE = r"""
-CREATE OR REPLACE FUNCTION audit_sequence(wait boolean DEFAULT true,
-                                          OUT first_seq bigint, OUT last_seq bigint)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = {schema}, pg_temp AS $$
+# Chain what is queued, oldest first, a batch of queue rows per statement until a
+# batch comes back short (each DELETE sees what committed since the last). The caller
+# holds the chain's lock. The canonical text is chain.py's, spelled in SQL; the verifier
+# recomputes it in Python.
+PG_CHAIN_QUEUED = r"""
+CREATE OR REPLACE FUNCTION audit_chain_queued(OUT first_seq bigint, OUT last_seq bigint)
+LANGUAGE plpgsql AS $$
 DECLARE
     q record;
     head_hash bytea;
@@ -58,11 +58,6 @@ DECLARE
     node bytea;
     taken integer;
 BEGIN
-    IF wait THEN
-        PERFORM pg_catalog.pg_advisory_xact_lock(5999168903779271764);
-    ELSIF NOT pg_catalog.pg_try_advisory_xact_lock(5999168903779271764) THEN
-        RETURN;
-    END IF;
     SELECT r.seq, r.hash, r.at INTO last_seq, head_hash, head_at
         FROM audit_records r ORDER BY r.seq DESC LIMIT 1;
     IF last_seq IS NULL THEN
@@ -104,8 +99,37 @@ BEGIN
             head_at := stamp;
             taken := taken + 1;
         END LOOP;
-        EXIT WHEN taken = 0;
+        EXIT WHEN taken < 1000;
     END LOOP;
+END;
+$$
+"""
+
+# Take the lock and chain the queue. `wait` false is a writer's try right after its
+# own COMMIT: NULLs at once when another session holds the lock (it is sequencing, and
+# its next batch takes ours), and a failure is a warning, never an error, because the
+# writer's transaction has already committed. SECURITY DEFINER: only the owner may
+# delete from the queue.
+PG_SEQUENCE = r"""
+CREATE OR REPLACE FUNCTION audit_sequence(wait boolean DEFAULT true,
+                                          OUT first_seq bigint, OUT last_seq bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {schema}, pg_temp AS $$
+BEGIN
+    IF wait THEN
+        PERFORM pg_catalog.pg_advisory_xact_lock(5999168903779271764);
+        SELECT c.first_seq, c.last_seq INTO first_seq, last_seq FROM audit_chain_queued() c;
+        RETURN;
+    END IF;
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(5999168903779271764) THEN
+        RETURN;
+    END IF;
+    BEGIN
+        SELECT c.first_seq, c.last_seq INTO first_seq, last_seq FROM audit_chain_queued() c;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'audit records stay queued until the next sequencing: %', SQLERRM;
+        first_seq := NULL;
+        last_seq := NULL;
+    END;
 END;
 $$
 """
@@ -147,12 +171,17 @@ def upgrade() -> None:
         sa.Column("details_digest", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_audit_queue"),
     )
+    # Every row is deleted soon after it is inserted: vacuum often, so the sequencer's
+    # index scan does not wade through dead rows.
+    op.execute("ALTER TABLE audit_queue SET (autovacuum_vacuum_scale_factor = 0, "
+               "autovacuum_vacuum_threshold = 5000, autovacuum_vacuum_cost_delay = 0)")
     for trigger, when in (("no_update", "BEFORE UPDATE ON audit_queue FOR EACH ROW"),
                           ("no_truncate", "BEFORE TRUNCATE ON audit_queue FOR EACH STATEMENT")):
         op.execute(f"CREATE TRIGGER audit_queue_{trigger} {when} "
                    "EXECUTE FUNCTION audit_refuse_change()")
     schema = op.get_bind().execute(sa.text("SELECT current_schema()")).scalar_one()
     op.execute(PG_ENQUEUE)
+    op.execute(PG_CHAIN_QUEUED)
     op.execute(PG_SEQUENCE.replace("{schema}", f'"{schema}"'))
     op.execute("DROP FUNCTION audit_append(jsonb, timestamptz)")
     op.execute(PG_APPEND)
@@ -167,5 +196,6 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION audit_append(jsonb, timestamptz)")
     op.execute(import_module("backend.migrations.versions.0003_audit").PG_APPEND)
     op.execute("DROP FUNCTION IF EXISTS audit_sequence(boolean)")
+    op.execute("DROP FUNCTION IF EXISTS audit_chain_queued()")
     op.execute("DROP FUNCTION IF EXISTS audit_enqueue(jsonb, timestamptz)")
     op.drop_table("audit_queue")
