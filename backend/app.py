@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, Request, g
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -36,6 +37,20 @@ class BoundedInt(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, opened for free when the request has no cookie.
+
+    The API is called with bearer tokens and no cookies (only the staff web sign-in
+    uses the session), yet Flask builds its cookie signer and parses the cookies on
+    every request: ~0.1 ms of a card authentication's two requests each.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and "HTTP_COOKIE" not in request.environ:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def create_app(**overrides: Any) -> Flask:
     """Build the hub. `overrides` replace settings (tests, CLI); the rest come from env."""
     settings = config_module.load(**overrides)
@@ -44,6 +59,7 @@ def create_app(**overrides: Any) -> Flask:
     app.config["SECRET_KEY"] = config_module.secret_key(settings)
     app.config["MAX_CONTENT_LENGTH"] = 4 << 20
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.session_interface = CookieSessions()
     logging.basicConfig(level=settings["LOG_LEVEL"])
     app.extensions["satukartu.db"] = Database(settings["DATABASE_URL"])
     if settings["PROXY_HOPS"]:
