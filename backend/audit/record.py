@@ -1,13 +1,13 @@
 """`record()`: the one audit call the hub makes, in the caller's own transaction.
 
-A record is queued on the caller's session and chained (backend.audit.append) just
-before that session commits (on PostgreSQL, with the COMMIT itself: atcommit.py),
-so it lands in the same transaction as the change it describes: both commit or
-neither does. Appending at commit rather than at the call
-keeps the chain's lock for the shortest time (lock, one head read, one insert, commit)
-and means a transaction never waits for the lock while holding other rows, so audited
-transactions cannot deadlock on it. A savepoint or transaction rolled back takes its
-queued records with it.
+A record is kept on the caller's session and written just before that session
+commits, so it lands in the same transaction as the change it describes: both commit
+or neither does. On PostgreSQL it goes into the queue with the COMMIT itself
+(atcommit.py) and the sequencer chains it; otherwise it is chained here
+(backend.audit.append) under the chain's lock. Writing at commit rather than at the
+call means a transaction never waits for the chain while holding other rows, so
+audited transactions cannot deadlock on it. A savepoint or transaction rolled back
+takes its kept records with it.
 """
 
 from __future__ import annotations
