@@ -101,12 +101,12 @@ def bench_appends(url: str, writers: int, processes: int, per_tx: int, seconds: 
     for proc in procs:
         proc.start()
     ready.wait()
-    backends = _backend_pids(url)
-    server_before = sum(_proc_cpu(pid) for pid in backends)
+    server_before = {pid: _proc_cpu(pid) for pid in _backend_pids(url)}
     began = time.perf_counter()
     results = [out.get() for _ in procs]
     elapsed = time.perf_counter() - began
-    server = sum(_proc_cpu(pid) for pid in backends) - server_before
+    # pools open connections as writers need them: backends new since the start count whole
+    server = sum(_proc_cpu(pid) - server_before.get(pid, 0.0) for pid in _backend_pids(url))
     done.wait()
     for proc in procs:
         proc.join()
