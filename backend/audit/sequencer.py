@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import weakref
+from datetime import datetime
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -30,6 +31,8 @@ TRY_SEQUENCE = "SELECT first_seq, last_seq FROM audit_sequence(false)"
 _SEQUENCE = text("SELECT first_seq, last_seq FROM audit_sequence(:wait)")
 _HAS_QUEUE = text("SELECT to_regprocedure('audit_sequence(boolean)') IS NOT NULL")
 _ANY_QUEUED = text("SELECT EXISTS (SELECT 1 FROM audit_queue)")
+_STALE = text("SELECT count(*), min(at) FROM audit_queue "
+              "WHERE at < clock_timestamp() - make_interval(secs => :seconds)")
 _queues: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
 
 
@@ -62,3 +65,10 @@ def settle(engine: Engine, *, lock_timeout_ms: int = 2000) -> tuple[int, int] | 
         return None
     return (first, last) if first is not None and first <= last else None
 
+
+def stale_queue(conn: Connection, seconds: int) -> tuple[int, datetime | None]:
+    """(records queued more than `seconds` ago, the oldest one's time) as `conn` sees them."""
+    if not queues_in_database(conn):
+        return 0, None
+    count, oldest = conn.execute(_STALE, {"seconds": seconds}).one()
+    return int(count), oldest

@@ -30,8 +30,11 @@ from backend.audit import checkpoints as cp
 from backend.audit.chain import LEAF_PREFIX, NODE_PREFIX, ZERO_HASH
 from backend.audit.rows import Row, read_chain
 from backend.audit.scan import Scan, scan_chain, scan_parallel, unhex
+from backend.audit.sequencer import stale_queue
 
-KINDS = ("edited", "deleted", "swapped", "truncated", "rewritten", "fork", "bad_checkpoint")
+KINDS = ("edited", "deleted", "swapped", "truncated", "rewritten", "fork", "bad_checkpoint",
+         "unchained")
+STALE_QUEUE_SECONDS = 300  # the beat settles the queue every minute
 MAX_SWAP_ANALYSIS = 200  # pairing failures costs n^2 hashes; a mass edit is just "edited"
 
 
@@ -81,6 +84,7 @@ def verify(conn: Connection, checkpoint_dir: Path | None,
     parallel = jobs > 1
     scan = scan_parallel(conn, sizes, jobs) if parallel else scan_chain(read_chain(conn), sizes)
     findings = _chain_findings(scan) + _checkpoint_findings(scan, marks, public_key)
+    findings += _unchained(conn, scan.last_seq)
     return Report(records=scan.records, last_seq=scan.last_seq, head=scan.head,
                   checkpoints=len(marks), seconds=time.perf_counter() - started,
                   findings=sorted(findings, key=lambda f: (KINDS.index(f.kind), f.position)))
@@ -202,3 +206,15 @@ def _against_chain(scan: Scan, heads: dict[int, set[bytes]]) -> list[Finding]:
                                 f"the checkpoint at {upto} signed another head: records "
                                 f"{start}..{upto} were rewritten", len(mismatching)))
     return findings
+
+
+def _unchained(conn: Connection, last_seq: int) -> list[Finding]:
+    """Records committed into the queue long ago and still not chained: the sequencer
+    is failing (its warnings are in PostgreSQL's log), and those records are not yet
+    protected by the chain."""
+    count, oldest = stale_queue(conn, STALE_QUEUE_SECONDS)
+    if not count:
+        return []
+    return [Finding("unchained", last_seq + 1,
+                    f"{count} queued records not chained after {STALE_QUEUE_SECONDS} s "
+                    f"(oldest queued at {oldest:%Y-%m-%d %H:%M:%S} UTC)", count)]

@@ -95,3 +95,16 @@ def test_a_record_the_chain_cannot_hold_is_refused_when_queued(audit_store):
     assert _queued(audit_store) == 0
     audit_store.fill(1)
     assert [r["seq"] for r in audit_store.records()] == [1]
+
+
+def test_verifier_reports_records_left_unchained_too_long(audit_store):
+    audit_store.fill(1)
+    with audit_store.tamper() as owner:  # as if the sequencer had failed for ten minutes
+        owner.execute(text(
+            "INSERT INTO audit_queue (at, actor_kind, action, outcome, details, details_digest) "
+            "VALUES (clock_timestamp() - interval '10 minutes', 'system', 'stuck.write', 'ok', "
+            "'{}', sha256('{}'))"))
+    report = audit_store.verify()
+    assert [(f.kind, f.position, f.count) for f in report.findings] == [("unchained", 2, 1)]
+    settle(audit_store.engine)
+    assert audit_store.verify().intact
