@@ -38,6 +38,7 @@ from backend.audit.append import head
 from backend.audit.chain import canonical_text, leaf_hash, next_head
 from backend.audit.checkpoints import Checkpoint, make_checkpoint
 from backend.audit.models import AUDIT_TABLES, AuditRecord
+from backend.audit.sequencer import settle
 from backend.audit.verify import Report, verify_app
 from backend.db import database, make_engine, session
 from backend.testing import databases
@@ -54,8 +55,10 @@ def list_records(conn: Connection, **where: Any) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def audit_log(app: Flask) -> Callable[..., list[dict[str, Any]]]:
-    """`audit_log(action=..., citizen_id=...)`: the records, oldest first, as dicts."""
+    """`audit_log(action=..., citizen_id=...)`: the records, oldest first, as dicts
+    (after chaining what is queued, as the hub's readers do)."""
     def read(**where: Any) -> list[dict[str, Any]]:
+        settle(database().engine)
         return list_records(session().connection(), **where)
     return read
 
