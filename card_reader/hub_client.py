@@ -4,11 +4,18 @@ The terminal signs in with OAuth2 client credentials (Authlib fetches a new toke
 when the old one expires); card sessions are separate bearer tokens the hub hands
 back for a card. Every call has a timeout, and a refusal arrives as HubRefusal with
 the hub's machine-readable reason, never as a string to parse.
+
+A hub whose database is restarting answers 503 with Retry-After (its pooled
+connections fail once before it reconnects); challenge and token are retried a
+couple of times after that short wait, so a tap at that moment still succeeds. Both
+are safe to repeat: a 503 means the hub's transaction did not commit, and a nonce can
+be spent only once anyway.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import requests
@@ -20,6 +27,8 @@ from card_reader import wire
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 5.0
+UNAVAILABLE_RETRIES = 2  # further tries after a 503
+MAX_RETRY_WAIT = 1.0  # seconds, whatever Retry-After says: a tap should not hang
 
 
 class HubError(Exception):
@@ -51,6 +60,14 @@ def _refusal_from(resp: requests.Response) -> HubError:
     if 400 <= resp.status_code < 500:
         return HubRefusal(f"http_{resp.status_code}", resp.text[:200], resp.status_code)
     return HubError(f"hub answered HTTP {resp.status_code}")
+
+
+def _retry_wait(resp: requests.Response) -> float:
+    try:
+        seconds = float(resp.headers.get("Retry-After", "0.2"))
+    except ValueError:  # an HTTP date: not worth parsing for a one-second cap
+        seconds = MAX_RETRY_WAIT
+    return min(max(seconds, 0.0), MAX_RETRY_WAIT)
 
 
 class HubClient:
@@ -89,12 +106,18 @@ class HubClient:
     def _terminal_post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         if not self._oauth.token:
             self.sign_in()
-        try:
-            resp = self._oauth.post(self.base_url + path, json=body or {}, timeout=self.timeout)
-        except AuthlibBaseError as exc:  # the automatic token renewal was refused
-            raise HubRefusal(exc.error or "invalid_client", exc.description or "") from exc
-        except requests.RequestException as exc:
-            raise HubError(f"POST {path} failed: {exc}") from exc
+        for attempt in range(UNAVAILABLE_RETRIES + 1):
+            try:
+                resp = self._oauth.post(self.base_url + path, json=body or {},
+                                        timeout=self.timeout)
+            except AuthlibBaseError as exc:  # the automatic token renewal was refused
+                raise HubRefusal(exc.error or "invalid_client", exc.description or "") from exc
+            except requests.RequestException as exc:
+                raise HubError(f"POST {path} failed: {exc}") from exc
+            if resp.status_code != 503 or attempt == UNAVAILABLE_RETRIES:
+                break
+            log.info("hub unavailable on POST %s, retrying", path)
+            time.sleep(_retry_wait(resp))
         return self._json(resp, path)
 
     @staticmethod

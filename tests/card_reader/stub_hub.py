@@ -25,6 +25,8 @@ class StubHub:
         self.revoked: set[int] = set()
         self.logouts: list[str] = []
         self.sessions: dict[str, str] = {}
+        self.unavailable = 0  # answer this many more terminal calls with 503
+        self.calls: list[str] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -49,6 +51,16 @@ class StubHub:
                 self.end_headers()
                 self.wfile.write(raw)
 
+            def unavailable(self) -> None:  # as the hub answers while its database restarts
+                raw = json.dumps({"error": {"reason": "service_unavailable",
+                                            "message": "try again"}}).encode()
+                self.send_response(503)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Retry-After", "0")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
             def refuse(self, status: int, reason: str) -> None:
                 self.reply(status, {"error": {"reason": reason, "message": reason}})
 
@@ -66,6 +78,10 @@ class StubHub:
                     return self.reply(204)
                 if auth != "Bearer terminal-token":
                     return self.refuse(401, "authentication_required")
+                hub.calls.append(self.path)
+                if hub.unavailable > 0:
+                    hub.unavailable -= 1
+                    return self.unavailable()
                 if self.path == wire.PATH_CHALLENGE:
                     nonce = os.urandom(32)
                     hub.nonces.add(nonce)
