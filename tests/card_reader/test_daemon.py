@@ -17,23 +17,9 @@ from card_reader.client import PivSession
 from card_reader.daemon import ReaderDaemon, run_once
 from card_reader.hub_client import HubClient, HubRefusal
 from card_reader.pcsc import PcscConnection, StatusWatcher
-from tests.card_reader.stub_hub import CLIENT_ID, CLIENT_SECRET, StubHub
+from tests.card_reader.stub_hub import CLIENT_ID, CLIENT_SECRET
 
 pytestmark = pytest.mark.pcsc
-
-
-@pytest.fixture
-def hub():
-    stub = StubHub()
-    yield stub
-    stub.close()
-
-
-@pytest.fixture
-def client(hub):
-    c = HubClient(hub.url, CLIENT_ID, CLIENT_SECRET, scope="kiosk", timeout=3)
-    yield c
-    c.close()
 
 
 def once(client, **kwargs) -> tuple[int, dict]:

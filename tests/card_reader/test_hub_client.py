@@ -3,22 +3,7 @@
 import pytest
 
 from card_reader import wire
-from card_reader.hub_client import UNAVAILABLE_RETRIES, HubClient, HubRefusal
-from tests.card_reader.stub_hub import CLIENT_ID, CLIENT_SECRET, StubHub
-
-
-@pytest.fixture
-def hub():
-    stub = StubHub()
-    yield stub
-    stub.close()
-
-
-@pytest.fixture
-def client(hub):
-    c = HubClient(hub.url, CLIENT_ID, CLIENT_SECRET, scope="kiosk", timeout=3)
-    yield c
-    c.close()
+from card_reader.hub_client import UNAVAILABLE_RETRIES, HubRefusal
 
 
 def test_a_challenge_answered_503_once_is_asked_again(hub, client):
