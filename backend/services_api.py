@@ -25,7 +25,7 @@ from typing import Any
 from flask import Flask, current_app, request
 from pydantic import BaseModel
 
-from backend.api.routing import Api, OutModel, parse_body
+from backend.api.routing import Api, Header, OutModel, parse_body
 from backend.auth.principal import (
     ASSURANCE_ORDER,
     STAFF_ROLES,
@@ -295,6 +295,12 @@ def _programme(module: ServiceModule, ctx: HubContext, actions: list[str],
                         actions=actions)
 
 
+IDEMPOTENCY_KEY = Header(
+    "Idempotency-Key", "Required by actions that change anything: a replay with the same "
+    "key and body returns the first answer; the same key with another body is refused.",
+    pattern=idempotency.KEY_SHAPE.pattern)
+
+
 @api.route("/<key>/<action_name>", "POST", summary="Run a programme's action",
            auth=ANY_CALLER, reasons=(
                Reason.UNKNOWN_SERVICE, Reason.SERVICE_DISABLED, Reason.UNKNOWN_ACTION,
@@ -302,7 +308,8 @@ def _programme(module: ServiceModule, ctx: HubContext, actions: list[str],
                Reason.ROLE_NOT_ALLOWED, Reason.IDEMPOTENCY_KEY_REQUIRED,
                Reason.IDEMPOTENCY_KEY_REUSED, Reason.NOT_ELIGIBLE, Reason.AMOUNT_INVALID,
                Reason.AMOUNT_ABOVE_CAP, Reason.INSUFFICIENT_BALANCE, Reason.CREDIT_EXPIRED,
-               Reason.CATEGORY_NOT_ALLOWED, Reason.PURSE_NOT_CASHABLE))
+               Reason.CATEGORY_NOT_ALLOWED, Reason.PURSE_NOT_CASHABLE),
+           headers=(IDEMPOTENCY_KEY,))
 def run_action(key: str, action_name: str) -> Any:
     """The body is the action's input schema (see the module's documentation); a
     mutating action needs an `Idempotency-Key` header, and a replay with the same key

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from backend.api.routing import MAX_INT, OPERATIONS, Operation
+from backend.api.routing import MAX_INT, OPERATIONS, Header, Operation
 from backend.reasons import Reason
 
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
@@ -58,12 +58,21 @@ def _query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
             for name, prop in schema.get("properties", {}).items()]
 
 
+def _header_param(header: Header) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if header.pattern:
+        schema["pattern"] = header.pattern
+    return {"name": header.name, "in": "header", "required": header.required,
+            "description": header.description, "schema": schema}
+
+
 def _operation(op: Operation, path_params: list[dict[str, Any]]) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "operationId": op.endpoint.replace(".", "_"),
         "summary": op.summary,
         "tags": list(op.tags),
-        "parameters": path_params + (_query_params(op.query) if op.query else []),
+        "parameters": (path_params + (_query_params(op.query) if op.query else [])
+                       + [_header_param(header) for header in op.headers]),
         "x-satukartu-access": op.auth.describe(),
     }
     if op.description:
@@ -72,8 +81,9 @@ def _operation(op: Operation, path_params: list[dict[str, Any]]) -> dict[str, An
         doc["security"] = [{"bearer": []}]
     body = op.body or op.doc_body
     if body is not None:
+        media = "application/json" if op.body else op.doc_body_type
         doc["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": {"$ref": REF.format(model=body.__name__)}}}}
+            media: {"schema": {"$ref": REF.format(model=body.__name__)}}}}
     ok: dict[str, Any] = {"description": "success"}
     if op.status != 204:
         if op.response is not None:

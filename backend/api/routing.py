@@ -54,6 +54,16 @@ class OutModel(BaseModel):
         return value
 
 
+@dataclass(frozen=True)
+class Header:
+    """A request header a view reads itself, for the OpenAPI document."""
+
+    name: str
+    description: str
+    pattern: str | None = None
+    required: bool = False
+
+
 @dataclass
 class Operation:
     path: str
@@ -69,8 +79,11 @@ class Operation:
     reasons: tuple[Reason, ...]
     content_type: str = "application/json"
     description: str = ""
-    # A body the view reads itself (to give its own refusal reasons), documented only.
+    # A body the view reads itself (to give its own refusal reasons), documented only,
+    # sent as `doc_body_type`.
     doc_body: type[BaseModel] | None = None
+    doc_body_type: str = "application/json"
+    headers: tuple[Header, ...] = ()
     # The shape of this endpoint's 4xx bodies when a standard fixes it (OAuth2 token
     # errors); None: the hub's usual Error.
     errors: type[BaseModel] | None = None
@@ -101,6 +114,7 @@ class Api:
               status: int = 200, reasons: tuple[Reason, ...] = (),
               content_type: str = "application/json",
               doc_body: type[BaseModel] | None = None,
+              doc_body_type: str = "application/json", headers: tuple[Header, ...] = (),
               errors: type[BaseModel] | None = None) -> Callable:
         def decorator(view: Callable) -> Callable:
             op = Operation(path="/api/v1" + self.url_prefix + rule, method=method.lower(),
@@ -108,7 +122,8 @@ class Api:
                            tags=(self.tag,), body=body, query=query, response=response,
                            status=status, auth=auth, reasons=reasons,
                            content_type=content_type, description=(view.__doc__ or "").strip(),
-                           doc_body=doc_body, errors=errors)
+                           doc_body=doc_body, doc_body_type=doc_body_type, headers=headers,
+                           errors=errors)
             OPERATIONS.append(op)
             wrapped = _wrap(view, op)
             self.blueprint.add_url_rule(rule, view.__name__, wrapped, methods=[method])

@@ -29,6 +29,7 @@ from backend.identity.schemas import (
     TerminalOut,
     TerminalQuery,
     TerminalToken,
+    TerminalTokenForm,
     WhoAmI,
 )
 from backend.reasons import Reason as R
@@ -83,6 +84,7 @@ def whoami() -> WhoAmI:
 
 @api.route("/oauth/token", "POST", summary="Terminal token (OAuth2 client credentials)",
            auth=PUBLIC, response=TerminalToken, errors=OAuthError,
+           doc_body=TerminalTokenForm, doc_body_type="application/x-www-form-urlencoded",
            reasons=(R.INVALID_CLIENT, R.INVALID_SCOPE, R.UNSUPPORTED_GRANT_TYPE,
                     R.INVALID_REQUEST, R.RATE_LIMITED, R.TERMINAL_DISABLED,
                     R.INSECURE_TRANSPORT))

@@ -32,6 +32,16 @@ class StaffToken(OutModel):
     role: str
 
 
+class TerminalTokenForm(StrictModel):
+    """The token request's form fields (RFC 6749 section 4.4; client_secret_post puts
+    the client's credentials here instead of in HTTP Basic)."""
+
+    grant_type: Literal["client_credentials"]
+    scope: str = Field("", description="the terminal's kind; empty asks for it")
+    client_id: str = ""
+    client_secret: str = ""
+
+
 class TerminalToken(OutModel):
     """RFC 6749 section 5.1, plus the terminal's id."""
 

@@ -1,5 +1,7 @@
 """The API's contract that holds for every endpoint."""
 
+import re
+
 from backend.api.openapi import build_spec, openapi_path
 from backend.reasons import Reason
 
@@ -31,6 +33,21 @@ def test_openapi_describes_every_api_route(app, client):
         path, _ = openapi_path(rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method.lower()) in documented, rule.rule
+
+
+def test_openapi_documents_the_idempotency_key_of_service_actions():
+    operation = build_spec()["paths"]["/api/v1/services/{key}/{action_name}"]["post"]
+    [header] = [p for p in operation["parameters"] if p["in"] == "header"]
+    assert header["name"] == "Idempotency-Key"
+    assert re.fullmatch(header["schema"]["pattern"], "0b6f1c8e-replay-key")
+    assert not re.fullmatch(header["schema"]["pattern"], "short")
+
+
+def test_openapi_documents_the_token_requests_form_body():
+    operation = build_spec()["paths"]["/api/v1/oauth/token"]["post"]
+    [(media, content)] = operation["requestBody"]["content"].items()
+    assert media == "application/x-www-form-urlencoded"
+    assert content["schema"]["$ref"].endswith("/TerminalTokenForm")
 
 
 def test_openapi_lists_every_refusal_reason():
