@@ -32,14 +32,17 @@ class ApiError(Exception):
     """A refusal: raise it anywhere below a view; the hub rolls back and answers JSON."""
 
     def __init__(self, reason: Reason, message: str, status: int = 400,
-                 details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
-                 ) -> None:
+                 details: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+                 audited: bool = False) -> None:
+        """`audited`: the code that refuses has written this refusal's own audit record
+        (a failed sign-in names the account tried), so the generic one is not written."""
         super().__init__(message)
         self.reason = Reason(reason)
         self.message = message
         self.status = status
         self.details = details or {}
         self.headers = headers or {}
+        self.audited = audited
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"reason": self.reason.value, "message": self.message}

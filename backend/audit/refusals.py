@@ -26,6 +26,8 @@ def refusal_action(op: Operation) -> str:
 
 
 def record_refusal(principal: Principal | None, op: Operation, error: ApiError) -> None:
+    if error.audited:
+        return  # the refusing code wrote a record of its own
     details = {"method": request.method, "path": request.path, "status": error.status,
                "message": error.message, "remote_addr": request.remote_addr}
     if request.view_args:

@@ -43,10 +43,12 @@ def password_login(username: str, password: str, address: str | None) -> SignedI
     ok, new_hash = passwords.verify(row.password_hash if row else None, password)
     if not ok or row is None:
         _record_failure(key, Reason.INVALID_CREDENTIALS)
-        raise ApiError(Reason.INVALID_CREDENTIALS, "wrong username or password", 401)
+        raise ApiError(Reason.INVALID_CREDENTIALS, "wrong username or password", 401,
+                       audited=True)
     if not row.enabled:
         _record_failure(key, Reason.ACCOUNT_DISABLED)
-        raise ApiError(Reason.ACCOUNT_DISABLED, "this staff account is disabled", 403)
+        raise ApiError(Reason.ACCOUNT_DISABLED, "this staff account is disabled", 403,
+                       audited=True)
     now = ratelimit.utcnow()
     ratelimit.settle_success(session(), key, ratelimit.STAFF_POLICY, now)
     values: dict[str, Any] = {"last_login_at": now}

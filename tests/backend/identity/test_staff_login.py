@@ -169,3 +169,12 @@ def test_sign_ins_and_failed_sign_ins_are_audited(client, staff_account, audit_l
     records = audit_log(action="staff.login", subject_id=clerk.username)
     assert [r["outcome"] for r in records] == [Reason.INVALID_CREDENTIALS, "ok"]
     assert (records[1]["actor_kind"], records[1]["actor"]) == ("staff", clerk.username)
+
+
+def test_a_failed_sign_in_is_recorded_once(client, staff_account, audit_log):
+    clerk = staff_account("clerk", password=PASSWORD)
+    before = len(audit_log())
+    assert login(client, clerk.username, "wrong-password-1").status_code == 401
+    [failure] = audit_log()[before:]
+    assert (failure["action"], failure["outcome"]) == ("staff.login",
+                                                        Reason.INVALID_CREDENTIALS)
