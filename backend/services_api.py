@@ -319,7 +319,7 @@ def run_action(key: str, action_name: str) -> Any:
     module, action = find_action(key, action_name)
     citizen_id = authorise(action, principal)
     key_header = request.headers.get("Idempotency-Key")
-    if action.mutating:
+    if action.mutating or key_header is not None:  # a malformed key is refused everywhere
         key_header = idempotency.check_shape(key_header)
     data = _input(action)
     sess = session()

@@ -149,6 +149,14 @@ def test_mutating_action_without_idempotency_key(shopper, card_session, call_ser
     assert ledger_snapshot() == before
 
 
+def test_malformed_idempotency_key_is_refused_even_where_none_is_needed(shopper, card_session,
+                                                                        call_service):
+    token = card_session(shopper, "tap", "kiosk")
+    refused(call_service(token, "food", "balance", idempotency_key="short"), 400,
+            Reason.VALIDATION_FAILED)
+    assert call_service(token, "food", "balance", idempotency_key=None).status_code == 200
+
+
 @pytest.mark.parametrize("body, reason", [
     (b"{not json", Reason.MALFORMED_JSON),
     (b'["a list"]', Reason.VALIDATION_FAILED),
