@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from proc_cpu import cpu_seconds  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 
 from backend import migrations  # noqa: E402
@@ -40,14 +42,7 @@ BACKENDS: set[int] = set()
 
 def backend_cpu() -> float:
     """CPU seconds used so far by the database backends serving this process."""
-    total = 0.0
-    for pid in BACKENDS:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return cpu_seconds(BACKENDS)
 
 
 def timed(label: str, action):  # type: ignore[no-untyped-def]

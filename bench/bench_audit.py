@@ -28,8 +28,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from proc_cpu import backend_pids, cpu_seconds  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from backend import migrations  # noqa: E402
@@ -101,12 +104,14 @@ def bench_appends(url: str, writers: int, processes: int, per_tx: int, seconds: 
     for proc in procs:
         proc.start()
     ready.wait()
-    server_before = {pid: _proc_cpu(pid) for pid in _backend_pids(url)}
+    backends = (databases._admin_conninfo(), make_url(url).database)
+    server_before = {pid: cpu_seconds([pid]) for pid in backend_pids(*backends)}
     began = time.perf_counter()
     results = [out.get() for _ in procs]
     elapsed = time.perf_counter() - began
     # pools open connections as writers need them: backends new since the start count whole
-    server = sum(_proc_cpu(pid) - server_before.get(pid, 0.0) for pid in _backend_pids(url))
+    server = sum(cpu_seconds([pid]) - server_before.get(pid, 0.0)
+                 for pid in backend_pids(*backends))
     done.wait()
     for proc in procs:
         proc.join()
@@ -122,17 +127,6 @@ def bench_appends(url: str, writers: int, processes: int, per_tx: int, seconds: 
     gap_free = report.intact and report.records == report.last_seq == (0 if plain else total)
     client = sum(cpu for _count, cpu in results)
     return total / elapsed, gap_free, client / total * 1e6, server / total * 1e6
-
-
-def _backend_pids(url: str) -> list[int]:
-    """The PostgreSQL backends serving the writers (every other session on their database)."""
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        pids = conn.exec_driver_sql(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()").scalars().all()
-    engine.dispose()
-    return list(pids)
 
 
 def commit_latency(url: str, rounds: int = 300) -> float:
@@ -177,7 +171,7 @@ def bench_verify(url: str, jobs: int) -> tuple[float, int, float, float]:
     for _ in range(2):
         with engine.connect() as conn:
             backend = _backend_pid(conn)
-            server_before = _proc_cpu(backend)
+            server_before = cpu_seconds(backend)
             cpu_before = time.process_time()
             started = time.perf_counter()
             report = verify(conn, None, None, jobs=jobs)
@@ -187,26 +181,16 @@ def bench_verify(url: str, jobs: int) -> tuple[float, int, float, float]:
             if elapsed < best:
                 best = elapsed
                 client_cpu = (time.process_time() - cpu_before) / count * 1e6
-                server_cpu = (_proc_cpu(backend) - server_before) / count * 1e6
+                server_cpu = (cpu_seconds(backend) - server_before) / count * 1e6
     engine.dispose()
     return count / best, count, client_cpu, server_cpu
 
 
-def _backend_pid(conn) -> int | None:  # noqa: ANN001 - a SQLAlchemy Connection
+def _backend_pid(conn) -> list[int]:  # noqa: ANN001 - a SQLAlchemy Connection
+    """The PostgreSQL backend serving `conn`, as a list for cpu_seconds (none on SQLite)."""
     if conn.dialect.name != "postgresql":
-        return None
-    return conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-
-
-def _proc_cpu(pid: int | None) -> float:
-    """Seconds of CPU a local process has used (0 when unknown)."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return []
+    return [conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()]
 
 
 def _verify_row(label: str, url: str, jobs: int) -> None:

@@ -1,0 +1,51 @@
+"""CPU seconds of local processes, from /proc: what the benchmarks charge to each part.
+
+On a shared machine wall time follows everyone's load; the CPU a process (a gunicorn
+worker, a PostgreSQL backend, a client) spent says what the work itself cost.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import psycopg
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int | str) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """User + system CPU seconds so far of these processes (gone ones count nothing)."""
+    total = 0
+    for pid in pids:
+        fields = _stat(pid)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICK
+
+
+def children(pid: int) -> list[int]:
+    """The direct children of `pid` (a gunicorn arbiter's workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(entry.name)
+            if fields is not None and int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def backend_pids(conninfo: str, db_name: str) -> list[int]:
+    """The PostgreSQL backends connected to `db_name` now (the asking one excluded)."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (db_name,))]
