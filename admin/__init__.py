@@ -1,7 +1,9 @@
-"""The web front ends. Today: the hub's public home page and its API reference.
+"""The web front ends: the hub's home page, and the screens people use.
 
-The kiosk, counter and admin screens come later, as blueprints here, signing in
-through the same API as every other client.
+Each screen is a package with its blueprint, templates and static files (`kiosk/`,
+`agent/`, later `counter/`, `console/`, `audit/`), built on `common/` (languages,
+layout, style, security headers, how a page meets the card reader). Pages call the
+same domain code as the API; see `admin/README.md` for how the page meets the card.
 """
 
 from __future__ import annotations
@@ -10,6 +12,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from admin import agent, common, kiosk
     from admin.home import blueprint
 
+    if "home" in app.blueprints:
+        return
     app.register_blueprint(blueprint)
+    common.init_app(app)
+    kiosk.init_app(app)
+    agent.init_app(app)

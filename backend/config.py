@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +100,30 @@ def _database_url(value: str) -> str:
     return value
 
 
+def _currency(value: str) -> str:
+    code = value.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValueError("a three-letter ISO 4217 code, e.g. IDR")
+    return code
+
+
+def _loopback_url(value: str) -> str:
+    """The reader bridge listens on the screen's own PC only: loopback, http, no path."""
+    parts = urllib.parse.urlsplit(value.strip())
+    host = parts.hostname or ""
+    if parts.scheme != "http" or host not in ("127.0.0.1", "localhost", "::1") or \
+            parts.path not in ("", "/") or parts.query or not parts.port:
+        raise ValueError("http://127.0.0.1:PORT (the reader daemon on the screen's own PC)")
+    return f"http://{parts.netloc}"
+
+
+def _answer_time(value: str) -> int:
+    seconds = _positive(value)
+    if seconds < 20:
+        raise ValueError("at least 20 seconds (WCAG 2.2.1)")
+    return seconds
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("INSTANCE_DIR", "instance", "Folder for the embedded database, keys and checkpoints."),
     Setting("DATABASE_URL", "", "Database URL as a user writes it: `sqlite:///path` or "
@@ -149,6 +175,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FONT_DIRS", "/usr/share/fonts/truetype/dejavu,/usr/share/fonts/truetype/noto",
             "Folders searched for the TrueType fonts of PDFs (DejaVu Sans for Latin text, "
             "Noto Sans Thai for Thai), comma separated.", _list),
+    # screens
+    Setting("CURRENCY", "IDR", "ISO 4217 code of the city's currency, as screens show "
+            "amounts (IDR, THB, VND...).", _currency),
+    Setting("READER_BRIDGE", "http://127.0.0.1:7468", "Where a kiosk's or agent's own reader "
+            "daemon serves its local bridge, as the screens' browser reaches it (see "
+            "admin/README.md).", _loopback_url),
+    Setting("SCREEN_IDLE_WARNING", "60", "Seconds without a touch before a citizen's screen "
+            "asks whether they need more time.", _positive),
+    Setting("SCREEN_IDLE_ANSWER", "30", "Seconds that question stays before the screen "
+            "resets (at least 20).", _answer_time),
 )
 
 PREFIX = "SATUKARTU_"

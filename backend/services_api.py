@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
@@ -253,10 +253,19 @@ def list_services() -> ServicesOut:
     """What this terminal may show: kiosks and counters list every enabled programme,
     agent shops and gates only those they serve. Recent transactions and programme
     details (clinic, school) need a PIN session; a tap shows eligibility and balances."""
+    principal = current_principal()
+    assert principal is not None
+    return programmes_for(principal)
+
+
+def programmes_for(principal: Principal) -> ServicesOut:
+    """The card holder's programmes as this card session may see them, read audited.
+
+    One function for the API and the screens, so a kiosk page shows exactly what the
+    API would answer the same session."""
     from backend.audit import record_read
 
-    principal = current_principal()
-    assert principal is not None and principal.card is not None
+    assert principal.card is not None
     with_pin = principal.card.assurance == "pin"
     listed = []
     language = "id"
@@ -316,12 +325,22 @@ def run_action(key: str, action_name: str) -> Any:
     and body returns the first answer."""
     principal = current_principal()
     assert principal is not None
+    return perform(principal, key, action_name, request.headers.get("Idempotency-Key"),
+                   _input)
+
+
+def perform(principal: Principal, key: str, action_name: str, key_header: str | None,
+            read_input: Callable[[Action], BaseModel]) -> tuple[dict[str, Any], int]:
+    """Run one action for `principal` in the request's transaction (not committed here).
+
+    The API and the screens both come through here, so a page can add no rule of its
+    own: `read_input` is how the caller's input becomes the action's model (the API
+    parses the JSON body; a screen builds it from what it already knows)."""
     module, action = find_action(key, action_name)
     citizen_id = authorise(action, principal)
-    key_header = request.headers.get("Idempotency-Key")
     if action.mutating or key_header is not None:  # a malformed key is refused everywhere
         key_header = idempotency.check_shape(key_header)
-    data = _input(action)
+    data = read_input(action)
     sess = session()
     scope = f"{principal.kind}:{principal.terminal_id or principal.subject}"
     if action.mutating:
@@ -337,7 +356,7 @@ def run_action(key: str, action_name: str) -> Any:
     _audit(module, action_name, action, principal, citizen_id, answer)
     if action.mutating:
         idempotency.remember(sess, scope, key_header, 200, answer)
-    return answer, 200
+    return dict(answer), 200
 
 
 def _input(action: Action) -> BaseModel:

@@ -74,12 +74,18 @@ def _chain_connection() -> Connection:
 
 def _read_own_log(query: AccessQuery, purpose: str) -> tuple[int, list[access.Access]]:
     citizen_id = _holder()
-    entries = access.accesses(_chain_connection(), citizen_id, limit=query.limit,
-                              before=query.before)
+    return citizen_id, own_access_log(citizen_id, purpose, limit=query.limit,
+                                      before=query.before)
+
+
+def own_access_log(citizen_id: int, purpose: str, *, limit: int = 50,
+                   before: int | None = None) -> list[access.Access]:
+    """The card holder's access log, for the API and the kiosk; reading it is logged too."""
+    entries = access.accesses(_chain_connection(), citizen_id, limit=limit, before=before)
     record(session(), action=access.ACCESS_LOG_READ, subject_type="citizen",
            subject_id=str(citizen_id), citizen_id=citizen_id, purpose=purpose,
            details={"entries": len(entries)})
-    return citizen_id, entries
+    return entries
 
 
 @api.route("/me/access-log", summary="Who read my data: the card holder's access log",
@@ -211,7 +217,9 @@ def list_checkpoints() -> CheckpointsOut:
            auth=CHECKPOINTERS, response=CheckpointOut, status=201)
 def checkpoint_now() -> CheckpointOut:
     """Signed in a transaction of its own, like the periodic task's."""
-    made = make_checkpoint(database(), current_app.config, force=True)
+    db = database()  # on SQLite in the request's: it holds the one write lock (backend.db)
+    made = make_checkpoint(db, current_app.config, force=True,
+                           within=session() if db.dialect == "sqlite" else None)
     assert made is not None
     record(session(), action="audit.checkpoint", subject_type="audit_log",
            details={"size": made.size, "head": made.head.hex()})

@@ -6,9 +6,10 @@ from backend.documents.issuing import Kind
 
 
 def all_kinds() -> dict[str, Kind]:
-    from backend.documents import civil, receipts
+    from backend.documents import civil, receipts, statement
 
-    return {**civil.KINDS, receipts.RECEIPT.key: receipts.RECEIPT}
+    return {**civil.KINDS, receipts.RECEIPT.key: receipts.RECEIPT,
+            statement.STATEMENT.key: statement.STATEMENT}
 
 
 def get(key: str) -> Kind:

@@ -42,9 +42,10 @@ class EducationStipend(ServiceModule):
     purses = {PURSE: PurseRule(holder="citizen", cashable=True, carry_over=True)}
     actions = {
         "withdraw": Action(cash_withdrawal(PURSE),
-                           purpose="education stipend withdrawal at a counter",
+                           purpose="education stipend withdrawal at a counter or agent",
                            summary="Pay out stipend as cash", input=CashWithdrawal,
-                           assurance="pin", terminal_kinds=("counter",), eligible_only=False),
+                           assurance="pin", terminal_kinds=("counter", "agent"),
+                           eligible_only=False),
     }
     allocations = (Allocation(PURSE, "semester", rules.beneficiaries),)
 

@@ -32,9 +32,10 @@ class ElderlyAllowance(ServiceModule):
     purses = {PURSE: PurseRule(holder="citizen", cashable=True, carry_over=True)}
     actions = {
         "withdraw": Action(cash_withdrawal(PURSE),
-                           purpose="elderly allowance withdrawal at a counter",
+                           purpose="elderly allowance withdrawal at a counter or agent",
                            summary="Pay out allowance as cash", input=CashWithdrawal,
-                           assurance="pin", terminal_kinds=("counter",), eligible_only=False),
+                           assurance="pin", terminal_kinds=("counter", "agent"),
+                           eligible_only=False),
     }
     allocations = (Allocation(PURSE, "monthly", rules.beneficiaries),)
 

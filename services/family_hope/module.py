@@ -66,9 +66,10 @@ class FamilyHope(ServiceModule):
                              assurance="tap", terminal_kinds=("kiosk", "counter"),
                              mutating=False, eligible_only=False),
         "withdraw": Action(cash_withdrawal(PURSE),
-                           purpose="family hope withdrawal at a counter",
+                           purpose="family hope withdrawal at a counter or agent",
                            summary="Pay out the transfer as cash", input=CashWithdrawal,
-                           assurance="pin", terminal_kinds=("counter",), eligible_only=False),
+                           assurance="pin", terminal_kinds=("counter", "agent"),
+                           eligible_only=False),
     }
     allocations = (Allocation(PURSE, "quarterly", rules.beneficiaries, in_arrears=True),)
 

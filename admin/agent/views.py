@@ -1,0 +1,235 @@
+"""The agent's point of sale: the card and PIN choose the beneficiary, the agent keys
+only the amount, and a receipt prints on confirmation.
+
+The agent signs in once per shift (a staff account of role agent); the redemption
+itself runs on the citizen's PIN session at this agent terminal, through the same
+`perform` as the API, so the programme's rules (categories, caps, balance, expiry)
+and the ledger's are the ones that decide. Who served is written beside it in the
+audit log.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Response, current_app, redirect, request, session, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from admin.agent import sale
+from admin.common import render, screen_blueprint, visit
+from admin.common.messages import advice
+from admin.common.sessions import (
+    STAFF_COOKIE,
+    Gone,
+    clear_cookie,
+    require_card,
+    set_cookie,
+    staff_principal,
+)
+from backend.api.routing import commit
+from backend.auth.principal import Principal
+from backend.db import session as db_session
+from backend.documents import receipts, verification
+from backend.errors import ApiError
+from backend.identity import signin
+from backend.ledger import settlement
+
+blueprint = screen_blueprint("agent", __name__, "/agent")
+AGENT = ("agent",)
+SCREEN = "agent"
+
+
+def _staff() -> Principal:
+    principal = staff_principal(AGENT)
+    if principal is None:
+        raise Gone(url_for("agent.idle"))
+    return principal
+
+
+def _card() -> Principal:
+    _staff()
+    return require_card(AGENT, "agent.idle", "pin")
+
+
+def _page(template: str, **context: Any) -> str:
+    return render(template, SCREEN, accept="pin", agent=staff_principal(AGENT), **context)
+
+
+@blueprint.get("/")
+def idle() -> str:
+    reason = request.args.get("problem")
+    problem = advice(reason) if reason else None
+    if staff_principal(AGENT) is None:
+        return _page("agent/sign_in.html", problem=problem, errors=[])
+    return _page("agent/idle.html", problem=problem)
+
+
+@blueprint.post("/sign-in")
+def sign_in() -> BaseResponse:
+    username = request.form.get("username", "").strip()[:200]
+    password = request.form.get("password", "")[:1000]
+    errors = []
+    if not username:
+        errors.append({"field": "username", "text": advice("invalid_credentials").next_step})
+    try:
+        signed = signin.password_login(username, password, request.remote_addr) \
+            if username and password else None
+    except ApiError as error:
+        db_session().rollback()
+        commit()
+        found = advice(error.reason.value)
+        errors.append({"field": "password", "text": f"{found.title}. {found.next_step}"})
+        signed = None
+    if signed is None or signed.role != "agent":
+        if not errors:
+            errors.append({"field": "password", "text": str(advice("invalid_credentials")
+                                                             .title)})
+        db_session().rollback()
+        page = _page("agent/sign_in.html", errors=errors, username=username, problem=None)
+        return Response(page, status=400)
+    commit()
+    response = redirect(url_for("agent.idle"), 303)
+    set_cookie(response, STAFF_COOKIE, signed.issued.token, max_age=signed.issued.expires_in)
+    return response
+
+
+@blueprint.post("/sign-out")
+def sign_out() -> BaseResponse:
+    response = redirect(url_for("agent.idle"), 303)
+    clear_cookie(response, STAFF_COOKIE)
+    session.pop(visit.TERMINAL_KEY, None)
+    return response
+
+
+@blueprint.get("/pin")
+def pin() -> str:
+    _staff()
+    return _page("agent/pin.html", needs_card=False)
+
+
+@blueprint.post("/session")
+def hand_over() -> Response:
+    _staff()
+    return visit.hand_over(AGENT, "agent.sale_page", assurance="pin")
+
+
+@blueprint.post("/end")
+def end() -> Response:
+    return visit.end_visit(AGENT, "agent.idle")
+
+
+@blueprint.get("/sale")
+def sale_page() -> str:
+    principal = _card()
+    options = sale.options(principal)
+    db_session().rollback()
+    chosen = request.args.get("programme") or sale.preselected(options)
+    return _page("agent/sale.html", needs_card=True, options=options, chosen=chosen,
+                 amount=request.args.get("amount", ""),
+                 category=request.args.get("category", ""),
+                 problem=_problem())
+
+
+def _problem() -> Any:
+    reason = request.args.get("problem")
+    return advice(reason) if reason else None
+
+
+@blueprint.get("/confirm")
+def confirm() -> BaseResponse | str:
+    principal = _card()
+    options = sale.options(principal)
+    db_session().rollback()
+    try:
+        order = sale.Order.from_form(request.args, options)
+    except sale.BadOrder as bad:
+        return redirect(url_for("agent.sale_page", problem=bad.reason, **request.args), 303)
+    return _page("agent/confirm.html", needs_card=True, order=order,
+                 key=secrets.token_urlsafe(18))
+
+
+@blueprint.post("/redeem")
+def redeem() -> BaseResponse:
+    principal = _card()
+    staff = _staff()
+    options = sale.options(principal)
+    try:
+        order = sale.Order.from_form(request.form, options)
+        entry_id = sale.run(principal, staff, order, request.form.get("key", ""))
+    except sale.BadOrder as bad:
+        db_session().rollback()
+        return redirect(url_for("agent.sale_page", problem=bad.reason), 303)
+    except ApiError as error:
+        db_session().rollback()
+        return redirect(url_for("agent.sale_page", problem=error.reason.value,
+                                programme=request.form.get("programme")), 303)
+    commit()
+    return redirect(url_for("agent.receipt", entry_id=entry_id, fresh=1), 303)
+
+
+def _own_receipt(entry_id: int) -> receipts.EntryFacts:
+    _staff()
+    facts = receipts.entry_facts(db_session(), entry_id)
+    if facts is None or facts.entry.terminal_id != session.get(visit.TERMINAL_KEY):
+        raise Gone(url_for("agent.idle"))
+    return facts
+
+
+@blueprint.get("/receipt/<int:entry_id>")
+def receipt(entry_id: int) -> str:
+    facts = _own_receipt(entry_id)
+    content = receipts.receipt_content(facts)
+    db_session().rollback()
+    staff = _staff()
+    return _page("agent/receipt.html", receipt={
+        "entry_id": entry_id, "time": content["time"],
+        "programme_title": content["programme_title"], "amount": content["amount"],
+        "balance_after": content["balance_after"], "agent": staff.subject,
+        "terminal": content["agent"]["name"] or content["agent"]["terminal_id"]},
+        fresh=request.args.get("fresh") == "1")
+
+
+@blueprint.get("/receipt/<int:entry_id>.pdf")
+def receipt_pdf(entry_id: int) -> Response:
+    _own_receipt(entry_id)
+    document = receipts.issue_for_entry(db_session(), entry_id)
+    assert document is not None
+    pdf = verification.pdf_of(db_session(), document)
+    commit()
+    response = Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="struk-{entry_id}.pdf"'})
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+def _today() -> Any:
+    return datetime.now(ZoneInfo(current_app.config["CITY_TIMEZONE"])).date()
+
+
+@blueprint.get("/day")
+def day() -> str:
+    _staff()
+    terminal = session.get(visit.TERMINAL_KEY)
+    groups = settlement.takings(db_session(), terminal, _today(),
+                                current_app.config["CITY_TIMEZONE"]) if terminal else []
+    db_session().rollback()
+    return _page("agent/day.html", terminal=terminal, groups=groups,
+                 notice=request.args.get("notice"), problem=_problem())
+
+
+@blueprint.post("/day")
+def close_day() -> BaseResponse:
+    staff = _staff()
+    terminal = session.get(visit.TERMINAL_KEY)
+    if not terminal:
+        return redirect(url_for("agent.day"), 303)
+    try:
+        sale.close_day(staff, terminal, _today())
+    except ApiError as error:
+        db_session().rollback()
+        return redirect(url_for("agent.day", problem=error.reason.value), 303)
+    commit()
+    return redirect(url_for("agent.day", notice="settled"), 303)

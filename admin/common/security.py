@@ -1,0 +1,60 @@
+"""What every screen page promises the browser: no caching, no inline script, no framing.
+
+A kiosk is shared by strangers. A page that showed a person's data must not come back
+from the history, the back/forward cache or any storage once that person has gone, so
+every screen answer is `no-store`. The Content-Security-Policy allows scripts and
+styles from the hub only (the screens' script lives in files), and connections to the
+hub and to this PC's reader bridge only. A state-changing request must come from the
+hub's own pages: SameSite=Strict cookies already keep other sites' requests from
+carrying the session, and the Origin check refuses the rest.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, request
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def content_security_policy(bridge: str) -> str:
+    return "; ".join((
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        f"connect-src 'self' {bridge}",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+    ))
+
+
+def _same_origin() -> bool:
+    """The request came from a page of this hub (Fetch Metadata, else Origin)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    return origin is None or origin == request.host_url.rstrip("/")
+
+
+def guard(blueprint: Blueprint) -> None:
+    """Give a screen blueprint the headers above and refuse cross-site writes."""
+
+    @blueprint.before_request
+    def _refuse_cross_site() -> None:
+        if request.method not in SAFE_METHODS and not _same_origin():
+            abort(403)
+
+    @blueprint.after_request
+    def _headers(response: Response) -> Response:
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+        response.headers["Content-Security-Policy"] = content_security_policy(
+            current_app.config["READER_BRIDGE"])
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        return response
