@@ -78,6 +78,7 @@ class Reason(StrEnum):
     CARD_SUSPENDED = "card_suspended"
     CARD_REVOKED = "card_revoked"
     CARD_SUPERSEDED = "card_superseded"
+    TAP_LOCKED = "tap_locked"  # the holder locked the card for taps: the PIN key only
     SIGNATURE_INVALID = "signature_invalid"
     # card lifecycle
     CARD_STATE_INVALID = "card_state_invalid"

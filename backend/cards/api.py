@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Literal
 
 from flask import Response, current_app, g, request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from sqlalchemy import select
 
 from backend.api.routing import MAX_INT, Api, OutModel, StrictModel
@@ -19,7 +19,7 @@ from backend.auth.principal import (
     current_principal,
 )
 from backend.cards import authentication as auth
-from backend.cards import crl, lifecycle
+from backend.cards import crl, lifecycle, taplock
 from backend.cards.context import state
 from backend.cards.models import Card
 from backend.cards.sessions import end_session
@@ -35,12 +35,15 @@ TERMINALS = Requirement(terminal_kinds=TERMINAL_KINDS)
 CARD_SESSION = Requirement(terminal_kinds=TERMINAL_KINDS, card=True)
 ADMIN = Requirement(roles=("admin",))
 CARD_READERS = Requirement(roles=("admin", "clerk", "auditor"))
+# The holder with the PIN, where there is a PIN pad: see `taplock.py`.
+TAP_LOCKERS = Requirement(terminal_kinds=taplock.TAP_LOCK_TERMINALS, card=True,
+                          assurance="pin")
 TOKEN_REASONS = (
     Reason.TOKEN_MALFORMED, Reason.TOKEN_OVERSIZED, Reason.NONCE_UNKNOWN,
     Reason.NONCE_EXPIRED, Reason.NONCE_REUSED, Reason.NONCE_OTHER_TERMINAL,
     Reason.CERTIFICATE_UNTRUSTED, Reason.CERTIFICATE_EXPIRED,
     Reason.CERTIFICATE_NOT_YET_VALID, Reason.CERTIFICATE_WRONG_USAGE, Reason.CARD_UNKNOWN,
-    Reason.CARD_SUSPENDED, Reason.CARD_REVOKED, Reason.CARD_SUPERSEDED,
+    Reason.CARD_SUSPENDED, Reason.CARD_REVOKED, Reason.CARD_SUPERSEDED, Reason.TAP_LOCKED,
     Reason.SIGNATURE_INVALID,
 )
 BURN_KEY = "cards_nonce_to_burn"
@@ -97,8 +100,9 @@ def challenge() -> dict:
 def token() -> dict:
     """Checks, in this order, each refusal with its reason: shape and size; nonce known,
     unexpired, unused, this terminal's; certificate from a trusted issuing CA, valid now,
-    usage and policy right for the key; card active; signature. A nonce that passed its
-    own checks is spent even when a later check refuses the token."""
+    usage and policy right for the key; card active (and, for the tap key 9E, not locked
+    for taps by its holder: `tap_locked`); signature. A nonce that passed its own checks
+    is spent even when a later check refuses the token."""
     terminal = _terminal()
     parsed = parse_token(request.get_data(cache=False), state().trust_store())
     opened = auth.authenticate(session().connection(), parsed, terminal,
@@ -130,6 +134,8 @@ class SessionInfo(OutModel):
     citizen_ref: str
     assurance: str
     terminal_id: str
+    tap_locked: bool = Field(description="the holder locked this card for taps: only the "
+                             "PIN key opens sessions (POST /auth/tap-lock)")
 
 
 @api.route("/auth/session", summary="The card session behind this token", auth=CARD_SESSION,
@@ -139,7 +145,32 @@ def session_info() -> SessionInfo:
     assert card is not None
     return SessionInfo(session_id=card.session_id, card_serial=card.card_serial,
                        citizen_ref=str(card.citizen_id), assurance=card.assurance,
-                       terminal_id=card.terminal_id)
+                       terminal_id=card.terminal_id,
+                       tap_locked=taplock.tap_locked(session(), card.card_serial))
+
+
+class TapLockIn(StrictModel):
+    locked: StrictBool = Field(description="true: taps (key 9E) are refused `tap_locked` "
+                               "and every use needs the PIN; false: taps work again")
+
+
+class TapLockOut(OutModel):
+    card_serial: str
+    tap_locked: bool
+
+
+@api.route("/auth/tap-lock", "POST", summary="Lock or unlock this card for taps (the "
+           "holder, with the PIN)", auth=TAP_LOCKERS, body=TapLockIn, response=TapLockOut,
+           reasons=(Reason.CARD_STATE_INVALID,))
+def tap_lock(body: TapLockIn) -> TapLockOut:
+    """The session's own card. Locking ends the card's open tap sessions at once; this
+    PIN session goes on. Setting the state the card already has is a success that
+    changes nothing (only changes are audited: card.tap_lock, card.tap_unlock). A new
+    card, a replacement too, starts unlocked."""
+    principal = current_principal()
+    assert principal is not None and principal.card is not None
+    locked = taplock.set_tap_lock(session(), principal, body.locked)
+    return TapLockOut(card_serial=principal.card.card_serial, tap_locked=locked)
 
 
 @api.route("/auth/logout", "POST", summary="End this card session (logout, card removed)",
@@ -163,6 +194,7 @@ class CardOut(OutModel):
     status: str
     revocation_reason: str | None
     status_changed_at: dt.datetime | None
+    tap_locked: bool = Field(description="the holder locked it for taps (PIN only)")
     issued_at: dt.datetime
     expires_at: dt.datetime
 

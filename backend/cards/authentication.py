@@ -3,7 +3,8 @@
 The token is judged in the order DESIGN.md promises, each failure with its own
 reason: shape and size (`tokens.py`); the nonce (known, unexpired, unused, this
 terminal's); the certificate (trusted issuer, validity, usage and policy for its
-key); the card's status; the signature. Then a session opens with the key's assurance.
+key); the card's status, and for the tap key the holder's tap lock (`taplock.py`); the
+signature. Then a session opens with the key's assurance.
 
 This is the hub's hottest path, written for it:
 - a challenge costs no database write: the nonce proves itself (`nonces.py`);
@@ -11,10 +12,11 @@ This is the hub's hottest path, written for it:
 - on PostgreSQL one statement spends the nonce, reads the card and opens the session
   (a data-modifying CTE: one round trip instead of three); the checks then run in
   their promised order on its result, and any refusal rolls the whole of it back;
-- the card's status is read in the authentication's own transaction. It is not
-  locked: a revocation committing meanwhile ends the card's sessions, and the session
-  lookup (`sessions.py`) reads the card's status on every request, so a session
-  opened in that instant is refused on first use;
+- the card's status and its tap lock are read in the authentication's own
+  transaction, by the same statement. The row is not locked: a revocation or a tap lock
+  committing meanwhile ends the card's sessions (a lock: its tap sessions), and the
+  session lookup (`sessions.py`) reads both on every request, so a session opened in
+  that instant is refused on first use;
 - Core statements throughout (`bench/bench_auth.py` measures the whole).
 """
 
@@ -54,6 +56,7 @@ ECDSA_SHA256 = ec.ECDSA(Prehashed(hashes.SHA256()))
 STATUS_REASONS = {"suspended": Reason.CARD_SUSPENDED, "revoked": Reason.CARD_REVOKED,
                   "superseded": Reason.CARD_SUPERSEDED}
 ASSURANCE_BY_KEY = {"9A": "pin", "9E": "tap"}
+TAP_KEY = "9E"  # the key a tap lock refuses; the PIN key (9A) still opens sessions
 FINGERPRINT = {"9A": cards.c.cert_9a_sha256, "9E": cards.c.cert_9e_sha256}
 SESSION_COLUMNS = ("token_hash", "public_id", "card_id", "terminal_id", "terminal_kind",
                    "assurance", "created_at", "expires_at")
@@ -86,7 +89,7 @@ def _spend(dialect_insert: Any) -> Any:
 
 def _card(key_ref: str) -> Any:
     return select(cards.c.id, cards.c.serial, cards.c.citizen_id, cards.c.status,
-                  FINGERPRINT[key_ref].label("fingerprint")
+                  cards.c.tap_locked, FINGERPRINT[key_ref].label("fingerprint")
                   ).where(cards.c.card_uuid == bindparam("card_uuid"))
 
 
@@ -94,18 +97,21 @@ def _admit_statement(key_ref: str) -> Any:
     """PostgreSQL: the three steps in one statement (see the module's docstring)."""
     spent = _spend(postgresql.insert).cte("spent")
     card = _card(key_ref).cte("card")
+    admitted = [card.c.status == literal_column("'active'"),
+                card.c.fingerprint == bindparam("fingerprint")]
+    if key_ref == TAP_KEY:
+        admitted.append(~card.c.tap_locked)
     values = select(bindparam("s_token_hash", type_=LargeBinary), bindparam("s_public_id"),
                     card.c.id, bindparam("s_terminal_id"), bindparam("s_terminal_kind"),
                     bindparam("s_assurance"), bindparam("now"), bindparam("s_expires_at")
-                    ).select_from(card.join(spent, true())).where(
-        card.c.status == literal_column("'active'"),
-        card.c.fingerprint == bindparam("fingerprint"))
+                    ).select_from(card.join(spent, true())).where(*admitted)
     opened = (insert(card_sessions).from_select(SESSION_COLUMNS, values)
               .returning(card_sessions.c.id).cte("opened"))
     one = select(literal_column("1").label("one")).subquery("one")
     return select(
         select(func.count()).select_from(spent).scalar_subquery().label("spent"),
-        card.c.id, card.c.serial, card.c.citizen_id, card.c.status, card.c.fingerprint,
+        card.c.id, card.c.serial, card.c.citizen_id, card.c.status, card.c.tap_locked,
+        card.c.fingerprint,
         select(func.count()).select_from(opened).scalar_subquery().label("opened"),
     ).select_from(one.outerjoin(card, true()))
 
@@ -122,11 +128,13 @@ def _admit_stepwise(conn: Connection, key_ref: str, params: dict[str, Any],
         "spend_nonce", "spend_terminal", "spend_expires", "now")}).first() is not None
     card = conn.execute(CARD[key_ref], {"card_uuid": params["card_uuid"]}).first()
     opened = (spent and card is not None and card.status == "active"
-              and card.fingerprint == params["fingerprint"])
+              and card.fingerprint == params["fingerprint"]
+              and not (key_ref == TAP_KEY and card.tap_locked))
     if opened:
         conn.execute(insert(card_sessions).values(new.row(card.id)))
     found = dict(card._mapping) if card is not None else {
-        "id": None, "serial": None, "citizen_id": None, "status": None, "fingerprint": None}
+        "id": None, "serial": None, "citizen_id": None, "status": None, "tap_locked": None,
+        "fingerprint": None}
     return {**found, "spent": int(spent), "opened": int(opened)}
 
 
@@ -179,11 +187,15 @@ def check_certificate(cert: CardCertificate, key_ref: str, now: dt.datetime) -> 
         raise refuse(exc.reason, exc.detail) from exc
 
 
-def check_card(row: dict[str, Any], cert: CardCertificate) -> CardRow:
+def check_card(row: dict[str, Any], cert: CardCertificate, key_ref: str) -> CardRow:
+    """The card's own step: issued with this certificate, active, and, for a tap, not
+    locked for taps by its holder (who then always uses the PIN key)."""
     if row["id"] is None or row["fingerprint"] != cert.sha256:
         raise refuse(Reason.CARD_UNKNOWN, "no card was issued with this certificate", 403)
     if row["status"] != "active":
         raise refuse(STATUS_REASONS[row["status"]], f"the card is {row['status']}", 403)
+    if key_ref == TAP_KEY and row["tap_locked"]:
+        raise refuse(Reason.TAP_LOCKED, "this card is locked for taps; use the PIN", 403)
     return CardRow(row["id"], row["serial"], row["citizen_id"])
 
 
@@ -214,7 +226,7 @@ def authenticate(conn: Connection, parsed: ParsedToken, terminal: Principal, *, 
     nonce_spent({"nonce_hash": digest(tok.nonce), "terminal_id": new.terminal_id,
                  "expires_at": expires, "used_at": now})
     check_certificate(cert, tok.key_ref, now)
-    card = check_card(row, cert)
+    card = check_card(row, cert, tok.key_ref)
     check_signature(cert, tok.signature, origin, tok.nonce)
     assert row["opened"], "an admitted card always gets its session row"
     return OpenedSession(new, card)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
     func,
     text,
 )
@@ -72,6 +74,10 @@ class Card(Base):
     cert_9a_serial: Mapped[str] = mapped_column(String(42))
     cert_9e_serial: Mapped[str] = mapped_column(String(42))
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"))
+    # The holder's own switch (`taplock.py`): when set, the tap key (9E) opens nothing
+    # and every use needs the PIN. A new card, a replacement too, starts unlocked.
+    tap_locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    tap_locked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.current_timestamp())
 

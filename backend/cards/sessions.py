@@ -1,8 +1,9 @@
 """Card sessions as bearer tokens: `sks_...` resolved to a Principal of kind "card".
 
 Only the token's SHA-256 is stored. Every request reads the session row and its
-card's status in one indexed join, so logout, card removal, suspension and revocation
-take effect on the very next request, whatever happened in between.
+card's status and tap lock in one indexed join, so logout, card removal, suspension,
+revocation and (for tap sessions) the holder's tap lock take effect on the very next
+request, whatever happened in between.
 """
 
 from __future__ import annotations
@@ -91,20 +92,23 @@ def end_session(conn: Connection, public_id: str, reason: str, now: dt.datetime)
     return result.rowcount == 1
 
 
-def end_card_sessions(conn: Connection, card_id: int, reason: str, now: dt.datetime) -> int:
-    """End every open session of a card (suspension, revocation, replacement)."""
-    result = conn.execute(update(card_sessions)
-                          .where(card_sessions.c.card_id == card_id,
-                                 card_sessions.c.ended_at.is_(None))
-                          .values(ended_at=now, end_reason=reason))
-    return result.rowcount
+def end_card_sessions(conn: Connection, card_id: int, reason: str, now: dt.datetime,
+                      *, assurance: str | None = None) -> int:
+    """End every open session of a card (suspension, revocation, replacement), or only
+    those of one assurance (a tap lock ends the tap sessions, not the PIN session that
+    set it)."""
+    stmt = update(card_sessions).where(card_sessions.c.card_id == card_id,
+                                       card_sessions.c.ended_at.is_(None))
+    if assurance is not None:
+        stmt = stmt.where(card_sessions.c.assurance == assurance)
+    return conn.execute(stmt.values(ended_at=now, end_reason=reason)).rowcount
 
 
 _LOOKUP = (
     select(card_sessions.c.public_id, card_sessions.c.terminal_id,
            card_sessions.c.terminal_kind, card_sessions.c.assurance,
            card_sessions.c.expires_at, card_sessions.c.ended_at, cards.c.serial,
-           cards.c.citizen_id, cards.c.status)
+           cards.c.citizen_id, cards.c.status, cards.c.tap_locked)
     .join(cards, cards.c.id == card_sessions.c.card_id)
     .where(card_sessions.c.token_hash == bindparam("lookup_hash"))
 )
@@ -125,6 +129,10 @@ def resolve_card_session(token: str, _request: Request) -> Principal | None:
                        headers=_INVALID)
     if row.status != "active":
         raise ApiError(Reason.SESSION_ENDED, f"the card is {row.status}", 401,
+                       headers=_INVALID)
+    if row.tap_locked and row.assurance == "tap":
+        # Locking ends these at once; this catches one opened as the lock committed.
+        raise ApiError(Reason.SESSION_ENDED, "the card is locked for taps", 401,
                        headers=_INVALID)
     context = CardContext(session_id=row.public_id, card_serial=row.serial,
                           citizen_id=row.citizen_id, assurance=row.assurance,

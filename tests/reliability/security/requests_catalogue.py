@@ -237,6 +237,7 @@ CATALOGUE: dict[str, Builder] = {
     "api_identity.rotate_terminal_secret": lambda c, _: Call(
         f"{W}/terminals/{new_terminal_id(c)}/secret"),
     # cards
+    "api_cards.tap_lock": lambda c, _: Call(f"{W}/auth/tap-lock", json={"locked": False}),
     "api_cards.challenge": lambda c, _: Call(f"{W}/auth/challenge"),
     "api_cards.token": token_call,
     "api_cards.session_info": lambda c, _: Call(f"{W}/auth/session"),
