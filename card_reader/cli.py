@@ -62,24 +62,71 @@ def _stop_on_signals(stop: object) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the only output format).")
 @click.option("--pin", default=None, help="Verify this PIN and sign with 9A (assurance pin).")
 @click.option("--timeout", default=5.0, show_default=True, help="Seconds per HTTP call.")
+@click.option("--bridge", "bridge_bind", default="127.0.0.1:7468", show_default=True,
+              metavar="HOST:PORT",
+              help="Serve the screen's local bridge (events, PIN) here; loopback only.")
+@click.option("--no-bridge", is_flag=True, help="Do not serve the local bridge.")
+@click.option("--bridge-origin", "bridge_origins", multiple=True, metavar="URL",
+              help="Origin of pages allowed to use the bridge (repeatable; default: the "
+                   "--hub URL's origin).")
 def reader_command(hub_url: str, client_id: str, client_secret: str, scope: str,
                    reader_name: str | None, once: bool, as_json: bool, pin: str | None,
-                   timeout: float) -> None:
-    """The card-reader daemon: a card inserted becomes a hub session, removed ends it."""
-    from card_reader.daemon import ReaderDaemon, run_once
+                   timeout: float, bridge_bind: str, no_bridge: bool,
+                   bridge_origins: tuple[str, ...]) -> None:
+    """The card-reader daemon: a card inserted becomes a hub session, removed ends it.
+
+    Beside it, unless --no-bridge, the local bridge of card_reader/bridge.py tells the
+    screen's page about cards at once and takes the citizen's PIN to the card.
+    """
+    from card_reader.daemon import JsonLinesSink, ReaderDaemon, fan_out, run_once
     from card_reader.hub_client import HubClient
 
+    bridge_args = None if once or no_bridge else _bridge_args(bridge_bind, bridge_origins,
+                                                              hub_url)
     configure_logging()
     hub = HubClient(hub_url, client_id, client_secret, scope=scope, timeout=timeout)
     try:
         if once:
             sys.exit(run_once(hub, reader_name, pin))
-        daemon = ReaderDaemon(hub, pin_provider=(lambda reader: pin) if pin else None,
+        feed = None
+        if bridge_args is not None:
+            from card_reader.bridge import Bridge, EventFeed
+
+            feed = EventFeed()
+        daemon = ReaderDaemon(hub, sink=fan_out(JsonLinesSink(), feed) if feed else None,
+                              pin_provider=(lambda reader: pin) if pin else None,
                               reader=reader_name)
+        bridge = None
+        if feed is not None:
+            try:
+                bridge = Bridge(feed, daemon.pin_login, **bridge_args).start()
+            except OSError as exc:
+                raise click.ClickException(
+                    f"cannot serve the bridge on {bridge_bind}: {exc.strerror or exc}") from exc
         _stop_on_signals(daemon.stop)
-        daemon.run()
+        try:
+            daemon.run()
+        finally:
+            if bridge is not None:
+                bridge.stop()
     finally:
         hub.close()
+
+
+def _bridge_args(bind: str, origins: tuple[str, ...], hub_url: str) -> dict[str, object]:
+    """The bridge's address and allowed origins from the options, or a usage error."""
+    from card_reader.bridge import origin_of, parse_bind
+
+    try:
+        host, port = parse_bind(bind)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--bridge") from exc
+    try:
+        allowed = [origin_of(url) for url in origins or (hub_url,)]
+    except ValueError as exc:
+        hint = "--bridge-origin" if origins else "--hub"
+        raise click.BadParameter(str(exc), param_hint=hint) from exc
+    return {"host": host, "port": port, "allowed_origins": allowed}
 
 
 def main() -> None:  # pragma: no cover - entry for `python -m card_reader.vcard`

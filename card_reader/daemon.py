@@ -1,19 +1,29 @@
 """The reader daemon: a card inserted becomes a hub session; a card removed ends it.
 
-One loop over the status-change watcher. On insertion: a challenge from the hub
-(fetched while the card is read), the card signs with 9E for a tap or with 9A after
-VERIFY PIN when the PIN provider gives a PIN, the token goes to the hub, and the
-session goes to the sink (the screen). On removal the session is logged out at once.
-A card pulled mid-command is "card gone", whatever status the reader reported.
+One loop over the status-change watcher. On insertion: an `inserted` event at once
+(the screen says "reading your card"), a challenge from the hub (fetched while the
+card is read), the card signs with 9E for a tap or with 9A after VERIFY PIN when the
+PIN provider gives a PIN, the token goes to the hub, and the session goes to the sink
+(the screen). On removal a `removed` event goes out first, so the screen can blank
+before any network call, then the session is logged out. A card pulled mid-command is
+"card gone", whatever status the reader reported.
+
+`pin_login` is the other way in: the screen's PIN pad (through `card_reader.bridge`)
+asks for a `pin` session for the card present now. It runs on another thread than
+the watcher, so card access is serialised by one lock, and a card that left or was
+swapped meanwhile gets no session.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import sys
+import threading
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
@@ -48,6 +58,45 @@ class Refused(Exception):
         return {"refused": self.reason, **self.extra}
 
 
+class OneTimePin:
+    """A PIN that gives itself up once, to VERIFY.
+
+    Python cannot wipe a string, but it can stop holding it: a PIN from the screen
+    lives in this box until `authenticate` takes it for VERIFY, so no attribute, frame
+    or later log line of the daemon still refers to it once the card has it. Its repr
+    hides the value, so a traceback or a debug print shows no digits either.
+    """
+
+    __slots__ = ("_pin",)
+
+    def __init__(self, pin: str) -> None:
+        self._pin: str | None = pin
+
+    def take(self) -> str:
+        """The PIN, once; the box is empty afterwards."""
+        pin, self._pin = self._pin, None
+        if pin is None:
+            raise RuntimeError("this PIN was used already")
+        return pin
+
+    def __repr__(self) -> str:
+        return "OneTimePin(<hidden>)"
+
+
+def _forget_locals(exc: BaseException) -> None:
+    """Drop the local variables of the frames behind a failed PIN authentication.
+
+    The traceback of a wrong PIN holds VERIFY's frame, whose locals hold the PIN and
+    its APDU; nobody needs them, and a refusal may be kept longer than the request.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current = current.__cause__ or current.__context__
+
+
 def _refusal(exc: BaseException) -> Refused:
     """The stable reason code for whatever stopped an authentication."""
     if isinstance(exc, Refused):
@@ -75,9 +124,13 @@ def _refusal(exc: BaseException) -> Refused:
     raise exc
 
 
-def authenticate(connection: Connection, hub: HubClient, pin: str | None = None,
+def authenticate(connection: Connection, hub: HubClient, pin: str | OneTimePin | None = None,
                  executor: ThreadPoolExecutor | None = None) -> wire.CardSession:
-    """One card authentication; raises Refused with the reason when there is no session."""
+    """One card authentication; raises Refused with the reason when there is no session.
+
+    With a PIN (a string, or a OneTimePin taken at VERIFY) the card signs with 9A,
+    without one with 9E.
+    """
     slot = piv.Slot.AUTHENTICATION if pin is not None else piv.Slot.CARD_AUTH
     started = time.perf_counter()
     challenge: Future[wire.Challenge] | None = None
@@ -88,7 +141,7 @@ def authenticate(connection: Connection, hub: HubClient, pin: str | None = None,
         session.select()
         certificate = session.read_certificate(slot)
         if pin is not None:
-            session.verify_pin(pin)
+            session.verify_pin(pin.take() if isinstance(pin, OneTimePin) else pin)
         nonce = (challenge.result() if challenge else hub.challenge()).nonce
         signature = session.sign_digest(slot, wire.signed_digest(hub.origin, nonce))
         token = wire.CardToken(certificate, signature, f"{slot:02X}", nonce)
@@ -103,7 +156,7 @@ def authenticate(connection: Connection, hub: HubClient, pin: str | None = None,
     return result
 
 
-def _close(conn: PcscConnection, pin: str | None) -> None:
+def _close(conn: PcscConnection, pin: str | OneTimePin | None) -> None:
     """Disconnect; after a PIN, reset the card so no later program inherits the login."""
     with contextlib.suppress(PcscError):  # a card already gone needs no reset
         conn.close(reset=pin is not None)
@@ -120,8 +173,22 @@ class JsonLinesSink:
         self.stream.flush()
 
 
+def fan_out(*sinks: Sink) -> Sink:
+    """One sink that hands every event to each of `sinks` in turn (stdout, the bridge)."""
+
+    def sink(event: dict[str, Any]) -> None:
+        for each in sinks:
+            each(event)
+
+    return sink
+
+
 class ReaderDaemon:
-    """Turns reader events into hub sessions until `stop()`."""
+    """Turns reader events into hub sessions until `stop()`.
+
+    Events to the sink: `inserted`, then `session` or `refused`, for each card;
+    `removed` when it leaves, then `session_ended` when a session was open.
+    """
 
     def __init__(self, hub: HubClient, sink: Sink | None = None,
                  pin_provider: PinProvider | None = None, reader: str | None = None,
@@ -133,6 +200,13 @@ class ReaderDaemon:
         self.watcher = watcher or StatusWatcher(
             accept=(lambda name: name.startswith(reader)) if reader else None)
         self.sessions: dict[str, wire.CardSession] = {}
+        self._cards: dict[str, int] = {}  # readers holding a card -> which insertion
+        self._insertions = itertools.count(1)
+        # Lock order: _card_lock, then _state. _card_lock covers a whole command sequence
+        # on a card (the watcher's tap, the bridge's PIN); _state covers the two dicts and
+        # the sink, so events leave in the order the state changed.
+        self._card_lock = threading.Lock()
+        self._state = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hub")
 
     def stop(self) -> None:
@@ -148,39 +222,107 @@ class ReaderDaemon:
                 elif event.kind == "removed":
                     self._on_remove(event.reader)
         finally:
-            for reader in list(self.sessions):
+            for reader in list(dict.fromkeys([*self._cards, *self.sessions])):
                 self._on_remove(reader)
             self._executor.shutdown(wait=False, cancel_futures=True)
             log.info("reader daemon stopped", extra={"event": "stopped"})
 
+    def pin_login(self, pin: OneTimePin, wait: float = 10.0) -> wire.CardSession:
+        """VERIFY `pin` on the card in the reader now and sign with 9A: a `pin` session.
+
+        For the screen's PIN pad, through the bridge. The new session replaces the
+        card's tap session, which is logged out at the hub. Raises Refused: `no_card`;
+        `reader_busy` when the card stayed busy for `wait` seconds; `card_removed` when
+        the card left or was swapped while this ran (a session the hub opened
+        meanwhile is logged out again); or whatever stopped the authentication. Every
+        refusal about the card also goes to the sink as a `refused` event.
+        """
+        started = time.perf_counter()
+        if not self._card_lock.acquire(timeout=wait):
+            raise Refused("reader_busy", "another card operation is under way")
+        try:
+            with self._state:
+                if not self._cards:
+                    raise Refused("no_card", "no card in the reader")
+                reader, insertion = next(reversed(self._cards.items()))
+            try:
+                session = self._authenticate(reader, pin)
+            except Refused as exc:
+                _forget_locals(exc)
+                log.info("PIN refused", extra={"event": "refused", "reader": reader,
+                                               "reason": exc.reason})
+                with self._state:
+                    self._emit({"event": "refused", "reader": reader, **exc.to_dict()})
+                raise
+            with self._state:
+                still_there = self._cards.get(reader) == insertion
+                replaced = self.sessions.get(reader) if still_there else None
+                if still_there:
+                    self.sessions[reader] = session
+                    self._emit(self._session_event(reader, session, started))
+                else:
+                    refusal = Refused("card_removed", "the card left during the PIN login")
+                    self._emit({"event": "refused", "reader": reader, **refusal.to_dict()})
+        finally:
+            self._card_lock.release()
+        if not still_there:
+            self._logout(reader, session)
+            raise refusal
+        if replaced is not None:
+            self._logout(reader, replaced)
+        return session
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        """To the sink; callers hold `_state`, so the sink sees events in state order."""
+        self.sink(event)
+
+    @staticmethod
+    def _session_event(reader: str, session: wire.CardSession,
+                       started: float) -> dict[str, Any]:
+        return {"event": "session", "reader": reader,
+                "ms": round((time.perf_counter() - started) * 1000, 1), **session.to_dict()}
+
+    def _authenticate(self, reader: str, pin: str | OneTimePin | None) -> wire.CardSession:
+        """A fresh connection, one authentication, a close (a reset after a PIN)."""
+        try:
+            conn = PcscConnection(reader, self.command_timeout)
+        except PcscError as exc:
+            raise _refusal(exc) from exc
+        try:
+            return authenticate(conn, self.hub, pin, self._executor)
+        finally:
+            _close(conn, pin)
+
     def _on_insert(self, reader: str) -> None:
         started = time.perf_counter()
-        try:
-            pin = self.pin_provider(reader)
-            conn = PcscConnection(reader, self.command_timeout)
+        with self._state:
+            self._cards[reader] = next(self._insertions)
+            self._emit({"event": "inserted", "reader": reader})
+        with self._card_lock:
             try:
-                session = authenticate(conn, self.hub, pin, self._executor)
-            finally:
-                _close(conn, pin)
-        except Refused as exc:
-            log.info("card refused", extra={"event": "refused", "reader": reader,
-                                            "reason": exc.reason})
-            self.sink({"event": "refused", "reader": reader, **exc.to_dict()})
-            return
-        except PcscError as exc:
-            refusal = _refusal(exc)
-            self.sink({"event": "refused", "reader": reader, **refusal.to_dict()})
-            return
-        self.sessions[reader] = session
-        self.sink({"event": "session", "reader": reader,
-                   "ms": round((time.perf_counter() - started) * 1000, 1), **session.to_dict()})
+                session = self._authenticate(reader, self.pin_provider(reader))
+            except Refused as exc:
+                log.info("card refused", extra={"event": "refused", "reader": reader,
+                                                "reason": exc.reason})
+                with self._state:
+                    self._emit({"event": "refused", "reader": reader, **exc.to_dict()})
+                return
+            with self._state:
+                self.sessions[reader] = session
+                self._emit(self._session_event(reader, session, started))
 
     def _on_remove(self, reader: str) -> None:
-        session = self.sessions.pop(reader, None)
-        if session is None:
-            return
-        self.sink({"event": "session_ended", "reader": reader,
-                   "card_serial": session.card_serial})
+        with self._state:
+            self._cards.pop(reader, None)
+            session = self.sessions.pop(reader, None)
+            self._emit({"event": "removed", "reader": reader})  # before any network call
+            if session is not None:
+                self._emit({"event": "session_ended", "reader": reader,
+                            "card_serial": session.card_serial})
+        if session is not None:
+            self._logout(reader, session)
+
+    def _logout(self, reader: str, session: wire.CardSession) -> None:
         try:
             self.hub.logout(session.session_token)
         except HubError as exc:  # the session also expires on its own; say so and go on

@@ -23,6 +23,7 @@ class StubHub:
     def __init__(self) -> None:
         self.nonces: set[bytes] = set()
         self.revoked: set[int] = set()
+        self.tap_locked: set[int] = set()  # 9E certificate serials whose taps are refused
         self.logouts: list[str] = []
         self.sessions: dict[str, str] = {}
         self.unavailable = 0  # answer this many more terminal calls with 503
@@ -102,6 +103,8 @@ class StubHub:
                 cert = x509.load_der_x509_certificate(token.certificate)
                 if cert.serial_number in hub.revoked:
                     return self.refuse(403, "card_revoked")
+                if token.key_ref == "9E" and cert.serial_number in hub.tap_locked:
+                    return self.refuse(403, "tap_locked")
                 digest = wire.signed_digest(hub.url, token.nonce)
                 try:
                     cert.public_key().verify(token.signature, digest,

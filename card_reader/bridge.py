@@ -1,0 +1,491 @@
+"""The local bridge between the screen's web page and the reader daemon on the same PC.
+
+Why it exists: a kiosk's or agent's page is served by the hub, but the card is in this
+PC's reader. The page must learn at once that a card came or went (a screen showing a
+person's data blanks the moment the card leaves), and the citizen's PIN must reach the
+card's VERIFY on this PC without ever passing through the hub. So the daemon serves a
+small HTTP endpoint on loopback, with the standard library only (no Flask here).
+
+The protocol, as the page's script uses it (names are stable):
+
+- `GET /events`: Server-Sent Events, `text/event-stream`, `Cache-Control: no-store`.
+  Every event is `data: <one JSON object>` and a blank line, with no `event:` field,
+  so `EventSource.onmessage` gets them all. First the current state,
+  `{"event": "state", "card": bool, "reader": NAME|null, "session": SESSION|null}`,
+  then live: `{"event": "inserted", "reader"}` as the card goes in (before it is
+  read); `{"event": "session", "reader", "ms", ...SESSION}` once the hub opened a
+  session (a tap, or a PIN login); `{"event": "refused", "reader", "refused": REASON,
+  ...}` when it did not (e.g. `tap_locked`: ask for the PIN); `{"event": "removed",
+  "reader"}` the moment the card leaves, before the daemon logs its session out at the
+  hub. SESSION is `session_token, assurance, card_serial, citizen_ref, expires_at`.
+  A comment line `: keepalive` every 15 s keeps proxies and the browser patient.
+- `GET /state`: the `state` object above, as JSON.
+- `POST /pin` with `{"pin": "123456"}`: VERIFY on the card now in the reader and a
+  signature with key 9A; 200 and the SESSION (assurance `pin`, also sent as a
+  `session` event; the tap session is logged out), or an error status and
+  `{"refused": REASON, ...}` (`no_card` 409, `card_removed` 409, `pin_format` 400,
+  `pin_invalid` 403 with `attempts_remaining`, `pin_blocked` 403, `hub_unavailable`
+  503, ...). The PIN is never logged, kept or echoed.
+- `OPTIONS` on any of these: the CORS preflight, Private Network Access included.
+
+Who may call: a request whose `Origin` is one of `allowed_origins` (the hub's pages)
+gets `Access-Control-Allow-Origin` for that origin; any other `Origin` is refused 403
+`{"refused": "origin_not_allowed"}`, so another web page, or a plain cross-site form,
+cannot drive the card or read the sessions. Without an `Origin` only the two GETs are
+answered, and only to loopback clients (tools, tests). The `Host` header must name a
+loopback address, which stops DNS rebinding (a hostile name resolving to 127.0.0.1
+would make the hostile page same-origin with the bridge, so the browser would send no
+`Origin` at all). The server binds to loopback only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import queue
+import select
+import socket
+import socketserver
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from card_reader import piv, wire
+from card_reader.daemon import OneTimePin, Refused
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7468
+KEEPALIVE_SECONDS = 15.0
+QUEUE_SIZE = 64  # events a subscriber may lag behind before it is dropped
+MAX_SUBSCRIBERS = 32
+MAX_BODY_BYTES = 1024
+WRITE_TIMEOUT = 10.0  # a stream that cannot take a few bytes for this long is dead
+POLL_SECONDS = 1.0  # how often an idle stream checks that its client is still there
+
+PROTOCOL_EVENTS = frozenset({"inserted", "session", "refused", "removed"})
+SESSION_FIELDS = tuple(wire.CardSession.__dataclass_fields__)
+PATHS = ("/events", "/state", "/pin")
+LOOPBACK_NAMES = ("localhost",)
+
+# The HTTP status of a refused PIN login; anything not listed is a refusal by the hub.
+PIN_STATUS = {
+    "no_card": 409,
+    "card_removed": 409,
+    "card_not_issued": 409,
+    "pin_format": 400,
+    "pin_invalid": 403,
+    "pin_blocked": 403,
+    "reader_busy": 503,
+    "reader_error": 503,
+    "card_timeout": 503,
+    "hub_unavailable": 503,
+}
+
+PinLogin = Callable[[OneTimePin], wire.CardSession]
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for `localhost` and for loopback IP literals (127.0.0.0/8, ::1)."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_bind(value: str) -> tuple[str, int]:
+    """`HOST:PORT` (`[::1]:PORT` for IPv6) on a loopback host; ValueError otherwise."""
+    host, sep, port_text = value.strip().rpartition(":")
+    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    host = host.strip("[]")
+    if not is_loopback_host(host):
+        raise ValueError(f"{host} is not a loopback address: the bridge serves this PC's "
+                         "browser only (use 127.0.0.1, ::1 or localhost)")
+    return host, int(port_text)
+
+
+def origin_of(url: str) -> str:
+    """The origin a browser sends for pages under `url`: scheme://host[:port], no path."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    host = parts.hostname  # lower-cased, without brackets
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}[parts.scheme]
+    port = f":{parts.port}" if parts.port not in (None, default) else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+def _frame(event: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(event, sort_keys=True).encode() + b"\n\n"
+
+
+class Subscription:
+    """One stream's bounded queue of encoded events; `closed` once dropped or stopped."""
+
+    def __init__(self, first: bytes, size: int) -> None:
+        self._queue: queue.Queue[bytes | None] = queue.Queue(size)
+        self._queue.put_nowait(first)
+        self.closed = False
+
+    def offer(self, frame: bytes) -> bool:
+        """Queue a frame; False when the subscriber lags too far behind."""
+        try:
+            self._queue.put_nowait(frame)
+        except queue.Full:
+            return False
+        return True
+
+    def get(self, timeout: float) -> bytes | None:
+        """The next frame, or None after `timeout` seconds or once closed."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        """Mark closed and wake the reader (whatever it had not sent is dropped)."""
+        self.closed = True
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._queue.put_nowait(None)
+
+
+class EventFeed:
+    """The daemon's events fanned out to every open stream, and the current state.
+
+    The daemon calls it as a sink; it keeps the protocol's events only (the stdout
+    sink has the rest). Each stream gets a bounded queue: a stream that falls
+    `queue_size` events behind is dropped rather than slowing the daemon, and its
+    page reconnects and starts again from the state.
+    """
+
+    def __init__(self, queue_size: int = QUEUE_SIZE,
+                 max_subscribers: int = MAX_SUBSCRIBERS) -> None:
+        self.queue_size = queue_size
+        self.max_subscribers = max_subscribers
+        self._lock = threading.Lock()
+        self._cards: dict[str, dict[str, Any] | None] = {}  # reader -> session, in order
+        self._subscribers: list[Subscription] = []
+        self._closed = False
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self.publish(event)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        """Update the state from one daemon event and queue it for every stream."""
+        kind = event.get("event")
+        if kind not in PROTOCOL_EVENTS:
+            return
+        frame = _frame(event)
+        with self._lock:
+            reader = str(event.get("reader"))
+            if kind == "inserted":
+                self._cards.pop(reader, None)
+                self._cards[reader] = None
+            elif kind == "session":
+                self._cards[reader] = {k: event.get(k) for k in SESSION_FIELDS}
+            elif kind == "removed":
+                self._cards.pop(reader, None)
+            for subscriber in list(self._subscribers):
+                if not subscriber.offer(frame):
+                    log.info("event stream dropped: too far behind",
+                             extra={"event": "bridge_stream_dropped"})
+                    self._drop(subscriber)
+
+    def state(self) -> dict[str, Any]:
+        """The `state` event: is a card in, and its session (the latest card's)."""
+        with self._lock:
+            return self._state()
+
+    def _state(self) -> dict[str, Any]:
+        if not self._cards:
+            return {"event": "state", "card": False, "reader": None, "session": None}
+        reader, session = next(reversed(self._cards.items()))
+        return {"event": "state", "card": True, "reader": reader, "session": session}
+
+    def subscribe(self) -> Subscription | None:
+        """A new stream starting with the state; None when closed or full."""
+        with self._lock:
+            if self._closed or len(self._subscribers) >= self.max_subscribers:
+                return None
+            subscriber = Subscription(_frame(self._state()), self.queue_size)
+            self._subscribers.append(subscriber)
+            return subscriber
+
+    def unsubscribe(self, subscriber: Subscription) -> None:
+        with self._lock:
+            self._drop(subscriber)
+
+    def _drop(self, subscriber: Subscription) -> None:
+        if subscriber in self._subscribers:
+            self._subscribers.remove(subscriber)
+        subscriber.close()
+
+    @property
+    def subscribers(self) -> int:
+        with self._lock:
+            return len(self._subscribers)
+
+    def close(self) -> None:
+        """End every stream; later subscriptions are refused."""
+        with self._lock:
+            self._closed = True
+            for subscriber in list(self._subscribers):
+                self._drop(subscriber)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    bridge: Bridge
+
+    def __init__(self, host: str, port: int, bridge: Bridge) -> None:
+        if ":" in host:
+            self.address_family = socket.AF_INET6
+        self.bridge = bridge
+        super().__init__((host, port), _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind would look the host's FQDN up; nothing here needs it.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One request; the rules are in the module docstring."""
+
+    server: _Server
+    protocol_version = "HTTP/1.0"  # one request per connection; a stream ends at close
+    server_version = "SatuKartuBridge/1"
+    sys_version = ""
+    disable_nagle_algorithm = True  # a `removed` event must not wait for an ACK
+    timeout = WRITE_TIMEOUT
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The request line and status only; bodies (the PIN) are never logged.
+        log.debug("bridge request", extra={"event": "bridge_request", "line": format % args})
+
+    # --- who is asking --------------------------------------------------------
+
+    def _host_ok(self) -> bool:
+        host = self.headers.get("Host", "")
+        name = urllib.parse.urlsplit("//" + host).hostname or ""
+        return is_loopback_host(name)
+
+    def _from_loopback(self) -> bool:
+        return is_loopback_host(str(self.client_address[0]))
+
+    def _origin(self, allow_missing: bool) -> tuple[bool, str | None]:
+        """(allowed, the origin to echo in CORS headers)."""
+        origins = self.headers.get_all("Origin") or []
+        if len(origins) > 1:
+            return False, None
+        if not origins:
+            return allow_missing and self._from_loopback(), None
+        origin = origins[0].strip()
+        return origin in self.server.bridge.allowed_origins, origin
+
+    def _admit(self, allow_missing_origin: bool) -> tuple[bool, str | None]:
+        """Check Host and Origin; answers the refusal itself when it says no."""
+        if not self._host_ok():
+            self._reply(421, {"refused": "host_not_allowed"})
+            return False, None
+        allowed, origin = self._origin(allow_missing_origin)
+        if not allowed:
+            self._reply(403, {"refused": "origin_not_allowed"})
+            return False, None
+        return True, origin
+
+    # --- answers --------------------------------------------------------------
+
+    def _common_headers(self, origin: str | None) -> None:
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Vary", "Origin")
+        if origin is not None:
+            self.send_header("Access-Control-Allow-Origin", origin)
+
+    def _reply(self, status: int, body: dict[str, Any] | None,
+               origin: str | None = None) -> None:
+        raw = json.dumps(body, sort_keys=True).encode() if body is not None else b""
+        self.send_response(status)
+        self._common_headers(origin)
+        if body is not None:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        if raw:
+            self.wfile.write(raw)
+
+    def _path(self) -> str:
+        return urllib.parse.urlsplit(self.path).path
+
+    # --- methods --------------------------------------------------------------
+
+    def do_OPTIONS(self) -> None:  # noqa: N802 - http.server's naming
+        if self._path() not in PATHS:
+            return self._reply(404, {"refused": "not_found"})
+        admitted, origin = self._admit(allow_missing_origin=False)
+        if not admitted:
+            return None
+        self.send_response(204)
+        self._common_headers(origin)
+        self.send_header("Access-Control-Allow-Methods", "POST, GET")
+        self.send_header("Access-Control-Allow-Headers", "Content-Type")
+        self.send_header("Access-Control-Allow-Private-Network", "true")
+        self.send_header("Access-Control-Max-Age", "600")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return None
+
+    def do_GET(self) -> None:  # noqa: N802
+        path = self._path()
+        if path not in ("/events", "/state"):
+            return self._reply(404, {"refused": "not_found"})
+        admitted, origin = self._admit(allow_missing_origin=True)
+        if not admitted:
+            return None
+        if path == "/state":
+            return self._reply(200, self.server.bridge.feed.state(), origin)
+        return self._stream(origin)
+
+    def do_POST(self) -> None:  # noqa: N802
+        if self._path() != "/pin":
+            return self._reply(404, {"refused": "not_found"})
+        admitted, origin = self._admit(allow_missing_origin=False)
+        if not admitted:
+            return None
+        status, body = self._pin_login()
+        return self._reply(status, body, origin)
+
+    # --- PIN ------------------------------------------------------------------
+
+    def _pin_login(self) -> tuple[int, dict[str, Any]]:
+        """Read `{"pin": ...}`, box the PIN at once and hand it to the daemon."""
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            return 411, {"refused": "request_malformed"}
+        if not 0 <= length <= MAX_BODY_BYTES:
+            return 413, {"refused": "request_too_large"}
+        try:
+            data = json.loads(self.rfile.read(length))
+        except (ValueError, OSError):
+            return 400, {"refused": "request_malformed"}
+        if not isinstance(data, dict) or not isinstance(data.get("pin"), str):
+            return 400, {"refused": "request_malformed"}
+        if not piv.pin_is_valid(data["pin"]):
+            return 400, {"refused": "pin_format"}
+        pin = OneTimePin(data.pop("pin"))
+        del data  # from here only the box holds the PIN, until VERIFY takes it
+        try:
+            session = self.server.bridge.pin_login(pin)
+        except Refused as exc:
+            return PIN_STATUS.get(exc.reason, 403), exc.to_dict()
+        except Exception:  # a bug: say so without a traceback's locals in the answer
+            log.exception("PIN login failed", extra={"event": "bridge_error"})
+            return 500, {"refused": "internal_error"}
+        finally:
+            del pin
+        return 200, session.to_dict()
+
+    # --- events ---------------------------------------------------------------
+
+    def _stream(self, origin: str | None) -> None:
+        bridge = self.server.bridge
+        subscriber = bridge.feed.subscribe()
+        if subscriber is None:
+            return self._reply(503, {"refused": "too_many_streams"}, origin)
+        try:
+            self.send_response(200)
+            self._common_headers(origin)
+            self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+            self.end_headers()
+            last_write = time.monotonic()
+            while True:
+                idle = time.monotonic() - last_write
+                frame = subscriber.get(max(0.0, min(POLL_SECONDS, bridge.keepalive - idle)))
+                if subscriber.closed:
+                    break
+                if frame is None:
+                    if self._client_gone():
+                        break
+                    if time.monotonic() - last_write < bridge.keepalive:
+                        continue
+                    frame = b": keepalive\n\n"
+                self.wfile.write(frame)
+                last_write = time.monotonic()
+        except OSError:  # the page went away (or stopped reading): nothing to tell it
+            pass
+        finally:
+            bridge.feed.unsubscribe(subscriber)
+        return None
+
+    def _client_gone(self) -> bool:
+        """A closed stream shows as readable with nothing to read."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+
+class Bridge:
+    """The bridge's HTTP server on a loopback address, serving one EventFeed.
+
+    `pin_login` is the daemon's (`ReaderDaemon.pin_login`). Port 0 picks a free port
+    (see `port` and `url`). Threads are daemon threads; `stop()` ends every stream
+    and closes the socket.
+    """
+
+    def __init__(self, feed: EventFeed, pin_login: PinLogin, allowed_origins: Iterable[str],
+                 host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+                 keepalive: float = KEEPALIVE_SECONDS) -> None:
+        if not is_loopback_host(host):
+            raise ValueError(f"{host} is not a loopback address")
+        self.feed = feed
+        self.pin_login = pin_login
+        self.allowed_origins = frozenset(origin_of(o) for o in allowed_origins)
+        self.keepalive = keepalive
+        self._server = _Server(host, port, self)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = str(self._server.server_address[0])
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+    def start(self) -> Bridge:
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.2},
+                                        name="reader-bridge", daemon=True)
+        self._thread.start()
+        log.info("reader bridge listening", extra={
+            "event": "bridge_started", "url": self.url,
+            "origins": sorted(self.allowed_origins)})
+        return self
+
+    def stop(self) -> None:
+        self.feed.close()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(5)
+            self._thread = None
+        self._server.server_close()
