@@ -5,6 +5,17 @@ boundary (see backend.app) or rolls back on any refusal. Nothing below commits.
 Checks that run before the view (who is calling) read with `read_row()`, outside that
 transaction while it has not begun, so a request that writes nothing (a card
 challenge) costs one round trip instead of BEGIN, the read and COMMIT.
+
+On SQLite a transaction that has read cannot become a writer once another connection
+has committed (SQLITE_BUSY_SNAPSHOT) or while one is writing (SQLITE_BUSY), and
+busy_timeout does not wait for either: the write fails at once, which the hub answers
+503. So a transaction that may write begins `BEGIN IMMEDIATE`, taking the single write
+lock first (waiting busy_timeout for it): sessions (`Database.transaction()`, tasks,
+the CLI) and requests that change something. Requests that only read (GET, HEAD,
+OPTIONS) and bare engine connections (the verifier's scans) begin deferred, so WAL
+readers still run side by side and never wait for a writer; the audit record a read
+may leave is chained by restarting that read-only transaction as a writer
+(`begin_again_as_writer`, backend.audit.append). PostgreSQL is untouched by all this.
 """
 
 from __future__ import annotations
@@ -14,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from flask import current_app, g
+from flask import current_app, g, has_request_context, request
 from sqlalchemy import MetaData, create_engine, event, exc
 from sqlalchemy.engine import URL, Connection, Engine, Row, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -93,6 +104,16 @@ def _ping_when_idle(engine: Engine) -> None:
             raise exc.InvalidatePoolError(f"idle connection failed its ping: {error}") from error
 
 
+# How a transaction on SQLite begins: the connection's execution option SQLITE_BEGIN,
+# read by `_sqlite_begin` (the engine's default: deferred).
+SQLITE_BEGIN = "satukartu_sqlite_begin"
+BEGIN_IMMEDIATE = "BEGIN IMMEDIATE"  # take the write lock now: this transaction may write
+BEGIN_DEFERRED = "BEGIN"  # a reader: a snapshot at its first read, no lock
+NO_BEGIN = ""  # `read_row`: the statement runs alone in autocommit
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SQLITE_BUSY = 5  # the primary result code of SQLITE_BUSY and SQLITE_BUSY_SNAPSHOT
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy, not pysqlite, issue BEGIN, so SAVEPOINTs and rollbacks are real.
     dbapi_connection.isolation_level = None
@@ -103,8 +124,39 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+def _sqlite_begin(conn: Connection) -> None:
+    """BEGIN as the connection asks (SQLAlchemy's recipe for pysqlite: the driver's own
+    transaction handling is off, see `_sqlite_pragmas`, and this listener emits BEGIN)."""
+    statement = conn.get_execution_options().get(SQLITE_BEGIN, BEGIN_DEFERRED)
+    if statement:
+        conn.exec_driver_sql(statement)
+
+
+def sqlite_busy(error: exc.DBAPIError) -> bool:
+    """Whether SQLite refused for another connection's write (SQLITE_BUSY, _SNAPSHOT)."""
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == SQLITE_BUSY
+
+
+def begin_again_as_writer(conn: Connection) -> None:
+    """End this SQLite transaction and begin it again holding the write lock.
+
+    Only for a transaction that has written nothing: one that wrote holds the write lock
+    and is never refused SQLITE_BUSY, so that refusal on a write proves it only read.
+    What it read is then let go, which suits a caller whose write does not depend on it
+    (an audit append reads the chain's head again). SQLAlchemy's transaction on `conn`
+    goes on and commits the new one.
+    """
+    conn.exec_driver_sql("ROLLBACK")
+    conn.exec_driver_sql(BEGIN_IMMEDIATE)
+
+
+def request_begin() -> str:
+    """How the request's transaction begins on SQLite: deferred for a request that only
+    reads by its method, else holding the write lock from its first statement."""
+    if has_request_context() and request.method in READ_ONLY_METHODS:
+        return BEGIN_DEFERRED
+    return BEGIN_IMMEDIATE
 
 
 class Database:
@@ -112,7 +164,11 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
-        self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        # Sessions are units of work that may write: on SQLite they begin IMMEDIATE, on
+        # the same pool. Bare `engine` connections begin deferred.
+        self.writer = (self.engine.execution_options(**{SQLITE_BEGIN: BEGIN_IMMEDIATE})
+                       if self.dialect == "sqlite" else self.engine)
+        self.sessions = sessionmaker(bind=self.writer, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -120,14 +176,17 @@ class Database:
 
     @property
     def reads_outside_transactions(self) -> bool:
-        """PostgreSQL with sessions on the engine. Tests bind sessions to one outer
-        transaction instead, and on SQLite BEGIN is ours (see `_sqlite_begin`): there
-        every read stays in the request's transaction."""
-        return self.dialect == "postgresql" and self.sessions.kw.get("bind") is self.engine
+        """Sessions on the engine, as served. Tests bind sessions to one outer
+        transaction instead: there every read stays in that transaction."""
+        return self.sessions.kw.get("bind") is self.writer
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work outside a request (CLI, tasks): commit on success."""
+        """One unit of work outside a request (CLI, tasks): commit on success.
+
+        On SQLite it begins IMMEDIATE: a thread must not open one while its own
+        request's write transaction (or another of these) is open, or it waits on itself.
+        """
         with self.sessions() as sess, sess.begin():
             yield sess
 
@@ -163,6 +222,8 @@ def read_row(statement: Executable, params: Mapping[str, Any]) -> Row | None:
     if "db_session" in g or not db.reads_outside_transactions:
         return session().connection().execute(statement, params).first()
     conn = _request_connection(db)
+    if db.dialect == "sqlite":
+        return _sqlite_read_row(conn, statement, params)
     raw = conn.connection.driver_connection
     # psycopg's flag, not SQLAlchemy's isolation option: switching it sends nothing
     # and costs nothing, where the option costs ~35 us a request (set, then reset at
@@ -173,6 +234,22 @@ def read_row(statement: Executable, params: Mapping[str, Any]) -> Row | None:
     finally:
         if not conn.invalidated:
             raw.autocommit = False
+    conn.commit()  # SQLAlchemy's bookkeeping: nothing was begun on the wire
+    return row
+
+
+def _sqlite_read_row(conn: Connection, statement: Executable,
+                     params: Mapping[str, Any]) -> Row | None:
+    """`read_row` on SQLite: with no BEGIN sent, the read holds no snapshot or lock, so
+    the request's transaction begins later, at the view's first statement (a request
+    that first signs a checkpoint in a transaction of its own, or counts a sign-in try,
+    is not waiting on itself)."""
+    begin = conn.get_execution_options().get(SQLITE_BEGIN, BEGIN_DEFERRED)
+    conn.execution_options(**{SQLITE_BEGIN: NO_BEGIN})
+    try:
+        row = conn.execute(statement, params).first()
+    finally:
+        conn.execution_options(**{SQLITE_BEGIN: begin})
     conn.commit()  # SQLAlchemy's bookkeeping: nothing was begun on the wire
     return row
 
@@ -189,4 +266,6 @@ def _request_connection(db: Database) -> Connection:
     conn = g.get("db_connection")
     if conn is None:
         conn = g.db_connection = db.engine.connect()
+        if db.dialect == "sqlite":
+            conn.execution_options(**{SQLITE_BEGIN: request_begin()})
     return conn

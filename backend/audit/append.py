@@ -24,21 +24,37 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, text
+from sqlalchemy.exc import OperationalError
 
 from backend.audit.chain import ZERO_HASH, canonical_text, leaf_hash, next_head
 from backend.audit.models import AuditRecord
+from backend.db import begin_again_as_writer, sqlite_busy
 
 LOCK_KEY = 0x5341545541554454  # "SATUAUDT": the chain's advisory lock (migration 0007)
 _TABLE = AuditRecord.__table__
 _HEAD = select(_TABLE.c.seq, _TABLE.c.hash, _TABLE.c.at).order_by(_TABLE.c.seq.desc()).limit(1)
 _INSERT = insert(_TABLE)
 _PG_APPEND = text("SELECT first_seq, last_seq FROM audit_append(CAST(:entries AS jsonb), :at)")
+_LOCK = text("DELETE FROM audit_records WHERE 0")
 
 
 def lock_chain(conn: Connection) -> None:
     """Take SQLite's single write lock (waiting up to busy_timeout) for the rest of this
-    transaction: a write that changes nothing and fires no row trigger."""
-    conn.execute(text("DELETE FROM audit_records WHERE 0"))
+    transaction: a write that changes nothing and fires no row trigger.
+
+    A deferred transaction that read first (a GET that records the read of personal
+    data) is refused at once if another connection wrote since its first read, however
+    long busy_timeout is. Having written nothing (or it would hold the lock already), it
+    begins again as a writer: the records describe what it read, and the head is read
+    after the lock is taken, so they are chained as if written just now.
+    """
+    try:
+        conn.execute(_LOCK)
+    except OperationalError as error:
+        if not sqlite_busy(error) or conn.in_nested_transaction():
+            raise
+        begin_again_as_writer(conn)
+        conn.execute(_LOCK)
 
 
 def head(conn: Connection) -> tuple[int, bytes, datetime | None]:

@@ -30,8 +30,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 from sqlalchemy import Connection, insert, select, text
+from sqlalchemy.orm import Session
 
-from backend.audit.append import head
+from backend.audit.append import head, lock_chain
 from backend.audit.models import AuditCheckpoint
 from backend.audit.sequencer import settle
 from backend.db import Database
@@ -143,25 +144,40 @@ def signature_valid(public: Ed25519PublicKey, checkpoint: Checkpoint) -> bool:
 
 # --- making one ------------------------------------------------------------------
 
-def make_checkpoint(db: Database, config: Mapping[str, Any], *,
-                    force: bool = False) -> Checkpoint | None:
-    """Sign the current head unless the last checkpoint already covers it (or `force`)."""
+def make_checkpoint(db: Database, config: Mapping[str, Any], *, force: bool = False,
+                    within: Session | None = None) -> Checkpoint | None:
+    """Sign the current head unless the last checkpoint already covers it (or `force`).
+
+    Signed in a transaction of its own, committed here; or in `within`'s, which its
+    caller commits. The API signs on SQLite in the request's transaction: that holds
+    the single write lock from its first statement (backend.db), so a transaction of
+    the checkpoint's own would wait for the request that waits for it.
+    """
     key = signing_key(config)
     directory = Path(config["AUDIT_CHECKPOINT_DIR"])
     settle(db.engine)  # sign what committed before this call, queued records included
+    if within is not None:
+        return _sign_head(within.connection(), key, directory, force)
     with db.transaction() as sess:
-        conn = sess.connection()
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                         {"key": CHECKPOINT_LOCK_KEY})
-        size, head_hash, _at = head(conn)
-        if not force and size <= last_size(conn):
-            return None
-        checkpoint = sign(key, size, head_hash)
-        write_files(directory, checkpoint, key)
-        conn.execute(insert(_TABLE).values(size=size, head=head_hash, at=checkpoint.at,
-                                           key_id=key_id(key), body=checkpoint.body,
-                                           signature=checkpoint.signature))
+        return _sign_head(sess.connection(), key, directory, force)
+
+
+def _sign_head(conn: Connection, key: Ed25519PrivateKey, directory: Path,
+               force: bool) -> Checkpoint | None:
+    """One checkpoint writer at a time: PostgreSQL's advisory lock, SQLite's write lock
+    (taken before the head is read, so the insert cannot be refused for a stale read)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHECKPOINT_LOCK_KEY})
+    elif conn.dialect.name == "sqlite":
+        lock_chain(conn)
+    size, head_hash, _at = head(conn)
+    if not force and size <= last_size(conn):
+        return None
+    checkpoint = sign(key, size, head_hash)
+    write_files(directory, checkpoint, key)
+    conn.execute(insert(_TABLE).values(size=size, head=head_hash, at=checkpoint.at,
+                                       key_id=key_id(key), body=checkpoint.body,
+                                       signature=checkpoint.signature))
     return checkpoint
 
 
