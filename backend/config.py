@@ -117,6 +117,10 @@ def _loopback_url(value: str) -> str:
     return f"http://{parts.netloc}"
 
 
+def _optional_loopback_url(value: str) -> str:
+    return _loopback_url(value) if value.strip() else ""
+
+
 def _answer_time(value: str) -> int:
     seconds = _positive(value)
     if seconds < 20:
@@ -181,6 +185,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("READER_BRIDGE", "http://127.0.0.1:7468", "Where a kiosk's or agent's own reader "
             "daemon serves its local bridge, as the screens' browser reaches it (see "
             "admin/README.md).", _loopback_url),
+    Setting("AGENT_READER_BRIDGE", "", "The agent screens' reader bridge, where it differs "
+            "from SATUKARTU_READER_BRIDGE (a kiosk and a shop on one PC, as in the demo).",
+            _optional_loopback_url),
     Setting("SCREEN_IDLE_WARNING", "60", "Seconds without a touch before a citizen's screen "
             "asks whether they need more time.", _positive),
     Setting("SCREEN_IDLE_ANSWER", "30", "Seconds that question stays before the screen "

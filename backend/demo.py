@@ -27,6 +27,9 @@ from typing import Any
 import click
 
 DEMO_PIN = "123456"
+# The demo's kiosk and shop share one PC, so their reader bridges need two ports.
+KIOSK_BRIDGE = "http://127.0.0.1:7468"
+AGENT_BRIDGE = "http://127.0.0.1:7469"
 
 
 def _bold(text: str) -> str:
@@ -103,7 +106,7 @@ def _check_port_free(bind: str) -> None:
                                        "choose another address with --bind")
 
 
-def _pick_citizen(demo: Demo) -> dict[str, Any]:
+def pick_citizen(demo: Demo) -> dict[str, Any]:
     """A living adult in a low-decile household: someone with programmes to show."""
     from sqlalchemy import select
 
@@ -123,7 +126,7 @@ def _pick_citizen(demo: Demo) -> dict[str, Any]:
     return {"id": row.id, "number": row.national_number, "name": row.full_name}
 
 
-def _prepare(demo: Demo) -> dict[str, Any]:
+def prepare(demo: Demo) -> dict[str, Any]:
     click.echo(_bold("1. database, registry, CA, staff and terminals"))
     demo.satukartu("db", "upgrade")
     demo.satukartu("registry", "synth", "--citizens", str(demo.citizens), "--seed", "7")
@@ -135,15 +138,30 @@ def _prepare(demo: Demo) -> dict[str, Any]:
                                       "--name", "Demo kiosk", "--json"))
     counter = json.loads(demo.satukartu("terminal", "add", "--kind", "counter",
                                         "--name", "Demo counter", "--json"))
+    agent = json.loads(demo.satukartu("terminal", "add", "--kind", "agent",
+                                      "--name", "e-Warong Demo", "--json"))
+    agent_password = secrets.token_urlsafe(12)
+    demo.satukartu("staff", "add", "agent", "--role", "agent", "--name", "Demo agent",
+                   "--password-stdin", stdin=agent_password + "\n")
     for programme in ("food", "transport", "elderly"):
         demo.satukartu("ledger", "allocate", "--programme", programme)
-    return {"admin_password": admin_password, "kiosk": kiosk, "counter": counter}
+    return {"admin_password": admin_password, "kiosk": kiosk, "counter": counter,
+            "agent": agent, "agent_password": agent_password}
 
 
-def _start_pcsc(demo: Demo) -> tuple[str, Any]:
+def start_reader(demo: Demo, name: str, terminal: dict[str, Any], reader: str,
+                 bridge: str) -> subprocess.Popen:
+    """The reader daemon of one screen's PC, with its local bridge for the page."""
+    return demo.start(name, "reader", "--hub", demo.origin, "--kind", terminal["scope"],
+                      "--client-id", terminal["client_id"],
+                      "--client-secret", terminal["client_secret"], "--reader", reader,
+                      "--bridge", bridge.removeprefix("http://"))
+
+
+def _start_pcsc(demo: Demo) -> tuple[Any, Any]:
     from card_reader.stack import PrivatePcscd, VirtualCard
 
-    click.echo(_bold("2. pcscd with a virtual reader, and a blank virtual card in it"))
+    click.echo(_bold("2. pcscd with two virtual readers, and a blank virtual card in one"))
     workdir = demo.instance / "pcscd"
     workdir.mkdir(exist_ok=True)
     pcscd = PrivatePcscd(workdir)
@@ -154,7 +172,7 @@ def _start_pcsc(demo: Demo) -> tuple[str, Any]:
     card = VirtualCard(pcscd, demo.instance / "demo-card.json", pcscd.readers[0])
     card.insert()
     demo.stoppers.append(lambda: card.remove(wait=False))
-    return pcscd.readers[0], card
+    return pcscd, card
 
 
 def _reader_once(demo: Demo, terminal: dict[str, Any], pin: str | None) -> dict[str, Any]:
@@ -174,14 +192,18 @@ def run_demo(instance: Path, bind: str, citizens: int, keep: bool) -> None:
         shutil.rmtree(instance)
     instance.mkdir(parents=True, exist_ok=True)
     demo = Demo(instance=instance.resolve(), bind=bind, citizens=citizens)
-    _check_port_free(bind)
+    for address in (bind, *(b.removeprefix("http://") for b in (KIOSK_BRIDGE, AGENT_BRIDGE))):
+        _check_port_free(address)
     signal.signal(signal.SIGTERM, _interrupt)
     demo.env = {**os.environ, "SATUKARTU_INSTANCE_DIR": str(demo.instance),
-                "SATUKARTU_ORIGIN": demo.origin, "PYTHONUNBUFFERED": "1"}
+                "SATUKARTU_ORIGIN": demo.origin, "PYTHONUNBUFFERED": "1",
+                "SATUKARTU_READER_BRIDGE": KIOSK_BRIDGE,
+                "SATUKARTU_AGENT_READER_BRIDGE": AGENT_BRIDGE}
     try:
-        setup = _prepare(demo)
-        citizen = _pick_citizen(demo)
-        reader, _card = _start_pcsc(demo)
+        setup = prepare(demo)
+        citizen = pick_citizen(demo)
+        pcscd, card = _start_pcsc(demo)
+        reader = pcscd.readers[0]
         click.echo(_bold(f"3. issuing a card to {citizen['name']} ({citizen['number']})"))
         issued = json.loads(demo.satukartu("card", "issue", "--citizen", citizen["number"],
                                            "--reader", reader, "--pin", DEMO_PIN, "--json"))
@@ -193,7 +215,11 @@ def run_demo(instance: Path, bind: str, citizens: int, keep: bool) -> None:
         click.echo(_bold("5. a tap at the kiosk, then the PIN at the counter"))
         tap = _reader_once(demo, setup["kiosk"], None)
         pin = _reader_once(demo, setup["counter"], DEMO_PIN)
-        _report(demo, setup, citizen, issued, tap, pin, reader)
+        click.echo(_bold("6. the kiosk's and the shop's reader daemons, for the screens"))
+        card.remove()
+        start_reader(demo, "reader-kiosk", setup["kiosk"], pcscd.readers[0], KIOSK_BRIDGE)
+        start_reader(demo, "reader-agent", setup["agent"], pcscd.readers[1], AGENT_BRIDGE)
+        _report(demo, setup, citizen, issued, tap, pin, pcscd)
         while True:
             for name, proc in demo.procs:
                 if proc.poll() is not None:
@@ -207,20 +233,30 @@ def run_demo(instance: Path, bind: str, citizens: int, keep: bool) -> None:
 
 def _report(demo: Demo, setup: dict[str, Any], citizen: dict[str, Any],
             issued: dict[str, Any], tap: dict[str, Any], pin: dict[str, Any],
-            reader: str) -> None:
+            pcscd: Any) -> None:
     kiosk = setup["kiosk"]
+    satukartu = Path(sys.executable).with_name("satukartu")
+    vcard = f"{satukartu} vcard --state {demo.instance / 'demo-card.json'} --port"
     lines = [
         "",
         _bold("SatuKartu is running. Open:"),
+        f"  the kiosk              {demo.origin}/kiosk/",
+        f"  the agent's shop       {demo.origin}/agent/   (sign in as agent / "
+        f"{setup['agent_password']})",
         f"  home page and status   {demo.origin}/",
         f"  API reference          {demo.origin}/api",
         f"  OpenAPI document       {demo.origin}/api/v1/openapi.json",
         "",
+        _bold("Insert the card (it stays in until you press Ctrl-C in that terminal):"),
+        f"  at the kiosk           {vcard} {pcscd.port_for(pcscd.readers[0])}",
+        f"  at the agent's shop    {vcard} {pcscd.port_for(pcscd.readers[1])}",
+        "",
         _bold("Demo identities"),
         f"  admin                  admin / {setup['admin_password']}",
+        f"  agent                  agent / {setup['agent_password']}",
         f"  kiosk terminal         {kiosk['client_id']} / {kiosk['client_secret']}",
         f"  card                   serial {issued.get('serial')} for {citizen['name']}, "
-        f"PIN {DEMO_PIN}, in '{reader}'",
+        f"PIN {DEMO_PIN}",
         "",
         _bold("The card was tapped and signed in:"),
         f"  tap  (key 9E, kiosk)   {json.dumps(tap)}",

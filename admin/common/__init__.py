@@ -22,7 +22,7 @@ blueprint = Blueprint("screens_common", __name__, template_folder="templates",
 def screen_blueprint(name: str, import_name: str, url_prefix: str) -> Blueprint:
     screen = Blueprint(name, import_name, url_prefix=url_prefix, template_folder="templates",
                        static_folder="static", static_url_path="/static")
-    security.guard(screen)
+    security.guard(screen, lambda: bridge_for(name))
 
     @screen.after_request
     def _remember_language(response: Response) -> Response:
@@ -35,10 +35,18 @@ def screen_blueprint(name: str, import_name: str, url_prefix: str) -> Blueprint:
     return screen
 
 
+def bridge_for(screen: str) -> str:
+    """The reader bridge this screen's browser talks to (see admin/README.md)."""
+    config = current_app.config
+    if screen == "agent" and config["AGENT_READER_BRIDGE"]:
+        return config["AGENT_READER_BRIDGE"]
+    return config["READER_BRIDGE"]
+
+
 def render(template: str, screen: str, **context: Any) -> str:
     """A screen page, with what its script needs to meet the reader and the clock."""
     config = current_app.config
-    return render_template(template, screen=screen, bridge=config["READER_BRIDGE"],
+    return render_template(template, screen=screen, bridge=bridge_for(screen),
                            idle_warning=config["SCREEN_IDLE_WARNING"],
                            idle_answer=config["SCREEN_IDLE_ANSWER"], **context)
 

@@ -11,7 +11,9 @@ carrying the session, and the Origin check refuses the rest.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, request
+from collections.abc import Callable
+
+from flask import Blueprint, Response, abort, request
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -24,7 +26,8 @@ def content_security_policy(bridge: str) -> str:
         "img-src 'self' data:",
         "font-src 'self'",
         f"connect-src 'self' {bridge}",
-        "frame-ancestors 'none'",
+        "frame-src 'self'",
+        "frame-ancestors 'self'",
         "base-uri 'none'",
         "form-action 'self'",
     ))
@@ -39,7 +42,7 @@ def _same_origin() -> bool:
     return origin is None or origin == request.host_url.rstrip("/")
 
 
-def guard(blueprint: Blueprint) -> None:
+def guard(blueprint: Blueprint, bridge: Callable[[], str]) -> None:
     """Give a screen blueprint the headers above and refuse cross-site writes."""
 
     @blueprint.before_request
@@ -51,10 +54,9 @@ def guard(blueprint: Blueprint) -> None:
     def _headers(response: Response) -> Response:
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
-        response.headers["Content-Security-Policy"] = content_security_policy(
-            current_app.config["READER_BRIDGE"])
+        response.headers["Content-Security-Policy"] = content_security_policy(bridge())
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
         response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
         return response

@@ -40,8 +40,8 @@ def _sell(site, amount=50_000, category="rice"):
 
 def test_a_wrong_password_shows_an_error_summary(site, staff_account):
     agent = staff_account("agent", password="a long enough agent password")
-    page = site.post("/agent/sign-in", data={"username": agent.username, "password": "no"},
-                     headers=SAME_ORIGIN)
+    page = site.post("/agent/sign-in?lang=en", data={"username": agent.username,
+                                                      "password": "no"}, headers=SAME_ORIGIN)
     text = page.get_data(as_text=True)
     assert page.status_code == 400 and "error-summary" in text
     assert re.search(r"<title>Error:", text)
