@@ -46,11 +46,15 @@ def card_by_certificate(db: Session, der_9e: bytes) -> Card:
     return found
 
 
-def _record_failure(card: Card, clerk: Principal, reason: Reason) -> None:
-    """A failed attempt is audited in its own transaction: the caller's rolls back."""
+def _record_failure(db: Session, card: Card, clerk: Principal, reason: Reason) -> None:
+    """A failed attempt is audited in its own transaction. The caller's would roll back
+    anyway, so it is rolled back first: on SQLite it holds the write lock, which the
+    audit's own transaction would otherwise wait for in vain."""
+    serial, citizen_id = card.serial, card.citizen_id
+    db.rollback()
     with database().transaction() as own:
-        record(own, action="card.pin_unblock", subject_type="card", subject_id=card.serial,
-               citizen_id=card.citizen_id, outcome=reason.value, principal=clerk)
+        record(own, action="card.pin_unblock", subject_type="card", subject_id=serial,
+               citizen_id=citizen_id, outcome=reason.value, principal=clerk)
 
 
 def unblock_in_reader(db: Session, reader: str, clerk_username: str, puk: str,
@@ -74,9 +78,9 @@ def unblock_in_reader(db: Session, reader: str, clerk_username: str, puk: str,
         try:
             piv.unblock_pin(puk, new_pin)
         except InvalidPinError as exc:
-            _record_failure(card, clerk, Reason.PUK_INCORRECT)
+            _record_failure(db, card, clerk, Reason.PUK_INCORRECT)
             raise UnblockError(f"wrong PUK; {exc.attempts_remaining} tries left") from exc
         except PinBlockedError as exc:
-            _record_failure(card, clerk, Reason.PUK_BLOCKED)
+            _record_failure(db, card, clerk, Reason.PUK_BLOCKED)
             raise UnblockError("the PUK is blocked: the card must be replaced") from exc
     return card.serial
