@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import current_app
 
+from admin.common.messages import category_words
 from backend.api.routing import parse_model
 from backend.audit import record
 from backend.auth.principal import Principal
@@ -46,7 +47,8 @@ class Entitlement:
 
 
 def options(principal: Principal) -> list[Entitlement]:
-    """The card holder's entitlements this terminal can serve, with their balances."""
+    """The card holder's entitlements this terminal can serve, goods before cash; an
+    entitlement with nothing left is not offered (the agent could only be refused)."""
     overview = programmes_for(principal)
     found = []
     for programme in overview.programmes:
@@ -57,17 +59,17 @@ def options(principal: Principal) -> list[Entitlement]:
                 continue
             purse = next(iter(module.purses), None)
             rule = module.purses.get(purse) if purse else None
-            found.append(Entitlement(
-                programme.key, name, programme.title, kind,
-                sum(programme.balances.values()),
-                tuple(sorted(rule.categories)) if rule and rule.categories else ()))
-    return found
+            balance = sum(programme.balances.values())
+            if balance > 0:
+                found.append(Entitlement(
+                    programme.key, name, programme.title, kind, balance,
+                    tuple(sorted(rule.categories)) if rule and rule.categories else ()))
+    return sorted(found, key=lambda e: (e.kind != GOODS, e.title))
 
 
 def preselected(choices: list[Entitlement]) -> str | None:
-    """One entitlement chosen for the agent: the first with credit left."""
-    funded = [c for c in choices if c.balance > 0] or choices
-    return funded[0].programme if funded else None
+    """One entitlement chosen for the agent: goods credit first (what a shop is for)."""
+    return choices[0].programme if choices else None
 
 
 @dataclass(frozen=True)
@@ -94,8 +96,8 @@ class Order:
     def action_input(self) -> dict[str, Any]:
         if self.entitlement.kind == GOODS:
             return {"amount": self.amount, "items": [{
-                "name": self.category, "category": self.category, "quantity": 1,
-                "unit_price": self.amount}]}
+                "name": category_words(self.category or ""), "category": self.category,
+                "quantity": 1, "unit_price": self.amount}]}
         return {"amount": self.amount}
 
 

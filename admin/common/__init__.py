@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import Blueprint, Flask, Response, current_app, g, render_template, request
 
 from admin.common import i18n, messages, security
 from admin.common.sessions import Gone
@@ -46,7 +46,10 @@ def bridge_for(screen: str) -> str:
 def render(template: str, screen: str, **context: Any) -> str:
     """A screen page, with what its script needs to meet the reader and the clock."""
     config = current_app.config
+    principal = g.get("principal")
+    card = principal.card if principal is not None else None
     return render_template(template, screen=screen, bridge=bridge_for(screen),
+                           card_serial=card.card_serial if card else None,
                            idle_warning=config["SCREEN_IDLE_WARNING"],
                            idle_answer=config["SCREEN_IDLE_ANSWER"], **context)
 

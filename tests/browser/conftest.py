@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -135,6 +136,11 @@ def agent_page(browser: Any, stack: Stack) -> Iterator[Any]:
     context = browser.new_context(viewport=AGENT_VIEWPORT, locale="id-ID",
                                   accept_downloads=True)
     page = context.new_page()
+    # Headless Chromium's PDF viewer crashes the page now and then when a receipt prints
+    # itself in its frame; the frame gets a stand-in page, so the print still runs. The
+    # receipt's PDF itself is fetched and read by the tests (page.request is not routed).
+    page.route(re.compile(r".*/agent/receipt/\d+\.pdf$"), lambda route: route.fulfill(
+        status=200, content_type="text/html", body="<p>receipt</p>"))
     yield page
     context.close()
 
@@ -172,4 +178,4 @@ def assert_nothing_stored(page: Any) -> None:
                                    "Object.assign({}, sessionStorage)]")
     assert local == {}
     assert set(session) <= {"htmx-current-path-for-history"}
-    assert all(value.startswith("/") and "?" not in value for value in session.values())
+    assert all(value.startswith("/") and DEMO_PIN not in value for value in session.values())

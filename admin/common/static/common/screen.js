@@ -17,6 +17,7 @@
   var data = body.dataset;
   var bridge = data.bridge;
   var needsCard = data.needsCard === "true";
+  var waiting = data.waiting === "true";  /* the welcome screen, waiting for a card */
   var handingOver = false;
 
   function $(selector) { return document.querySelector(selector); }
@@ -77,23 +78,29 @@
   function onEvent(event) {
     if (event.event === "state") {
       if (!event.card && needsCard) { endVisit("removed"); return; }
-      if (event.card && event.session && !needsCard && !data.pinPage) {
-        handOver(event.session);
-      }
+      if (event.card && event.session && waiting) { handOver(event.session); }
       if (!event.card) { setStatus("ready"); }
       return;
     }
-    if (event.event === "inserted") { if (!needsCard) { setStatus("reading"); } return; }
+    if (event.event === "inserted") { if (waiting) { setStatus("reading"); } return; }
     if (event.event === "removed") {
-      if (needsCard || data.pinPage) { endVisit("removed"); } else { setStatus("ready"); }
+      if (needsCard || data.pinPage) { endVisit("removed"); }
+      else if ($(".problem")) { go(data.start); }
+      else { setStatus("ready"); }
       return;
     }
-    if (event.event === "session") {
-      if (!needsCard && !data.pinPage) { handOver(event); }
-      else if (data.cardSerial && event.card_serial !== data.cardSerial) { handOver(event); }
-      return;
-    }
+    if (event.event === "session") { onSession(event); return; }
     if (event.event === "refused" && !data.pinPage) { onRefused(event); }
+  }
+
+  function onSession(session) {
+    if (data.pinPage) { return; }  /* the PIN's own answer carries its session */
+    if (waiting) { handOver(session); return; }
+    if (needsCard && session.card_serial === data.cardSerial) { return; }
+    /* a new card replaces whoever was being served */
+    if (needsCard) { blank(); }
+    if (data.accept === "pin" && session.assurance !== "pin") { go(data.pin); return; }
+    handOver(session);
   }
 
   function listen() {
@@ -265,6 +272,13 @@
     });
   }
 
+  function clearProblem() {
+    /* a refusal shown on the welcome screen is for the person who was there */
+    if ($(".problem") && !needsCard) {
+      setTimeout(function () { go(data.start); }, 30000);
+    }
+  }
+
   function focusProblem() {
     var summary = $("[data-autofocus]");
     if (summary) { summary.focus(); }
@@ -273,9 +287,12 @@
   listen();
   pinPad();
   amountPad();
+  /* a part of the page swapped in by htmx brings its own keypad */
+  document.body.addEventListener("htmx:afterSettle", function () { amountPad(); });
   idleTimer();
   speech();
   doneButtons();
   autoPrint();
+  clearProblem();
   focusProblem();
 })();
