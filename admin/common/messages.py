@@ -65,7 +65,7 @@ ADVICE: dict[str, Advice] = {
                                    _l("The amount is more than the balance. Please enter a "
                                       "smaller amount.")),
     "amount_above_cap": Advice(_l("The amount is too large"),
-                               _l("One payment may not be that large. Please enter a smaller "
+                               _l("One sale may not be that large. Please enter a smaller "
                                   "amount.")),
     "amount_invalid": Advice(_l("The amount is not right"),
                              _l("Please enter an amount above zero.")),

@@ -65,10 +65,18 @@ def crowded_targets(page: Any) -> list[str]:
         for b in targets[i + 1:]:
             dx = max(b["x"] - (a["x"] + a["w"]), a["x"] - (b["x"] + b["w"]), 0)
             dy = max(b["y"] - (a["y"] + a["h"]), a["y"] - (b["y"] + b["h"]), 0)
-            inside = dx == 0 and dy == 0
-            if not inside and max(dx, dy) < MIN_GAP - 0.5:
+            if not _nested(a, b) and max(dx, dy) < MIN_GAP - 0.5:
                 close.append(f"{a['name']!r} / {b['name']!r}")
     return close
+
+
+def _nested(a: dict[str, float], b: dict[str, float]) -> bool:
+    """One box inside the other: a label around its own control is one target."""
+    def inside(inner: dict[str, float], outer: dict[str, float]) -> bool:
+        return (inner["x"] >= outer["x"] - 0.5 and inner["y"] >= outer["y"] - 0.5
+                and inner["x"] + inner["w"] <= outer["x"] + outer["w"] + 0.5
+                and inner["y"] + inner["h"] <= outer["y"] + outer["h"] + 0.5)
+    return inside(a, b) or inside(b, a)
 
 
 def small_or_clipped_text(page: Any, min_size: float) -> list[str]:
