@@ -7,6 +7,9 @@ import sys
 
 import click
 
+# gunicorn's default line, then the time the hub took for the request (microseconds).
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)sus'
+
 
 def _exec(argv: list[str]) -> None:
     """Replace this process, so signals (Ctrl-C, SIGTERM) reach the server itself."""
@@ -24,7 +27,7 @@ def serve(bind: str, workers: int, threads: int) -> None:
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     _exec([gunicorn, "--bind", bind, "--workers", str(workers), "--threads", str(threads),
            "--worker-class", "gthread", "--access-logfile", "-", "--graceful-timeout", "10",
-           "backend.wsgi:app"])
+           "--access-logformat", ACCESS_LOG_FORMAT, "backend.wsgi:app"])
 
 
 @click.command()

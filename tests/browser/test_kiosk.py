@@ -84,3 +84,18 @@ def test_locking_tap_use_makes_the_next_tap_ask_for_the_pin(kiosk_page, stack, k
     kiosk_page.goto(f"{stack.origin}/kiosk/more")
     kiosk_page.click("#tap-unlock")
     kiosk_page.wait_for_selector("#tap-lock")
+
+
+def test_a_wrong_pin_says_how_many_tries_are_left_in_plain_words(kiosk_page, stack,
+                                                                 kiosk_card):
+    _tap(kiosk_page, stack, kiosk_card)
+    kiosk_page.click("#more")
+    _enter_pin(kiosk_page, "999999")
+    message = kiosk_page.locator("[data-pin-message]")
+    message.wait_for(state="visible")
+    kiosk_page.wait_for_timeout(500)
+    assert re.search(r"\b2\b", message.inner_text()), message.inner_text()
+    assert "pin_invalid" not in kiosk_page.inner_text("body")
+    assert "999999" not in kiosk_page.content()
+    _enter_pin(kiosk_page)  # the right PIN resets the card's counter
+    kiosk_page.wait_for_url(re.compile(r"/kiosk/more$"))

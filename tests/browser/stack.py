@@ -1,0 +1,96 @@
+"""The screens' stack, for the browser tests and the screens' benchmark.
+
+A private pcscd's two vpcd readers (the kiosk's and the shop's), the hub under
+gunicorn on SQLite (the demo's embedded default) with a synthetic city, and one reader
+daemon per screen with its local bridge, all started through the same `satukartu`
+commands the demo uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from backend.demo import DEMO_PIN, Demo, _wait_http, pick_citizen, prepare, start_reader
+from card_reader.stack import PrivatePcscd, VirtualCard, wait_for
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    demo: Demo
+    pcscd: PrivatePcscd
+    setup: dict[str, Any]
+    citizen: dict[str, Any]
+    card_state: Path
+    database: Path
+
+    @property
+    def origin(self) -> str:
+        return self.demo.origin
+
+    def card(self, screen: str) -> VirtualCard:
+        """The citizen's card, to insert into the kiosk's or the shop's reader."""
+        reader = self.pcscd.readers[0 if screen == "kiosk" else 1]
+        return VirtualCard(self.pcscd, self.card_state, reader)
+
+    def sql(self, statement: str, *params: Any) -> list[tuple]:
+        with sqlite3.connect(self.database) as db:
+            rows = db.execute(statement, params).fetchall()
+        return rows
+
+    def logs(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in self.demo.instance.glob("*.log"))
+
+
+def _bridge_ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/state", timeout=1) as answer:  # noqa: S310
+            return json.load(answer)["event"] == "state"
+    except OSError:
+        return False
+
+
+@contextmanager
+def running_stack(pcscd: PrivatePcscd, instance: Path, citizens: int = 80) -> Iterator[Stack]:
+    """Everything started, and stopped again on leaving."""
+    instance.mkdir(parents=True)
+    demo = Demo(instance=instance, bind=f"127.0.0.1:{_free_port()}", citizens=citizens)
+    bridges = {"kiosk": f"http://127.0.0.1:{_free_port()}",
+               "agent": f"http://127.0.0.1:{_free_port()}"}
+    demo.env = {**{k: v for k, v in os.environ.items() if not k.startswith("SATUKARTU_")},
+                **pcscd.env, "SATUKARTU_INSTANCE_DIR": str(instance),
+                "SATUKARTU_ORIGIN": demo.origin, "PYTHONUNBUFFERED": "1",
+                "SATUKARTU_READER_BRIDGE": bridges["kiosk"],
+                "SATUKARTU_AGENT_READER_BRIDGE": bridges["agent"]}
+    try:
+        setup = prepare(demo)
+        citizen = pick_citizen(demo)
+        database = instance / "satukartu.db"
+        with sqlite3.connect(database) as db:  # the scenario's citizen reads Indonesian
+            db.execute("UPDATE citizens SET language = 'id' WHERE id = ?", (citizen["id"],))
+        card = VirtualCard(pcscd, instance / "card.json", pcscd.readers[0]).insert()
+        demo.satukartu("card", "issue", "--citizen", citizen["number"], "--reader",
+                       pcscd.readers[0], "--pin", DEMO_PIN, "--json")
+        card.remove()
+        hub = demo.start("hub", "serve", "--bind", demo.bind, "--workers", "2")
+        _wait_http(f"{demo.origin}/api/v1/health", 60, hub, instance / "hub.log")
+        for screen, reader in (("kiosk", pcscd.readers[0]), ("agent", pcscd.readers[1])):
+            start_reader(demo, f"reader-{screen}", setup[screen], reader, bridges[screen])
+            wait_for(lambda b=bridges[screen]: _bridge_ready(b), 20, f"the {screen} bridge")
+        yield Stack(demo, pcscd, setup, citizen, instance / "card.json", database)
+    finally:
+        demo.stop_all()
