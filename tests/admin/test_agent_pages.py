@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date
 
 import pytest
 from pypdf import PdfReader
@@ -129,3 +130,19 @@ def test_a_receipt_of_another_terminal_is_not_shown(site, visit, food_household,
         {"name": "x", "category": "rice", "quantity": 1, "unit_price": 1000}]})
     visit(food_household, "pin", screen="agent")
     assert site.get(f"/agent/receipt/{sold.json['entry_id']}").status_code == 303
+
+
+def test_a_cash_pay_out_needs_no_category(site, visit, citizen, household, fund,
+                                          agent_signed_in):
+    elder = citizen(birth_date=date(1950, 1, 1))
+    household(head=elder, welfare_decile=2)
+    fund("elderly", "allowance", elder, 300_000)
+    visit(elder, "pin", screen="agent")
+    page = site.get("/agent/sale?programme=elderly").get_data(as_text=True)
+    assert 'id="categories"' not in page
+    confirm = site.get("/agent/confirm", query_string={"programme": "elderly",
+                                                       "amount": 100_000})
+    key = re.search(r'name="key" value="([^"]+)"', confirm.get_data(as_text=True)).group(1)
+    paid = site.post("/agent/redeem", data={"programme": "elderly", "amount": 100_000,
+                                            "key": key}, headers=SAME_ORIGIN)
+    assert "Rp200.000" in site.get(paid.headers["Location"]).get_data(as_text=True)

@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import sqlite3
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +52,22 @@ class Stack:
         with sqlite3.connect(self.database) as db:
             rows = db.execute(statement, params).fetchall()
         return rows
+
+    def staff_read(self, purpose: str) -> None:
+        """The admin reads the citizen's record through the API, as an office would."""
+        login = urllib.request.Request(
+            f"{self.origin}/api/v1/auth/staff/login", method="POST",
+            data=json.dumps({"username": "admin",
+                             "password": self.setup["admin_password"]}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(login, timeout=10) as answer:  # noqa: S310
+            token = json.load(answer)["access_token"]
+        read = urllib.request.Request(
+            f"{self.origin}/api/v1/citizens/{self.citizen['id']}?"
+            + urllib.parse.urlencode({"purpose": purpose}),
+            headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(read, timeout=10):  # noqa: S310
+            pass
 
     def logs(self) -> str:
         return "".join(p.read_text(errors="replace") for p in self.demo.instance.glob("*.log"))

@@ -83,3 +83,17 @@ def test_a_new_card_replaces_the_card_holder_being_served(agent_page, stack, age
     page.wait_for_url(re.compile(r"/agent/pin"), timeout=10_000)
     page.goto(f"{stack.origin}/agent/sale")
     assert page.url.endswith("/agent/"), "the removed card's sale is gone"
+
+
+def test_choosing_another_credit_swaps_in_what_it_needs(agent_page, stack, agent_card):
+    page = agent_page
+    _sign_in(page, stack)
+    _card_and_pin(page, agent_card)
+    assert page.locator("#categories").count() == 1
+    page.click("label[for=programme-elderly]")  # cash: no kind of goods to choose
+    page.locator("#categories").wait_for(state="detached")
+    assert page.url.endswith("/agent/sale"), "swapped in place, no navigation"
+    page.click('#amount-pad [data-digit="5"]')
+    assert "5" in page.inner_text("#amount-display"), "the swapped-in keypad works"
+    page.click("label[for=programme-food]")
+    page.locator("#categories").wait_for(state="visible")

@@ -69,7 +69,8 @@ def test_every_kiosk_screen_in_every_language(kiosk_page, stack, kiosk_card):
         ("kiosk-4-pin", lambda: page.goto(f"{origin}/kiosk/pin")),
         ("kiosk-5-more", more),
         ("kiosk-6-programmes-with-pin", lambda: page.goto(f"{origin}/kiosk/home")),
-        ("kiosk-7-who-saw-my-data", lambda: page.goto(f"{origin}/kiosk/access-log")),
+        ("kiosk-7-who-saw-my-data", lambda: (stack.staff_read("verifikasi bantuan sosial"),
+                                             page.goto(f"{origin}/kiosk/access-log"))),
     ], KIOSK_TEXT)
 
 
