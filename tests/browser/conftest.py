@@ -52,11 +52,18 @@ def _fresh_page(browser: Any, viewport: dict[str, int]) -> tuple[Any, Any]:
     return context, context.new_page()
 
 
+def _close(context: Any, page: Any) -> None:
+    """Leave the screen first: its event stream to the bridge closes with the page, and
+    no stale page is left to react to the next test's card."""
+    page.goto("about:blank")
+    context.close()
+
+
 @pytest.fixture
 def kiosk_page(browser: Any, stack: Stack) -> Iterator[Any]:
     context, page = _fresh_page(browser, KIOSK_VIEWPORT)
     yield page
-    context.close()
+    _close(context, page)
 
 
 @pytest.fixture
@@ -68,7 +75,7 @@ def agent_page(browser: Any, stack: Stack) -> Iterator[Any]:
     page.route(re.compile(r".*/agent/receipt/\d+\.pdf$"), lambda route: route.fulfill(
         status=200, content_type="text/html", body="<p>receipt</p>"))
     yield page
-    context.close()
+    _close(context, page)
 
 
 @pytest.fixture
