@@ -188,6 +188,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AGENT_READER_BRIDGE", "", "The agent screens' reader bridge, where it differs "
             "from SATUKARTU_READER_BRIDGE (a kiosk and a shop on one PC, as in the demo).",
             _optional_loopback_url),
+    Setting("AGENT_SHIFT_HOURS", "10", "Hours an agent's sign-in at a shop screen lasts (one "
+            "shift); signing out ends it at once.", _positive),
     Setting("SCREEN_IDLE_WARNING", "60", "Seconds without a touch before a citizen's screen "
             "asks whether they need more time.", _positive),
     Setting("SCREEN_IDLE_ANSWER", "30", "Seconds that question stays before the screen "

@@ -34,7 +34,7 @@ from backend.auth.principal import Principal
 from backend.db import session as db_session
 from backend.documents import receipts, verification
 from backend.errors import ApiError
-from backend.identity import signin
+from backend.identity import accounts, signin
 from backend.ledger import settlement
 
 blueprint = screen_blueprint("agent", __name__, "/agent")
@@ -75,11 +75,11 @@ def sign_in() -> BaseResponse:
     if not username:
         errors.append({"field": "username", "text": advice("invalid_credentials").next_step})
     try:
-        signed = signin.password_login(username, password, request.remote_addr) \
+        shift = current_app.config["AGENT_SHIFT_HOURS"] * 3600
+        signed = signin.password_login(username, password, request.remote_addr, ttl=shift) \
             if username and password else None
     except ApiError as error:
         db_session().rollback()
-        commit()
         found = advice(error.reason.value)
         errors.append({"field": "password", "text": f"{found.title}. {found.next_step}"})
         signed = None
@@ -98,6 +98,12 @@ def sign_in() -> BaseResponse:
 
 @blueprint.post("/sign-out")
 def sign_out() -> BaseResponse:
+    """The shift's sign-in ends at the hub too: the cookie alone would outlive the agent."""
+    staff = staff_principal(AGENT)
+    if staff is not None:
+        accounts.end_staff_tokens(db_session(), accounts.get_staff(db_session(),
+                                                                   staff.subject).id)
+        commit()
     response = redirect(url_for("agent.idle"), 303)
     clear_cookie(response, STAFF_COOKIE)
     session.pop(visit.TERMINAL_KEY, None)

@@ -146,3 +146,19 @@ def test_a_cash_pay_out_needs_no_category(site, visit, citizen, household, fund,
     paid = site.post("/agent/redeem", data={"programme": "elderly", "amount": 100_000,
                                             "key": key}, headers=SAME_ORIGIN)
     assert "Rp200.000" in site.get(paid.headers["Location"]).get_data(as_text=True)
+
+
+def test_an_agents_sign_in_lasts_the_shift(site, staff_account, app):
+    agent = staff_account("agent", password="a long enough agent password")
+    answer = site.post("/agent/sign-in", data={"username": agent.username,
+                                               "password": agent.password},
+                       headers=SAME_ORIGIN)
+    max_age = int(re.search(r"Max-Age=(\d+)", answer.headers["Set-Cookie"]).group(1))
+    assert max_age == app.config["AGENT_SHIFT_HOURS"] * 3600
+
+
+def test_signing_out_ends_the_agents_token_at_the_hub(site, agent_signed_in, client):
+    token = site.get_cookie("sk_staff").value
+    site.post("/agent/sign-out", headers=SAME_ORIGIN)
+    whoami = client.get("/api/v1/auth/whoami", headers={"Authorization": f"Bearer {token}"})
+    assert whoami.status_code == 401
