@@ -98,6 +98,21 @@ def _wait_http(url: str, timeout: float, proc: subprocess.Popen, log: Path) -> N
     raise click.ClickException(f"the hub did not answer at {url}; see {log}")
 
 
+def wait_bridge(url: str, timeout: float, proc: subprocess.Popen, log: Path) -> None:
+    """Until the reader daemon's bridge answers: the screen needs it from the start."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise click.ClickException(f"a reader daemon exited; see {log}")
+        try:
+            with urllib.request.urlopen(url + "/state", timeout=1) as answer:  # noqa: S310
+                if json.load(answer).get("event") == "state":
+                    return
+        except (OSError, ValueError):
+            time.sleep(0.2)
+    raise click.ClickException(f"the reader's bridge did not answer at {url}; see {log}")
+
+
 def _check_port_free(bind: str) -> None:
     host, _, port = bind.rpartition(":")
     with socket.socket() as probe:
@@ -217,8 +232,10 @@ def run_demo(instance: Path, bind: str, citizens: int, keep: bool) -> None:
         pin = _reader_once(demo, setup["counter"], DEMO_PIN)
         click.echo(_bold("6. the kiosk's and the shop's reader daemons, for the screens"))
         card.remove()
-        start_reader(demo, "reader-kiosk", setup["kiosk"], pcscd.readers[0], KIOSK_BRIDGE)
-        start_reader(demo, "reader-agent", setup["agent"], pcscd.readers[1], AGENT_BRIDGE)
+        for name, reader, bridge in (("kiosk", pcscd.readers[0], KIOSK_BRIDGE),
+                                     ("agent", pcscd.readers[1], AGENT_BRIDGE)):
+            proc = start_reader(demo, f"reader-{name}", setup[name], reader, bridge)
+            wait_bridge(bridge, 30, proc, demo.instance / f"reader-{name}.log")
         _report(demo, setup, citizen, issued, tap, pin, pcscd)
         while True:
             for name, proc in demo.procs:

@@ -83,6 +83,33 @@ def test_demo_issues_and_taps_a_card_and_serves_the_hub(demo_run):
         assert answer.status == 200
 
 
+def _bridge_state() -> dict:
+    with urllib.request.urlopen("http://127.0.0.1:7468/state", timeout=5) as answer:
+        return json.load(answer)
+
+
+def test_the_printed_command_inserts_the_card_at_the_kiosk(demo_run):
+    _, output, port, _ = demo_run
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/kiosk/", timeout=10) as answer:
+        assert answer.status == 200
+    assert f"http://127.0.0.1:{port}/agent/" in output
+    command = re.search(r"at the kiosk\s+(\S+ vcard --state \S+ --port \d+)", output).group(1)
+    card = subprocess.Popen(command.split(), stdout=subprocess.DEVNULL,  # noqa: S603
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not (_bridge_state().get("session") or {}).get("session_token"):
+            assert time.monotonic() < deadline, _bridge_state()
+            time.sleep(0.2)
+    finally:
+        card.send_signal(signal.SIGINT)
+        card.wait(10)
+    deadline = time.monotonic() + 10
+    while _bridge_state()["card"]:
+        assert time.monotonic() < deadline, "the card stayed in after Ctrl-C"
+        time.sleep(0.2)
+
+
 def test_demo_stops_everything_it_started_on_ctrl_c(demo_run):
     proc, output, _, instance = demo_run
     assert "SatuKartu is running" in output, output

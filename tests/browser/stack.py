@@ -20,8 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.demo import DEMO_PIN, Demo, _wait_http, pick_citizen, prepare, start_reader
-from card_reader.stack import PrivatePcscd, VirtualCard, wait_for
+from backend.demo import (
+    DEMO_PIN,
+    Demo,
+    _wait_http,
+    pick_citizen,
+    prepare,
+    start_reader,
+    wait_bridge,
+)
+from card_reader.stack import PrivatePcscd, VirtualCard
 
 
 def _free_port() -> int:
@@ -73,14 +81,6 @@ class Stack:
         return "".join(p.read_text(errors="replace") for p in self.demo.instance.glob("*.log"))
 
 
-def _bridge_ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/state", timeout=1) as answer:  # noqa: S310
-            return json.load(answer)["event"] == "state"
-    except OSError:
-        return False
-
-
 @contextmanager
 def running_stack(pcscd: PrivatePcscd, instance: Path, citizens: int = 80) -> Iterator[Stack]:
     """Everything started, and stopped again on leaving."""
@@ -106,8 +106,9 @@ def running_stack(pcscd: PrivatePcscd, instance: Path, citizens: int = 80) -> It
         hub = demo.start("hub", "serve", "--bind", demo.bind, "--workers", "2")
         _wait_http(f"{demo.origin}/api/v1/health", 60, hub, instance / "hub.log")
         for screen, reader in (("kiosk", pcscd.readers[0]), ("agent", pcscd.readers[1])):
-            start_reader(demo, f"reader-{screen}", setup[screen], reader, bridges[screen])
-            wait_for(lambda b=bridges[screen]: _bridge_ready(b), 20, f"the {screen} bridge")
+            proc = start_reader(demo, f"reader-{screen}", setup[screen], reader,
+                                bridges[screen])
+            wait_bridge(bridges[screen], 30, proc, instance / f"reader-{screen}.log")
         yield Stack(demo, pcscd, setup, citizen, instance / "card.json", database)
     finally:
         demo.stop_all()
