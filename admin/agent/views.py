@@ -119,12 +119,13 @@ def pin() -> str:
 @blueprint.post("/session")
 def hand_over() -> Response:
     _staff()
-    return visit.hand_over(AGENT, "agent.sale_page", assurance="pin")
+    return visit.hand_over(AGENT, "agent.sale_page", assurance="pin",
+                           citizens_language=False)
 
 
 @blueprint.post("/end")
 def end() -> Response:
-    return visit.end_visit(AGENT, "agent.idle")
+    return visit.end_visit(AGENT, "agent.idle", citizens_language=False)
 
 
 @blueprint.get("/sale")

@@ -26,9 +26,12 @@ from backend.registry.models import Citizen
 TERMINAL_KEY = "terminal_id"
 
 
-def hand_over(kinds: tuple[str, ...], next_endpoint: str, assurance: str | None = None
-              ) -> Response:
-    """Take the card session from the page; answer where the page goes next."""
+def hand_over(kinds: tuple[str, ...], next_endpoint: str, assurance: str | None = None,
+              citizens_language: bool = True) -> Response:
+    """Take the card session from the page; answer where the page goes next.
+
+    `citizens_language`: the screen is the citizen's (a kiosk) and speaks their registry
+    language unless they chose another; an agent's screen keeps the agent's."""
     principal = resolve(request.form.get("token", ""))
     card = principal.card if principal is not None else None
     if principal is None or card is None or principal.role not in kinds or (
@@ -36,7 +39,7 @@ def hand_over(kinds: tuple[str, ...], next_endpoint: str, assurance: str | None 
         return jsonify({"refused": "session_ended"}), 409  # type: ignore[return-value]
     response = jsonify({"next": url_for(next_endpoint)})
     set_cookie(response, CARD_COOKIE, request.form["token"])
-    if not i18n.choose(request.cookies.get(i18n.LANGUAGE_COOKIE)):
+    if citizens_language and not i18n.choose(request.cookies.get(i18n.LANGUAGE_COOKIE)):
         spoken = db_session().scalar(select(Citizen.language).where(
             Citizen.id == card.citizen_id))
         set_cookie(response, i18n.LANGUAGE_COOKIE, i18n.choose(spoken) or
@@ -57,12 +60,15 @@ def end_card_session(principal: Principal, why: str) -> None:
     commit()
 
 
-def end_visit(kinds: tuple[str, ...], start_endpoint: str) -> Response:
-    """The citizen is done (or gone): end the session, forget the cookies."""
+def end_visit(kinds: tuple[str, ...], start_endpoint: str,
+              citizens_language: bool = True) -> Response:
+    """The citizen is done (or gone): end the session, forget the cookies (and the
+    language, on the citizen's own screen)."""
     principal = card_principal(kinds)
     if principal is not None:
         end_card_session(principal, request.form.get("why", "done")[:20])
     response = jsonify({"next": url_for(start_endpoint)})
     clear_cookie(response, CARD_COOKIE)
-    clear_cookie(response, i18n.LANGUAGE_COOKIE)
+    if citizens_language:
+        clear_cookie(response, i18n.LANGUAGE_COOKIE)
     return response

@@ -162,3 +162,12 @@ def test_signing_out_ends_the_agents_token_at_the_hub(site, agent_signed_in, cli
     site.post("/agent/sign-out", headers=SAME_ORIGIN)
     whoami = client.get("/api/v1/auth/whoami", headers={"Authorization": f"Bearer {token}"})
     assert whoami.status_code == 401
+
+
+def test_the_agents_screen_keeps_the_agents_language(site, visit, citizen, household, fund,
+                                                     agent_signed_in):
+    holder = citizen(language="th")
+    fund("food", "groceries", household(head=holder, welfare_decile=2), 50_000)
+    site.get("/agent/?lang=vi")
+    visit(holder, "pin", screen="agent")
+    assert 'lang="vi"' in site.get("/agent/sale").get_data(as_text=True)

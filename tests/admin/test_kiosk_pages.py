@@ -114,3 +114,11 @@ def test_a_domicile_letter_is_printed_with_a_chosen_purpose(site, visit, food_ho
                        data={"purpose": "school", "key": "kiosk-test-key-1"},
                        headers=SAME_ORIGIN)
     assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+
+
+def test_the_kiosk_speaks_the_citizens_registry_language(site, visit, citizen, household,
+                                                         fund):
+    holder = citizen(language="th")
+    fund("food", "groceries", household(head=holder, welfare_decile=2), 50_000)
+    visit(holder, "tap")
+    assert 'lang="th"' in site.get("/kiosk/home").get_data(as_text=True)
