@@ -32,9 +32,9 @@ from backend.demo import (
 from card_reader.stack import PrivatePcscd, VirtualCard
 
 
-def _free_port() -> int:
+def _free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((host, 0))
         return probe.getsockname()[1]
 
 
@@ -82,10 +82,13 @@ class Stack:
 
 
 @contextmanager
-def running_stack(pcscd: PrivatePcscd, instance: Path, citizens: int = 80) -> Iterator[Stack]:
-    """Everything started, and stopped again on leaving."""
+def running_stack(pcscd: PrivatePcscd, instance: Path, citizens: int = 80,
+                  hub_host: str = "127.0.0.1") -> Iterator[Stack]:
+    """Everything started, and stopped again on leaving; the hub listens on `hub_host`
+    (the readers' bridges always on loopback, as on a kiosk PC)."""
     instance.mkdir(parents=True)
-    demo = Demo(instance=instance, bind=f"127.0.0.1:{_free_port()}", citizens=citizens)
+    demo = Demo(instance=instance, bind=f"{hub_host}:{_free_port(hub_host)}",
+                citizens=citizens)
     bridges = {"kiosk": f"http://127.0.0.1:{_free_port()}",
                "agent": f"http://127.0.0.1:{_free_port()}"}
     demo.env = {**{k: v for k, v in os.environ.items() if not k.startswith("SATUKARTU_")},
