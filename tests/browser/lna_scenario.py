@@ -7,8 +7,8 @@ page's calls to the bridge are then Local Network Access requests, which Chromiu
 refuses unless the kiosk's policy names the hub. The HTTPS a city's hub has is stood in
 for twice: Chromium treats the hub's plain-HTTP origin as secure
 (`--unsafely-treat-insecure-origin-as-secure`), and the hub and the reader accept
-OAuth over it (`AUTHLIB_INSECURE_TRANSPORT`, as behind a TLS proxy). Prints one JSON line: did the balances appear, and what the
-page said.
+OAuth over it (`AUTHLIB_INSECURE_TRANSPORT`, as behind a TLS proxy). Prints one JSON
+line: did the balances appear, what the page said, and Chromium's console.
 """
 
 from __future__ import annotations
