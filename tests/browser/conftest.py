@@ -55,7 +55,14 @@ def _fresh_page(browser: Any, viewport: dict[str, int]) -> tuple[Any, Any]:
 def _close(context: Any, page: Any) -> None:
     """Leave the screen first: its event stream to the bridge closes with the page, and
     no stale page is left to react to the next test's card."""
-    page.goto("about:blank")
+    from playwright.sync_api import Error
+
+    for _ in range(3):  # the page may be leaving by itself (a visit ending): go after it
+        try:
+            page.goto("about:blank")
+            break
+        except Error:
+            page.wait_for_timeout(200)
     context.close()
 
 

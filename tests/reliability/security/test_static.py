@@ -23,6 +23,9 @@ EXPLAINED = {
     ("backend/demo.py", "B310", "urllib.request.urlopen(url, timeout=2)"):
         "the demo polls the hub it has just started on loopback; the URL is built from "
         "its own --bind option, never from request data",
+    ("backend/demo.py", "B310", 'urllib.request.urlopen(url + "/state", timeout=1)'):
+        "the demo polls the reader bridges it has just started on loopback; the URL is "
+        "one of its two constant bridge addresses",
     ("backend/registry/importer.py", "B608", 'f"INSERT INTO {STAGING} ({\', \'.join(STAGED)})'):
         "the staging table's constant name and column names; the row values are bound "
         "parameters of executemany (row data never enters SQL text)",
