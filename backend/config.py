@@ -100,6 +100,23 @@ def _database_url(value: str) -> str:
     return value
 
 
+def _origin(value: str) -> str:
+    """The origin as cards sign it: scheme, host and port, never a path. The reader signs
+    its hub URL without a trailing slash, so a hub that kept one would refuse every
+    card's signature."""
+    parts = urllib.parse.urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an origin like https://hub.example.city")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(f"{value!r} has more than scheme, host and port; write "
+                         f"{parts.scheme}://{parts.netloc}")
+    try:
+        parts.port  # noqa: B018 - a port out of range raises here
+    except ValueError as exc:
+        raise ValueError(f"{value!r}: {exc}") from exc
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
 def _currency(value: str) -> str:
     code = value.strip().upper()
     if not re.fullmatch(r"[A-Z]{3}", code):
@@ -135,7 +152,8 @@ SETTINGS: tuple[Setting, ...] = (
             _database_url),
     Setting("SECRET_KEY", "", "Key for signing staff and terminal tokens. Empty: generated "
             "once and kept in the instance folder."),
-    Setting("ORIGIN", "http://127.0.0.1:8000", "The hub's canonical URL; cards sign it."),
+    Setting("ORIGIN", "http://127.0.0.1:8000", "The hub's canonical URL; cards sign it. "
+            "Written scheme://host[:port]; a trailing slash is dropped.", _origin),
     Setting("BROKER_URL", "", "Celery broker. Empty: an SQLite-backed broker in the instance "
             "folder (no server needed). City: `amqp://...` or `redis://...`."),
     Setting("RESULT_BACKEND", "", "Celery result backend. Empty: the hub's database."),

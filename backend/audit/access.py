@@ -9,13 +9,12 @@ itself a read, recorded by the caller.
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from reportlab.lib.units import mm
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, select
 
 from backend.audit.models import AuditRecord
 from backend.audit.pdf import table_report
@@ -66,21 +65,14 @@ def _fields(details: str) -> tuple[str, ...]:
 
 
 def _office_names(conn: Connection, terminal_ids: set[str]) -> dict[str, str]:
-    """Terminal id -> registered name, from the identity domain when it is installed."""
-    table = _terminals_table()
-    if table is None or not terminal_ids:
+    """Terminal id -> registered name (the identity domain is part of every hub)."""
+    from backend.identity.models import Terminal
+
+    table = Terminal.__table__
+    if not terminal_ids:
         return {}
     rows = conn.execute(select(table.c.id, table.c.name).where(table.c.id.in_(terminal_ids)))
     return {str(row.id): row.name for row in rows}
-
-
-def _terminals_table() -> Table | None:
-    try:
-        models = importlib.import_module("backend.identity.models")
-    except ModuleNotFoundError:
-        return None
-    terminal = getattr(models, "Terminal", None)
-    return terminal.__table__ if terminal is not None else None
 
 
 def access_log_pdf(entries: list[Access], citizen_label: str, city: str) -> bytes:

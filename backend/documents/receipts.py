@@ -69,10 +69,8 @@ def entry_facts(session: Session, entry_id: int) -> EntryFacts | None:
 def _terminal_name(session: Session, terminal_id: str | None) -> str | None:
     if terminal_id is None:
         return None
-    try:
-        from backend.identity.models import Terminal
-    except ModuleNotFoundError:  # a hub built without the identity domain
-        return None
+    from backend.identity.models import Terminal
+
     return session.scalars(select(Terminal.name).where(Terminal.id == terminal_id)).first()
 
 
