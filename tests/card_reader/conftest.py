@@ -2,7 +2,10 @@
 
 import pytest
 
+from card_reader.bridge import Bridge, EventFeed
+from card_reader.daemon import Refused
 from card_reader.hub_client import HubClient
+from tests.card_reader.bridge_page import ORIGIN, Kiosk
 from tests.card_reader.stub_hub import CLIENT_ID, CLIENT_SECRET, StubHub
 
 
@@ -18,3 +21,28 @@ def client(hub):
     c = HubClient(hub.url, CLIENT_ID, CLIENT_SECRET, scope="kiosk", timeout=3)
     yield c
     c.close()
+
+
+# --- the local bridge -----------------------------------------------------------------
+
+
+@pytest.fixture
+def kiosk(client, pcscd):
+    running = Kiosk(client)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def bare():
+    """A bridge with no daemon behind it: its PIN login records calls and says no_card."""
+    calls: list[object] = []
+
+    def pin_login(pin):  # noqa: ANN001, ANN202
+        calls.append(pin)
+        raise Refused("no_card")
+
+    bridge = Bridge(EventFeed(), pin_login, [ORIGIN], port=0).start()
+    bridge.calls = calls  # type: ignore[attr-defined]
+    yield bridge
+    bridge.stop()
