@@ -27,9 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from card_reader.stack import PrivatePcscd  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, KIOSK_VIEWPORT  # noqa: E402
-from tests.browser.stack import running_stack  # noqa: E402
+from tests.browser.stack import running_stack, start_own_pcscd  # noqa: E402
 
 TAP_REQUESTS = re.compile(r'"(POST /api/v1/auth/challenge|POST /api/v1/auth/token|'
                           r'POST /kiosk/session|GET /kiosk/home) HTTP/1\.1" \d+ .* (\d+)us$')
@@ -83,10 +82,7 @@ def run(taps: int) -> None:
     from playwright.sync_api import sync_playwright
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-screens-"))
-    (workdir / "pcscd").mkdir()
-    pcscd = PrivatePcscd(workdir / "pcscd")
-    os.environ.update(pcscd.env)
-    pcscd.start()
+    pcscd = start_own_pcscd(workdir)
     try:
         with running_stack(pcscd, workdir / "instance") as stack, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)

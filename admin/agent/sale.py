@@ -10,17 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
-
-from flask import current_app
 
 from admin.common.messages import category_words
 from backend.api.routing import parse_model
 from backend.audit import record
 from backend.auth.principal import Principal
 from backend.db import session
-from backend.ledger import settlement
 from backend.services_api import allowed_here, modules, perform, programmes_for
 
 MAX_AMOUNT = 999_999_999
@@ -114,13 +110,3 @@ def run(card: Principal, agent: Principal, order: Order, key: str) -> int:
            details={"terminal": card.terminal_id, "amount": order.amount,
                     "programme": order.entitlement.programme})
     return entry_id
-
-
-def close_day(agent: Principal, terminal_id: str, day: date) -> list[dict[str, Any]]:
-    """Settle the terminal's day, as the API's settlement does, naming the agent."""
-    zone = current_app.config["CITY_TIMEZONE"]
-    done = settlement.settle(session(), terminal_id, day, zone, f"staff:{agent.subject}")
-    record(session(), action="ledger.settlement", subject_type="terminal",
-           subject_id=terminal_id, principal=agent, details={
-               "day": day.isoformat(), "amounts": {g["programme"]: g["amount"] for g in done}})
-    return done

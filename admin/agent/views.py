@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Response, current_app, redirect, request, session, url_for
+from flask import Response, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from admin.agent import sale
@@ -43,9 +43,11 @@ SCREEN = "agent"
 
 
 def _staff() -> Principal:
-    principal = staff_principal(AGENT)
+    """The signed-in agent, resolved once per request (the bar shows them too)."""
+    principal = g.get("agent") or staff_principal(AGENT)
     if principal is None:
         raise Gone(url_for("agent.idle"))
+    g.agent = principal
     return principal
 
 
@@ -55,7 +57,8 @@ def _card() -> Principal:
 
 
 def _page(template: str, **context: Any) -> str:
-    return render(template, SCREEN, accept="pin", agent=staff_principal(AGENT), **context)
+    return render(template, SCREEN, accept="pin",
+                  agent=g.get("agent") or staff_principal(AGENT), **context)
 
 
 @blueprint.get("/")
@@ -206,10 +209,8 @@ def receipt_pdf(entry_id: int) -> Response:
     assert document is not None
     pdf = verification.pdf_of(db_session(), document)
     commit()
-    response = Response(pdf, mimetype="application/pdf", headers={
+    return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'inline; filename="struk-{entry_id}.pdf"'})
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    return response
 
 
 def _today() -> Any:
@@ -234,7 +235,9 @@ def close_day() -> BaseResponse:
     if not terminal:
         return redirect(url_for("agent.day"), 303)
     try:
-        sale.close_day(staff, terminal, _today())
+        settlement.close_day(db_session(), terminal, _today(),
+                             current_app.config["CITY_TIMEZONE"], f"staff:{staff.subject}",
+                             staff)
     except ApiError as error:
         db_session().rollback()
         return redirect(url_for("agent.day", problem=error.reason.value), 303)

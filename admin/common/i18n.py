@@ -18,7 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency
 from flask import Flask, current_app, g, request
 from flask_babel import Babel, get_locale
 
@@ -75,10 +75,6 @@ def currency_suffix() -> str:
     return _affixes()[1]
 
 
-def number(value: int) -> str:
-    return format_decimal(value, locale=language())
-
-
 def _local(moment: dt.datetime | dt.date | str) -> dt.datetime | dt.date:
     if isinstance(moment, str):
         moment = dt.datetime.fromisoformat(moment)
@@ -114,7 +110,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DOMAIN", "messages")
     if "babel" not in app.extensions:
         Babel(app, locale_selector=select_locale)
-    app.jinja_env.filters.update(money=money, number=number, date=date, time=time,
+    app.jinja_env.filters.update(money=money, date=date, time=time,
                                  datetime=datetime)
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, NATIVE_NAMES=NATIVE_NAMES,
                                  current_language=language, currency_prefix=currency_prefix,

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 
 
 @dataclass(frozen=True)
@@ -91,11 +90,6 @@ ADVICE: dict[str, Advice] = {
 
 def advice(reason: str | None) -> Advice:
     return ADVICE.get(reason or "", GENERIC)
-
-
-def pin_tries_left(attempts: int) -> str:
-    return ngettext("Wrong PIN. You have %(num)d try left.",
-                    "Wrong PIN. You have %(num)d tries left.", attempts)
 
 
 ENTRY_WORDS = {

@@ -9,13 +9,13 @@ SameSite=Strict: page script never sees them, and other sites cannot send them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import Response, g, redirect, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from backend.auth.principal import RESOLVERS, Principal
+from backend.auth.principal import Principal
+from backend.auth.principal import resolve as resolve_token
 from backend.errors import ApiError
 
 CARD_COOKIE = "sk_card"
@@ -44,14 +44,10 @@ def resolve(token: str | None) -> Principal | None:
     """The Principal behind a bearer token, as the API would see it; None when ended."""
     if not token or len(token) > MAX_TOKEN:
         return None
-    for resolver in RESOLVERS:
-        try:
-            principal = resolver(token, request)
-        except ApiError:  # ended, expired, revoked: the same as no session for a page
-            return None
-        if principal is not None:
-            return principal
-    return None
+    try:
+        return resolve_token(token, request)
+    except ApiError:  # ended, expired, revoked: the same as no session for a page
+        return None
 
 
 def card_principal(kinds: tuple[str, ...]) -> Principal | None:
@@ -88,9 +84,3 @@ def set_cookie(response: Response, name: str, token: str, max_age: int | None = 
 def clear_cookie(response: Response, name: str) -> None:
     response.delete_cookie(name, path="/", httponly=True, samesite="Strict",
                            secure=request.is_secure)
-
-
-def with_cookie_cleared(make: Callable[[], Response], name: str) -> Response:
-    response = make()
-    clear_cookie(response, name)
-    return response

@@ -16,10 +16,7 @@ from sqlalchemy import select
 from admin.common import i18n
 from admin.common.sessions import CARD_COOKIE, card_principal, clear_cookie, resolve, set_cookie
 from backend.api.routing import commit
-from backend.audit import record
-from backend.auth.principal import Principal
-from backend.cards.sessions import end_session
-from backend.cards.store import utcnow
+from backend.cards.sessions import log_out
 from backend.db import session as db_session
 from backend.registry.models import Citizen
 
@@ -49,24 +46,15 @@ def hand_over(kinds: tuple[str, ...], next_endpoint: str, assurance: str | None 
     return response
 
 
-def end_card_session(principal: Principal, why: str) -> None:
-    """End the session at the hub now and say so in the audit log (committed here)."""
-    assert principal.card is not None
-    if end_session(db_session().connection(), principal.card.session_id, why, utcnow()):
-        record(db_session(), action="card.logout", subject_type="card",
-               subject_id=principal.card.card_serial, citizen_id=principal.card.citizen_id,
-               principal=principal, details={"session": principal.card.session_id,
-                                             "why": why})
-    commit()
-
-
 def end_visit(kinds: tuple[str, ...], start_endpoint: str,
               citizens_language: bool = True) -> Response:
     """The citizen is done (or gone): end the session, forget the cookies (and the
     language, on the citizen's own screen)."""
     principal = card_principal(kinds)
-    if principal is not None:
-        end_card_session(principal, request.form.get("why", "done")[:20])
+    if principal is not None and principal.card is not None:
+        log_out(db_session(), principal.card, request.form.get("why", "done")[:20],
+                principal)
+        commit()
     response = jsonify({"next": url_for(start_endpoint)})
     clear_cookie(response, CARD_COOKIE)
     if citizens_language:

@@ -16,7 +16,6 @@ from backend.audit.api import own_access_log
 from backend.cards import taplock
 from backend.db import session
 from backend.documents import statement, verification
-from backend.documents.verification import pdf_of
 from backend.errors import ApiError
 from backend.registry.models import Citizen
 from backend.services_api import perform, programmes_for
@@ -89,7 +88,7 @@ def print_statement() -> Response:
     issued = statement.issue_statement(session(), content,
                                        citizen_id=principal.card.citizen_id,
                                        terminal_id=principal.terminal_id)
-    pdf = pdf_of(session(), issued.document)
+    pdf = verification.pdf_of(session(), issued.document)
     commit()
     return _pdf(pdf, f"{issued.document.number}.pdf")
 
@@ -119,7 +118,7 @@ def request_document(module: str, action: str) -> BaseResponse:
         session().rollback()
         return redirect(url_for("kiosk.idle", problem=error.reason.value), 303)
     document = verification.find(session(), answer["document"]["public_id"])
-    pdf = pdf_of(session(), document)
+    pdf = verification.pdf_of(session(), document)
     commit()
     return _pdf(pdf, f"{document.number}.pdf")
 

@@ -20,9 +20,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from backend.auth.principal import (
     ASSURANCE_ORDER,
-    RESOLVERS,
     Principal,
     Requirement,
+    resolve,
 )
 from backend.db import opened_session, session
 from backend.errors import ApiError
@@ -190,11 +190,10 @@ def authenticate(requirement: Requirement) -> Principal | None:
             return None
         raise ApiError(Reason.AUTHENTICATION_REQUIRED, "a bearer token is required", 401,
                        headers={"WWW-Authenticate": "Bearer"})
-    for resolver in RESOLVERS:
-        principal = resolver(token, request)
-        if principal is not None:
-            g.principal = principal
-            return principal
+    principal = resolve(token, request)
+    if principal is not None:
+        g.principal = principal
+        return principal
     if requirement.public:
         return None
     raise ApiError(Reason.TOKEN_INVALID, "the bearer token is not valid", 401,

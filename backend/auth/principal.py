@@ -57,6 +57,15 @@ def register_resolver(resolver: Resolver) -> Resolver:
     return resolver
 
 
+def resolve(token: str, request: Request) -> Principal | None:
+    """The Principal behind a bearer token: the first resolver that knows it."""
+    for resolver in RESOLVERS:
+        principal = resolver(token, request)
+        if principal is not None:
+            return principal
+    return None
+
+
 def current_principal() -> Principal | None:
     return g.get("principal")
 

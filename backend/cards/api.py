@@ -22,7 +22,7 @@ from backend.cards import authentication as auth
 from backend.cards import crl, lifecycle, taplock
 from backend.cards.context import state
 from backend.cards.models import Card
-from backend.cards.sessions import end_session
+from backend.cards.sessions import log_out
 from backend.cards.store import utcnow
 from backend.cards.tokens import parse_token
 from backend.db import database, session
@@ -178,10 +178,7 @@ def tap_lock(body: TapLockIn) -> TapLockOut:
 def logout() -> None:
     principal = current_principal()
     assert principal is not None and principal.card is not None
-    end_session(session().connection(), principal.card.session_id, "logout", utcnow())
-    record(session(), action="card.logout", subject_type="card",
-           subject_id=principal.card.card_serial, citizen_id=principal.card.citizen_id,
-           details={"session": principal.card.session_id})
+    log_out(session(), principal.card, "logout")
 
 
 # --- lifecycle --------------------------------------------------------------------------

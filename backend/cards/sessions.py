@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from flask import Request
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from backend.auth.principal import CardContext, Principal
 from backend.cards.store import as_utc, card_sessions, cards, digest, utcnow
@@ -90,6 +91,22 @@ def end_session(conn: Connection, public_id: str, reason: str, now: dt.datetime)
                                  card_sessions.c.ended_at.is_(None))
                           .values(ended_at=now, end_reason=reason))
     return result.rowcount == 1
+
+
+def log_out(sess: Session, card: CardContext, why: str,
+            principal: Principal | None = None) -> bool:
+    """End one card session now and say so in the audit log; False if it had ended.
+
+    The API's logout, the reader's removal and a screen's "done" or timeout all end a
+    session this one way."""
+    from backend.audit import record
+
+    if not end_session(sess.connection(), card.session_id, why, utcnow()):
+        return False
+    record(sess, action="card.logout", subject_type="card", subject_id=card.card_serial,
+           citizen_id=card.citizen_id, details={"session": card.session_id, "why": why},
+           principal=principal)
+    return True
 
 
 def end_card_sessions(conn: Connection, card_id: int, reason: str, now: dt.datetime,

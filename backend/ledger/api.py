@@ -127,17 +127,11 @@ def show_takings(terminal_id: str, day: str) -> Settled:
            reasons=(Reason.ALREADY_SETTLED,))
 def settle_day(body: SettleRequest) -> Settled:
     """The amount is the sum of that day's journal lines on the terminal's accounts."""
-    from backend.audit import record
-
     actor = _own_terminal_only(body.terminal_id)
     zone = current_app.config["CITY_TIMEZONE"]
     if body.day > datetime.now(ZoneInfo(zone)).date():
         raise ApiError(Reason.VALIDATION_FAILED, "a day in the future cannot be settled", 400)
-    done = settlement.settle(session(), body.terminal_id, body.day, zone, actor)
-    record(session(), action="ledger.settlement", subject_type="terminal",
-           subject_id=body.terminal_id, details={
-               "day": body.day.isoformat(),
-               "amounts": {g["programme"]: g["amount"] for g in done}})
+    done = settlement.close_day(session(), body.terminal_id, body.day, zone, actor)
     return Settled(terminal_id=body.terminal_id, day=body.day, settled=done)
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from backend.auth.principal import Principal
 from backend.errors import ApiError
 from backend.ledger import postings
 from backend.ledger.models import Settlement
@@ -63,6 +64,20 @@ def takings(sess: Session, terminal_id: str, day: date, zone: str) -> list[DayTa
         group.entries.append(row.id)
         group.amount += int(row.amount)
     return list(groups.values())
+
+
+def close_day(sess: Session, terminal_id: str, day: date, zone: str, actor: str | None,
+              principal: Principal | None = None) -> list[dict[str, Any]]:
+    """Settle the day and write its audit record: what the API and the agent's screen
+    both do to close a terminal's day."""
+    from backend.audit import record
+
+    done = settle(sess, terminal_id, day, zone, actor)
+    record(sess, action="ledger.settlement", subject_type="terminal", subject_id=terminal_id,
+           details={"day": day.isoformat(),
+                    "amounts": {g["programme"]: g["amount"] for g in done}},
+           principal=principal)
+    return done
 
 
 def settle(sess: Session, terminal_id: str, day: date, zone: str,

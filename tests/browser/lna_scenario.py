@@ -22,9 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from card_reader.stack import PrivatePcscd  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, KIOSK_VIEWPORT  # noqa: E402
-from tests.browser.stack import running_stack  # noqa: E402
+from tests.browser.stack import running_stack, start_own_pcscd  # noqa: E402
 
 HUB_ADDRESS = "192.0.2.10"
 
@@ -42,10 +41,7 @@ def main() -> None:
     _namespace_network()
     os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
     workdir = Path(tempfile.mkdtemp(prefix="satukartu-lna-"))
-    (workdir / "pcscd").mkdir()
-    pcscd = PrivatePcscd(workdir / "pcscd")
-    os.environ.update(pcscd.env)
-    pcscd.start()
+    pcscd = start_own_pcscd(workdir)
     try:
         with running_stack(pcscd, workdir / "instance", citizens=40,
                            hub_host=HUB_ADDRESS) as stack, sync_playwright() as pw:

@@ -81,6 +81,16 @@ class Stack:
         return "".join(p.read_text(errors="replace") for p in self.demo.instance.glob("*.log"))
 
 
+def start_own_pcscd(workdir: Path) -> PrivatePcscd:
+    """A private pcscd for a process of its own (the benchmark, the namespaced kiosk):
+    this process's PC/SC calls, and its children's, go to it from now on."""
+    (workdir / "pcscd").mkdir(parents=True)
+    pcscd = PrivatePcscd(workdir / "pcscd")
+    os.environ.update(pcscd.env)
+    pcscd.start()
+    return pcscd
+
+
 @contextmanager
 def running_stack(pcscd: PrivatePcscd, instance: Path, citizens: int = 80,
                   hub_host: str = "127.0.0.1") -> Iterator[Stack]:
