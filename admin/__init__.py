@@ -12,7 +12,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from admin import agent, common, kiosk
+    from admin import agent, common, kiosk, staff
     from admin.home import blueprint
 
     if "home" in app.blueprints:
@@ -21,3 +21,4 @@ def init_app(app: Flask) -> None:
     common.init_app(app)
     kiosk.init_app(app)
     agent.init_app(app)
+    staff.init_app(app)

@@ -212,6 +212,10 @@ SETTINGS: tuple[Setting, ...] = (
             "asks whether they need more time.", _positive),
     Setting("SCREEN_IDLE_ANSWER", "30", "Seconds that question stays before the screen "
             "resets (at least 20).", _answer_time),
+    Setting("STAFF_IDLE_WARNING", "780", "Seconds without a request before a staff screen "
+            "warns that it will sign out.", _positive),
+    Setting("STAFF_IDLE_SIGNOUT", "900", "Seconds without a request after which a staff "
+            "screen's sign-in ends (checked at the hub, whatever the page does).", _positive),
 )
 
 PREFIX = "SATUKARTU_"

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, render_template, request
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 
-from admin.common import i18n, messages, security
+from admin.common import i18n, messages, security, staff
 from admin.common.sessions import Gone
 
 blueprint = Blueprint("screens_common", __name__, template_folder="templates",
@@ -60,11 +62,19 @@ def _programme_title(key: str) -> str:
     return programme_title(key, i18n.language())
 
 
+def _csrf_field() -> Markup:
+    """The hidden field every screen form carries (checked in `security.guard`)."""
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(
+        generate_csrf())
+
+
 def init_app(app: Flask) -> None:
     i18n.init_app(app)
+    security.init_app(app)
     app.jinja_env.globals.update(entry_words=messages.entry_words,
                                  category_words=messages.category_words,
                                  role_words=messages.role_words,
-                                 programme_title=_programme_title)
+                                 programme_title=_programme_title,
+                                 csrf_field=_csrf_field, staff_nav=staff.staff_nav)
     app.register_blueprint(blueprint)
     app.register_error_handler(Gone, lambda gone: gone.get_response())

@@ -85,6 +85,14 @@ ADVICE: dict[str, Advice] = {
                                _l("Please ask your supervisor.")),
     "already_settled": Advice(_l("This day is already closed"),
                               _l("Its takings were paid out already.")),
+    "missing_username": Advice(_l("Enter your username"), _l("It is on your staff card.")),
+    "missing_password": Advice(_l("Enter your password"), _l("Passwords are case-sensitive.")),
+    "role_not_allowed": Advice(_l("This account cannot use this screen"),
+                               _l("Agents sign in on the agent screen.")),
+    "signed_out": Advice(_l("You have signed out"),
+                         _l("Sign in again to carry on.")),
+    "timed_out": Advice(_l("You were signed out because you did nothing for 15 minutes"),
+                        _l("Sign in again to carry on. Nothing you had sent was lost.")),
 }
 
 
@@ -101,6 +109,7 @@ ROLE_WORDS = {
     "admin": _l("City administrator"), "clerk": _l("Service counter clerk"),
     "agent": _l("Shop agent"), "auditor": _l("Auditor"), "kiosk": _l("Kiosk"),
     "counter": _l("Service counter"), "gate": _l("Transit gate"),
+    "desk": _l("Enrolment desk"),
 }
 
 

@@ -6,16 +6,41 @@ every screen answer is `no-store`. The Content-Security-Policy allows scripts an
 styles from the hub only (the screens' script lives in files), and connections to the
 hub and to this PC's reader bridge only. A state-changing request must come from the
 hub's own pages: SameSite=Strict cookies already keep other sites' requests from
-carrying the session, and the Origin check refuses the rest.
+carrying the session, the Origin check refuses the rest, and every form and page
+request carries a CSRF token bound to the browser's session (Flask-WTF), so a
+same-site page that is not ours (another app on a sibling host) cannot post either.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Flask, Response, abort, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+csrf = CSRFProtect()
+
+
+def init_app(app: Flask) -> None:
+    """CSRF for the screens only: the API takes bearer tokens, never cookies."""
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # bound to the browser's session
+    app.config.setdefault("WTF_CSRF_SSL_STRICT", False)  # the Origin check above does it
+    csrf.init_app(app)
+    app.register_error_handler(CSRFError, _csrf_refused)
+
+
+def _csrf_refused(error: CSRFError) -> tuple[str, int]:
+    from flask import render_template, url_for
+    from werkzeug.routing import BuildError
+
+    try:
+        start = url_for(f"{request.blueprint}.idle")
+    except BuildError:
+        start = "/"
+    return render_template("common/refused.html", reason="csrf_failed", start=start,
+                           detail=error.description), 400
 
 
 def content_security_policy(bridge: str) -> str:
@@ -47,8 +72,11 @@ def guard(blueprint: Blueprint, bridge: Callable[[], str]) -> None:
 
     @blueprint.before_request
     def _refuse_cross_site() -> None:
-        if request.method not in SAFE_METHODS and not _same_origin():
+        if request.method in SAFE_METHODS:
+            return
+        if not _same_origin():
             abort(403)
+        csrf.protect()
 
     @blueprint.after_request
     def _headers(response: Response) -> Response:

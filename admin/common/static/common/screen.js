@@ -33,10 +33,16 @@
 
   function go(url) { window.location.replace(url); }
 
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
   function post(url, fields) {
     return fetch(url, {
       method: "POST", credentials: "same-origin", keepalive: true,
-      headers: {"Content-Type": "application/x-www-form-urlencoded"},
+      headers: {"Content-Type": "application/x-www-form-urlencoded",
+                "X-CSRFToken": csrfToken()},
       body: new URLSearchParams(fields || {}).toString()
     });
   }
