@@ -1,0 +1,1 @@
+"""Bulk jobs: batches, progress, failures, cancel and resume (see runner.py)."""
