@@ -25,14 +25,17 @@ imported in one transaction. A progress bar shows on a terminal.
 """
 
 
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 def _actor():  # type: ignore[no-untyped-def]
     from backend.registry.history import Actor
 
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return Actor("system", f"cli:{user}")
+    return Actor("system", f"cli:{_user()}")
 
 
 @click.group("registry")
@@ -114,3 +117,82 @@ def synth_command(citizens: int, seed: int, out: Path | None, as_of: dt.datetime
         path = Path(tmp) / f"synthetic-{seed}-{citizens}.csv"
         synth.write_file(path, citizens, seed, today)
         _import(app, path, sys.stderr.isatty() if progress is None else progress)
+
+
+# --- citizen --------------------------------------------------------------------------
+
+
+@click.group("citizen")
+def citizen() -> None:
+    """People in the registry: find them by national number or name."""
+
+
+@citizen.command("find")
+@click.argument("query")
+@click.option("--purpose", required=True,
+              help="Why you look: written to the audit log with each person found, where "
+                   "the person can read it.")
+@click.option("--page", type=click.IntRange(1, 1000), default=1, show_default=True)
+@click.option("--per-page", type=click.IntRange(1, 100), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the page as the API's GET /api/v1/citizens does.")
+def citizen_find(query: str, purpose: str, page: int, per_page: int, as_json: bool) -> None:
+    """Find people by national number or by any part of the name.
+
+    A QUERY with a digit in it is a national number, matched exactly (spaces, dashes
+    and dots between groups are dropped); anything else is a part of a name, three
+    characters at least, in any case (on PostgreSQL with or without accents). Prints
+    id, national number, name and birth year, one person a line; exits 1 when no one
+    is found. Each person printed is an audited read with PURPOSE, as in the API.
+    """
+    from pydantic import ValidationError
+
+    from backend.audit import record_read
+    from backend.cli import make_app
+    from backend.db import database
+    from backend.errors import ApiError
+    from backend.registry import service
+    from backend.registry.schemas import CitizenBrief, CitizenPage, SearchQuery
+
+    is_number = any(char.isdigit() for char in query)
+    try:
+        asked = SearchQuery(purpose=purpose, page=page, per_page=per_page,
+                            **({"number": query} if is_number else {"name": query}))
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        field = "PURPOSE" if problem["loc"][0] == "purpose" else "QUERY"
+        raise click.BadParameter(problem["msg"], param_hint=field) from None
+    app = make_app()
+    with app.app_context():
+        try:
+            with database().transaction() as tx:
+                people, more = service.search(tx, number=asked.number, name=asked.name,
+                                              page=asked.page, per_page=asked.per_page)
+                console = _console_principal()
+                for person in people:
+                    record_read(tx, person.id, asked.purpose, service.BRIEF_FIELDS,
+                                principal=console)
+                items = [CitizenBrief(id=p.id, national_number=p.national_number,
+                                      full_name=p.full_name, birth_year=p.birth_date.year,
+                                      deceased=p.died_on is not None) for p in people]
+        except ApiError as exc:
+            raise click.ClickException(f"{exc.reason.value}: {exc.message}") from exc
+    if as_json:
+        click.echo(CitizenPage(items=items, page=asked.page, per_page=asked.per_page,
+                               has_more=more).model_dump_json())
+    else:
+        for item in items:
+            click.echo(f"{item.id}\t{item.national_number}\t{item.full_name}\t"
+                       f"{item.birth_year}" + ("\tdeceased" if item.deceased else ""))
+        if more:
+            click.echo(f"more on page {asked.page + 1}", err=True)
+    if not items:
+        click.echo("no one found", err=True)
+        raise SystemExit(1)
+
+
+def _console_principal():  # type: ignore[no-untyped-def]
+    """Who reads at the console, as the audit log names them (as `card` commands do)."""
+    from backend.auth.principal import Principal
+
+    return Principal(kind="staff", subject=f"console:{_user()}", role="admin")

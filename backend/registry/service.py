@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from backend.errors import ApiError
 from backend.reasons import Reason
@@ -174,25 +174,75 @@ def _close_facts(sess: Session, citizen_id: int, actor: Actor) -> None:
                        changes={"active": (True, False)})
 
 
+# People, in id order, a part of a name is first looked for among (on PostgreSQL).
+SEARCH_WINDOW = 10_000
+
+
 def search(sess: Session, *, number: str | None, name: str | None, page: int,
            per_page: int) -> tuple[list[Citizen], bool]:
-    """People matching the number (exact) and the name (case-insensitive, any part).
+    """People matching the number (exact) and the name (any part, any case, with or
+    without accents), a page of them in id order; returns (the page, whether more
+    follow).
 
-    The name condition runs on `name_search` (a trigram index on PostgreSQL); ordering
-    by id keeps pages stable. Returns (page of people, whether more follow).
+    By name alone on PostgreSQL, in two steps, because neither plan alone is quick for
+    every part of a name. Walking the ids in order and testing each name finds a page
+    of a common part ("budi") at once, but walks the whole table for a rare one, or
+    for one whose people all came late ("nguyen" in a city whose Vietnamese
+    newcomers were registered last: the planner, taking matches as spread evenly,
+    picks that walk and takes seconds). The trigram index finds a rare part at once,
+    but fetches and sorts every match of a common one. So the walk first, over the
+    first SEARCH_WINDOW people only; if the page is not complete there, the index
+    (`search_statement`). bench/bench_citizen_search.py measures both kinds.
     """
     if number is None and name is None:
         raise ApiError(Reason.VALIDATION_FAILED, "search by number, name or both", 400,
                        {"errors": [{"field": "number", "problem": "number or name needed"}]})
+    dialect = sess.get_bind().dialect.name
+    if name is not None and number is None and dialect == "postgresql":
+        found = list(sess.scalars(_among_first(name, page, per_page, SEARCH_WINDOW)))
+        if len(found) > per_page:  # the page and one more, all among the first people
+            return found[:per_page], True
+    query = search_statement(dialect, number=number, name=name, page=page, per_page=per_page)
+    found = list(sess.scalars(query))
+    return found[:per_page], len(found) > per_page
+
+
+def search_statement(dialect: str, *, number: str | None, name: str | None, page: int,
+                     per_page: int) -> Select[tuple[Citizen]]:
+    """The whole search as one statement: a page and one row more (which says more
+    follow).
+
+    A number is an exact match on the unique index (never a prefix: the first digits
+    of a NIK are a district and a birth date, and a prefix search would list them).
+    A name is any part of its search key (`names.fold_name`: case-folded, Latin
+    accents off, Thai marks kept), `LIKE '%part%'` on `name_search`, which the trigram
+    index serves on PostgreSQL from three characters on. A part rather than a
+    similarity threshold: Thai has no case and no word breaks, and a threshold drops
+    a short part of a long name. On PostgreSQL the matches of a name are sorted by id
+    after the index found them (`id + 0`: never the walk along the ids, see
+    `search`); by number, and on SQLite (the demo), in id order.
+    """
     query = select(Citizen)
     if number is not None:
         query = query.where(Citizen.national_number == national_ids.normalize(number))
+    order: Any = Citizen.id
     if name is not None:
-        query = query.where(Citizen.name_search.like(f"%{_escape_like(fold_name(name))}%",
-                                                     escape="\\"))
-    query = query.order_by(Citizen.id).offset((page - 1) * per_page).limit(per_page + 1)
-    found = list(sess.scalars(query))
-    return found[:per_page], len(found) > per_page
+        query = query.where(_name_matches(Citizen.name_search, name))
+        if dialect == "postgresql" and number is None:
+            order = Citizen.id + 0
+    return query.order_by(order).offset((page - 1) * per_page).limit(per_page + 1)
+
+
+def _among_first(name: str, page: int, per_page: int, window: int) -> Select[tuple[Citizen]]:
+    """The page (and one more) of people matching `name` among the first `window` by id."""
+    first = select(Citizen).order_by(Citizen.id).limit(window).subquery()
+    people = aliased(Citizen, first)
+    return (select(people).where(_name_matches(first.c.name_search, name))
+            .order_by(first.c.id).offset((page - 1) * per_page).limit(per_page + 1))
+
+
+def _name_matches(column: Any, name: str) -> Any:
+    return column.like(f"%{_escape_like(fold_name(name))}%", escape="\\")
 
 
 def _escape_like(text: str) -> str:
