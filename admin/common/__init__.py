@@ -42,6 +42,8 @@ def bridge_for(screen: str) -> str:
     config = current_app.config
     if screen == "agent" and config["AGENT_READER_BRIDGE"]:
         return config["AGENT_READER_BRIDGE"]
+    if screen == "counter" and config["COUNTER_READER_BRIDGE"]:
+        return config["COUNTER_READER_BRIDGE"]
     return config["READER_BRIDGE"]
 
 

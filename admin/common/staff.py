@@ -6,17 +6,24 @@ disabled account or a "sign out everywhere" ends the page on its next request. A
 session also ends after `STAFF_IDLE_SIGNOUT` seconds with no request from its pages
 (the page warns at `STAFF_IDLE_WARNING`): the last request's time is kept in the
 signed session cookie, checked here, so a page left open at a counter closes even if
-its script is blocked.
+its script is blocked. The sign-in starts that clock (`start_clock`); a staff cookie
+without it (a browser that kept the cookie but lost its session, a copied cookie) opens
+nothing here.
+
+The page's own timer (`common/static/common/staff.js`) warns and signs out on the same
+clock; `/staff/still-here` moves it on when the person answers the warning.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
+from urllib.parse import urlsplit
 
-from flask import abort, current_app, g, request, session, url_for
+from flask import Response, abort, current_app, g, request, session, url_for
 from flask_babel import lazy_gettext as _l
 
-from admin.common.sessions import STAFF_COOKIE, Gone, resolve
+from admin.common.sessions import STAFF_COOKIE, Gone, clear_cookie, resolve
 from backend.auth.principal import Principal
 
 SEEN_KEY = "staff_seen"
@@ -45,10 +52,49 @@ def signed_in() -> Principal | None:
     return principal
 
 
+class TimedOut(Gone):
+    """Idle too long: back to the sign-in, and this browser forgets the staff cookie."""
+
+    def get_response(self, environ: Any = None, scope: Any = None) -> Response:
+        response = super().get_response(environ, scope)
+        clear_cookie(response, STAFF_COOKIE)
+        session.pop(SEEN_KEY, None)
+        return response
+
+
+def start_clock() -> None:
+    """A sign-in has just happened in this browser: its idle clock starts now."""
+    session[SEEN_KEY] = int(time.time())
+
+
 def idle_expired() -> bool:
+    """True when the browser's last staff request is too long ago, or unknown."""
     seen = session.get(SEEN_KEY)
     limit = current_app.config["STAFF_IDLE_SIGNOUT"]
-    return isinstance(seen, (int, float)) and time.time() - seen > limit
+    return not isinstance(seen, (int, float)) or time.time() - seen > limit
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this hub: a sign-in page must not send anyone elsewhere."""
+    if not target or len(target) > 2000:
+        return None
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7f for ch in target):
+        return None  # browsers read "/\host" as "//host"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _return_path() -> str | None:
+    """Where to come back to after signing in again: the page the person was on (an htmx
+    request names it), never a form's POST target."""
+    if request.headers.get("HX-Request"):
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        if current.netloc == request.host:
+            return safe_next(current.path + (f"?{current.query}" if current.query else ""))
+        return None
+    return request.full_path.rstrip("?") if request.method == "GET" else None
 
 
 def require_staff(roles: tuple[str, ...]) -> Principal:
@@ -56,16 +102,19 @@ def require_staff(roles: tuple[str, ...]) -> Principal:
     (signed out, timed out) or a 403 (signed in with another role)."""
     principal = g.get("staff") or signed_in()
     if principal is None or idle_expired():
-        why = "timed_out" if principal is not None else None
-        raise Gone(url_for("staff.sign_in", next=request.full_path.rstrip("?"),
-                           problem=why))
+        timed_out = principal is not None and SEEN_KEY in session
+        target = url_for("staff.sign_in", next=_return_path(),
+                         problem="timed_out" if timed_out else None)
+        raise TimedOut(target) if timed_out else Gone(target)
     if principal.role not in roles:
         abort(403)
-    session[SEEN_KEY] = int(time.time())
+    start_clock()
     g.staff = principal
     return principal
 
 
 def home_for(role: str) -> str:
+    """Where `role` starts after signing in: its screen, or (a screen this hub does not
+    serve) the staff member's own page."""
     endpoint = ROLE_HOME.get(role, "staff.sign_in")
-    return url_for(endpoint if endpoint in current_app.view_functions else "home.index")
+    return url_for(endpoint if endpoint in current_app.view_functions else "staff.account")

@@ -41,7 +41,7 @@ READERS = Requirement(roles=("admin", "auditor"))
 STAFF = Requirement(roles=STAFF_ROLES)
 ANYONE_SIGNED_IN = Requirement(roles=STAFF_ROLES, terminal_kinds=TERMINAL_KINDS)
 SIGN_IN_REFUSALS = (R.INVALID_CREDENTIALS, R.RATE_LIMITED, R.ACCOUNT_LOCKED,
-                    R.ACCOUNT_DISABLED)
+                    R.ACCOUNT_DISABLED, R.TOTP_REQUIRED, R.TOTP_INVALID)
 
 
 def _token(signed: signin.SignedIn) -> StaffToken:
@@ -56,8 +56,11 @@ def _token(signed: signin.SignedIn) -> StaffToken:
 def staff_login(body: LoginBody) -> StaffToken:
     """Returns a short-lived bearer token. Failures are throttled per (account, address)
     pair, per address, and per account with a hold only an admin lifts; addresses where
-    the account signed in before are never locked by failures elsewhere."""
-    return _token(signin.password_login(body.username, body.password, request.remote_addr))
+    the account signed in before are never locked by failures elsewhere. An account with
+    TOTP also needs `totp`, its current 6-digit code (each code is good once); a missing
+    or wrong code counts as a failed try."""
+    return _token(signin.password_login(body.username, body.password, request.remote_addr,
+                                        totp_code=body.totp))
 
 
 @api.route("/auth/staff/logout", "POST", summary="Sign out everywhere", auth=STAFF,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.principal import STAFF_ROLES, TERMINAL_KINDS, Principal
 from backend.errors import ApiError
-from backend.identity import accounts, ratelimit
+from backend.identity import accounts, ratelimit, totp
 from backend.identity.schemas import StaffOut, TerminalOut
 
 
@@ -118,6 +118,39 @@ _staff_change("enable", "enabled", "Enable an account again.",
               lambda tx, u: accounts.set_staff_enabled(tx, u, True, _operator()))
 _staff_change("unlock", "unlocked", "Lift sign-in locks and the account-wide hold.",
               lambda tx, u: accounts.unlock_staff(tx, u, _operator()))
+
+
+@staff.group("totp")
+def staff_totp() -> None:
+    """The second factor: one-time codes from an authenticator app."""
+
+
+@staff_totp.command("enable")
+@click.argument("username")
+@click.option("--json", "as_json", is_flag=True)
+def staff_totp_enable(username: str, as_json: bool) -> None:
+    """Give the account a new TOTP secret (replacing any old one). The secret and its
+    otpauth:// URI are printed here once, for the person's authenticator app, and
+    written nowhere else; from now on the account's password needs its code."""
+    with _transaction() as tx:
+        account = accounts.get_staff(tx, username)
+        enrolment = totp.enable(tx, account, _operator())
+        name = account.username
+    out = {"username": name, "secret": enrolment.secret, "otpauth_uri": enrolment.uri}
+    _emit(out, as_json, lambda: (f"{name}: TOTP on\n"
+                                 f"otpauth URI (shown once): {enrolment.uri}\n"
+                                 f"secret (shown once):      {enrolment.secret}"))
+
+
+@staff_totp.command("disable")
+@click.argument("username")
+def staff_totp_disable(username: str) -> None:
+    """Remove the account's TOTP secret: its password alone signs in again."""
+    with _transaction() as tx:
+        account = accounts.get_staff(tx, username)
+        totp.disable(tx, account, _operator())
+        name = account.username
+    click.echo(f"{name}: TOTP off")
 
 
 @staff.command("prune-throttle")

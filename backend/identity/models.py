@@ -48,6 +48,10 @@ class StaffAccount(Base):
     # argon2id; NULL for an account that signs in through the city's SSO only.
     password_hash: Mapped[str | None] = mapped_column(String(255))
     oidc_subject: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Optional second factor (backend/identity/totp.py): the TOTP secret sealed under a
+    # key derived from SECRET_KEY, and the last time step whose code was accepted.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     token_generation: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = _now_column()

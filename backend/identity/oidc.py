@@ -7,6 +7,12 @@ checks the ID token (signature from the provider's JWKS, issuer, audience, expir
 nonce) and maps it to an existing staff account (`signin.sso_login`). Nobody gets
 an account by signing in: an admin creates it first.
 
+The staff screens use the same flow with a callback of their own
+(`/staff/sso/callback`, `admin/staff`), which answers with a page and a cookie
+instead of JSON: `login_redirect` and `verified_claims` take the callback's path, so
+both are this one code. Register both callback URLs with the city's provider. A
+state is good only at the callback it was made for.
+
 Configured by SATUKARTU_OIDC_ISSUER, _CLIENT_ID and _CLIENT_SECRET; with no issuer
 the endpoints answer `sso_disabled`.
 """
@@ -17,7 +23,7 @@ from typing import Any
 
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, request, session
 from joserfc.errors import JoseError
 from requests import RequestException
 
@@ -45,6 +51,11 @@ def make_client(app: Flask) -> Any | None:
     )
 
 
+def configured() -> bool:
+    """Whether the hub has a sign-on provider (the sign-in page shows its button then)."""
+    return current_app.extensions[EXTENSION].sso is not None
+
+
 def _client() -> Any:
     client = current_app.extensions[EXTENSION].sso
     if client is None:
@@ -52,10 +63,11 @@ def _client() -> Any:
     return client
 
 
-def login_redirect() -> Response:
-    """Send the browser to the provider, remembering state, nonce and PKCE verifier."""
+def login_redirect(callback_path: str = CALLBACK_PATH) -> Response:
+    """Send the browser to the provider, remembering state, nonce and PKCE verifier;
+    the provider sends it back to `callback_path` on this hub's origin."""
     client = _client()
-    redirect_uri = current_app.config["ORIGIN"].rstrip("/") + CALLBACK_PATH
+    redirect_uri = current_app.config["ORIGIN"].rstrip("/") + callback_path
     try:
         _check_issuer(client)
         return client.authorize_redirect(redirect_uri)
@@ -64,14 +76,16 @@ def login_redirect() -> Response:
                        details={"problem": type(exc).__name__}) from exc
 
 
-def verified_claims() -> dict[str, Any]:
-    """The provider's answer at the callback, checked; the ID token's claims."""
+def verified_claims(callback_path: str = CALLBACK_PATH) -> dict[str, Any]:
+    """The provider's answer at the callback `callback_path`, checked; the ID token's
+    claims."""
     client = _client()
     if request.args.get("error"):
         raise ApiError(Reason.SSO_FAILED, "the sign-on provider refused", 401,
                        details={"provider_error": request.args.get("error", "")[:100]})
     if not request.args.get("code") or not request.args.get("state"):
         raise ApiError(Reason.SSO_FAILED, "the callback lacks code or state", 400)
+    _check_callback(client, request.args["state"], callback_path)
     try:
         token = client.authorize_access_token()
     except (AuthlibBaseError, JoseError, RequestException, ValueError, KeyError,
@@ -90,3 +104,15 @@ def _check_issuer(client: Any) -> None:
     configured = current_app.config["OIDC_ISSUER"].rstrip("/")
     if str(metadata.get("issuer", "")).rstrip("/") != configured:
         raise ValueError("the provider's metadata names another issuer")
+
+
+def _check_callback(client: Any, state: str, callback_path: str) -> None:
+    """A state made for one callback is not taken at another (the API's JSON callback
+    and the screens' page callback each finish only the flows they started)."""
+    data = client.framework.get_state_data(session, state)
+    if data is None:
+        return  # unknown state: Authlib refuses it (MismatchingStateError)
+    expected = current_app.config["ORIGIN"].rstrip("/") + callback_path
+    if data.get("redirect_uri") != expected:
+        raise ApiError(Reason.SSO_FAILED, "this sign-on was started for another callback",
+                       400, details={"problem": "CallbackMismatch"})

@@ -15,12 +15,15 @@ from backend.reasons import Reason
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 
 Role = Literal["admin", "clerk", "agent", "auditor"]
-Kind = Literal["kiosk", "counter", "agent", "gate"]
+Kind = Literal["kiosk", "counter", "agent", "gate", "desk"]
 
 
 class LoginBody(StrictModel):
     username: str = Field(min_length=1, max_length=64, pattern=PRINTABLE)
     password: str = Field(min_length=1, max_length=256)
+    totp: str | None = Field(default=None, max_length=16, pattern=PRINTABLE,
+                             description="the 6-digit one-time code, for an account with "
+                                         "TOTP (without it: `totp_required`)")
 
 
 class StaffToken(OutModel):
@@ -95,6 +98,7 @@ class StaffOut(OutModel):
     enabled: bool
     has_password: bool
     sso_linked: bool
+    totp_enabled: bool = False
     created_at: dt.datetime | None
     last_login_at: dt.datetime | None
 
@@ -104,6 +108,7 @@ class StaffOut(OutModel):
                    email=account.email, role=account.role, enabled=account.enabled,
                    has_password=account.password_hash is not None,
                    sso_linked=account.oidc_subject is not None,
+                   totp_enabled=account.totp_secret is not None,
                    created_at=account.created_at, last_login_at=account.last_login_at)
 
 
