@@ -12,7 +12,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from admin import agent, common, kiosk, staff
+    from admin import agent, audit, common, console, counter, kiosk, staff
     from admin.home import blueprint
 
     if "home" in app.blueprints:
@@ -22,3 +22,6 @@ def init_app(app: Flask) -> None:
     kiosk.init_app(app)
     agent.init_app(app)
     staff.init_app(app)
+    audit.init_app(app)
+    counter.init_app(app)
+    console.init_app(app)

@@ -21,10 +21,14 @@ API_MODULES = (
     "backend.registry.api",
     "backend.identity.api",
     "backend.cards.api",
+    "backend.cards.face_api",
     "backend.audit.api",
     "backend.ledger.api",
     "backend.services_api",
+    "backend.programmes.api",
     "backend.documents.api",
+    "backend.approvals.api",
+    "backend.bulk.api",
 )
 
 

@@ -22,12 +22,16 @@ HUB_ONLY_DEPENDENCIES = frozenset({"flask", "sqlalchemy", "alembic", "celery", "
 # (module, attribute) of each command or group attached to `satukartu`.
 COMMANDS = (
     ("backend.registry.cli", "registry"),
+    ("backend.registry.cli", "citizen"),
     ("backend.identity.cli", "staff"),
     ("backend.identity.cli", "terminal"),
     ("backend.cards.cli", "ca"),
     ("backend.cards.cli", "card"),
     ("backend.audit.cli", "audit"),
     ("backend.ledger.cli", "ledger"),
+    ("backend.programmes.cli", "programme"),
+    ("backend.approvals.cli", "approval"),
+    ("backend.bulk.cli", "job"),
     ("backend.documents.cli", "reports"),
     ("backend.runtime", "serve"),
     ("backend.runtime", "worker"),
@@ -35,6 +39,10 @@ COMMANDS = (
     ("backend.demo", "demo"),
     ("card_reader.cli", "vcard_command"),
     ("card_reader.cli", "reader_command"),
+)
+# (module, attribute, group) of commands added to a group another module owns.
+SUBCOMMANDS = (
+    ("backend.bulk.cli", "revoke_many", "card"),
 )
 
 
@@ -103,6 +111,10 @@ def _attach_commands() -> None:
                 continue  # a reader-only install: the hub's commands are not here
             raise
         main.add_command(getattr(module, attribute))
+    for module_name, attribute, group in SUBCOMMANDS:
+        if group in main.commands:  # absent on a reader-only install
+            command = getattr(importlib.import_module(module_name), attribute)
+            main.commands[group].add_command(command)  # type: ignore[attr-defined]
 
 
 _attach_commands()

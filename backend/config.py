@@ -61,6 +61,16 @@ def _count(value: str) -> int:
     return number
 
 
+def _at_most(limit: int) -> Callable[[str], int]:
+    """A positive whole number no larger than `limit` (a day count that fits a date)."""
+    def parse(value: str) -> int:
+        number = _positive(value)
+        if number > limit:
+            raise ValueError(f"must be at most {limit}, not {number}")
+        return number
+    return parse
+
+
 def _zone(value: str) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -169,6 +179,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SERVICES", "", "Enabled service modules, comma separated. Empty: all installed."),
     Setting("SERVICES_FILE", "", "TOML file of service parameters, a `[key]` table per "
             "module; `SATUKARTU_SERVICE_<KEY>_<PARAM>` variables override it."),
+    Setting("PROGRAMME_REFRESH_MS", "1000", "Milliseconds a hub process (web or Celery "
+            "worker) trusts its programmes before checking the database for an admin's "
+            "change (one single-row read); 0: every request.", _count),
     Setting("ALLOCATION_BATCH", "50000", "Beneficiary ids per allocation batch (one "
             "transaction each; a killed run resumes at the last committed batch).", _positive),
     Setting("SESSION_TTL", "300", "Seconds a card session lives.", _positive),
@@ -189,6 +202,18 @@ SETTINGS: tuple[Setting, ...] = (
             "is valid.", _positive),
     Setting("CHALLENGE_TTL", "300", "Seconds a card-authentication challenge is valid.", _positive),
     Setting("CRL_VALIDITY_HOURS", "24", "Hours until a published CRL's nextUpdate.", _positive),
+    # two-person approval and bulk jobs
+    Setting("APPROVAL_REVOKE_THRESHOLD", "10", "Cards one revocation may end without a second "
+            "admin's approval; more need one (0: every bulk revocation does).", _count),
+    Setting("APPROVAL_EXPIRY_DAYS", "7", "Days a request waits for its decision, and an "
+            "approval for its carrying out, before it expires (expiry never approves).",
+            _at_most(3650)),
+    Setting("APPROVAL_FILES_DIR", "", "Where files awaiting approval (registry imports) are "
+            "kept, read by the hub and its workers. Empty: `approvals/` in the instance "
+            "folder."),
+    Setting("BULK_BATCH", "200", "Rows per bulk-job batch: one transaction, one CRL and one "
+            "progress update each; a cancelled or killed job resumes after the last one.",
+            _at_most(10000)),
     # documents
     Setting("DOCUMENT_SIGNING_KEY", "", "Ed25519 private key (PEM) that signs the city's "
             "documents and receipts. Empty: `document-signing.key` in the instance folder."),
@@ -206,6 +231,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AGENT_READER_BRIDGE", "", "The agent screens' reader bridge, where it differs "
             "from SATUKARTU_READER_BRIDGE (a kiosk and a shop on one PC, as in the demo).",
             _optional_loopback_url),
+    Setting("COUNTER_READER_BRIDGE", "", "The clerk's counter screens' reader bridge, where it "
+            "differs from SATUKARTU_READER_BRIDGE (a kiosk, a shop and a counter on one PC, "
+            "as in the demo).", _optional_loopback_url),
     Setting("AGENT_SHIFT_HOURS", "10", "Hours an agent's sign-in at a shop screen lasts (one "
             "shift); signing out ends it at once.", _positive),
     Setting("SCREEN_IDLE_WARNING", "60", "Seconds without a touch before a citizen's screen "
@@ -216,6 +244,9 @@ SETTINGS: tuple[Setting, ...] = (
             "warns that it will sign out.", _positive),
     Setting("STAFF_IDLE_SIGNOUT", "900", "Seconds without a request after which a staff "
             "screen's sign-in ends (checked at the hub, whatever the page does).", _positive),
+    Setting("STAFF_SHIFT_HOURS", "10", "Hours a sign-in at the staff screens (counter, "
+            "console, audit) lasts at most, however busy; idle, it ends sooner "
+            "(SATUKARTU_STAFF_IDLE_SIGNOUT).", _positive),
 )
 
 PREFIX = "SATUKARTU_"
@@ -251,6 +282,8 @@ def _derive(values: dict[str, Any]) -> None:
         values["AUDIT_SIGNING_KEY"] = str(instance / "audit-signing.key")
     if not values["DOCUMENT_SIGNING_KEY"]:
         values["DOCUMENT_SIGNING_KEY"] = str(instance / "document-signing.key")
+    if not values["APPROVAL_FILES_DIR"]:
+        values["APPROVAL_FILES_DIR"] = str(instance / "approvals")
     if not 1 <= values["PIN_MAX_TRIES"] <= 10:
         raise ConfigError(f"{PREFIX}PIN_MAX_TRIES: must be between 1 and 10")
     values["NATIONAL_ID_FORMATS"] = _list(values["NATIONAL_ID_FORMATS"]) if isinstance(

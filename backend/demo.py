@@ -30,6 +30,13 @@ DEMO_PIN = "123456"
 # The demo's kiosk and shop share one PC, so their reader bridges need two ports.
 KIOSK_BRIDGE = "http://127.0.0.1:7468"
 AGENT_BRIDGE = "http://127.0.0.1:7469"
+COUNTER_BRIDGE = "http://127.0.0.1:7470"
+# Which screen's reader daemon listens where; reader i of the private pcscd is theirs.
+BRIDGES = {"kiosk": KIOSK_BRIDGE, "agent": AGENT_BRIDGE, "counter": COUNTER_BRIDGE}
+# The demo's staff: two admins, so a request one makes can be approved by the other.
+STAFF = (("admin", "admin", "Demo admin"), ("admin2", "admin", "Second demo admin"),
+         ("clerk", "clerk", "Demo clerk"), ("auditor", "auditor", "Demo auditor"),
+         ("agent", "agent", "Demo agent"))
 
 
 def _bold(text: str) -> str:
@@ -146,22 +153,21 @@ def prepare(demo: Demo) -> dict[str, Any]:
     demo.satukartu("db", "upgrade")
     demo.satukartu("registry", "synth", "--citizens", str(demo.citizens), "--seed", "7")
     demo.satukartu("ca", "init")
-    admin_password = secrets.token_urlsafe(12)
-    demo.satukartu("staff", "add", "admin", "--role", "admin", "--name", "Demo admin",
-                   "--password-stdin", stdin=admin_password + "\n")
+    passwords = {}
+    for username, role, name in STAFF:
+        passwords[username] = secrets.token_urlsafe(12)
+        demo.satukartu("staff", "add", username, "--role", role, "--name", name,
+                       "--password-stdin", stdin=passwords[username] + "\n")
     kiosk = json.loads(demo.satukartu("terminal", "add", "--kind", "kiosk",
                                       "--name", "Demo kiosk", "--json"))
     counter = json.loads(demo.satukartu("terminal", "add", "--kind", "counter",
                                         "--name", "Demo counter", "--json"))
     agent = json.loads(demo.satukartu("terminal", "add", "--kind", "agent",
                                       "--name", "e-Warong Demo", "--json"))
-    agent_password = secrets.token_urlsafe(12)
-    demo.satukartu("staff", "add", "agent", "--role", "agent", "--name", "Demo agent",
-                   "--password-stdin", stdin=agent_password + "\n")
     for programme in ("food", "transport", "elderly"):
         demo.satukartu("ledger", "allocate", "--programme", programme)
-    return {"admin_password": admin_password, "kiosk": kiosk, "counter": counter,
-            "agent": agent, "agent_password": agent_password}
+    return {"passwords": passwords, "admin_password": passwords["admin"], "kiosk": kiosk,
+            "counter": counter, "agent": agent, "agent_password": passwords["agent"]}
 
 
 def start_reader(demo: Demo, name: str, terminal: dict[str, Any], reader: str,
@@ -176,10 +182,10 @@ def start_reader(demo: Demo, name: str, terminal: dict[str, Any], reader: str,
 def _start_pcsc(demo: Demo) -> tuple[Any, Any]:
     from card_reader.stack import PrivatePcscd, VirtualCard
 
-    click.echo(_bold("2. pcscd with two virtual readers, and a blank virtual card in one"))
+    click.echo(_bold("2. pcscd with four virtual readers, and a blank virtual card in one"))
     workdir = demo.instance / "pcscd"
     workdir.mkdir(exist_ok=True)
-    pcscd = PrivatePcscd(workdir)
+    pcscd = PrivatePcscd(workdir, devices=2)
     demo.env.update(pcscd.env)
     os.environ.update(pcscd.env)
     pcscd.start()
@@ -207,13 +213,14 @@ def run_demo(instance: Path, bind: str, citizens: int, keep: bool) -> None:
         shutil.rmtree(instance)
     instance.mkdir(parents=True, exist_ok=True)
     demo = Demo(instance=instance.resolve(), bind=bind, citizens=citizens)
-    for address in (bind, *(b.removeprefix("http://") for b in (KIOSK_BRIDGE, AGENT_BRIDGE))):
+    for address in (bind, *(b.removeprefix("http://") for b in BRIDGES.values())):
         _check_port_free(address)
     signal.signal(signal.SIGTERM, _interrupt)
     demo.env = {**os.environ, "SATUKARTU_INSTANCE_DIR": str(demo.instance),
                 "SATUKARTU_ORIGIN": demo.origin, "PYTHONUNBUFFERED": "1",
                 "SATUKARTU_READER_BRIDGE": KIOSK_BRIDGE,
-                "SATUKARTU_AGENT_READER_BRIDGE": AGENT_BRIDGE}
+                "SATUKARTU_AGENT_READER_BRIDGE": AGENT_BRIDGE,
+                "SATUKARTU_COUNTER_READER_BRIDGE": COUNTER_BRIDGE}
     try:
         setup = prepare(demo)
         citizen = pick_citizen(demo)
@@ -230,11 +237,11 @@ def run_demo(instance: Path, bind: str, citizens: int, keep: bool) -> None:
         click.echo(_bold("5. a tap at the kiosk, then the PIN at the counter"))
         tap = _reader_once(demo, setup["kiosk"], None)
         pin = _reader_once(demo, setup["counter"], DEMO_PIN)
-        click.echo(_bold("6. the kiosk's and the shop's reader daemons, for the screens"))
+        click.echo(_bold("6. the kiosk's, the shop's and the counter's reader daemons"))
         card.remove()
-        for name, reader, bridge in (("kiosk", pcscd.readers[0], KIOSK_BRIDGE),
-                                     ("agent", pcscd.readers[1], AGENT_BRIDGE)):
-            proc = start_reader(demo, f"reader-{name}", setup[name], reader, bridge)
+        for index, (name, bridge) in enumerate(BRIDGES.items()):
+            proc = start_reader(demo, f"reader-{name}", setup[name], pcscd.readers[index],
+                                bridge)
             wait_bridge(bridge, 30, proc, demo.instance / f"reader-{name}.log")
         _report(demo, setup, citizen, issued, tap, pin, pcscd)
         while True:
@@ -258,8 +265,11 @@ def _report(demo: Demo, setup: dict[str, Any], citizen: dict[str, Any],
         "",
         _bold("SatuKartu is running. Open:"),
         f"  the kiosk              {demo.origin}/kiosk/",
-        f"  the agent's shop       {demo.origin}/agent/   (sign in as agent / "
-        f"{setup['agent_password']})",
+        f"  the agent's shop       {demo.origin}/agent/   (sign in as agent)",
+        f"  the clerk's counter    {demo.origin}/counter/ (sign in as clerk)",
+        f"  the admin console      {demo.origin}/console/ (sign in as admin or admin2)",
+        f"  the audit log          {demo.origin}/audit/   (sign in as auditor)",
+        f"  staff sign-in          {demo.origin}/staff/sign-in",
         f"  home page and status   {demo.origin}/",
         f"  API reference          {demo.origin}/api",
         f"  OpenAPI document       {demo.origin}/api/v1/openapi.json",
@@ -267,10 +277,11 @@ def _report(demo: Demo, setup: dict[str, Any], citizen: dict[str, Any],
         _bold("Insert the card (it stays in until you press Ctrl-C in that terminal):"),
         f"  at the kiosk           {vcard} {pcscd.port_for(pcscd.readers[0])}",
         f"  at the agent's shop    {vcard} {pcscd.port_for(pcscd.readers[1])}",
+        f"  at the counter         {vcard} {pcscd.port_for(pcscd.readers[2])}",
         "",
         _bold("Demo identities"),
-        f"  admin                  admin / {setup['admin_password']}",
-        f"  agent                  agent / {setup['agent_password']}",
+        *(f"  {role:<22} {username} / {setup['passwords'][username]}"
+          for username, role, _name in STAFF),
         f"  kiosk terminal         {kiosk['client_id']} / {kiosk['client_secret']}",
         f"  card                   serial {issued.get('serial')} for {citizen['name']}, "
         f"PIN {DEMO_PIN}",

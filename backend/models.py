@@ -11,6 +11,10 @@ MODEL_MODULES = (
     "backend.cards.models",
     "backend.ledger.models",
     "backend.documents.models",
+    "backend.approvals.models",
+    "backend.bulk.models",
+    "backend.programmes.models",
+    "backend.cards.desk_models",
 )
 
 

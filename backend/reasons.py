@@ -51,6 +51,8 @@ class Reason(StrEnum):
     SSO_DISABLED = "sso_disabled"
     SSO_FAILED = "sso_failed"
     SSO_NO_ACCOUNT = "sso_no_account"
+    TOTP_REQUIRED = "totp_required"  # the account has TOTP; its code was not sent
+    TOTP_INVALID = "totp_invalid"  # wrong one-time code, or one accepted already
 
     # registry
     INVALID_NATIONAL_NUMBER = "invalid_national_number"
@@ -85,6 +87,14 @@ class Reason(StrEnum):
     CITIZEN_HAS_NO_CARD = "citizen_has_no_card"
     PUK_INCORRECT = "puk_incorrect"
     PUK_BLOCKED = "puk_blocked"
+    # card issuance at an enrolment desk (backend/cards/desk.py)
+    NOT_A_DESK = "not_a_desk"
+    ISSUANCE_JOB_OPEN = "issuance_job_open"
+    ISSUANCE_JOB_STATE_INVALID = "issuance_job_state_invalid"
+    ISSUANCE_JOB_OTHER_DESK = "issuance_job_other_desk"
+    CARD_UUID_MISMATCH = "card_uuid_mismatch"
+    PUBLIC_KEY_INVALID = "public_key_invalid"
+    KEY_ALREADY_CERTIFIED = "key_already_certified"
 
     # services and ledger
     UNKNOWN_SERVICE = "unknown_service"
@@ -111,3 +121,16 @@ class Reason(StrEnum):
 
     # audit
     AUDIT_RANGE_INVALID = "audit_range_invalid"
+
+    # two-person approval and bulk jobs (backend/approvals, backend/bulk)
+    OWN_REQUEST = "own_request"  # the maker may not decide their own request
+    NOT_ASSIGNEE = "not_assignee"  # handed to another approver
+    NOT_MAKER = "not_maker"  # only the maker withdraws a request
+    ASSIGNEE_INVALID = "assignee_invalid"  # not an enabled admin, or the maker
+    UNKNOWN_APPROVAL_KIND = "unknown_approval_kind"
+    APPROVAL_NOT_PENDING = "approval_not_pending"
+    APPROVAL_NOT_APPROVED = "approval_not_approved"
+    APPROVAL_EXPIRED = "approval_expired"
+    APPROVAL_MISMATCH = "approval_mismatch"  # carrying out differs from what was approved
+    APPROVAL_REQUIRED = "approval_required"
+    JOB_STATE_INVALID = "job_state_invalid"

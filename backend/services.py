@@ -10,7 +10,12 @@ the `satukartu.services` entry point group::
 The entry point's name must equal the module's `key` (lowercase letters, digits and
 underscores). A city enables modules with `SATUKARTU_SERVICES` and sets their
 parameters with `SATUKARTU_SERVICE_<KEY>_<PARAM>` variables; the hub passes them to
-`configure` once, at start.
+`configure` at start. An admin may later enable or disable a module and change its
+parameters while the hub runs (`satukartu programme`, `/api/v1/programmes`): the hub
+then configures a fresh copy of the module with the city's parameters and the admin's
+on top, so `configure` must only parse and check, never keep state elsewhere. A change
+to a parameter declared `Param(..., needs_approval=True)` (the default: amounts and
+eligibility rules decide who gets what) takes a second admin's approval.
 
 The module declares; the hub does the rest, the same way for every module:
 authentication, authorisation (assurance, terminal kind, staff role), one database
@@ -88,11 +93,19 @@ class CashWithdrawal(StrictModel):
 
 @dataclass(frozen=True)
 class Param:
-    """A parameter the city sets (`SATUKARTU_SERVICE_<KEY>_<NAME>`), parsed from text."""
+    """A parameter the city sets (`SATUKARTU_SERVICE_<KEY>_<NAME>`), parsed from text.
+
+    `parse` raises ValueError for a value the module cannot work with; the hub refuses
+    it at start, or when an admin types it. `needs_approval`: whether an admin's change
+    at run time needs a second admin to approve it. Keep it True (the default) for
+    amounts and eligibility rules; set it False only for a setting that decides neither
+    who benefits nor how much (a screen's page size, say).
+    """
 
     default: Any
     doc: str
     parse: Callable[[str], Any] = int
+    needs_approval: bool = True
 
 
 @dataclass(frozen=True)
@@ -344,7 +357,7 @@ class ServiceContext(Protocol):
     """
 
     key: str  # the module's key
-    params: Mapping[str, Any]  # the city's configured parameters
+    params: Mapping[str, Any]  # the city's parameters, with admins' changes on top
     principal: Principal | None  # who is asking (card session, terminal or staff)
     session: Session  # the request's session: read freely, never commit
     today: date

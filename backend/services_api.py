@@ -4,7 +4,9 @@ The loader finds modules through the `satukartu.services` entry point group, che
 their names and declarations, keeps those enabled by `SATUKARTU_SERVICES` and gives
 each its parameters (`SATUKARTU_SERVICES_FILE`, then `SATUKARTU_SERVICE_<KEY>_<PARAM>`).
 A module that is misnamed or misdeclared stops the hub at start, never at a citizen's
-request.
+request. What admins change while the hub runs (enabled, parameters) is kept in the
+database and laid over this configuration by `backend.programmes.live`: `modules()`
+is always the modules as they are now, in every process of the hub.
 
 Every action runs the same way: authorise (card assurance, terminal kind, staff role),
 claim the idempotency key, check eligibility, run the handler, write the audit record,
@@ -15,12 +17,14 @@ wrapper, or rolled back whole on any refusal.
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import tomllib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, request
 from pydantic import BaseModel
@@ -50,6 +54,10 @@ from backend.services import (
     result,
 )
 
+if TYPE_CHECKING:
+    from backend.programmes.live import LiveProgrammes
+
+log = logging.getLogger(__name__)
 EXTENSION = "satukartu.services"
 ENV_PREFIX = "SATUKARTU_SERVICE_"
 api = Api("services", url_prefix="/services", tag="services")
@@ -70,24 +78,85 @@ def discover() -> dict[str, EntryPoint]:
     return found
 
 
-def load_modules(config: Mapping[str, Any], environ: Mapping[str, str] | None = None
-                 ) -> dict[str, ServiceModule]:
-    """The enabled modules, each a configured copy of what its entry point exposes."""
+@dataclass
+class Catalogue:
+    """Every installed module as the city's configuration makes it, read once at start.
+
+    The configuration is never read again (a changed file or variable needs a restart,
+    as before), so every process of one hub starts from the same catalogue; admins'
+    changes are laid over it from the database (`backend.programmes.live`).
+    `base` holds each module configured with the city's parameters; `problems` the
+    installed modules that could not be (not enabled by SATUKARTU_SERVICES, so they
+    did not stop the hub, but they cannot be enabled at run time either).
+    """
+
+    exposed: dict[str, Any]
+    enabled: tuple[str, ...]
+    params: dict[str, dict[str, str]]
+    base: dict[str, ServiceModule]
+    problems: dict[str, str]
+
+    @property
+    def installed(self) -> tuple[str, ...]:
+        return tuple(sorted({*self.base, *self.problems}))
+
+    def build(self, key: str, overrides: Mapping[str, str]) -> ServiceModule:
+        """A fresh copy of `key` configured with the city's parameters, then `overrides`
+        (ValueError names a parameter the module refuses)."""
+        if not overrides:
+            return self.base[key]
+        module = _instantiate(key, self.exposed[key])
+        module.configure(self.params.get(key, {}))
+        module.configure(overrides)
+        return module
+
+    def enabled_modules(self) -> dict[str, ServiceModule]:
+        return {key: self.base[key] for key in self.enabled}
+
+
+def load_catalogue(config: Mapping[str, Any], environ: Mapping[str, str] | None = None
+                   ) -> Catalogue:
+    """Load and configure every installed module. A module SATUKARTU_SERVICES enables
+    that cannot be loaded or configured stops the hub (ConfigError); any other is
+    set aside with its problem."""
     installed = discover()
     enabled = tuple(config.get("SERVICES") or sorted(installed))
     missing = sorted(set(enabled) - set(installed))
     if missing:
         raise ConfigError(f"SATUKARTU_SERVICES names modules not installed: {missing}")
-    params = _parameters(enabled, config, os.environ if environ is None else environ)
-    modules = {}
-    for key in enabled:
-        module = _instantiate(key, installed[key].load())
+    params = _parameters(tuple(sorted(installed)), config,
+                         os.environ if environ is None else environ)
+    exposed: dict[str, Any] = {}
+    base: dict[str, ServiceModule] = {}
+    problems: dict[str, str] = {}
+    for key in (*enabled, *sorted(set(installed) - set(enabled))):
         try:
+            exposed[key] = installed[key].load()
+            module = _instantiate(key, exposed[key])
             module.configure(params.get(key, {}))
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
-        modules[key] = module
-    return modules
+        except ConfigError as exc:  # misnamed or misdeclared
+            if key in enabled:
+                raise
+            problems[key] = str(exc)
+        except ValueError as exc:  # a parameter the module refuses
+            if key in enabled:
+                raise ConfigError(str(exc)) from exc
+            problems[key] = str(exc)
+        except Exception as exc:  # a module nobody enabled must not stop the hub
+            if key in enabled:
+                raise
+            problems[key] = f"{key}: cannot be loaded: {exc!r}"
+        else:
+            base[key] = module
+    for key, problem in problems.items():
+        log.warning("service %s cannot be enabled: %s", key, problem)
+    return Catalogue(exposed, enabled, params, base, problems)
+
+
+def load_modules(config: Mapping[str, Any], environ: Mapping[str, str] | None = None
+                 ) -> dict[str, ServiceModule]:
+    """The enabled modules, each a configured copy of what its entry point exposes."""
+    return load_catalogue(config, environ).enabled_modules()
 
 
 def _instantiate(key: str, exposed: Any) -> ServiceModule:
@@ -166,19 +235,32 @@ def _text(value: Any) -> str:
 
 
 def init_app(app: Flask) -> None:
+    """Load the catalogue now (a bad configuration stops the hub here); the database's
+    overrides are read at the first use, so `db upgrade` runs on an empty database."""
+    from backend.programmes.live import LiveProgrammes
+
     if EXTENSION not in app.extensions:
-        app.extensions[EXTENSION] = load_modules(app.config)
+        refresh_ms = app.config.get("PROGRAMME_REFRESH_MS", 1000)
+        app.extensions[EXTENSION] = LiveProgrammes(load_catalogue(app.config),
+                                                   refresh_ms / 1000)
+
+
+def live() -> LiveProgrammes:
+    """This hub's programmes: the catalogue and what admins changed."""
+    return current_app.extensions[EXTENSION]
 
 
 def modules() -> dict[str, ServiceModule]:
-    return current_app.extensions[EXTENSION]
+    """The enabled modules as they are now (admins' changes included): the same set for
+    the whole of one request, at most `SATUKARTU_PROGRAMME_REFRESH_MS` old."""
+    return live().modules()
 
 
 # authorisation ----------------------------------------------------------------------
 def find_action(key: str, name: str) -> tuple[ServiceModule, Action]:
     module = modules().get(key)
     if module is None:
-        if key in discover():
+        if key in live().catalogue.installed:
             raise ApiError(Reason.SERVICE_DISABLED, f"{key} is not enabled in this city", 404)
         raise ApiError(Reason.UNKNOWN_SERVICE, f"no service {key!r}", 404)
     action = module.actions.get(name)

@@ -20,6 +20,8 @@ TASK_MODULES = (
     "backend.audit.tasks",
     "backend.cards.tasks",
     "backend.ledger.tasks",
+    "backend.approvals.tasks",
+    "backend.bulk.tasks",
 )
 
 

@@ -26,6 +26,12 @@ The protocol, as the page's script uses it (names are stable):
   `{"refused": REASON, ...}` (`no_card` 409, `card_removed` 409, `pin_format` 400,
   `pin_invalid` 403 with `attempts_remaining`, `pin_blocked` 403, `hub_unavailable`
   503, ...). The PIN is never logged, kept or echoed.
+- `POST /unblock` with `{"puk": "12345678", "new_pin": "123456"}` (a counter's PIN
+  unblock, after the clerk vouched at the hub): RESET RETRY COUNTER on the card now
+  in the reader; 200 `{"unblocked": true}`, or `{"refused": REASON, ...}` (`no_card`
+  409, `pin_format` 400 for a PUK or new PIN of the wrong shape, `puk_invalid` 403
+  with `attempts_remaining`, `puk_blocked` 403, `card_removed` 409, `reader_error`
+  503). Like the PIN, the PUK and the new PIN go to the card only.
 - `OPTIONS` on any of these: the CORS preflight, Private Network Access included.
 
 Who may call: a request whose `Origin` is one of `allowed_origins` (the hub's pages)
@@ -40,6 +46,7 @@ would make the hostile page same-origin with the bridge, so the browser would se
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -49,6 +56,7 @@ import socket
 import socketserver
 import threading
 import time
+import traceback
 import urllib.parse
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,7 +78,7 @@ POLL_SECONDS = 1.0  # how often an idle stream checks that its client is still t
 
 PROTOCOL_EVENTS = frozenset({"inserted", "session", "refused", "removed"})
 SESSION_FIELDS = tuple(wire.CardSession.__dataclass_fields__)
-PATHS = ("/events", "/state", "/pin")
+PATHS = ("/events", "/state", "/pin", "/unblock")
 LOOPBACK_NAMES = ("localhost",)
 
 # The HTTP status of a refused PIN login; anything not listed is a refusal by the hub.
@@ -87,7 +95,12 @@ PIN_STATUS = {
     "hub_unavailable": 503,
 }
 
+# The HTTP status of a refused unblock (see `ReaderUnblock`).
+UNBLOCK_STATUS = {"no_card": 409, "card_removed": 409, "pin_format": 400,
+                  "puk_invalid": 403, "puk_blocked": 403, "card_not_issued": 409}
+
 PinLogin = Callable[[OneTimePin], wire.CardSession]
+PinUnblock = Callable[[OneTimePin, OneTimePin], None]  # (PUK, new PIN)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -363,12 +376,12 @@ class _Handler(BaseHTTPRequestHandler):
         return self._stream(origin)
 
     def do_POST(self) -> None:  # noqa: N802
-        if self._path() != "/pin":
+        if self._path() not in ("/pin", "/unblock"):
             return self._reply(404, {"refused": "not_found"})
         admitted, origin = self._admit(allow_missing_origin=False)
         if not admitted:
             return None
-        status, body = self._pin_login()
+        status, body = self._pin_login() if self._path() == "/pin" else self._unblock()
         return self._reply(status, body, origin)
 
     # --- PIN ------------------------------------------------------------------
@@ -401,6 +414,33 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             del pin
         return 200, session.to_dict()
+
+    def _unblock(self) -> tuple[int, dict[str, Any]]:
+        """Read `{"puk", "new_pin"}`, box both at once, and reset the card's PIN."""
+        length = self.headers.get("Content-Length", "")
+        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            return 400, {"refused": "request_malformed"}
+        try:
+            data = json.loads(self.rfile.read(int(length)))
+        except (ValueError, OSError):
+            return 400, {"refused": "request_malformed"}
+        if not isinstance(data, dict) or not all(
+                isinstance(data.get(k), str) for k in ("puk", "new_pin")):
+            return 400, {"refused": "request_malformed"}
+        if not (piv.pin_is_valid(data["new_pin"]) and piv.pin_is_valid(data["puk"])):
+            return 400, {"refused": "pin_format"}
+        puk, new_pin = OneTimePin(data.pop("puk")), OneTimePin(data.pop("new_pin"))
+        del data
+        try:
+            self.server.bridge.pin_unblock(puk, new_pin)
+        except Refused as exc:
+            return UNBLOCK_STATUS.get(exc.reason, 503), exc.to_dict()
+        except Exception:  # a bug: say so without a traceback's locals in the answer
+            log.exception("PIN unblock failed", extra={"event": "bridge_error"})
+            return 500, {"refused": "internal_error"}
+        finally:
+            del puk, new_pin
+        return 200, {"unblocked": True}
 
     # --- events ---------------------------------------------------------------
 
@@ -443,6 +483,64 @@ class _Handler(BaseHTTPRequestHandler):
             return True
 
 
+def _unblock_refusal(exc: Exception) -> Refused:
+    """The stable reason for whatever stopped an unblock (a bug is raised as it is)."""
+    from card_reader.pcsc import CardGoneError, PcscError
+
+    if isinstance(exc, piv.InvalidPinError):
+        return Refused("puk_invalid", "wrong PUK", attempts_remaining=exc.attempts_remaining)
+    if isinstance(exc, piv.PinBlockedError):
+        return Refused("puk_blocked", "the PUK is blocked")
+    if isinstance(exc, piv.NotFoundError):
+        return Refused("card_not_issued", "not a card of ours")
+    if isinstance(exc, CardGoneError):
+        return Refused("card_removed", "the card left during the unblock")
+    if isinstance(exc, (PcscError, piv.PivError)):
+        return Refused("reader_error", str(exc))
+    raise exc
+
+
+class ReaderUnblock:
+    """RESET RETRY COUNTER on the card in the reader now: a counter's PIN unblock.
+
+    The hub has already let the clerk vouch for the citizen; the card itself checks the
+    PUK (and counts wrong ones), so the bridge only carries the citizen's digits from
+    the page to the card, as it does the PIN. One unblock at a time; the card is reset
+    after, so nothing later inherits a state from it. The daemon's card lock is its
+    own: the daemon touches the card only as it comes in and for a PIN login, which a
+    citizen at the unblock keypad is not doing.
+    """
+
+    def __init__(self, feed: EventFeed, command_timeout: float = 5.0) -> None:
+        self.feed = feed
+        self.command_timeout = command_timeout
+        self._lock = threading.Lock()
+
+    def __call__(self, puk: OneTimePin, new_pin: OneTimePin) -> None:
+        from card_reader.client import PivSession
+        from card_reader.pcsc import PcscConnection, PcscError
+
+        reader = self.feed.state()["reader"]
+        if reader is None:
+            raise Refused("no_card", "no card in the reader")
+        with self._lock:
+            try:
+                conn = PcscConnection(reader, self.command_timeout)
+            except PcscError as exc:
+                raise Refused("reader_error", str(exc)) from exc
+            try:
+                card = PivSession(conn)
+                card.select()
+                card.unblock_pin(puk.take(), new_pin.take())
+            except Exception as exc:
+                traceback.clear_frames(exc.__traceback__)  # the PUK was in those frames
+                raise _unblock_refusal(exc) from None
+            finally:
+                with contextlib.suppress(PcscError):
+                    conn.close(reset=True)
+        log.info("PIN unblocked", extra={"event": "pin_unblocked", "reader": reader})
+
+
 class Bridge:
     """The bridge's HTTP server on a loopback address, serving one EventFeed.
 
@@ -453,11 +551,13 @@ class Bridge:
 
     def __init__(self, feed: EventFeed, pin_login: PinLogin, allowed_origins: Iterable[str],
                  host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                 keepalive: float = KEEPALIVE_SECONDS) -> None:
+                 keepalive: float = KEEPALIVE_SECONDS,
+                 pin_unblock: PinUnblock | None = None) -> None:
         if not is_loopback_host(host):
             raise ValueError(f"{host} is not a loopback address")
         self.feed = feed
         self.pin_login = pin_login
+        self.pin_unblock = pin_unblock or ReaderUnblock(feed)
         self.allowed_origins = frozenset(origin_of(o) for o in allowed_origins)
         self.keepalive = keepalive
         self._server = _Server(host, port, self)

@@ -10,11 +10,18 @@ import logging
 import signal
 import sys
 import threading
+import time
+from typing import TYPE_CHECKING
 
 import click
 
 from card_reader.logs import configure_logging
 from card_reader.piv import MAX_PIN_RETRIES
+
+if TYPE_CHECKING:
+    from card_reader.hub_client import HubClient
+
+TERMINAL_KINDS = ("kiosk", "counter", "agent", "gate", "desk")
 
 
 @click.command("vcard")
@@ -47,15 +54,23 @@ def _stop_on_signals(stop: object) -> None:
 
 
 @click.command("reader")
-@click.option("--hub", "hub_url", envvar="SATUKARTU_HUB_URL", default="http://127.0.0.1:8000",
-              show_default=True, help="The hub's canonical URL (the cards sign it).")
-@click.option("--client-id", envvar="SATUKARTU_TERMINAL_CLIENT_ID", required=True,
-              help="This terminal's OAuth2 client id.")
-@click.option("--client-secret", envvar="SATUKARTU_TERMINAL_CLIENT_SECRET", required=True,
-              help="This terminal's OAuth2 client secret.")
-@click.option("--kind", "scope", envvar="SATUKARTU_TERMINAL_KIND", default="kiosk",
-              show_default=True, type=click.Choice(["kiosk", "counter", "agent", "gate"]),
-              help="Terminal kind, asked for as the token scope.")
+@click.option("--hub", "hub_url", envvar="SATUKARTU_HUB_URL", show_envvar=True,
+              default="http://127.0.0.1:8000", show_default=True,
+              help="The hub's canonical URL (the cards sign it).")
+@click.option("--client-id", envvar="SATUKARTU_TERMINAL_CLIENT_ID", show_envvar=True,
+              required=True, help="This terminal's OAuth2 client id.")
+@click.option("--client-secret", envvar="SATUKARTU_TERMINAL_CLIENT_SECRET", show_envvar=True,
+              default=None, help="This terminal's OAuth2 client secret. Prefer the "
+              "variable or --client-secret-file: a command line shows in the process list.")
+@click.option("--client-secret-file", envvar="SATUKARTU_TERMINAL_CLIENT_SECRET_FILE",
+              show_envvar=True, default=None, type=click.Path(dir_okay=False),
+              help="A file holding the client secret (its first line), e.g. a systemd "
+                   "credential; instead of --client-secret.")
+@click.option("--kind", "scope", envvar="SATUKARTU_TERMINAL_KIND", show_envvar=True,
+              default=None, type=click.Choice(TERMINAL_KINDS),
+              help="Ask for this terminal kind as the token scope (refused unless it is "
+                   "the terminal's own). Default: ask for none; the hub grants the "
+                   "terminal's own kind.")
 @click.option("--reader", "reader_name", default=None,
               help="Use only readers whose name starts with this.")
 @click.option("--once", is_flag=True, help="One authentication with the card in the reader.")
@@ -69,7 +84,8 @@ def _stop_on_signals(stop: object) -> None:
 @click.option("--bridge-origin", "bridge_origins", multiple=True, metavar="URL",
               help="Origin of pages allowed to use the bridge (repeatable; default: the "
                    "--hub URL's origin).")
-def reader_command(hub_url: str, client_id: str, client_secret: str, scope: str,
+def reader_command(hub_url: str, client_id: str, client_secret: str | None,
+                   client_secret_file: str | None, scope: str | None,
                    reader_name: str | None, once: bool, as_json: bool, pin: str | None,
                    timeout: float, bridge_bind: str, no_bridge: bool,
                    bridge_origins: tuple[str, ...]) -> None:
@@ -77,15 +93,22 @@ def reader_command(hub_url: str, client_id: str, client_secret: str, scope: str,
 
     Beside it, unless --no-bridge, the local bridge of card_reader/bridge.py tells the
     screen's page about cards at once and takes the citizen's PIN to the card.
+    With --kind desk (an enrolment desk) the daemon issues the hub's jobs onto blank
+    cards instead (card_reader/desk.py), without the bridge; --once still authenticates
+    the card in the reader once, e.g. to try a new card's PIN.
     """
     from card_reader.daemon import JsonLinesSink, ReaderDaemon, fan_out, run_once
     from card_reader.hub_client import HubClient
 
     bridge_args = None if once or no_bridge else _bridge_args(bridge_bind, bridge_origins,
                                                               hub_url)
+    client_secret = _client_secret(client_secret, client_secret_file)
     configure_logging()
     hub = HubClient(hub_url, client_id, client_secret, scope=scope, timeout=timeout)
     try:
+        if not once and (scope or _granted_kind(hub)) == "desk":
+            _run_desk(hub, reader_name, pin)
+            return
         if once:
             sys.exit(run_once(hub, reader_name, pin))
         feed = None
@@ -111,6 +134,65 @@ def reader_command(hub_url: str, client_id: str, client_secret: str, scope: str,
                 bridge.stop()
     finally:
         hub.close()
+
+
+def _run_desk(hub: HubClient, reader_name: str | None, pin: str | None) -> None:
+    """An enrolment desk's loop: blank cards become citizens' cards, until a signal."""
+    from card_reader.desk import DeskDaemon
+
+    daemon = DeskDaemon(hub, pin_provider=(lambda reader: pin) if pin else None,
+                        reader=reader_name)
+    _stop_on_signals(daemon.stop)
+    daemon.run()
+
+
+def _granted_kind(hub: HubClient, wait: float = 5.0) -> str:
+    """The terminal's kind as the hub grants it (no --kind given): a desk runs otherwise
+    than a kiosk. Waits for a hub that is not up yet; wrong credentials end here."""
+    from card_reader.hub_client import HubError, HubRefusal
+
+    while True:
+        try:
+            return hub.kind
+        except HubRefusal as exc:
+            raise click.ClickException(f"the hub refused this terminal: {exc}") from exc
+        except HubError as exc:
+            logging.getLogger(__name__).warning("hub not reachable, trying again: %s", exc)
+            time.sleep(wait)
+
+
+def _client_secret(given: str | None, path: str | None) -> str:
+    """The terminal's secret from the option (or its variable) or from a file, not both."""
+    if given and path:
+        raise click.UsageError("give the client secret once: --client-secret (or "
+                               "SATUKARTU_TERMINAL_CLIENT_SECRET) or --client-secret-file")
+    if given:
+        return given
+    if not path:
+        raise click.UsageError("the terminal's client secret is needed: set "
+                               "SATUKARTU_TERMINAL_CLIENT_SECRET, or give --client-secret-file")
+    try:
+        with open(path, encoding="utf-8") as source:
+            secret = source.readline().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc}",
+                                 param_hint="--client-secret-file") from exc
+    if not secret:
+        raise click.BadParameter(f"{path} holds no secret", param_hint="--client-secret-file")
+    return secret
+
+
+def environment_table() -> str:
+    """README's table of the reader's variables, made from the options themselves."""
+    rows = ["| variable | option | default | meaning |", "|---|---|---|---|"]
+    for param in reader_command.params:
+        if isinstance(param, click.Option) and param.envvar:
+            given = param.default
+            default = f"`{given}`" if isinstance(given, str | int | float) else (
+                "required" if param.required else "")
+            meaning = " ".join((param.help or "").split())
+            rows.append(f"| `{param.envvar}` | `{param.opts[0]}` | {default} | {meaning} |")
+    return "\n".join(rows)
 
 
 def _bridge_args(bind: str, origins: tuple[str, ...], hub_url: str) -> dict[str, object]:

@@ -1,4 +1,5 @@
-"""The daemon's HTTP client to the hub: terminal sign-in, challenge, card token, logout.
+"""The daemon's HTTP client to the hub: terminal sign-in, challenge, card token, logout,
+and a desk's issuance jobs (claim, certify, activate, fail: backend/cards/desk.py).
 
 The terminal signs in with OAuth2 client credentials (Authlib fetches a new token
 when the old one expires); card sessions are separate bearer tokens the hub hands
@@ -14,8 +15,12 @@ be spent only once anyway.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import time
+import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -73,12 +78,14 @@ def _retry_wait(resp: requests.Response) -> float:
 class HubClient:
     """One terminal's connection to one hub."""
 
-    def __init__(self, base_url: str, client_id: str, client_secret: str, scope: str = "kiosk",
-                 timeout: float = DEFAULT_TIMEOUT,
+    def __init__(self, base_url: str, client_id: str, client_secret: str,
+                 scope: str | None = None, timeout: float = DEFAULT_TIMEOUT,
                  token_auth_method: str = "client_secret_basic",  # noqa: S107 - a method name
                  ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        # No scope asked (None): the hub grants the terminal's own kind, which `kind`
+        # then reads from the token; a scope asked is refused unless it is that kind.
         self._oauth = OAuth2Session(
             client_id, client_secret, scope=scope,
             token_endpoint=self.base_url + wire.PATH_TERMINAL_TOKEN,
@@ -102,6 +109,14 @@ class HubClient:
             raise HubRefusal(exc.error or "invalid_client", exc.description or "") from exc
         except requests.RequestException as exc:
             raise HubError(f"token request failed: {exc}") from exc
+
+    @property
+    def kind(self) -> str:
+        """This terminal's kind, as the hub granted it in the token's scope (signs in if
+        no token is held yet); for a daemon that was not told its kind."""
+        if not self._oauth.token:
+            self.sign_in()
+        return str(self._oauth.token.get("scope", ""))
 
     def _terminal_post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         if not self._oauth.token:
@@ -154,3 +169,80 @@ class HubClient:
             raise HubError(f"logout failed: {exc}") from exc
         if resp.status_code >= 400:
             raise _refusal_from(resp)
+
+    # --- issuance at an enrolment desk (the hub's side: backend/cards/desk.py) ---------
+
+    def claim_job(self) -> DeskJob | None:
+        """This desk's next issuance job (a new attempt), or None when none waits."""
+        data = self._terminal_post(PATH_DESK_CLAIM)
+        job = data.get("job") if isinstance(data, dict) else None
+        return None if job is None else DeskJob.from_dict(job)
+
+    def certify_job(self, job_id: int, card_uuid: uuid.UUID,
+                    public_keys: dict[str, bytes]) -> dict[str, bytes]:
+        """The card's new public keys (DER SubjectPublicKeyInfo by key reference, "9A",
+        "9E") certified by the hub's issuing CA: DER certificates by key reference."""
+        data = self._terminal_post(desk_job_path(job_id, "certify"), {
+            "card_uuid": str(card_uuid),
+            "public_keys": {ref: wire.b64encode(der) for ref, der in public_keys.items()}})
+        try:
+            made = data["certificates"]
+            return {ref: base64.b64decode(made[ref], validate=True) for ref in public_keys}
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            raise HubError(f"certificates of the wrong shape: {exc}") from exc
+
+    def activate_job(self, job_id: int, card_uuid: uuid.UUID) -> dict[str, Any]:
+        """The card is written; the hub records it. Safe to repeat (same answer)."""
+        data = self._terminal_post(desk_job_path(job_id, "activate"),
+                                   {"card_uuid": str(card_uuid)})
+        if not isinstance(data, dict) or not isinstance(data.get("serial"), str):
+            raise HubError("activation of the wrong shape")
+        return data
+
+    def fail_job(self, job_id: int, reason: str, card_uuid: uuid.UUID | None = None) -> None:
+        """This attempt failed here; the job waits for the next blank card."""
+        body: dict[str, Any] = {"reason": reason[:200] or "unspecified"}
+        if card_uuid is not None:
+            body["card_uuid"] = str(card_uuid)
+        self._terminal_post(desk_job_path(job_id, "fail"), body)
+
+
+PATH_DESK_CLAIM = f"{wire.API_PREFIX}/desk/jobs/claim"
+
+
+def desk_job_path(job_id: int, step: str) -> str:
+    return f"{wire.API_PREFIX}/desk/jobs/{int(job_id)}/{step}"
+
+
+@dataclass(frozen=True)
+class DeskJob:
+    """A claimed issuance job: what this card gets. The management key is this card's
+    alone and is kept only while the card is personalised (never shown in a repr)."""
+
+    job_id: int
+    attempt: int
+    serial: str
+    card_uuid: uuid.UUID
+    expires_at: str
+    holder_number: str
+    holder_name: str
+    pin_digits: int
+    puk_digits: int
+    pin_retries: int
+    management_key: bytes = field(repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> DeskJob:
+        try:
+            key = bytes.fromhex(data["management_key"])
+            if data.get("management_algorithm", "AES128") != "AES128" or len(key) != 16:
+                raise ValueError("not an AES-128 management key")
+            return cls(job_id=int(data["job_id"]), attempt=int(data["attempt"]),
+                       serial=str(data["serial"]), card_uuid=uuid.UUID(data["card_uuid"]),
+                       expires_at=str(data["expires_at"]),
+                       holder_number=str(data["holder"]["national_number"]),
+                       holder_name=str(data["holder"]["full_name"]),
+                       pin_digits=int(data["pin_digits"]), puk_digits=int(data["puk_digits"]),
+                       pin_retries=int(data["pin_retries"]), management_key=key)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HubError(f"issuance job of the wrong shape: {exc}") from exc

@@ -41,6 +41,14 @@ def free_port_pair() -> int:
     raise RuntimeError("no free port pair for vpcd")
 
 
+def _another_port_pair(taken: list[int]) -> int:
+    for _ in range(20):
+        port = free_port_pair()
+        if all(abs(port - other) > 1 for other in taken):
+            return port
+    raise RuntimeError("no free port pair for another vpcd device")
+
+
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.02) -> None:  # noqa: ANN001
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -51,23 +59,33 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.02) -> No
 
 
 class PrivatePcscd:
-    """One pcscd with two vpcd readers, private to this process."""
+    """One pcscd with vpcd readers (two per vpcd device), private to this process.
 
-    def __init__(self, workdir: Path) -> None:
+    `devices`: how many vpcd devices, each a pair of readers on its own pair of ports
+    (the demo's kiosk, shop, counter and enrolment desk need four readers).
+    """
+
+    def __init__(self, workdir: Path, devices: int = 1) -> None:
         self.workdir = workdir
         self.socket_path = workdir / "pcscd.comm"
-        self.port = free_port_pair()
-        self.readers = [f"{READER_PREFIX} 00 00", f"{READER_PREFIX} 00 01"]
+        self.ports: list[int] = []
+        for _ in range(devices):
+            self.ports.append(_another_port_pair(self.ports))
+        self.port = self.ports[0]
+        names = [READER_PREFIX] + [f"{READER_PREFIX} {d + 1}" for d in range(1, devices)]
+        self.readers = [f"{name} 00 {slot:02X}" for name in names for slot in (0, 1)]
         self.conf = workdir / "reader.conf"
-        self.conf.write_text(
-            f'FRIENDLYNAME "{READER_PREFIX}"\n'
-            f"DEVICENAME /dev/null:{self.port}\n"
-            f"LIBPATH {VPCD_DRIVER}\n")
+        self.conf.write_text("".join(
+            f'FRIENDLYNAME "{name}"\n'
+            f"DEVICENAME /dev/null:{port}\n"
+            f"LIBPATH {VPCD_DRIVER}\n\n" for name, port in zip(names, self.ports,
+                                                                  strict=True)))
         self.log_path = workdir / "pcscd.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def port_for(self, reader: str) -> int:
-        return self.port + self.readers.index(reader)
+        index = self.readers.index(reader)
+        return self.ports[index // 2] + index % 2
 
     @property
     def env(self) -> dict[str, str]:

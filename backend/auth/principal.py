@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from flask import Request, g
 
 STAFF_ROLES = ("admin", "clerk", "agent", "auditor")
-TERMINAL_KINDS = ("kiosk", "counter", "agent", "gate")
+# A desk is an enrolment desk's reader: it personalises cards (backend/cards/desk.py).
+TERMINAL_KINDS = ("kiosk", "counter", "agent", "gate", "desk")
 ASSURANCE_ORDER = {"tap": 1, "pin": 2}
 
 

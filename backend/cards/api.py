@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from flask import Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from pydantic import BaseModel, Field, StrictBool
 from sqlalchemy import select
 
@@ -19,7 +19,7 @@ from backend.auth.principal import (
     current_principal,
 )
 from backend.cards import authentication as auth
-from backend.cards import crl, lifecycle, taplock
+from backend.cards import crl, desk_api, lifecycle, taplock
 from backend.cards.context import state
 from backend.cards.models import Card
 from backend.cards.sessions import log_out
@@ -28,6 +28,7 @@ from backend.cards.tokens import parse_token
 from backend.db import database, session
 from backend.errors import ApiError
 from backend.reasons import Reason
+from backend.registry.refs import CITIZEN_REF_DOC, citizen_ref
 
 api = Api("cards", tag="cards")
 
@@ -81,7 +82,7 @@ class SessionOut(OutModel):
     session_token: str
     assurance: Literal["tap", "pin"]
     card_serial: str
-    citizen_ref: str
+    citizen_ref: str = Field(description=CITIZEN_REF_DOC)
     expires_at: str
 
 
@@ -131,7 +132,7 @@ def burn_refused_nonce(_principal: Principal | None, op: object, _error: ApiErro
 class SessionInfo(OutModel):
     session_id: str
     card_serial: str
-    citizen_ref: str
+    citizen_ref: str = Field(description=CITIZEN_REF_DOC)
     assurance: str
     terminal_id: str
     tap_locked: bool = Field(description="the holder locked this card for taps: only the "
@@ -144,7 +145,7 @@ def session_info() -> SessionInfo:
     card = current_principal().card  # type: ignore[union-attr]
     assert card is not None
     return SessionInfo(session_id=card.session_id, card_serial=card.card_serial,
-                       citizen_ref=str(card.citizen_id), assurance=card.assurance,
+                       citizen_ref=citizen_ref(card.citizen_id), assurance=card.assurance,
                        terminal_id=card.terminal_id,
                        tap_locked=taplock.tap_locked(session(), card.card_serial))
 
@@ -279,8 +280,9 @@ def current_crl() -> Response:
                     headers={"Cache-Control": "public, max-age=300"})
 
 
-def init_app(_app: object) -> None:
+def init_app(app: Flask) -> None:
     from backend.api.routing import REFUSAL_HOOKS
 
     if burn_refused_nonce not in REFUSAL_HOOKS:
         REFUSAL_HOOKS.append(burn_refused_nonce)
+    app.register_blueprint(desk_api.api.blueprint)  # issuance jobs: admins' and desks' routes

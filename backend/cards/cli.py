@@ -111,20 +111,26 @@ def card() -> None:
 
 def _issue(app: Flask, reader: str, citizen_number: str, pin: str | None,
            old_reason: str) -> Any:
+    """The console as its own enrolment desk: the desk's steps (backend/cards/desk.py),
+    each in a transaction of its own, so a failed attempt stays recorded as failed."""
     from backend.cards import issuance, lifecycle
     from backend.cards.ca import CaError
+    from backend.db import database
+    from backend.errors import ApiError
     from card_reader.client import PivSession
     from card_reader.pcsc import PcscConnection, PcscError
     from card_reader.piv import PivError
 
     try:
-        with _transaction(app) as tx, PcscConnection(reader) as conn:
-            return issuance.issue(tx, PivSession(conn), ca=lifecycle.issuing_ca(),
-                                  settings=dict(app.config), citizen_number=citizen_number,
-                                  pin=pin, old_reason=old_reason,
-                                  principal=console_principal())
+        with app.app_context(), PcscConnection(reader) as conn:
+            return issuance.issue_at_console(
+                database().transaction, PivSession(conn), ca=lifecycle.issuing_ca(),
+                settings=dict(app.config), citizen_number=citizen_number, pin=pin,
+                old_reason=old_reason, principal=console_principal())
     except issuance.IssuanceError as exc:
         raise click.ClickException(str(exc)) from exc
+    except ApiError as exc:
+        raise click.ClickException(f"{exc.reason.value}: {exc.message}") from exc
     except (PivError, PcscError, CaError) as exc:
         raise click.ClickException(f"the card in {reader} could not be issued: {exc} "
                                    "(a blank card is needed)") from exc
@@ -236,6 +242,15 @@ def card_unblock_pin(reader: str, clerk: str, puk: str, new_pin: str) -> None:
     except unblock.UnblockError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{serial} PIN reset")
+
+
+def _attach_face() -> None:
+    from backend.cards.face_cli import card_face
+
+    card.add_command(card_face)
+
+
+_attach_face()
 
 
 if __name__ == "__main__":  # pragma: no cover

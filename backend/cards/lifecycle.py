@@ -110,6 +110,29 @@ def suspend(db: Session, serial: str, reason: str = "certificateHold", note: str
     return card
 
 
+# Who may put a card on hold at a service counter, and only the card in front of them.
+COUNTER_SUSPENDERS = ("clerk", "admin")
+
+
+def suspend_at_counter(db: Session, card_session: Principal, clerk: Principal,
+                       note: str = "") -> Card:
+    """A clerk puts on hold the card whose PIN session is open at their counter (the
+    holder reports it lost, or fears someone saw the PIN).
+
+    Suspending is otherwise the admins' (the API's `/cards/<serial>/suspend`); a clerk
+    may suspend only this way, only the card the citizen has just proven with its PIN at
+    a counter terminal, and never reinstate or revoke: a card taken away by mistake
+    costs the holder a trip to an admin, a card suspended by a clerk from a list could
+    be anyone's."""
+    card = card_session.card
+    if clerk.kind != "staff" or clerk.role not in COUNTER_SUSPENDERS:
+        raise ApiError(Reason.ROLE_NOT_ALLOWED, "only a clerk or admin may do this", 403)
+    if card is None or card_session.role != "counter" or card.assurance != "pin":
+        raise ApiError(Reason.FORBIDDEN, "a clerk suspends only the card proven with its PIN "
+                       "at their counter", 403)
+    return suspend(db, card.card_serial, "certificateHold", note, principal=clerk)
+
+
 def reinstate(db: Session, serial: str, note: str = "",
               principal: Principal | None = None) -> Card:
     """Lift a suspension (the card was found); the card works again at once."""

@@ -22,6 +22,7 @@ from backend.cards.store import as_utc, card_sessions, cards, digest, utcnow
 from backend.db import read_row
 from backend.errors import ApiError
 from backend.reasons import Reason
+from backend.registry.refs import citizen_ref
 from card_reader import wire
 
 SESSION_PREFIX = "sks_"
@@ -81,7 +82,7 @@ class OpenedSession:
     def to_wire(self) -> wire.CardSession:
         return wire.CardSession(session_token=self.new.token, assurance=self.new.assurance,
                                 card_serial=self.card.serial,
-                                citizen_ref=str(self.card.citizen_id),
+                                citizen_ref=citizen_ref(self.card.citizen_id),
                                 expires_at=self.new.expires_at.isoformat())
 
 

@@ -22,6 +22,8 @@ api = Api("ledger", url_prefix="/ledger", tag="ledger")
 ADMIN = Requirement(roles=("admin",))
 OVERSIGHT = Requirement(roles=("admin", "auditor"))
 SETTLERS = Requirement(roles=("admin", "auditor"), terminal_kinds=("agent", "gate", "counter"))
+# Auditors read the takings; only an admin or the terminal itself pays them out.
+CLOSERS = Requirement(roles=("admin",), terminal_kinds=("agent", "gate", "counter"))
 MAX_RANGE = timedelta(days=31)
 
 
@@ -123,7 +125,7 @@ def show_takings(terminal_id: str, day: str) -> Settled:
 
 
 @api.route("/settlements", "POST", summary="Close a terminal's day: pay out its takings",
-           auth=SETTLERS, body=SettleRequest, response=Settled, status=201,
+           auth=CLOSERS, body=SettleRequest, response=Settled, status=201,
            reasons=(Reason.ALREADY_SETTLED,))
 def settle_day(body: SettleRequest) -> Settled:
     """The amount is the sum of that day's journal lines on the terminal's accounts."""

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sqlite3
+import subprocess
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,9 @@ class Stack:
     citizen: dict[str, Any]
     card_state: Path
     database: Path
+    bridges: dict[str, str] = field(default_factory=dict)
+    readers: dict[str, subprocess.Popen] = field(default_factory=dict)
+    issued: dict[str, Any] = field(default_factory=dict)  # the card's serial, PIN, PUK
 
     @property
     def origin(self) -> str:
@@ -77,8 +82,35 @@ class Stack:
         with urllib.request.urlopen(read, timeout=10):  # noqa: S310
             pass
 
+    @contextmanager
+    def counter_reader(self) -> Iterator[VirtualCard]:
+        """The counter's reader daemon and bridge for a while, on the shop's reader (the
+        tests' pcscd has two readers): the shop's daemon stops meanwhile and comes back
+        after. Yields the citizen's card for that reader."""
+        _stop(self.readers.pop("agent"))
+        counter = start_reader(self.demo, "reader-counter", self.setup["counter"],
+                               self.pcscd.readers[1], self.bridges["counter"])
+        try:
+            wait_bridge(self.bridges["counter"], 30, counter,
+                        self.demo.instance / "reader-counter.log")
+            yield self.card("agent")
+        finally:
+            _stop(counter)
+            agent = start_reader(self.demo, "reader-agent", self.setup["agent"],
+                                 self.pcscd.readers[1], self.bridges["agent"])
+            wait_bridge(self.bridges["agent"], 30, agent,
+                        self.demo.instance / "reader-agent.log")
+            self.readers["agent"] = agent
+
     def logs(self) -> str:
         return "".join(p.read_text(errors="replace") for p in self.demo.instance.glob("*.log"))
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """End a reader daemon as the demo does at its end (its sessions are logged out)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(10)
 
 
 def start_own_pcscd(workdir: Path) -> PrivatePcscd:
@@ -100,12 +132,14 @@ def running_stack(pcscd: PrivatePcscd, instance: Path, citizens: int = 80,
     demo = Demo(instance=instance, bind=f"{hub_host}:{_free_port(hub_host)}",
                 citizens=citizens)
     bridges = {"kiosk": f"http://127.0.0.1:{_free_port()}",
-               "agent": f"http://127.0.0.1:{_free_port()}"}
+               "agent": f"http://127.0.0.1:{_free_port()}",
+               "counter": f"http://127.0.0.1:{_free_port()}"}
     demo.env = {**{k: v for k, v in os.environ.items() if not k.startswith("SATUKARTU_")},
                 **pcscd.env, "SATUKARTU_INSTANCE_DIR": str(instance),
                 "SATUKARTU_ORIGIN": demo.origin, "PYTHONUNBUFFERED": "1",
                 "SATUKARTU_READER_BRIDGE": bridges["kiosk"],
-                "SATUKARTU_AGENT_READER_BRIDGE": bridges["agent"]}
+                "SATUKARTU_AGENT_READER_BRIDGE": bridges["agent"],
+                "SATUKARTU_COUNTER_READER_BRIDGE": bridges["counter"]}
     try:
         setup = prepare(demo)
         citizen = pick_citizen(demo)
@@ -113,15 +147,19 @@ def running_stack(pcscd: PrivatePcscd, instance: Path, citizens: int = 80,
         with sqlite3.connect(database) as db:  # the scenario's citizen reads Indonesian
             db.execute("UPDATE citizens SET language = 'id' WHERE id = ?", (citizen["id"],))
         card = VirtualCard(pcscd, instance / "card.json", pcscd.readers[0]).insert()
-        demo.satukartu("card", "issue", "--citizen", citizen["number"], "--reader",
-                       pcscd.readers[0], "--pin", DEMO_PIN, "--json")
+        issued = json.loads(demo.satukartu(
+            "card", "issue", "--citizen", citizen["number"], "--reader", pcscd.readers[0],
+            "--pin", DEMO_PIN, "--json"))
         card.remove()
         hub = demo.start("hub", "serve", "--bind", demo.bind, "--workers", "2")
         _wait_http(f"{demo.origin}/api/v1/health", 60, hub, instance / "hub.log")
+        readers = {}
         for screen, reader in (("kiosk", pcscd.readers[0]), ("agent", pcscd.readers[1])):
             proc = start_reader(demo, f"reader-{screen}", setup[screen], reader,
                                 bridges[screen])
             wait_bridge(bridges[screen], 30, proc, instance / f"reader-{screen}.log")
-        yield Stack(demo, pcscd, setup, citizen, instance / "card.json", database)
+            readers[screen] = proc
+        yield Stack(demo, pcscd, setup, citizen, instance / "card.json", database,
+                    bridges, readers, issued)
     finally:
         demo.stop_all()

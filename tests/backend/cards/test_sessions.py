@@ -6,6 +6,7 @@ from backend.audit.models import AuditRecord
 from backend.cards import lifecycle
 from backend.db import session
 from backend.reasons import Reason
+from backend.registry.refs import citizen_ref
 from backend.testing.cards import authenticate
 from backend.testing.identity import bearer
 
@@ -36,7 +37,7 @@ def test_a_session_names_the_card_its_holder_and_the_terminal(app, client, termi
     token = authenticate(client, kiosk.token, card, app.config["ORIGIN"]).json["session_token"]
     info = _session_of(client, token).json
     assert info["card_serial"] == card.serial
-    assert info["citizen_ref"] == str(holder.id)
+    assert info["citizen_ref"] == citizen_ref(holder.id)
     assert info["terminal_id"] == kiosk.terminal_id
 
 

@@ -162,6 +162,97 @@ def _citizen(ctx: Ctx) -> int:
     return make_citizen(full_name="Rudi Hermawan", sex="M").id
 
 
+def desk_job(ctx: Ctx, caller: str, step: str = "requested") -> Any:
+    """An issuance job at the caller's desk (the world's desk for any other caller) for a
+    fresh citizen, taken in-process as far as `step` (claimed, keys_certified)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from backend.cards import desk
+
+    _, role, _ = caller_kind(caller)
+    desk_id = (ctx.caller_terminal(caller) if role == "desk" else None) or \
+        ctx.world.terminals["desk"].terminal_id
+    job = desk.start(session(), citizen_number=make_citizen(full_name="Made Wirawan")
+                     .national_number, desk_id=desk_id)
+    at = desk.Desk(desk_id)
+    if step != "requested":
+        desk.claim(session(), at, ca=lifecycle.issuing_ca(), settings=dict(ctx.app.config),
+                   job_id=job.id)
+    if step == "keys_certified":
+        desk.certify_keys(session(), job.id, at, card_uuid=job.card_uuid, ca=lifecycle.
+                          issuing_ca(), public_keys={ref: ec.generate_private_key(
+                              ec.SECP256R1()).public_key() for ref in ("9A", "9E")})
+    session().commit()
+    return job
+
+
+def desk_call(ctx: Ctx, caller: str, step: str) -> Call:
+    """A desk's step on a job of its own that is ready for it."""
+    if step == "claim":
+        desk_job(ctx, caller)
+        return Call(f"{W}/desk/jobs/claim")
+    job = desk_job(ctx, caller, "keys_certified" if step == "activate" else "claimed")
+    body: dict[str, Any] = {"card_uuid": job.card_uuid}
+    if step == "certify":
+        body["public_keys"] = {"9A": public_key_b64()}
+    if step == "fail":
+        body["reason"] = "card_removed"
+    return Call(f"{W}/desk/jobs/{job.id}/{step}", json=body)
+
+
+def public_key_b64() -> str:
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return base64.b64encode(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+
+
+def approval_request(ctx: Ctx, maker: str | None = None, approved: bool = False) -> int:
+    """A cards.revoke request for two fresh cards by `maker` (a fresh admin if None),
+    approved by another fresh admin if asked."""
+    from backend.approvals import service
+    from backend.auth.principal import Principal
+
+    maker = maker or new_staff(ctx, "admin").username
+    row = service.request_approval(session(), "cards.revoke", {
+        "serials": [new_card(ctx).serial, new_card(ctx).serial], "reason": "keyCompromise"},
+        Principal(kind="staff", subject=maker, role="admin"))
+    if approved:
+        checker = new_staff(ctx, "admin").username
+        service.approve(session(), row.id, Principal(kind="staff", subject=checker,
+                                                     role="admin"))
+    session().commit()
+    return row.id
+
+
+def bulk_job(ctx: Ctx, status: str = "finished") -> int:
+    """A bulk revocation job: finished (two cards, done directly), or queued or
+    cancelled (an approved request carried out, its task not run)."""
+    from backend.approvals import service
+    from backend.auth.principal import Principal
+    from backend.bulk import jobs
+    from backend.cards.bulk import revoke_many
+
+    admin = Principal(kind="staff", subject=new_staff(ctx, "admin").username, role="admin")
+    if status == "finished":
+        started = revoke_many(session(), [new_card(ctx).serial, "ZZZZ-0000-ZZZZ"],
+                              "keyCompromise", admin)
+        session().commit()
+        return started.job.id  # type: ignore[union-attr]
+    _, done = service.carry_out(session(), approval_request(ctx, approved=True), admin,
+                                send=False)
+    if status == "cancelled":
+        jobs.cancel_job(session(), done.job_id, admin)  # type: ignore[arg-type]
+    session().commit()
+    return done.job_id  # type: ignore[return-value]
+
+
+REGISTRY_CSV = b"national_number,full_name,birth_date,sex,region_code\n"
+
+
 W = "/api/v1"
 MONTH = {"month": f"{TODAY:%Y-%m}"}
 WEEK = {"since": (TODAY - dt.timedelta(days=7)).isoformat(), "until": TODAY.isoformat()}
@@ -251,6 +342,19 @@ CATALOGUE: dict[str, Builder] = {
                                           json={"reason": "keyCompromise"}),
     "api_cards.pin_unblock": lambda c, _: Call(f"{W}/cards/{new_card(c).serial}/pin-unblock"),
     "api_cards.current_crl": lambda c, _: Call(f"{W}/crl"),
+    "api_card_face.card_face": lambda c, _: Call(f"{W}/cards/{c.world.spare_card}/face.pdf"),
+    # issuance at an enrolment desk
+    "api_issuance.start_job": lambda c, _: Call(f"{W}/issuance-jobs", json={
+        "citizen": make_citizen(full_name="Komang Ayu").national_number,
+        "desk": c.world.terminals["desk"].terminal_id}),
+    "api_issuance.list_jobs": lambda c, _: Call(f"{W}/issuance-jobs"),
+    "api_issuance.get_job": lambda c, caller: Call(f"{W}/issuance-jobs/{desk_job(c, caller).id}"),
+    "api_issuance.cancel_job": lambda c, caller: Call(
+        f"{W}/issuance-jobs/{desk_job(c, caller).id}/cancel", json={}),
+    "api_issuance.claim_job": lambda c, caller: desk_call(c, caller, "claim"),
+    "api_issuance.certify_job": lambda c, caller: desk_call(c, caller, "certify"),
+    "api_issuance.activate_job": lambda c, caller: desk_call(c, caller, "activate"),
+    "api_issuance.fail_job": lambda c, caller: desk_call(c, caller, "fail"),
     # audit
     "api_audit.my_access_log": lambda c, _: Call(f"{W}/audit/me/access-log"),
     "api_audit.my_access_log_pdf": lambda c, _: Call(f"{W}/audit/me/access-log.pdf"),
@@ -275,6 +379,11 @@ CATALOGUE: dict[str, Builder] = {
                                                      query=WEEK),
     # services (the action route is expanded per action by the matrix)
     "api_services.list_services": lambda c, _: Call(f"{W}/services"),
+    # programmes (enabling needs no approval: an admin's change is direct)
+    "api_programmes.list_programmes": lambda c, _: Call(f"{W}/programmes"),
+    "api_programmes.get_programme": lambda c, _: Call(f"{W}/programmes/food"),
+    "api_programmes.change_programme": lambda c, _: Call(f"{W}/programmes/food",
+                                                         json={"enabled": True}),
     # documents
     "api_documents.verify_document": lambda c, _: Call(
         f"{W}/documents/{c.world.ani.document}/verify"),
@@ -288,6 +397,32 @@ CATALOGUE: dict[str, Builder] = {
     "api_documents.monthly_report_pdf": lambda c, _: Call(f"{W}/reports/monthly", query=MONTH),
     "api_documents.monthly_report_figures": lambda c, _: Call(f"{W}/reports/monthly/figures",
                                                               query=MONTH),
+    # two-person approval and bulk jobs
+    "api_approvals.create_request": lambda c, _: Call(f"{W}/approvals", json={
+        "kind": "cards.revoke", "payload": {"serials": [new_card(c).serial],
+                                            "reason": "keyCompromise"}}),
+    "api_approvals.request_registry_import": lambda c, _: Call(
+        f"{W}/approvals/registry-import", data=REGISTRY_CSV, content_type="text/csv"),
+    "api_approvals.list_requests": lambda c, _: Call(f"{W}/approvals"),
+    "api_approvals.show_request": lambda c, _: Call(f"{W}/approvals/{approval_request(c)}"),
+    "api_approvals.approve": lambda c, _: Call(f"{W}/approvals/{approval_request(c)}/approve",
+                                               json={}),
+    "api_approvals.reject": lambda c, _: Call(f"{W}/approvals/{approval_request(c)}/reject",
+                                              json={"comment": "not these cards"}),
+    "api_approvals.cancel": lambda c, _: Call(
+        f"{W}/approvals/{approval_request(c, c.world.staff['admin'].username)}/cancel",
+        json={}),
+    "api_approvals.assign": lambda c, _: Call(f"{W}/approvals/{approval_request(c)}/assign",
+                                              json={"to": new_staff(c, "admin").username}),
+    "api_approvals.carry_out": lambda c, _: Call(
+        f"{W}/approvals/{approval_request(c, approved=True)}/carry-out"),
+    "api_bulk.bulk_revoke": lambda c, _: Call(f"{W}/cards/bulk-revoke", json={
+        "serials": [new_card(c).serial], "reason": "keyCompromise"}),
+    "api_bulk.list_jobs": lambda c, _: Call(f"{W}/jobs"),
+    "api_bulk.show_job": lambda c, _: Call(f"{W}/jobs/{bulk_job(c)}"),
+    "api_bulk.cancel_job": lambda c, _: Call(f"{W}/jobs/{bulk_job(c, 'queued')}/cancel"),
+    "api_bulk.resume_job": lambda c, _: Call(f"{W}/jobs/{bulk_job(c, 'cancelled')}/resume"),
+    "api_bulk.job_failures": lambda c, _: Call(f"{W}/jobs/{bulk_job(c)}/failures.csv"),
 }
 
 # The body of each service action the matrix sends (absent: no body).

@@ -89,6 +89,11 @@ NARROWED: dict[str, tuple[Callable[[str], bool], Reason]] = {
     # Only a terminal's own token asks for challenges and presents card tokens.
     "api_cards.challenge": (_card, R.FORBIDDEN),
     "api_cards.token": (_card, R.FORBIDDEN),
+    # A desk's steps are the desk's own: a card tapped at a desk is not the desk.
+    "api_issuance.claim_job": (_card, R.FORBIDDEN),
+    "api_issuance.certify_job": (_card, R.FORBIDDEN),
+    "api_issuance.activate_job": (_card, R.FORBIDDEN),
+    "api_issuance.fail_job": (_card, R.FORBIDDEN),
     # Ani's letter was issued at the kiosk, her receipt at the agent shop: to another
     # terminal they do not exist.
     "api_documents.document_pdf": (_bare_terminal_except("kiosk"), R.DOCUMENT_NOT_FOUND),
