@@ -68,10 +68,12 @@ class Demo:
                                        f"{done.stderr.strip() or done.stdout.strip()}")
         return done.stdout
 
-    def start(self, name: str, *args: str) -> subprocess.Popen:
+    def start(self, name: str, *args: str,
+              env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.instance / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         proc = subprocess.Popen([sys.executable, "-m", "backend", *args],  # noqa: S603
-                                env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                env={**self.env, **(env or {})}, stdout=log,
+                                stderr=subprocess.STDOUT,
                                 start_new_session=True)
         log.close()
         self.procs.append((name, proc))
@@ -164,36 +166,60 @@ def prepare(demo: Demo) -> dict[str, Any]:
                                         "--name", "Demo counter", "--json"))
     agent = json.loads(demo.satukartu("terminal", "add", "--kind", "agent",
                                       "--name", "e-Warong Demo", "--json"))
+    desk = json.loads(demo.satukartu("terminal", "add", "--kind", "desk",
+                                     "--name", "Enrolment desk 1", "--json"))
     for programme in ("food", "transport", "elderly"):
         demo.satukartu("ledger", "allocate", "--programme", programme)
     return {"passwords": passwords, "admin_password": passwords["admin"], "kiosk": kiosk,
-            "counter": counter, "agent": agent, "agent_password": passwords["agent"]}
+            "counter": counter, "agent": agent, "desk": desk,
+            "agent_password": passwords["agent"]}
 
 
 def start_reader(demo: Demo, name: str, terminal: dict[str, Any], reader: str,
-                 bridge: str) -> subprocess.Popen:
-    """The reader daemon of one screen's PC, with its local bridge for the page."""
+                 bridge: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """The reader daemon of one screen's PC, with its local bridge for the page; the
+    secret in the environment, where the process list does not show it."""
     return demo.start(name, "reader", "--hub", demo.origin, "--kind", terminal["scope"],
-                      "--client-id", terminal["client_id"],
-                      "--client-secret", terminal["client_secret"], "--reader", reader,
-                      "--bridge", bridge.removeprefix("http://"))
+                      "--client-id", terminal["client_id"], "--reader", reader,
+                      "--bridge", bridge.removeprefix("http://"),
+                      env={**_secret(terminal), **(env or {})})
 
 
-def _start_pcsc(demo: Demo) -> tuple[Any, Any]:
+def start_desk(demo: Demo, terminal: dict[str, Any], reader: str, pin: str | None = None,
+               env: dict[str, str] | None = None) -> subprocess.Popen:
+    """The enrolment desk's reader daemon: it writes the console's issuance jobs onto
+    blank cards put in `reader` (with `pin` as the new card's PIN, else one it draws)."""
+    args = ["reader", "--hub", demo.origin, "--client-id", terminal["client_id"],
+            "--reader", reader]
+    return demo.start("reader-desk", *args, *(["--pin", pin] if pin else []),
+                      env={**_secret(terminal), **(env or {})})
+
+
+def _secret(terminal: dict[str, Any]) -> dict[str, str]:
+    return {"SATUKARTU_TERMINAL_CLIENT_SECRET": terminal["client_secret"]}
+
+
+def _start_pcsc(demo: Demo) -> tuple[list[Any], Any]:
+    """Two private pcscd, two vpcd readers each (vpcd's readers share their slots across
+    devices, so one pcscd serves two): the kiosk's and the shop's, then the counter's and
+    the enrolment desk's, whose daemons are given the second one's socket."""
     from card_reader.stack import PrivatePcscd, VirtualCard
 
     click.echo(_bold("2. pcscd with four virtual readers, and a blank virtual card in one"))
-    workdir = demo.instance / "pcscd"
-    workdir.mkdir(exist_ok=True)
-    pcscd = PrivatePcscd(workdir, devices=2)
-    demo.env.update(pcscd.env)
-    os.environ.update(pcscd.env)
-    pcscd.start()
-    demo.stoppers.append(pcscd.stop)
-    card = VirtualCard(pcscd, demo.instance / "demo-card.json", pcscd.readers[0])
+    pcscds = []
+    for name in ("pcscd", "pcscd-2"):
+        workdir = demo.instance / name
+        workdir.mkdir(exist_ok=True)
+        pcscd = PrivatePcscd(workdir)
+        pcscd.start()
+        demo.stoppers.append(pcscd.stop)
+        pcscds.append(pcscd)
+    demo.env.update(pcscds[0].env)
+    os.environ.update(pcscds[0].env)
+    card = VirtualCard(pcscds[0], demo.instance / "demo-card.json", pcscds[0].readers[0])
     card.insert()
     demo.stoppers.append(lambda: card.remove(wait=False))
-    return pcscd, card
+    return pcscds, card
 
 
 def _reader_once(demo: Demo, terminal: dict[str, Any], pin: str | None) -> dict[str, Any]:
@@ -202,6 +228,14 @@ def _reader_once(demo: Demo, terminal: dict[str, Any], pin: str | None) -> dict[
     if pin:
         args += ["--pin", pin]
     return json.loads(demo.satukartu(*args).strip().splitlines()[-1])
+
+
+def _reader_places(pcscds: list[Any]) -> dict[str, tuple[Any, str]]:
+    """Whose reader is which: (its pcscd, its name) for each screen and the desk."""
+    return {"kiosk": (pcscds[0], pcscds[0].readers[0]),
+            "agent": (pcscds[0], pcscds[0].readers[1]),
+            "counter": (pcscds[1], pcscds[1].readers[0]),
+            "desk": (pcscds[1], pcscds[1].readers[1])}
 
 
 def _interrupt(_signum: int, _frame: Any) -> None:
@@ -224,8 +258,8 @@ def run_demo(instance: Path, bind: str, citizens: int, keep: bool) -> None:
     try:
         setup = prepare(demo)
         citizen = pick_citizen(demo)
-        pcscd, card = _start_pcsc(demo)
-        reader = pcscd.readers[0]
+        pcscds, card = _start_pcsc(demo)
+        reader = pcscds[0].readers[0]
         click.echo(_bold(f"3. issuing a card to {citizen['name']} ({citizen['number']})"))
         issued = json.loads(demo.satukartu("card", "issue", "--citizen", citizen["number"],
                                            "--reader", reader, "--pin", DEMO_PIN, "--json"))
@@ -239,11 +273,14 @@ def run_demo(instance: Path, bind: str, citizens: int, keep: bool) -> None:
         pin = _reader_once(demo, setup["counter"], DEMO_PIN)
         click.echo(_bold("6. the kiosk's, the shop's and the counter's reader daemons"))
         card.remove()
-        for index, (name, bridge) in enumerate(BRIDGES.items()):
-            proc = start_reader(demo, f"reader-{name}", setup[name], pcscd.readers[index],
-                                bridge)
+        places = _reader_places(pcscds)
+        for name, bridge in BRIDGES.items():
+            pcscd, reader = places[name]
+            proc = start_reader(demo, f"reader-{name}", setup[name], reader, bridge,
+                                env=pcscd.env)
             wait_bridge(bridge, 30, proc, demo.instance / f"reader-{name}.log")
-        _report(demo, setup, citizen, issued, tap, pin, pcscd)
+        start_desk(demo, setup["desk"], places["desk"][1], env=places["desk"][0].env)
+        _report(demo, setup, citizen, issued, tap, pin, places)
         while True:
             for name, proc in demo.procs:
                 if proc.poll() is not None:
@@ -257,7 +294,7 @@ def run_demo(instance: Path, bind: str, citizens: int, keep: bool) -> None:
 
 def _report(demo: Demo, setup: dict[str, Any], citizen: dict[str, Any],
             issued: dict[str, Any], tap: dict[str, Any], pin: dict[str, Any],
-            pcscd: Any) -> None:
+            places: dict[str, tuple[Any, str]]) -> None:
     kiosk = setup["kiosk"]
     satukartu = Path(sys.executable).with_name("satukartu")
     vcard = f"{satukartu} vcard --state {demo.instance / 'demo-card.json'} --port"
@@ -275,9 +312,14 @@ def _report(demo: Demo, setup: dict[str, Any], citizen: dict[str, Any],
         f"  OpenAPI document       {demo.origin}/api/v1/openapi.json",
         "",
         _bold("Insert the card (it stays in until you press Ctrl-C in that terminal):"),
-        f"  at the kiosk           {vcard} {pcscd.port_for(pcscd.readers[0])}",
-        f"  at the agent's shop    {vcard} {pcscd.port_for(pcscd.readers[1])}",
-        f"  at the counter         {vcard} {pcscd.port_for(pcscd.readers[2])}",
+        f"  at the kiosk           {vcard} {_port(places['kiosk'])}",
+        f"  at the agent's shop    {vcard} {_port(places['agent'])}",
+        f"  at the counter         {vcard} {_port(places['counter'])}",
+        "",
+        _bold("Issue a card at the enrolment desk: start it in the console (Issuance), then"),
+        f"  put a blank card in    {satukartu} vcard --state "
+        f"{demo.instance / 'desk-card.json'} --port {_port(places['desk'])}",
+        f"  the desk's log         {demo.instance / 'reader-desk.log'} (the new PIN and PUK)",
         "",
         _bold("Demo identities"),
         *(f"  {role:<22} {username} / {setup['passwords'][username]}"
@@ -296,6 +338,11 @@ def _report(demo: Demo, setup: dict[str, Any], citizen: dict[str, Any],
         f"Logs and state are in {demo.instance}. Ctrl-C stops everything.",
     ]
     click.echo("\n".join(lines))
+
+
+def _port(place: tuple[Any, str]) -> int:
+    pcscd, reader = place
+    return pcscd.port_for(reader)
 
 
 @click.command()

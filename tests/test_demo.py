@@ -110,6 +110,39 @@ def test_the_printed_command_inserts_the_card_at_the_kiosk(demo_run):
         time.sleep(0.2)
 
 
+def test_the_demo_prints_the_staff_screens_and_accounts_that_sign_in(demo_run):
+    _, output, port, _ = demo_run
+    for path in ("/counter/", "/console/", "/audit/", "/staff/sign-in"):
+        assert f"http://127.0.0.1:{port}{path}" in output
+    accounts = dict(re.findall(r"^\s+\w+\s+(admin|clerk|agent|auditor) / (\S+)$", output,
+                               re.MULTILINE))
+    assert set(accounts) == {"admin", "clerk", "agent", "auditor"}, output
+    for username, password in accounts.items():
+        login = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/auth/staff/login", method="POST",
+            data=json.dumps({"username": username, "password": password}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(login, timeout=10) as answer:
+            assert json.load(answer)["access_token"], username
+
+
+def test_a_blank_card_at_the_enrolment_desk_waits_for_a_job_from_the_console(demo_run):
+    _, output, _, instance = demo_run
+    command = re.search(r"put a blank card in\s+(\S+ vcard --state \S+ --port \d+)",
+                        output).group(1)
+    card = subprocess.Popen(command.split(), stdout=subprocess.DEVNULL,  # noqa: S603
+                            stderr=subprocess.DEVNULL)
+    log = instance / "reader-desk.log"
+    try:
+        deadline = time.monotonic() + 30
+        while '"waiting"' not in log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.2)
+    finally:
+        card.send_signal(signal.SIGINT)
+        card.wait(10)
+
+
 def test_demo_stops_everything_it_started_on_ctrl_c(demo_run):
     proc, output, _, instance = demo_run
     assert "SatuKartu is running" in output, output

@@ -1,9 +1,10 @@
 """The screens' stack, for the browser tests and the screens' benchmark.
 
 A private pcscd's two vpcd readers (the kiosk's and the shop's), the hub under
-gunicorn on SQLite (the demo's embedded default) with a synthetic city, and one reader
-daemon per screen with its local bridge, all started through the same `satukartu`
-commands the demo uses.
+gunicorn on SQLite (the demo's embedded default) with a synthetic city, a Celery
+worker on the embedded broker (bulk work), and one reader daemon per screen with its
+local bridge, all started through the same `satukartu` commands the demo uses. The
+counter's and the enrolment desk's daemons take the shop's reader for a while.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from backend.demo import (
     _wait_http,
     pick_citizen,
     prepare,
+    start_desk,
     start_reader,
     wait_bridge,
 )
@@ -87,15 +89,35 @@ class Stack:
         """The counter's reader daemon and bridge for a while, on the shop's reader (the
         tests' pcscd has two readers): the shop's daemon stops meanwhile and comes back
         after. Yields the citizen's card for that reader."""
+        with self._shop_reader_lent():
+            counter = start_reader(self.demo, "reader-counter", self.setup["counter"],
+                                   self.pcscd.readers[1], self.bridges["counter"])
+            try:
+                wait_bridge(self.bridges["counter"], 30, counter,
+                            self.demo.instance / "reader-counter.log")
+                yield self.card("agent")
+            finally:
+                _stop(counter)
+
+    @contextmanager
+    def desk_reader(self, state: Path) -> Iterator[VirtualCard]:
+        """The enrolment desk's daemon for a while, on the shop's reader, writing jobs
+        with the demo PIN. Yields a blank card (its state in `state`) for that reader,
+        not yet inserted; the desk's events are in reader-desk.log."""
+        with self._shop_reader_lent():
+            desk = start_desk(self.demo, self.setup["desk"], self.pcscd.readers[1],
+                              pin=DEMO_PIN)
+            try:
+                yield VirtualCard(self.pcscd, state, self.pcscd.readers[1])
+            finally:
+                _stop(desk)
+
+    @contextmanager
+    def _shop_reader_lent(self) -> Iterator[None]:
         _stop(self.readers.pop("agent"))
-        counter = start_reader(self.demo, "reader-counter", self.setup["counter"],
-                               self.pcscd.readers[1], self.bridges["counter"])
         try:
-            wait_bridge(self.bridges["counter"], 30, counter,
-                        self.demo.instance / "reader-counter.log")
-            yield self.card("agent")
+            yield
         finally:
-            _stop(counter)
             agent = start_reader(self.demo, "reader-agent", self.setup["agent"],
                                  self.pcscd.readers[1], self.bridges["agent"])
             wait_bridge(self.bridges["agent"], 30, agent,
@@ -152,6 +174,7 @@ def running_stack(pcscd: PrivatePcscd, instance: Path, citizens: int = 80,
             "--pin", DEMO_PIN, "--json"))
         card.remove()
         hub = demo.start("hub", "serve", "--bind", demo.bind, "--workers", "2")
+        demo.start("worker", "worker", "--concurrency", "1")
         _wait_http(f"{demo.origin}/api/v1/health", 60, hub, instance / "hub.log")
         readers = {}
         for screen, reader in (("kiosk", pcscd.readers[0]), ("agent", pcscd.readers[1])):
