@@ -17,10 +17,12 @@ from __future__ import annotations
 from flask import Flask
 
 from admin.console import (  # noqa: F401 - each module adds its views to the blueprint
+    approvals,
     cards,
     citizen_changes,
     citizens,
     home,
+    jobs,
     reports,
     staff_accounts,
     terminals,
