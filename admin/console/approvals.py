@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, redirect, request, url_for
+from flask import abort, current_app, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import FileStorage
@@ -25,6 +25,7 @@ from werkzeug.datastructures import FileStorage
 from admin.console import cards as console_cards
 from admin.console import once, words
 from admin.console.blueprint import admin, blueprint, page
+from backend.api.routing import MAX_INT
 from backend.approvals import schemas, service
 from backend.approvals.models import ApprovalRequest
 from backend.cards import bulk as card_bulk
@@ -141,8 +142,15 @@ NOTICES = {"asked": _l("Your request is stored. Nothing is done until a second "
            "carried_out": _l("The request is being carried out.")}
 
 
+def _get(request_id: int) -> ApprovalRequest:
+    """The request, or the not-found page (for an id no database column could hold too)."""
+    if request_id > MAX_INT:
+        abort(404)
+    return service.get_request(session(), request_id)
+
+
 def _request_page(request_id: int, status: int = 200, **context: Any) -> tuple[str, int]:
-    row = service.get_request(session(), request_id)
+    row = _get(request_id)
     shown = schemas.detail(session(), row, admin())
     history = _history(row)
     asked = _asked(row)
@@ -183,7 +191,7 @@ def _decided(request_id: int, act: Any, done: str) -> Any:
     comment, errors = _comment()
     if errors:
         return _request_page(request_id, 400, errors=errors, comment=comment)
-    service.get_request(session(), request_id)  # an unknown request: the 404 page
+    _get(request_id)  # an unknown request: the 404 page
     repeated = once.claim()
     if repeated is not None:
         return repeated
@@ -228,14 +236,13 @@ def approval_carry_out(request_id: int) -> Any:
 def approval_cancel(request_id: int) -> Any:
     """The maker withdraws their request: GET says what happens, POST does it once."""
     if request.method == "GET":
-        row = service.get_request(session(), request_id)
-        shown = schemas.detail(session(), row, admin())
+        shown = schemas.detail(session(), _get(request_id), admin())
         session().rollback()
         return page("console/approval_cancel.html", approval=shown)
     comment, errors = _comment()
     if errors:
         return _request_page(request_id, 400, errors=errors)
-    service.get_request(session(), request_id)
+    _get(request_id)
     repeated = once.claim()
     if repeated is not None:
         return repeated
