@@ -127,7 +127,7 @@ def test_the_kiosk_speaks_the_citizens_registry_language(site, visit, citizen, h
 def test_a_same_site_write_without_the_pages_csrf_token_is_refused(site, card_session,
                                                                     food_household):
     token = card_session(food_household, assurance="tap", terminal_kind="kiosk")
-    answer = site.post("/kiosk/session", data={"token": token},
+    answer = site.post("/kiosk/session?lang=en", data={"token": token},
                        headers=SAME_ORIGIN | {"X-CSRFToken": "not-the-pages-token"})
     assert answer.status_code == 400
     assert "This page has expired" in answer.get_data(as_text=True)

@@ -138,8 +138,8 @@ def test_repeated_failures_lock_the_sign_in(site, clerk):
 
 
 def test_a_sign_in_without_the_pages_csrf_token_is_refused(site, clerk):
-    answer = site.post("/staff/sign-in", data={"username": clerk.username,
-                                               "password": PASSWORD})
+    answer = site.post("/staff/sign-in?lang=en", data={"username": clerk.username,
+                                                       "password": PASSWORD})
     assert answer.status_code == 400
     assert "This page has expired" in _text(answer)
     assert _staff_cookie(answer) is None
