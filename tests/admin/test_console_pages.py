@@ -131,7 +131,7 @@ def test_a_rotated_terminal_secret_is_shown_once_and_the_old_one_stops_working(
         site, admin, terminal, client):
     kiosk = terminal("kiosk")
     path = f"/console/terminals/{kiosk.terminal_id}/secret"
-    key = _form_key(site.get(path).get_data(as_text=True))
+    key = _form_key(site.get(path + "?lang=en").get_data(as_text=True))
     shown = site.post(path + "?lang=en", data={"once": key}, headers=SAME_ORIGIN)
     page = shown.get_data(as_text=True)
     secret = re.search(r"data-client-secret>([^<]+)<", page).group(1)
