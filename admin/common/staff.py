@@ -12,6 +12,15 @@ nothing here.
 
 The page's own timer (`common/static/common/staff.js`) warns and signs out on the same
 clock; `/staff/still-here` moves it on when the person answers the warning.
+
+A page that follows something by itself (a job's progress, an issuance's steps: htmx
+polling every few seconds) marks those requests with the `X-Satukartu-Poll` header
+(`POLL_HEADER`, as `hx-headers` on the polling element). Nobody did anything for them,
+so they do not move the clock on; they are still checked against it, so a page left
+polling is signed out like any other (an htmx request is answered with `HX-Redirect`
+to the sign-in). The reload htmx makes when what is followed changes state is an
+ordinary page request and moves the clock once; that happens a few times per job, not
+every few seconds.
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ from admin.common.sessions import STAFF_COOKIE, Gone, clear_cookie, resolve
 from backend.auth.principal import Principal
 
 SEEN_KEY = "staff_seen"
+# Sent by a page's background polling (hx-headers on the polling element): not activity.
+POLL_HEADER = "X-Satukartu-Poll"
 # Where each role starts after signing in (the agent has a screen of its own).
 ROLE_HOME = {"admin": "console.index", "clerk": "counter.idle", "auditor": "audit.index",
              "agent": "agent.idle"}
@@ -65,6 +76,11 @@ class TimedOut(Gone):
 def start_clock() -> None:
     """A sign-in has just happened in this browser: its idle clock starts now."""
     session[SEEN_KEY] = int(time.time())
+
+
+def is_poll() -> bool:
+    """True when this request is a page's background poll, not something a person did."""
+    return request.headers.get(POLL_HEADER) == "1"
 
 
 def idle_expired() -> bool:
@@ -108,7 +124,8 @@ def require_staff(roles: tuple[str, ...]) -> Principal:
         raise TimedOut(target) if timed_out else Gone(target)
     if principal.role not in roles:
         abort(403)
-    start_clock()
+    if not is_poll():  # a poll is checked against the clock but does not move it on
+        start_clock()
     g.staff = principal
     return principal
 

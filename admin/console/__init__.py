@@ -22,6 +22,7 @@ from admin.console import (  # noqa: F401 - each module adds its views to the bl
     citizen_changes,
     citizens,
     home,
+    imports,
     issuance,
     jobs,
     programmes,

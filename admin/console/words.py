@@ -140,6 +140,8 @@ HTTP = {
     404: (_l("Page not found"), _l("Check the address, or start again from the overview.")),
     405: (_l("This page cannot be opened that way"),
           _l("Start again from the overview.")),
+    413: (_l("What you sent is too large"),
+          _l("Send a smaller file, or ask the hub's operator to import it.")),
 }
 
 

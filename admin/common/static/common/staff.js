@@ -4,7 +4,8 @@
  * from its pages (admin/common/staff.py), whatever this script does. The script keeps
  * the page on the same clock, so nobody is surprised by it:
  *  - the clock starts when the page loads, and again after each request the page makes
- *    (htmx) and each answer to the warning;
+ *    (htmx; not a background poll, marked X-Satukartu-Poll, which the hub does not
+ *    count either) and each answer to the warning;
  *  - typing or clicking tells the hub (GET data-still-here) at most once a minute, so
  *    someone at work is never warned;
  *  - at data-staff-idle-warning seconds a dialog (role=alertdialog, focus moved into it,
@@ -140,7 +141,14 @@
   ["keydown", "pointerdown"].forEach(function (name) {
     document.addEventListener(name, activity, {passive: true, capture: true});
   });
-  body.addEventListener("htmx:afterRequest", function () { touched(); });
+  /* A page's background poll (hx-headers X-Satukartu-Poll) is not activity: the hub does
+     not move its clock for it, so neither does the page. */
+  body.addEventListener("htmx:afterRequest", function (event) {
+    var config = (event.detail && event.detail.requestConfig) || {};
+    var headers = config.headers || {};
+    if (headers["X-Satukartu-Poll"] === "1") { return; }
+    touched();
+  });
   if (channel) {
     channel.onmessage = function (message) {
       var said = message.data || {};
