@@ -10,8 +10,7 @@ from backend.identity import oidc
 from backend.identity.resolver import EXTENSION
 from backend.reasons import Reason
 from backend.testing.identity import bearer
-
-from .oidc_provider import Provider
+from backend.testing.oidc_provider import Provider
 
 
 @pytest.fixture(scope="module")
