@@ -19,8 +19,9 @@ from flask import Response, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from admin.agent import sale
-from admin.common import render, screen_blueprint, visit
+from admin.common import receipt_pages, render, screen_blueprint, visit
 from admin.common.messages import advice
+from admin.common.receipt_pages import receipt_view
 from admin.common.sessions import (
     STAFF_COOKIE,
     Gone,
@@ -32,7 +33,7 @@ from admin.common.sessions import (
 from backend.api.routing import commit
 from backend.auth.principal import Principal
 from backend.db import session as db_session
-from backend.documents import receipts, verification
+from backend.documents import receipts
 from backend.errors import ApiError
 from backend.identity import accounts, signin
 from backend.ledger import settlement
@@ -190,27 +191,17 @@ def _own_receipt(entry_id: int) -> receipts.EntryFacts:
 
 @blueprint.get("/receipt/<int:entry_id>")
 def receipt(entry_id: int) -> str:
-    facts = _own_receipt(entry_id)
-    content = receipts.receipt_content(facts)
+    shown = receipt_view(_own_receipt(entry_id), entry_id, _staff().subject)
     db_session().rollback()
-    staff = _staff()
-    return _page("agent/receipt.html", receipt={
-        "entry_id": entry_id, "time": content["time"],
-        "programme_title": content["programme_title"], "amount": content["amount"],
-        "balance_after": content["balance_after"], "agent": staff.subject,
-        "terminal": content["agent"]["name"] or content["agent"]["terminal_id"]},
-        fresh=request.args.get("fresh") == "1")
+    return _page("agent/receipt.html", receipt=shown, fresh=request.args.get("fresh") == "1")
 
 
 @blueprint.get("/receipt/<int:entry_id>.pdf")
 def receipt_pdf(entry_id: int) -> Response:
     _own_receipt(entry_id)
-    document = receipts.issue_for_entry(db_session(), entry_id)
-    assert document is not None
-    pdf = verification.pdf_of(db_session(), document)
+    response = receipt_pages.receipt_pdf(db_session(), entry_id, f"struk-{entry_id}.pdf")
     commit()
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="struk-{entry_id}.pdf"'})
+    return response
 
 
 def _today() -> Any:

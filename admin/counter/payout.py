@@ -19,7 +19,8 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
-from admin.common import i18n
+from admin.common import i18n, receipt_pages
+from admin.common.receipt_pages import receipt_view
 from admin.counter.screen import (
     BOUND_KEY,
     answers,
@@ -37,7 +38,7 @@ from admin.counter.screen import (
 from backend.api.routing import commit
 from backend.auth.principal import Principal
 from backend.db import session
-from backend.documents import receipts, verification
+from backend.documents import receipts
 from backend.errors import ApiError
 from backend.ledger.context import HubContext
 from backend.services_api import allowed_here, modules
@@ -230,24 +231,15 @@ def _own_receipt(entry_id: int) -> receipts.EntryFacts:
 
 @blueprint.get("/receipt/<int:entry_id>")
 def receipt(entry_id: int) -> str:
-    facts = _own_receipt(entry_id)
-    content = receipts.receipt_content(facts)
+    shown = receipt_view(_own_receipt(entry_id), entry_id, clerk().subject)
     session().rollback()
-    staff = clerk()
-    return page("counter/receipt.html", needs_card=True, receipt={
-        "entry_id": entry_id, "time": content["time"],
-        "programme_title": content["programme_title"], "amount": content["amount"],
-        "balance_after": content["balance_after"], "agent": staff.subject,
-        "terminal": content["agent"]["name"] or content["agent"]["terminal_id"]},
-        fresh=request.args.get("fresh") == "1")
+    return page("counter/receipt.html", needs_card=True, receipt=shown,
+                fresh=request.args.get("fresh") == "1")
 
 
 @blueprint.get("/receipt/<int:entry_id>.pdf")
 def receipt_pdf(entry_id: int) -> Response:
     _own_receipt(entry_id)
-    document = receipts.issue_for_entry(session(), entry_id)
-    assert document is not None
-    pdf = verification.pdf_of(session(), document)
+    response = receipt_pages.receipt_pdf(session(), entry_id, f"kuitansi-{entry_id}.pdf")
     commit()
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="kuitansi-{entry_id}.pdf"'})
+    return response
