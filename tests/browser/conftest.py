@@ -19,6 +19,7 @@ import pytest
 from backend.demo import DEMO_PIN
 from card_reader.stack import PrivatePcscd, VirtualCard
 from tests.browser.stack import Stack, running_stack
+from tests.browser.staff import STAFF_VIEWPORT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -81,6 +82,14 @@ def agent_page(browser: Any, stack: Stack) -> Iterator[Any]:
     # receipt's PDF itself is fetched and read by the tests (page.request is not routed).
     page.route(re.compile(r".*/agent/receipt/\d+\.pdf$"), lambda route: route.fulfill(
         status=200, content_type="text/html", body="<p>receipt</p>"))
+    yield page
+    _close(context, page)
+
+
+@pytest.fixture
+def staff_page(browser: Any, stack: Stack) -> Iterator[Any]:
+    """A fresh page the size of a staff member's screen, not yet signed in."""
+    context, page = _fresh_page(browser, STAFF_VIEWPORT)
     yield page
     _close(context, page)
 

@@ -7,50 +7,30 @@ from __future__ import annotations
 import base64
 import json
 import re
-import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from tests.browser.checks import axe_violations, font_families
-from tests.browser.conftest import LANGUAGES, _close, _fresh_page, shoot
+from tests.browser.conftest import LANGUAGES, shoot
+from tests.browser.staff import in_language, sign_in, staff_account
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow, pytest.mark.xdist_group("browser")]
-
-STAFF_VIEWPORT = {"width": 1366, "height": 900}
 
 
 @pytest.fixture(scope="module")
 def auditor(stack):
     """An auditor's account, made the way a city makes one (`satukartu staff add`)."""
-    username = f"auditor-{secrets.token_hex(3)}"
-    password = secrets.token_urlsafe(15)
-    stack.demo.satukartu("staff", "add", username, "--role", "auditor", "--name",
-                         "Auditor of the browser tests", "--password-stdin",
-                         stdin=password + "\n")
-    return username, password
-
-
-@pytest.fixture
-def staff_page(browser, stack):
-    context, page = _fresh_page(browser, STAFF_VIEWPORT)
-    yield page
-    _close(context, page)
+    return staff_account(stack, "auditor", "auditor", "Auditor of the browser tests")
 
 
 def _signed_in(page: Any, stack: Any, auditor: tuple[str, str], lang: str = "en") -> None:
     """The auditor signs in at the staff sign-in and lands on the audit log."""
-    username, password = auditor
-    page.goto(f"{stack.origin}/staff/sign-in?lang={lang}")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("button[type=submit].primary")
-    page.wait_for_url(re.compile(r"/audit/$"), timeout=10_000)
+    sign_in(page, stack, auditor, r"/audit/$", lang=lang)
 
 
 def test_an_auditor_verifies_the_chain_and_downloads_a_signed_export(staff_page, stack,
@@ -140,13 +120,6 @@ def test_a_tampered_record_is_named_by_its_number_in_every_language(staff_page, 
     assert problems == {}
 
 
-def _in(page: Any, lang: str) -> None:
-    """The current page again, in `lang`."""
-    parts = urlsplit(page.url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "lang"]
-    page.goto(urlunsplit(parts._replace(query=urlencode([*query, ("lang", lang)]))))
-
-
 def _checked(page: Any, name: str, lang: str, problems: dict[str, list[str]]) -> None:
     page.wait_for_load_state("networkidle")
     assert page.get_attribute("html", "lang") == lang
@@ -197,7 +170,7 @@ def test_every_audit_page_passes_axe_in_every_language(staff_page, stack, audito
     for name, arrive in steps:
         arrive()
         for lang in LANGUAGES:
-            _in(page, lang)
+            in_language(page, lang)
             _checked(page, name, lang, problems)
     for lang in LANGUAGES:  # pages that answer a form: the form is sent in each language
         _verify(page, origin, lang)
@@ -209,15 +182,9 @@ def test_every_audit_page_passes_axe_in_every_language(staff_page, stack, audito
 
 
 def test_a_clerk_is_told_the_audit_log_is_not_theirs_in_every_language(staff_page, stack):
-    username, password = f"clerk-{secrets.token_hex(3)}", secrets.token_urlsafe(15)
-    stack.demo.satukartu("staff", "add", username, "--role", "clerk", "--name",
-                         "Clerk of the audit tests", "--password-stdin", stdin=password + "\n")
+    clerk = staff_account(stack, "clerk", "clerk", "Clerk of the audit tests")
     page = staff_page
-    page.goto(f"{stack.origin}/staff/sign-in?lang=en")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("button[type=submit].primary")
-    page.wait_for_load_state("networkidle")
+    sign_in(page, stack, clerk, None)
     problems: dict[str, list[str]] = {}
     for lang in LANGUAGES:
         answer = page.goto(f"{stack.origin}/audit/?lang={lang}")

@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
 from tests.browser.checks import axe_violations, font_families, small_or_clipped_text
-from tests.browser.conftest import LANGUAGES, _close, _fresh_page, shoot
+from tests.browser.conftest import LANGUAGES, shoot
+from tests.browser.staff import in_language, sign_in, staff_account
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
-STAFF_VIEWPORT = {"width": 1366, "height": 900}
 STAFF_TARGET = 44  # staff screens' controls (common/staff.css)
 STAFF_TEXT = 14
 # Controls, and the links that stand alone (inline links in text and tables are exempt
@@ -41,24 +40,14 @@ _CONTROLS = """() => {
 @pytest.fixture(scope="module")
 def console_admin(stack: Any) -> tuple[str, str]:
     """An admin of the tests' own, made the way a city makes one (`satukartu staff add`)."""
-    username = f"console-{secrets.token_hex(3)}"
-    password = secrets.token_urlsafe(15)
-    stack.demo.satukartu("staff", "add", username, "--role", "admin", "--name",
-                         "Console test admin", "--password-stdin", stdin=password + "\n")
-    return username, password
+    return staff_account(stack, "console", "admin", "Console test admin")
 
 
 @pytest.fixture
-def console_page(browser: Any, stack: Any, console_admin: tuple[str, str]) -> Iterator[Any]:
-    context, page = _fresh_page(browser, STAFF_VIEWPORT)
-    username, password = console_admin
-    page.goto(f"{stack.origin}/staff/sign-in?lang=en")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("button[type=submit].primary")
-    page.wait_for_url(re.compile(r"/console/$"), timeout=10_000)
-    yield page
-    _close(context, page)
+def console_page(staff_page: Any, stack: Any, console_admin: tuple[str, str]) -> Any:
+    """A staff page with the admin signed in, on the console's overview."""
+    sign_in(staff_page, stack, console_admin, r"/console/$")
+    return staff_page
 
 
 def _card_status(stack: Any) -> str:
@@ -99,12 +88,6 @@ def test_an_admin_puts_a_citizens_card_on_hold_and_reinstates_it(console_page, s
                           ("card.reinstate", console_admin[0])]
 
 
-def _in(page: Any, lang: str) -> None:
-    parts = urlsplit(page.url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "lang"]
-    page.goto(urlunsplit(parts._replace(query=urlencode([*query, ("lang", lang)]))))
-
-
 def _checked(page: Any, name: str, lang: str, problems: dict[str, list[str]]) -> None:
     page.wait_for_load_state("networkidle")
     assert page.get_attribute("html", "lang") == lang, name
@@ -129,7 +112,7 @@ def _walk(page: Any, steps: list[tuple[str, Callable[[], None]]]) -> dict[str, l
             arrive(lang)  # type: ignore[call-arg]
             if not page.url.endswith(f"lang={lang}") and page.get_attribute(
                     "html", "lang") != lang:
-                _in(page, lang)
+                in_language(page, lang)
             _checked(page, name, lang, problems)
     return problems
 

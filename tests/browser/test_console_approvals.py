@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,8 @@ from backend.cards.lifecycle import new_serial
 from backend.demo import DEMO_PIN
 from card_reader.stack import VirtualCard
 from tests.browser.conftest import _close, _fresh_page, shoot
-from tests.browser.test_console import STAFF_VIEWPORT, _walk
+from tests.browser.staff import STAFF_VIEWPORT, sign_in, staff_account
+from tests.browser.test_console import _walk
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
@@ -34,18 +34,11 @@ THRESHOLD = 10  # APPROVAL_REVOKE_THRESHOLD's default: the stack's hub keeps it
 STATE_WAIT = 30_000
 
 
-def _admin(stack: Any, name: str) -> tuple[str, str]:
-    username = f"{name}-{secrets.token_hex(3)}"
-    password = secrets.token_urlsafe(15)
-    stack.demo.satukartu("staff", "add", username, "--role", "admin", "--name",
-                         f"Approvals test {name}", "--password-stdin", stdin=password + "\n")
-    return username, password
-
-
 @pytest.fixture(scope="module")
 def two_admins(stack: Any) -> tuple[tuple[str, str], tuple[str, str]]:
     """Admin A (who asks) and admin B (who decides), made as a city makes them."""
-    return _admin(stack, "maker"), _admin(stack, "checker")
+    return (staff_account(stack, "maker", "admin", "Approvals test maker"),
+            staff_account(stack, "checker", "admin", "Approvals test checker"))
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +63,7 @@ def second_card(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[st
 
 def _signed_in(browser: Any, stack: Any, account: tuple[str, str]) -> tuple[Any, Any]:
     context, page = _fresh_page(browser, STAFF_VIEWPORT)
-    page.goto(f"{stack.origin}/staff/sign-in?lang=en")
-    page.fill("#username", account[0])
-    page.fill("#password", account[1])
-    page.click("button[type=submit].primary")
-    page.wait_for_url(re.compile(r"/console/$"), timeout=10_000)
+    sign_in(page, stack, account, r"/console/$")
     return context, page
 
 

@@ -8,8 +8,7 @@ console-programme-*)."""
 from __future__ import annotations
 
 import re
-import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,10 +16,10 @@ import pytest
 from card_reader.stack import VirtualCard
 from tests.browser.checks import axe_violations
 from tests.browser.conftest import KIOSK_VIEWPORT, LANGUAGES, _close, _fresh_page, shoot
+from tests.browser.staff import sign_in, staff_account
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
-STAFF_VIEWPORT = {"width": 1366, "height": 900}
 DESK_WAIT = 60_000  # a blank card's keys are made on the (virtual) card: seconds each
 OPEN = "('requested', 'claimed', 'keys_certified', 'failed')"
 PROGRAMME = "food"
@@ -29,23 +28,14 @@ PROGRAMME = "food"
 @pytest.fixture(scope="module")
 def issuing_admin(stack: Any) -> tuple[str, str]:
     """An admin of the tests' own, made the way a city makes one."""
-    username = f"issuer-{secrets.token_hex(3)}"
-    password = secrets.token_urlsafe(15)
-    stack.demo.satukartu("staff", "add", username, "--role", "admin", "--name",
-                         "Issuance test admin", "--password-stdin", stdin=password + "\n")
-    return username, password
+    return staff_account(stack, "issuer", "admin", "Issuance test admin")
 
 
 @pytest.fixture
-def console_page(browser: Any, stack: Any, issuing_admin: tuple[str, str]) -> Iterator[Any]:
-    context, page = _fresh_page(browser, STAFF_VIEWPORT)
-    page.goto(f"{stack.origin}/staff/sign-in?lang=en")
-    page.fill("#username", issuing_admin[0])
-    page.fill("#password", issuing_admin[1])
-    page.click("button[type=submit].primary")
-    page.wait_for_url(re.compile(r"/console/$"), timeout=10_000)
-    yield page
-    _close(context, page)
+def console_page(staff_page: Any, stack: Any, issuing_admin: tuple[str, str]) -> Any:
+    """A staff page with the admin signed in, on the console's overview."""
+    sign_in(staff_page, stack, issuing_admin, r"/console/$")
+    return staff_page
 
 
 def _person_without_a_card(stack: Any) -> tuple[int, str, str]:

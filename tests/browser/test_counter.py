@@ -14,6 +14,7 @@ import pytest
 from backend.demo import DEMO_PIN
 from tests.browser.checks import _TARGETS, axe_violations, raw_codes, small_or_clipped_text
 from tests.browser.conftest import AGENT_VIEWPORT, _close, _fresh_page, shoot
+from tests.browser.staff import sign_in
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 STAFF_TARGET = 44  # staff screens: WCAG 2.5.5's 44 px (common/staff.css)
@@ -61,12 +62,10 @@ def check(page: Any, name: str, stack: Any) -> None:
     assert {k: v for k, v in found.items() if v} == {}, name
 
 
-def sign_in(page: Any, stack: Any) -> None:
-    page.goto(f"{stack.origin}/staff/sign-in")
-    page.fill("#username", "clerk")
-    page.fill("#password", stack.setup["passwords"]["clerk"])
-    page.click("button[type=submit].primary")
-    page.wait_for_url(re.compile(r"/counter/$"))
+def signed_in(page: Any, stack: Any) -> None:
+    """The demo's clerk signs in (in the page's own language) and lands on the counter."""
+    sign_in(page, stack, ("clerk", stack.setup["passwords"]["clerk"]), r"/counter/$",
+            lang=None)
 
 
 def type_digits(page: Any, pad: str, digits: str) -> None:
@@ -91,7 +90,7 @@ def choose(page: Any, label_for: str) -> None:
 def test_a_clerk_registers_a_clinic_visit_and_the_citizen_sees_the_read_at_a_kiosk(
         counter_page, kiosk_page, stack, counter_card, kiosk_card, covered):
     page = counter_page
-    sign_in(page, stack)
+    signed_in(page, stack)
     check(page, "1-waiting", stack)
     card_and_pin(page, stack, counter_card)
     assert stack.citizen["name"] not in page.inner_text("main")
@@ -141,7 +140,7 @@ def test_a_clerk_registers_a_clinic_visit_and_the_citizen_sees_the_read_at_a_kio
 def test_every_other_counter_screen_is_accessible(counter_page, stack, counter_card):
     page = counter_page
     origin = stack.origin
-    sign_in(page, stack)
+    signed_in(page, stack)
     card_and_pin(page, stack, counter_card)
     choose(page, "purpose-question")
     page.wait_for_url(re.compile(r"/counter/citizen$"))
@@ -179,7 +178,7 @@ def test_every_other_counter_screen_is_accessible(counter_page, stack, counter_c
 def test_a_blocked_pin_is_unblocked_with_the_puk_on_the_counters_keypad(
         counter_page, stack, counter_card):
     page = counter_page
-    sign_in(page, stack)
+    signed_in(page, stack)
     counter_card.insert()
     page.wait_for_url(re.compile(r"/counter/pin$"), timeout=10_000)
     for _ in range(3):  # the card blocks its PIN after the third wrong one

@@ -5,45 +5,26 @@ sign-in page saying why. Staff have no cards, so C4's card removal does not appl
 from __future__ import annotations
 
 import re
-import secrets
 
 import pytest
 
 from tests.browser.checks import axe_violations
-from tests.browser.conftest import _close, _fresh_page, shoot
+from tests.browser.conftest import shoot
+from tests.browser.staff import sign_in, staff_account
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow, pytest.mark.xdist_group("browser")]
-
-STAFF_VIEWPORT = {"width": 1366, "height": 900}
 
 
 @pytest.fixture(scope="module")
 def clerk(stack):
     """A clerk's account, made the way a city makes one (`satukartu staff add`)."""
-    username = f"clerk-{secrets.token_hex(3)}"
-    password = secrets.token_urlsafe(15)
-    stack.demo.satukartu("staff", "add", username, "--role", "clerk", "--name",
-                         "Clerk of the browser tests", "--password-stdin",
-                         stdin=password + "\n")
-    return username, password
-
-
-@pytest.fixture
-def staff_page(browser, stack):
-    context, page = _fresh_page(browser, STAFF_VIEWPORT)
-    yield page
-    _close(context, page)
+    return staff_account(stack, "clerk", "clerk", "Clerk of the browser tests")
 
 
 def _signed_in(page, stack, clerk):
     """The clerk signs in on the page (in English) and opens their own staff page."""
-    username, password = clerk
     page.clock.install()
-    page.goto(f"{stack.origin}/staff/sign-in?lang=en&next=/staff/account")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("button[type=submit].primary")
-    page.wait_for_url(re.compile(r"/staff/account$"), timeout=10_000)
+    sign_in(page, stack, clerk, r"/staff/account$", next_path="/staff/account")
     return page.locator("#staff-timeout")
 
 

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 
 import pyotp
 import pytest
 
 from tests.browser.checks import axe_violations, small_or_clipped_text
-from tests.browser.conftest import LANGUAGES, _close, _fresh_page, shoot
+from tests.browser.conftest import LANGUAGES, shoot
+from tests.browser.staff import sign_in, staff_account
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
-STAFF_VIEWPORT = {"width": 1366, "height": 900}
 STAFF_TEXT = 14
 
 
@@ -26,20 +25,10 @@ STAFF_TEXT = 14
 def auditor_with_code(stack):
     """An auditor whose password needs a one-time code, made as a city makes one (one
     per test: a code is good once, and the next comes 30 seconds later)."""
-    username = f"auditor-{secrets.token_hex(3)}"
-    password = secrets.token_urlsafe(15)
-    stack.demo.satukartu("staff", "add", username, "--role", "auditor", "--name",
-                         "Auditor of the browser tests", "--password-stdin",
-                         stdin=password + "\n")
+    username, password = staff_account(stack, "auditor", "auditor",
+                                       "Auditor of the browser tests")
     enrolled = json.loads(stack.demo.satukartu("staff", "totp", "enable", username, "--json"))
     return username, password, pyotp.TOTP(enrolled["secret"])
-
-
-@pytest.fixture
-def staff_page(browser):
-    context, page = _fresh_page(browser, STAFF_VIEWPORT)
-    yield page
-    _close(context, page)
 
 
 def _looked_at(page, name: str) -> None:
@@ -69,11 +58,8 @@ def test_an_auditor_signs_in_with_a_code_and_signs_out_in_every_language(
         staff_page, stack, auditor_with_code, language):
     page = staff_page
     username, password, codes = auditor_with_code
-    page.goto(f"{stack.origin}/staff/sign-in?lang={language}&next=/staff/account")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("button[type=submit].primary")
-    page.wait_for_url(re.compile(r"/staff/sign-in/code$"), timeout=10_000)
+    sign_in(page, stack, (username, password), r"/staff/sign-in/code$", lang=language,
+            next_path="/staff/account")
     _looked_at(page, f"staff-code-{language}")
     page.fill("#code", codes.now())
     page.click("button[type=submit].primary")
