@@ -46,6 +46,11 @@ SUBCOMMANDS = (
 )
 
 
+# A row's id at the console: ids are INTEGER (backend.registry.models.MAX_ID), so a larger
+# number names no row and is refused here rather than overflowing in SQL.
+ROW_ID = click.IntRange(min=1, max=2**31 - 1)
+
+
 def make_app(**overrides: Any) -> Flask:
     from backend.app import create_app
 
@@ -66,10 +71,17 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION on SATUKARTU_DATABASE_URL."""
+    from alembic.util import CommandError
+
     from backend import migrations
 
+    if not revision.strip():
+        raise click.BadParameter("give a revision, e.g. head", param_hint="--revision")
     app = make_app()
-    migrations.upgrade(app.config["DATABASE_URL"], revision)
+    try:
+        migrations.upgrade(app.config["DATABASE_URL"], revision)
+    except CommandError as exc:  # e.g. an unknown or ambiguous revision
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"database at {revision}: {_safe_url(app.config['DATABASE_URL'])}")
 
 

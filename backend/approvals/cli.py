@@ -21,6 +21,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from backend.auth.principal import Principal
+from backend.cli import ROW_ID
 
 AS_OPTION = click.option("--as", "username", required=True, metavar="USERNAME",
                          help="The admin account acting (it must exist and be an admin).")
@@ -115,7 +116,7 @@ def list_command(status: str | None, kind: str | None, as_json: bool) -> None:
 
 
 @approval.command("show")
-@click.argument("request_id", type=click.IntRange(min=1))
+@click.argument("request_id", type=ROW_ID)
 @click.option("--as", "username", default=None, metavar="USERNAME",
               help="Also say whether this admin may decide it.")
 @click.option("--json", "as_json", is_flag=True)
@@ -130,7 +131,7 @@ def show_command(request_id: int, username: str | None, as_json: bool) -> None:
 
 
 @approval.command("approve")
-@click.argument("request_id", type=click.IntRange(min=1))
+@click.argument("request_id", type=ROW_ID)
 @AS_OPTION
 @click.option("--comment", default="", help="Why, for the record.")
 def approve_command(request_id: int, username: str, comment: str) -> None:
@@ -143,7 +144,7 @@ def approve_command(request_id: int, username: str, comment: str) -> None:
 
 
 @approval.command("reject")
-@click.argument("request_id", type=click.IntRange(min=1))
+@click.argument("request_id", type=ROW_ID)
 @AS_OPTION
 @click.option("--comment", required=True, help="Why it is rejected.")
 def reject_command(request_id: int, username: str, comment: str) -> None:
@@ -156,7 +157,7 @@ def reject_command(request_id: int, username: str, comment: str) -> None:
 
 
 @approval.command("cancel")
-@click.argument("request_id", type=click.IntRange(min=1))
+@click.argument("request_id", type=ROW_ID)
 @AS_OPTION
 @click.option("--comment", default="")
 def cancel_command(request_id: int, username: str, comment: str) -> None:
@@ -169,7 +170,7 @@ def cancel_command(request_id: int, username: str, comment: str) -> None:
 
 
 @approval.command("assign")
-@click.argument("request_id", type=click.IntRange(min=1))
+@click.argument("request_id", type=ROW_ID)
 @click.option("--to", "to", required=True, metavar="USERNAME", help="An admin, not the maker.")
 @AS_OPTION
 def assign_command(request_id: int, to: str, username: str) -> None:
@@ -182,7 +183,7 @@ def assign_command(request_id: int, to: str, username: str) -> None:
 
 
 @approval.command("carry-out")
-@click.argument("request_id", type=click.IntRange(min=1))
+@click.argument("request_id", type=ROW_ID)
 @AS_OPTION
 @click.option("--here", is_flag=True, help="Run its job in this process instead of "
               "sending it to a worker.")

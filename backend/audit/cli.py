@@ -34,11 +34,21 @@ def verify(as_json: bool, public_key: Path | None, jobs: int) -> None:
     from backend.audit.verify import verify_app
     from backend.db import database
 
+    pem = public_key.read_bytes() if public_key else None
+    if pem is not None:
+        from cryptography.exceptions import UnsupportedAlgorithm
+
+        from backend.audit.checkpoints import load_public
+
+        try:
+            load_public(pem)
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            raise click.BadParameter(f"{public_key} is not an Ed25519 public key in PEM",
+                                     param_hint="--public-key") from exc
     app = make_app()
     with app.app_context(), database().engine.connect() as conn:
         settle(database().engine)
-        report = verify_app(conn, app.config, public_key.read_bytes() if public_key else None,
-                            jobs)
+        report = verify_app(conn, app.config, pem, jobs)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:

@@ -17,6 +17,7 @@ import click
 from flask import Flask
 
 from backend.approvals.cli import AS_OPTION, acting_admin, console, echo_request, follow_job
+from backend.cli import ROW_ID
 
 REVOKE_CHOICES = click.Choice(["unspecified", "keyCompromise", "affiliationChanged",
                                "superseded", "cessationOfOperation", "privilegeWithdrawn"])
@@ -61,7 +62,7 @@ def _echo_job(job: object, as_json: bool) -> None:
               help="RFC 5280: keyCompromise (lost, stolen), cessationOfOperation (death), ...")
 @AS_OPTION
 @click.option("--note", default="", help="Why, for the audit log and the approver.")
-@click.option("--approval", "approval_id", type=click.IntRange(min=1), default=None,
+@click.option("--approval", "approval_id", type=ROW_ID, default=None,
               help="Carry out this approved request (the file must be what was approved).")
 @click.option("--here", is_flag=True, help="Run the job in this process, not on a worker.")
 def revoke_many(file: Path, reason: str, username: str, note: str, approval_id: int | None,
@@ -103,7 +104,7 @@ def list_command(status: str | None, as_json: bool) -> None:
 
 
 @job.command("show")
-@click.argument("job_id", type=click.IntRange(min=1))
+@click.argument("job_id", type=ROW_ID)
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--wait", is_flag=True, help="Print the progress every 2 s until it ends.")
 def show_command(job_id: int, as_json: bool, wait: bool) -> None:
@@ -125,7 +126,7 @@ def show_command(job_id: int, as_json: bool, wait: bool) -> None:
 
 
 @job.command("cancel")
-@click.argument("job_id", type=click.IntRange(min=1))
+@click.argument("job_id", type=ROW_ID)
 @AS_OPTION
 def cancel_command(job_id: int, username: str) -> None:
     """Stop a job after the batch it is doing; what was done stays done."""
@@ -136,7 +137,7 @@ def cancel_command(job_id: int, username: str) -> None:
 
 
 @job.command("resume")
-@click.argument("job_id", type=click.IntRange(min=1))
+@click.argument("job_id", type=ROW_ID)
 @AS_OPTION
 @click.option("--here", is_flag=True, help="Run it in this process, not on a worker.")
 def resume_command(job_id: int, username: str, here: bool) -> None:
@@ -151,7 +152,7 @@ def resume_command(job_id: int, username: str, here: bool) -> None:
 
 
 @job.command("failures")
-@click.argument("job_id", type=click.IntRange(min=1))
+@click.argument("job_id", type=ROW_ID)
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               default=None, help="Write the CSV here instead of printing it.")
 def failures_command(job_id: int, out: Path | None) -> None:

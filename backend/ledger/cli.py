@@ -20,7 +20,8 @@ def ledger() -> None:
 @click.option("--programme", required=True, help="The module's key, e.g. food.")
 @click.option("--period", default=None, help="YYYY-MM, YYYY-Qn or YYYY-Sn; default: the "
               "period due today.")
-@click.option("--batch", type=int, default=None, help="Beneficiary ids per transaction.")
+@click.option("--batch", type=click.IntRange(min=1), default=None,
+              help="Beneficiary ids per transaction.")
 @click.option("--rescan", is_flag=True, help="Walk the whole id range again (granted "
               "beneficiaries stay as they are).")
 def allocate_command(programme: str, period: str | None, batch: int | None,
@@ -36,11 +37,18 @@ def allocate_command(programme: str, period: str | None, batch: int | None,
         module = modules().get(programme)
         if module is None or not module.allocations:
             raise click.UsageError(f"no enabled programme {programme!r} with allocations")
+        dues = []  # every purse's period checked before any is granted
         for allocation in module.allocations:
             try:
-                due = Period.parse(period) if period else allocation.due_period(date.today())
+                due = (Period.parse(period) if period is not None
+                       else allocation.due_period(date.today()))
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint="--period") from exc
+            if due.cadence != allocation.cadence:  # the API's refusal, period_invalid
+                raise click.BadParameter(f"{module.key} allocates {allocation.cadence}, "
+                                         f"not {due.key}", param_hint="--period")
+            dues.append((allocation, due))
+        for allocation, due in dues:
             done = allocate(database(), module, allocation, due, rescan=rescan,
                             batch=batch or app.config["ALLOCATION_BATCH"])
             click.echo(f"{done.programme}/{done.purse} {done.period}: {done.granted} grants, "
@@ -53,9 +61,13 @@ def expire_command(as_of: str | None) -> None:
     """Lapse credit whose expiry date has passed, as journal entries."""
     from backend.ledger.tasks import expire_all
 
+    try:
+        day = date.fromisoformat(as_of) if as_of is not None else date.today()
+    except ValueError as exc:
+        raise click.BadParameter(f"{as_of!r} is not a date (YYYY-MM-DD): {exc}",
+                                 param_hint="--as-of") from exc
     app = make_app()
     with app.app_context():
-        day = date.fromisoformat(as_of) if as_of else date.today()
         for (key, purse), (accounts, amount) in expire_all(day).items():
             click.echo(f"{key}/{purse}: {accounts} accounts, {amount} lapsed")
 
@@ -70,7 +82,10 @@ def balance_command(programme: str, purse: str | None, citizen_id: int | None,
                     household_id: int | None, as_json: bool) -> None:
     """A beneficiary's balance and latest movements."""
     from backend.db import database
+    from backend.errors import ApiError
     from backend.ledger import postings
+    from backend.registry.households import require_household
+    from backend.registry.service import require_citizen
 
     if (citizen_id is None) == (household_id is None):
         raise click.UsageError("give exactly one of --citizen and --household")
@@ -78,6 +93,13 @@ def balance_command(programme: str, purse: str | None, citizen_id: int | None,
              else postings.Owner.of("household", household_id))
     app = make_app()
     with app.app_context(), database().transaction() as sess:
+        try:  # the registry's own refusal, as the API words it (not_found)
+            if citizen_id is not None:
+                require_citizen(sess, citizen_id)
+            elif household_id is not None:
+                require_household(sess, household_id)
+        except ApiError as exc:
+            raise click.ClickException(f"{exc.reason.value}: {exc.message}") from exc
         purse = purse or _only_purse(programme)
         account = postings.find_account(sess, programme, purse, owner)
         answer = {"programme": programme, "purse": purse, "owner": owner.__dict__,

@@ -21,6 +21,7 @@ import click
 from sqlalchemy.orm import Session
 
 from backend.auth.principal import Principal
+from backend.cli import ROW_ID
 from backend.errors import ApiError
 
 
@@ -127,7 +128,7 @@ def _assignments(values: tuple[str, ...], resets: tuple[str, ...]) -> dict[str, 
               help="A parameter's new value (repeat for more).")
 @click.option("--reset", "resets", multiple=True, metavar="NAME",
               help="Back to the city's configured value (repeat for more).")
-@click.option("--approval", "approval_id", type=click.IntRange(min=1), default=None,
+@click.option("--approval", "approval_id", type=ROW_ID, default=None,
               help="The approved request for exactly this change.")
 @click.option("--json", "as_json", is_flag=True)
 def programme_set(key: str, enabled: bool | None, params: tuple[str, ...],
