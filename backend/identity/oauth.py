@@ -27,8 +27,9 @@ from authlib.common.security import is_secure_transport
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidScopeError, OAuth2Error
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from backend.auth.principal import Principal
 from backend.db import database, session
@@ -108,7 +109,6 @@ class TerminalCredentialsGrant(grants.ClientCredentialsGrant):
 
     def validate_token_request(self) -> None:
         client = self.authenticate_token_endpoint_client()
-        g.identity_client_authenticated = True
         if not client.terminal.enabled:
             raise TerminalDisabled(description="This terminal is disabled.",
                                    status_code=_client_error_status(self.request))
@@ -145,14 +145,26 @@ def make_server(app: Flask) -> HubAuthorizationServer:
 
 
 def token_response() -> Response:
-    """Answer one token request: throttle, authenticate, issue, audit."""
+    """Answer one token request: throttle, authenticate, issue, audit.
+
+    The try is counted (ratelimit.reserve) and the secret checked in one short
+    transaction; a right secret gives its try back (ratelimit.settle_success) in that
+    same transaction, before anyone else can see the count. Concurrent tries of one
+    terminal from one address take turns on the counter's row, so a burst of right
+    sign-ins (a terminal restarting its workers, a shop's network at opening time)
+    never looks like failures, and a burst of wrong ones is judged one by one: no more
+    guesses get an answer than in a sequence. The secret is a SHA-256 digest compare,
+    cheap enough to hold the row that long (a staff password's argon2 is not: there the
+    give-back comes after, in the request's transaction).
+    """
     server: HubAuthorizationServer = current_app.extensions[EXTENSION].oauth
     if not is_secure_transport(request.url):
         raise OAuthApiError(Reason.INSECURE_TRANSPORT, "invalid_request",
                             "the token endpoint needs HTTPS", 400)
     if request.values.get("grant_type") != GRANT_TYPE:
         return server.create_token_response()  # Authlib names what is wrong with the grant
-    key = ratelimit.Key(ratelimit.TERMINAL_REALM, _claimed_client_id(),
+    client_id, secret = _claimed_credentials()
+    key = ratelimit.Key(ratelimit.TERMINAL_REALM, client_id,
                         ratelimit.source_key(request.remote_addr))
     with database().transaction() as counting:
         try:
@@ -162,26 +174,19 @@ def token_response() -> Response:
                                    refusal.status, refusal.headers)
             locked.details = {"client_id": key.account}
             raise locked from refusal
-    g.identity_throttle_key = key
-    g.identity_client_authenticated = False
+        if _secret_is_right(counting, client_id, secret):
+            # Not a guess (even with a bad scope or a disabled terminal): give it back.
+            ratelimit.settle_success(counting, key, ratelimit.TERMINAL_POLICY)
     try:
         return server.create_token_response()
     except OAuthApiError as error:
         error.details = {"client_id": key.account}  # for the audit record, not the client
-        if g.get("identity_client_authenticated"):
-            # The secret was right (bad scope, disabled terminal): not a guess. The
-            # request's own work is abandoned first, so this commit stands alone.
-            session().rollback()
-            with database().transaction() as counting:
-                ratelimit.settle_success(counting, key, ratelimit.TERMINAL_POLICY)
         raise
-    finally:
-        g.pop("identity_throttle_key", None)
-        g.pop("identity_client_authenticated", None)
 
 
-def _claimed_client_id() -> str:
-    """The client id the request claims, from Basic auth or the form, checked for shape."""
+def _claimed_credentials() -> tuple[str, str | None]:
+    """The client id the request claims, checked for shape, and the secret it offers,
+    from Basic auth or the form (read as Authlib reads them)."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     posted = request.form.get("client_id")
@@ -192,14 +197,25 @@ def _claimed_client_id() -> str:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise _invalid_request("the Basic credentials are not valid base64 UTF-8") from exc
-        client_id = unquote(decoded.partition(":")[0])
+        client_id, colon, offered = decoded.partition(":")
+        client_id = unquote(client_id)
+        secret = unquote(offered) if colon else None
     else:
         client_id = posted or ""
+        secret = request.form.get("client_secret")
     if not CLIENT_ID.fullmatch(client_id):  # no lookup, no counter for what cannot exist
         raise OAuthApiError(Reason.INVALID_CLIENT, "invalid_client",
                             "client authentication failed", 401,
                             {"WWW-Authenticate": 'Basic realm="satukartu"'})
-    return client_id
+    return client_id, secret
+
+
+def _secret_is_right(counting: Session, client_id: str, secret: str | None) -> bool:
+    """The check Authlib makes next, made here while the try's count is held."""
+    terminal = counting.execute(select(Terminal).where(
+        Terminal.client_id == client_id)).scalar_one_or_none()
+    return bool(secret) and terminal is not None and \
+        TerminalClient(terminal).check_client_secret(secret)
 
 
 def _invalid_request(message: str) -> OAuthApiError:
@@ -230,13 +246,10 @@ def _generate_token(grant_type: str, client: TerminalClient, user: Any = None,
 
 
 def _save_token(token: dict[str, Any], req: Any) -> None:
-    """No token table: the JWT is self-contained. Record the sign-in and clear the throttle."""
+    """No token table: the JWT is self-contained. Record the sign-in (the throttle was
+    settled when the secret was checked, see token_response)."""
     terminal = req.client.terminal
-    now = ratelimit.utcnow()
-    accounts.touch_terminal(session(), terminal.id, now)
-    key = g.get("identity_throttle_key")
-    if key is not None:
-        ratelimit.settle_success(session(), key, ratelimit.TERMINAL_POLICY, now)
+    accounts.touch_terminal(session(), terminal.id, ratelimit.utcnow())
     events.record(session(), action="terminal.token", subject_type="terminal",
                   subject_id=terminal.id, details={"kind": terminal.kind},
                   principal=Principal(kind="terminal", subject=terminal.id, role=terminal.kind,

@@ -23,7 +23,12 @@ The choice, and why:
 - Each try is reserved before the password is checked, in its own committed
   transaction, with a conditional upsert: concurrent requests each get their own
   count, so a burst of parallel guesses gets no more tries than a sequence does.
-  A success gives the reservation back.
+  A success gives the reservation back (`settle_success`). Where the check is cheap
+  (a terminal's secret), it is made in the reserving transaction and a right one
+  gives its try back there, before it is committed: concurrent tries of a pair take
+  turns on its row, and only failures are ever seen by the others, so a burst of
+  right sign-ins is never throttled (backend/identity/oauth.py). A password's argon2
+  check is too slow to hold the row for; staff tries give theirs back afterwards.
 
 Unknown usernames are counted like known ones, so the answers do not reveal which
 accounts exist.
