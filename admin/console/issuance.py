@@ -33,6 +33,7 @@ from admin.console.blueprint import admin, blueprint, page
 from backend.api.routing import commit
 from backend.cards import desk
 from backend.cards.desk_models import HELD_STATUSES, OPEN_STATUSES, IssuanceJob
+from backend.cards.models import Card
 from backend.db import session
 from backend.errors import ApiError
 from backend.identity import accounts
@@ -216,7 +217,16 @@ def _job_page(template: str, job: IssuanceJob, status: int = 200, **context: Any
     terminal = session().get(Terminal, job.desk_id) if job.desk_id else None
     return reads.shown(template, PURPOSE, [(job.citizen_id, NAMED)], status, job=job,
                        person=person, desk_name=terminal.name if terminal else None,
-                       **context)
+                       replaces=_has_another_card(job), **context)
+
+
+def _has_another_card(job: IssuanceJob) -> bool:
+    """Whether the person has a card besides this job's: only then does the page say
+    what becomes of the current one."""
+    others = select(Card.id).where(Card.citizen_id == job.citizen_id)
+    if job.card_id is not None:
+        others = others.where(Card.id != job.card_id)
+    return session().execute(others.limit(1)).first() is not None
 
 
 @blueprint.get("/issuance/<int:job_id>")

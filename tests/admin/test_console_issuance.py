@@ -196,3 +196,10 @@ def test_issuance_is_for_admins_only(site, app, role):
     sign_in_on_screens(site, app, role)
     for path in ("/console/issuance", NEW, "/console/issuance/1"):
         assert site.get(path).status_code == 403, path
+
+
+def test_a_first_card_says_nothing_of_a_current_card(site, admin, citizen, desk_terminal):
+    person = citizen(full_name="Nur Aini")
+    job_id = _started(site, person, desk_terminal.terminal_id)
+    page = site.get(f"/console/issuance/{job_id}?lang=en").get_data(as_text=True)
+    assert "Nur Aini" in page and "The current card" not in page
