@@ -127,4 +127,5 @@ class PublishedCrl(Base):
     next_update: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     der: Mapped[bytes] = mapped_column(LargeBinary)
     entries: Mapped[int] = mapped_column(Integer)
-    note: Mapped[str] = mapped_column(Text, default="")
+    # The server default migration 0004 made, as SQL: Alembic reads a bare "" as none.
+    note: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))

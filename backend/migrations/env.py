@@ -1,10 +1,15 @@
-"""Alembic environment: the hub's engine and metadata, online migrations only."""
+"""Alembic environment: the hub's engine and metadata, online migrations only.
+
+Autogenerate (`satukartu db revision`) compares by backend.migrations.compare's rules;
+the caller may pass a `process_revision_directives` hook in the config's attributes.
+"""
 
 from __future__ import annotations
 
 from alembic import context
 
 from backend.db import Base, make_engine
+from backend.migrations.compare import options
 from backend.models import import_all
 
 import_all()
@@ -28,7 +33,9 @@ def run() -> None:
 def _migrate(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=connection.dialect.name == "sqlite",
-                      compare_type=True)
+                      process_revision_directives=context.config.attributes.get(
+                          "process_revision_directives"),
+                      **options(connection.dialect.name))
     with context.begin_transaction():
         context.run_migrations()
 

@@ -21,7 +21,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -123,7 +125,7 @@ class SchoolEnrolment(Base):
     level: Mapped[str] = mapped_column(String(8))
     grade: Mapped[int] = mapped_column(Integer)
     academic_year: Mapped[str] = mapped_column(String(9))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class HealthAssignment(Base):
@@ -136,8 +138,9 @@ class HealthAssignment(Base):
     facility_code: Mapped[str] = mapped_column(String(32))
     facility_name: Mapped[str] = mapped_column(String(200))
     jkn_class: Mapped[int] = mapped_column(Integer)
-    premium_assisted: Mapped[bool] = mapped_column(Boolean, default=False)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    premium_assisted: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default=false())
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class RegistryChange(Base):
