@@ -24,18 +24,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from proc_cpu import cpu_seconds  # noqa: E402
-from sqlalchemy import event, text  # noqa: E402
+from proc_cpu import cpu_seconds
+from sqlalchemy import event, text
 
-from backend import migrations  # noqa: E402
-from backend.app import create_app  # noqa: E402
-from backend.db import database  # noqa: E402
-from backend.ledger import checks  # noqa: E402
-from backend.ledger.allocation import allocate  # noqa: E402
-from backend.services import Period  # noqa: E402
-from backend.services_api import modules  # noqa: E402
-from backend.testing import databases  # noqa: E402
-from backend.testing.services import synth_households_pg  # noqa: E402
+from backend import migrations
+from backend.app import create_app
+from backend.db import database
+from backend.ledger import checks
+from backend.ledger.allocation import allocate
+from backend.services import Period
+from backend.services_api import modules
+from backend.testing import databases
+from backend.testing.services import synth_households_pg
 
 BACKENDS: set[int] = set()
 

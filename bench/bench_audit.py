@@ -30,19 +30,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from proc_cpu import backend_pids, cpu_seconds  # noqa: E402
-from sqlalchemy import event, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.orm import sessionmaker  # noqa: E402
+from proc_cpu import backend_pids, cpu_seconds
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
 
-from backend import migrations  # noqa: E402
-from backend.audit import record  # noqa: E402
-from backend.audit.append import append  # noqa: E402
-from backend.audit.record import make_entry  # noqa: E402
-from backend.audit.sequencer import settle  # noqa: E402
-from backend.audit.verify import verify  # noqa: E402
-from backend.db import make_engine  # noqa: E402
-from backend.testing import databases  # noqa: E402
+from backend import migrations
+from backend.audit import record
+from backend.audit.append import append
+from backend.audit.record import make_entry
+from backend.audit.sequencer import settle
+from backend.audit.verify import verify
+from backend.db import make_engine
+from backend.testing import databases
 
 _PLAIN_ROW = text("INSERT INTO bench_rows (writer, i, body) VALUES (:writer, :i, :body)")
 
@@ -186,7 +186,7 @@ def bench_verify(url: str, jobs: int) -> tuple[float, int, float, float]:
     return count / best, count, client_cpu, server_cpu
 
 
-def _backend_pid(conn) -> list[int]:  # noqa: ANN001 - a SQLAlchemy Connection
+def _backend_pid(conn) -> list[int]:  # a SQLAlchemy Connection
     """The PostgreSQL backend serving `conn`, as a list for cpu_seconds (none on SQLite)."""
     if conn.dialect.name != "postgresql":
         return []

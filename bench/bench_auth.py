@@ -40,11 +40,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from auth_floor import ECDSA, measure_parts  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from proc_cpu import backend_pids, children, cpu_seconds  # noqa: E402
+from auth_floor import ECDSA, measure_parts
+from cryptography.hazmat.primitives.asymmetric import ec
+from proc_cpu import backend_pids, children, cpu_seconds
 
-from card_reader import wire  # noqa: E402
+from card_reader import wire
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
@@ -53,13 +53,13 @@ GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 # --- a trivial app, for the floor: the same Flask and gunicorn, no work -----------------
 
 
-def trivial_app():  # noqa: ANN201 - gunicorn's factory
+def trivial_app():  # gunicorn's factory
     from flask import Flask, jsonify
 
     app = Flask("trivial")
 
     @app.post("/t")
-    def t():  # noqa: ANN202
+    def t():
         return jsonify(ok=True)
 
     return app

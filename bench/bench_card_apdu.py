@@ -22,13 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from card_reader import piv  # noqa: E402
-from card_reader.client import PivSession  # noqa: E402
-from card_reader.daemon import authenticate  # noqa: E402
-from card_reader.hub_client import HubClient  # noqa: E402
-from card_reader.pcsc import PcscConnection  # noqa: E402
-from tests.card_reader.stub_hub import CLIENT_ID, CLIENT_SECRET, StubHub  # noqa: E402
-from tests.pcsc_fixtures import PrivatePcscd, TestCA, VirtualCard, issue_card  # noqa: E402
+from card_reader import piv
+from card_reader.client import PivSession
+from card_reader.daemon import authenticate
+from card_reader.hub_client import HubClient
+from card_reader.pcsc import PcscConnection
+from tests.card_reader.stub_hub import CLIENT_ID, CLIENT_SECRET, StubHub
+from tests.pcsc_fixtures import PrivatePcscd, TestCA, VirtualCard, issue_card
 
 
 def timed(fn, rounds: int) -> tuple[float, float]:

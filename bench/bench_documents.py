@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import text
 
 SYNTH = [
     """INSERT INTO citizens (id, national_number, full_name, name_search, birth_date, sex,
@@ -55,7 +55,7 @@ def median_ms(fn: Callable[[], object], rounds: int) -> float:
     return statistics.median(times) * 1000
 
 
-def build_city(app, households: int, spends: int) -> str:  # noqa: ANN001
+def build_city(app, households: int, spends: int) -> str:
     from backend.db import database
     from backend.ledger.allocation import allocate
     from backend.ledger.context import HubContext
@@ -151,7 +151,7 @@ def main() -> None:
             databases.drop_pg_database(name)
 
 
-def _first_spend(sess) -> int:  # noqa: ANN001
+def _first_spend(sess) -> int:
     return int(sess.execute(text("SELECT min(id) FROM journal_entries WHERE kind = 'spend'"))
                .scalar_one())
 

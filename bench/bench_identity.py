@@ -28,14 +28,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import select
 
-from backend import migrations  # noqa: E402
-from backend.app import create_app  # noqa: E402
-from backend.db import database  # noqa: E402
-from backend.identity import accounts, passwords, state, tokens  # noqa: E402
-from backend.identity.models import StaffAccount  # noqa: E402
-from backend.testing import databases  # noqa: E402
+from backend import migrations
+from backend.app import create_app
+from backend.db import database
+from backend.identity import accounts, passwords, state, tokens
+from backend.identity.models import StaffAccount
+from backend.testing import databases
 
 PASSWORD = "bench-password-kopi-susu"
 
@@ -53,7 +53,7 @@ def per_call(fn: Callable[[], object], n: int) -> tuple[float, float]:
     return statistics.median(times), times[int(len(times) * 0.99) - 1]
 
 
-def setup(app) -> tuple[str, str, str, str]:  # noqa: ANN001
+def setup(app) -> tuple[str, str, str, str]:
     with app.app_context(), database().transaction() as tx:
         account = accounts.create_staff(tx, username="bench.clerk", role="clerk",
                                         password=PASSWORD)
@@ -82,7 +82,7 @@ def run(requests: int, logins: int) -> None:
         databases.drop_pg_database(name)
 
 
-def measure(app, requests: int, logins: int) -> None:  # noqa: ANN001
+def measure(app, requests: int, logins: int) -> None:
     staff, terminal, basic, username = setup(app)
     client = app.test_client()
     rows = []

@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, KIOSK_VIEWPORT  # noqa: E402
-from tests.browser.stack import running_stack, start_own_pcscd  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, KIOSK_VIEWPORT
+from tests.browser.stack import running_stack, start_own_pcscd
 
 TAP_REQUESTS = re.compile(r'"(POST /api/v1/auth/challenge|POST /api/v1/auth/token|'
                           r'POST /kiosk/session|GET /kiosk/home) HTTP/1\.1" \d+ .* (\d+)us$')
@@ -49,7 +49,7 @@ def hub_part(log: Path, offset: int) -> tuple[float, int]:
     return sum(spent) / 1000, end
 
 
-def _data_gone(page) -> bool:  # noqa: ANN001
+def _data_gone(page) -> bool:
     """The page blanked, or is already navigating away (it blanks before it leaves)."""
     from playwright.sync_api import Error
 
@@ -60,7 +60,7 @@ def _data_gone(page) -> bool:  # noqa: ANN001
         return True
 
 
-def removal_ms(page, stack, card) -> tuple[float, float]:  # noqa: ANN001
+def removal_ms(page, stack, card) -> tuple[float, float]:
     started = time.perf_counter()
     card.remove(wait=False)
     blank = ended = None

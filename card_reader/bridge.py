@@ -348,7 +348,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- methods --------------------------------------------------------------
 
-    def do_OPTIONS(self) -> None:  # noqa: N802 - http.server's naming
+    def do_OPTIONS(self) -> None:  # http.server's naming
         if self._path() not in PATHS:
             return self._reply(404, {"refused": "not_found"})
         admitted, origin = self._admit(allow_missing_origin=False)
@@ -364,7 +364,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         return None
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         path = self._path()
         if path not in ("/events", "/state"):
             return self._reply(404, {"refused": "not_found"})
@@ -375,7 +375,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply(200, self.server.bridge.feed.state(), origin)
         return self._stream(origin)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         if self._path() not in ("/pin", "/unblock"):
             return self._reply(404, {"refused": "not_found"})
         admitted, origin = self._admit(allow_missing_origin=False)

@@ -54,7 +54,7 @@ def refusal_of(exc: BaseException) -> Refused:
     """A stable reason code for whatever stopped a desk's card operation."""
     try:
         return _refusal(exc)
-    except Exception:  # noqa: BLE001 - anything else is still a failed issuance
+    except Exception:  # anything else is still a failed issuance
         return Refused("issuance_error", f"{type(exc).__name__}: {exc}")
 
 
@@ -105,7 +105,7 @@ class DeskDaemon:
         """Issue the next job onto the card in `reader`; the `issued` event, or None."""
         try:
             blank = self._with_card(reader, is_blank)
-        except Exception as exc:  # noqa: BLE001 - a refusal with its reason, not a crash
+        except Exception as exc:  # a refusal with its reason, not a crash
             return self._refuse(reader, refusal_of(exc))
         if not blank:
             return self._refuse(reader, Refused("card_not_blank", "this card is issued "
@@ -152,7 +152,7 @@ class DeskDaemon:
                 management_key=job.management_key, card_uuid=job.card_uuid,
                 pin_retries=job.pin_retries), reset=True)
             card = self._activate(job)
-        except Exception as exc:  # noqa: BLE001 - every failure is reported, then told
+        except Exception as exc:  # every failure is reported, then told
             refusal = refusal_of(exc)
             self._tell_failed(job, refusal)
             self.sink({"event": "issuance_failed", "reader": reader, "job_id": job.job_id,

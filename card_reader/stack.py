@@ -41,7 +41,7 @@ def free_port_pair() -> int:
     raise RuntimeError("no free port pair for vpcd")
 
 
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.02) -> None:  # noqa: ANN001
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.02) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

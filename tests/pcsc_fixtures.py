@@ -82,7 +82,7 @@ def vcard_factory(pcscd: PrivatePcscd, tmp_path: Path) -> Iterator:
 
 
 @pytest.fixture
-def blank_card(vcard_factory) -> VirtualCard:  # noqa: ANN001
+def blank_card(vcard_factory) -> VirtualCard:
     """A blank card (default PIN, PUK and management key) in the first reader."""
     return vcard_factory()
 

@@ -94,7 +94,7 @@ def test_the_printed_command_inserts_the_card_at_the_kiosk(demo_run):
         assert answer.status == 200
     assert f"http://127.0.0.1:{port}/agent/" in output
     command = re.search(r"at the kiosk\s+(\S+ vcard --state \S+ --port \d+)", output).group(1)
-    card = subprocess.Popen(command.split(), stdout=subprocess.DEVNULL,  # noqa: S603
+    card = subprocess.Popen(command.split(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
@@ -130,7 +130,7 @@ def test_a_blank_card_at_the_enrolment_desk_waits_for_a_job_from_the_console(dem
     _, output, _, instance = demo_run
     command = re.search(r"put a blank card in\s+(\S+ vcard --state \S+ --port \d+)",
                         output).group(1)
-    card = subprocess.Popen(command.split(), stdout=subprocess.DEVNULL,  # noqa: S603
+    card = subprocess.Popen(command.split(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     log = instance / "reader-desk.log"
     try:

@@ -32,7 +32,7 @@ class Gone(HTTPException):
         super().__init__()
         self.target = target
 
-    def get_response(self, environ: Any = None, scope: Any = None) -> Response:  # noqa: ARG002
+    def get_response(self, environ: Any = None, scope: Any = None) -> Response:
         if request.headers.get("HX-Request"):
             response = Response(status=204)
             response.headers["HX-Redirect"] = self.target

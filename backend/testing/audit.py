@@ -240,5 +240,5 @@ def audit_store(request: pytest.FixtureRequest, tmp_path: Path,
     database_of(app).engine.dispose()
 
 
-def database_of(app: Flask):  # noqa: ANN201 - the hub's Database
+def database_of(app: Flask):  # the hub's Database
     return app.extensions["satukartu.db"]

@@ -76,7 +76,7 @@ class _Group:
     def spawn(self, argv: list[str], env: dict[str, str], log: Path,
               cwd: Path | None = None) -> None:
         with open(log, "ab") as out:
-            self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,  # noqa: S603
+            self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
                                          cwd=cwd, start_new_session=True)
 
     @property
@@ -121,7 +121,7 @@ class PrivatePostgres:
 
     def _run(self, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         prefix = ["runuser", "-u", self.owner, "--"] if self.owner else []
-        done = subprocess.run([*prefix, *argv], capture_output=True, text=True,  # noqa: S603
+        done = subprocess.run([*prefix, *argv], capture_output=True, text=True,
                               timeout=timeout, cwd=self.workdir)
         if done.returncode != 0:
             raise RuntimeError(f"{argv[0]} failed ({done.returncode}): {done.stderr[-2000:]}"

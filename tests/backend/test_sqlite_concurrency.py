@@ -63,7 +63,7 @@ class ServedHub:
 
 
 def _satukartu(env: dict[str, str], *args: str, stdin: str | None = None) -> None:
-    done = subprocess.run([SATUKARTU, *args], env=env, input=stdin, capture_output=True,  # noqa: S603
+    done = subprocess.run([SATUKARTU, *args], env=env, input=stdin, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, f"satukartu {' '.join(args)}: {done.stderr[-2000:]}"
 
@@ -91,7 +91,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHub]:
                "--password-stdin", stdin=PASSWORD + "\n")
     log = instance / "serve.log"
     with open(log, "ab") as out:
-        server = subprocess.Popen([SATUKARTU, "serve", "--bind", f"127.0.0.1:{port}",  # noqa: S603
+        server = subprocess.Popen([SATUKARTU, "serve", "--bind", f"127.0.0.1:{port}",
                                    "--workers", "2"], env=env, stdout=out,
                                   stderr=subprocess.STDOUT)
     try:

@@ -43,7 +43,7 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        print(f"chromium {chromium.version}")  # noqa: T201 - CI logs the browser's version
+        print(f"chromium {chromium.version}")  # CI logs the browser's version
         yield chromium
         chromium.close()
 

@@ -22,15 +22,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, KIOSK_VIEWPORT  # noqa: E402
-from tests.browser.stack import running_stack, start_own_pcscd  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, KIOSK_VIEWPORT
+from tests.browser.stack import running_stack, start_own_pcscd
 
 HUB_ADDRESS = "192.0.2.10"
 
 
 def _namespace_network() -> None:
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)  # noqa: S607
-    subprocess.run(["ip", "addr", "add", f"{HUB_ADDRESS}/32", "dev", "lo"],  # noqa: S607
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    subprocess.run(["ip", "addr", "add", f"{HUB_ADDRESS}/32", "dev", "lo"],
                    check=True)
 
 
@@ -64,7 +64,7 @@ def main() -> None:
             browser.close()
     finally:
         pcscd.stop()
-    print(json.dumps({"balances_shown": shown, "page": said,  # noqa: T201
+    print(json.dumps({"balances_shown": shown, "page": said,
                       "console": refusals}))
 
 

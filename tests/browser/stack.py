@@ -75,13 +75,13 @@ class Stack:
             data=json.dumps({"username": "admin",
                              "password": self.setup["admin_password"]}).encode(),
             headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(login, timeout=10) as answer:  # noqa: S310
+        with urllib.request.urlopen(login, timeout=10) as answer:
             token = json.load(answer)["access_token"]
         read = urllib.request.Request(
             f"{self.origin}/api/v1/citizens/{self.citizen['id']}?"
             + urllib.parse.urlencode({"purpose": purpose}),
             headers={"Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(read, timeout=10):  # noqa: S310
+        with urllib.request.urlopen(read, timeout=10):
             pass
 
     @contextmanager

@@ -27,7 +27,7 @@ SCENARIO = Path(__file__).with_name("lna_scenario.py")
 def _run_kiosk_elsewhere() -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("SATUKARTU_") and k != "PCSCLITE_CSOCK_NAME"}
-    done = subprocess.run(["unshare", "-n", sys.executable, str(SCENARIO)],  # noqa: S603,S607
+    done = subprocess.run(["unshare", "-n", sys.executable, str(SCENARIO)],
                           capture_output=True, text=True, timeout=300, env=env, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -181,7 +181,7 @@ class Kiosk:
             stream.close()
 
 
-def wait_until(predicate, timeout: float = 10) -> bool:  # noqa: ANN001
+def wait_until(predicate, timeout: float = 10) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -194,6 +194,6 @@ def session_of(event: dict[str, Any]) -> dict[str, Any]:
     return {k: event[k] for k in SESSION_FIELDS}
 
 
-def card_auth_serial(issued_card) -> int:  # noqa: ANN001
+def card_auth_serial(issued_card) -> int:
     der = issued_card.issued.certificates[p.Slot.CARD_AUTH]
     return x509.load_der_x509_certificate(der).serial_number

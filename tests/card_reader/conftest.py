@@ -38,7 +38,7 @@ def bare():
     """A bridge with no daemon behind it: its PIN login records calls and says no_card."""
     calls: list[object] = []
 
-    def pin_login(pin):  # noqa: ANN001, ANN202
+    def pin_login(pin):
         calls.append(pin)
         raise Refused("no_card")
 

@@ -37,7 +37,7 @@ class StubHub:
         self.server.shutdown()
         self.server.server_close()
 
-    def _handler(self):  # noqa: ANN202
+    def _handler(self):
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -65,7 +65,7 @@ class StubHub:
             def refuse(self, status: int, reason: str) -> None:
                 self.reply(status, {"error": {"reason": reason, "message": reason}})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 auth = self.headers.get("Authorization", "")
                 if self.path == wire.PATH_TERMINAL_TOKEN:

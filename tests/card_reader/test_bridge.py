@@ -194,7 +194,7 @@ def test_a_pin_login_for_a_card_that_left_meanwhile_opens_nothing(
     _, tap = stream.next_of("session")
     real = kiosk.client.authenticate_card
 
-    def authenticate_card(token):  # noqa: ANN001, ANN202
+    def authenticate_card(token):
         session = real(token)  # the hub said yes...
         if token.key_ref == "9A":  # ...but the citizen took the card meanwhile
             issued_card.card.remove()

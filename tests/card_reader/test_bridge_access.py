@@ -98,7 +98,7 @@ def test_the_bridge_binds_to_loopback_only():
         with pytest.raises(ValueError):
             parse_bind(bad)
     with pytest.raises(ValueError):
-        Bridge(EventFeed(), lambda pin: None, [ORIGIN], host="0.0.0.0", port=0)  # noqa: S104
+        Bridge(EventFeed(), lambda pin: None, [ORIGIN], host="0.0.0.0", port=0)
 
 
 def test_origins_are_compared_as_browsers_send_them():

@@ -200,7 +200,7 @@ class PullingHub(HubClient):
 
     card: Any = None
 
-    def certify_job(self, job_id, card_uuid, public_keys):  # noqa: ANN001, ANN201
+    def certify_job(self, job_id, card_uuid, public_keys):
         made = super().certify_job(job_id, card_uuid, public_keys)
         if self.card is not None:
             self.card.remove()

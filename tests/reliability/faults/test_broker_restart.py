@@ -80,7 +80,7 @@ class Sender:
             try:
                 task.apply_async(args=("food", "groceries", period), queue=self.queue,
                                  retry_policy=retry_policy)
-            except Exception:  # noqa: BLE001 - any failure means "not accepted"
+            except Exception:  # any failure means "not accepted"
                 self.refused.append(period)
             else:
                 self.accepted.append(period)

@@ -49,7 +49,7 @@ class Worker:
     def start(self) -> Worker:
         name = f"fault-{uuid.uuid4().hex[:8]}@%h"
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(  # noqa: S603
+            self.proc = subprocess.Popen(
                 [CELERY, "-A", "backend.worker", "worker", "--loglevel", "INFO", "--pool",
                  "prefork", "--concurrency", "1", "--queues", self.queue, "--hostname", name,
                  "--without-gossip", "--without-mingle"],

@@ -26,7 +26,7 @@ from backend.testing.cards import KEY_BY_ASSURANCE, authenticate
 from backend.testing.identity import StaffCredentials, TerminalCredentials, bearer
 
 ASSURANCES = ("tap", "pin")
-LOGIN_PASSWORD = "kopi tubruk di pasar minggu"  # noqa: S105 - a test account's password
+LOGIN_PASSWORD = "kopi tubruk di pasar minggu"  # a test account's password
 BASKET = {"items": [{"name": "Beras 5 kg", "category": "rice", "quantity": 1,
                      "unit_price": 68_000}], "amount": 68_000}
 

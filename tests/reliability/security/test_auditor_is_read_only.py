@@ -200,7 +200,7 @@ def _tables() -> dict[str, str]:
     with database().sessions() as reader:
         conn = reader.connection()
         for name in inspect(conn).get_table_names():
-            rows = conn.execute(text(f'SELECT * FROM "{name}"')).all()  # noqa: S608 - schema names
+            rows = conn.execute(text(f'SELECT * FROM "{name}"')).all()  # schema names
             lines = sorted(repr(tuple(map(_plain, row))) for row in rows)
             found[name] = hashlib.sha256("\n".join(lines).encode()).hexdigest()
     return found
