@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from backend.approvals import service
 from backend.audit.sequencer import settle
-from backend.bulk import jobs
+from backend.bulk import jobs, runner
 from backend.bulk.models import BulkJob
 from backend.cards.models import Card
 from backend.db import database
@@ -100,15 +100,31 @@ def test_a_worker_revokes_ten_thousand_cards_with_progress_between_batches(city,
     assert sorted(line.split(",")[1] for line in lines[1:]) == sorted(gone + unknown)
 
 
-def test_a_cancelled_job_resumed_revokes_each_card_exactly_once(city, ten_thousand):
+def cancel_after_the_first_batch(monkeypatch, admin):
+    """The admin's cancel lands between the first batch and the second, whatever the
+    machine's speed: it is made in the first batch's transaction, as the worker ends it."""
+    first = runner._one_batch
+    cancelled = []
+
+    def then_cancel(tx, job_id, *args, **kwargs):
+        status = first(tx, job_id, *args, **kwargs)
+        if not cancelled and status == "running":
+            cancelled.append(jobs.cancel_job(tx, job_id, admin).id)
+        return status
+
+    monkeypatch.setattr(runner, "_one_batch", then_cancel)
+    return cancelled
+
+
+def test_a_cancelled_job_resumed_revokes_each_card_exactly_once(city, ten_thousand,
+                                                                monkeypatch):
     live, gone, unknown, listed = ten_thousand
     admin = as_principal(make_staff(city, "admin"))
+    cancelled = cancel_after_the_first_batch(monkeypatch, admin)
     with worker(city):
         job_id = approved_revocation(city, listed)
-        watch(job_id, lambda row: row.cursor > 0)
-        with database().transaction() as tx:
-            jobs.cancel_job(tx, job_id, admin)
         stopped, _ = watch(job_id, lambda row: row.status == "cancelled")
+        assert cancelled == [job_id]
         assert 0 < stopped.cursor < stopped.total
         assert job_row(job_id).cursor == stopped.cursor  # nothing moves while cancelled
         with database().transaction() as tx:
