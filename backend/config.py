@@ -165,7 +165,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ORIGIN", "http://127.0.0.1:8000", "The hub's canonical URL; cards sign it. "
             "Written scheme://host[:port]; a trailing slash is dropped.", _origin),
     Setting("BROKER_URL", "", "Celery broker. Empty: an SQLite-backed broker in the instance "
-            "folder (no server needed). City: `amqp://...` or `redis://...`."),
+            "folder (no server needed). City: RabbitMQ, `amqp://...`, which hands a task back "
+            "when its worker dies. A `redis://...` broker can lose a task taken by a worker "
+            "that crashes, and a killed worker's task waits out the visibility timeout."),
     Setting("RESULT_BACKEND", "", "Celery result backend. Empty: the hub's database."),
     Setting("NATIONAL_ID_FORMATS", "nik", "Accepted national number formats, comma separated: "
             "`nik` (Indonesia, 16 digits), `thai` (13 digits, check digit), `generic`."),
