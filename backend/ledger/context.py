@@ -175,7 +175,16 @@ class HubContext:
                                      postings.Owner("terminal", terminal or "hub"))
         entry_id, after = postings.post(self.session, self._entry(kind, purse, details),
                                         [(source, -amount), (sink, amount)], self.today)
+        self._sign_receipt(kind, entry_id)
         return iface.Posting(entry_id, amount, after[source])
+
+    def _sign_receipt(self, kind: str, entry_id: int) -> None:
+        """A redemption's receipt is signed in the redemption's own transaction, so it
+        states what the ledger said as it committed, not when someone first asked."""
+        from backend.documents import receipts
+
+        if kind in receipts.RECEIPT_ENTRY_KINDS:
+            receipts.issue_for_entry(self.session, entry_id)
 
     def credit(self, purse: str, amount: int, *, kind: str = "credit",
                details: Mapping[str, Any] | None = None,

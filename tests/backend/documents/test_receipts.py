@@ -1,6 +1,7 @@
 """Receipts: one signed, printable receipt for every redemption and withdrawal."""
 
 import datetime as dt
+import json
 
 from sqlalchemy import func, select
 
@@ -103,7 +104,9 @@ def test_another_agent_or_citizen_gets_no_receipt(
         answer = client.get(f"/api/v1/receipts/{number}", headers=_auth(token))
         assert answer.status_code == 404
         assert answer.json["error"]["reason"] == Reason.DOCUMENT_NOT_FOUND
-    assert receipts.find_for_entry(session(), number) is None
+    signed = session().scalar(select(func.count()).select_from(IssuedDocument).where(
+        IssuedDocument.source == receipts.source_of(number)))
+    assert signed == 1  # the redemption's own; the refused fetches added nothing
 
 
 def test_a_grant_has_no_receipt(citizen, household, fund, staff_token, client):
@@ -164,3 +167,17 @@ def test_withdrawal_receipt_at_a_counter(citizen, household, fund, card_session,
                                      headers=_auth(token)).data)
     for expected in ("Penarikan tunai", "Rp 250.000", "Rp 350.000", "M*** S***"):
         assert expected in words, expected
+
+
+def test_a_redemption_signs_its_receipt_as_it_commits_stating_that_moments_balance(
+        citizen, household, fund, terminal, card_session_at, call_service):
+    holder, shop, token, number = _redeem(citizen, household, fund, terminal,
+                                          card_session_at, call_service)
+    session().expire_all()
+    signed = receipts.find_for_entry(session(), number)
+    assert signed is not None and signed.signature  # before anyone asked for it
+    eggs = {"items": [BASKET["items"][1] | {"quantity": 1}], "amount": 28_000}
+    later = call_service(card_session_at(holder, shop), "food", "redeem", eggs)
+    assert later.status_code == 200, later.json
+    session().refresh(signed)
+    assert json.loads(signed.content)["balance_after"] == 76_000  # as it committed
