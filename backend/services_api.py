@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, request
-from pydantic import BaseModel
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
 from backend.api.routing import Api, Header, OutModel, parse_body
+from backend.audiences import Audience, audience_of
 from backend.auth.principal import (
     ASSURANCE_ORDER,
     STAFF_ROLES,
@@ -311,16 +312,47 @@ ANY_CALLER = Requirement(roles=STAFF_ROLES, terminal_kinds=TERMINAL_KINDS)
 CARD_HOLDER = Requirement(terminal_kinds=TERMINAL_KINDS, card=True, assurance="tap")
 
 
-class ProgrammeOut(OutModel):
+class _Shown(OutModel):
+    """A model whose fields an audience may leave out (`backend.audiences`): a field
+    not given is not sent, rather than sent empty."""
+
+    @model_serializer(mode="wrap")
+    def _given_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if k in self.model_fields_set}
+
+
+class RecentLineOut(_Shown):
+    """A movement of one of the holder's purses. The citizen at a kiosk after the PIN
+    sees every field; a shop's terminal sees only its own sales, without
+    `balance_after`, `period` or `terminal_id`. `details` holds only `items` (a
+    basket) and `route` (a fare)."""
+
+    entry_id: int
+    purse: str
+    kind: str
+    amount: int
+    at: str | None
+    balance_after: int | None = None
+    period: str | None = None
+    terminal_id: str | None = None
+    details: dict[str, Any] | None = None
+
+
+class ProgrammeOut(_Shown):
+    """One programme as this card session may see it (`backend.audiences`): every
+    audience gets the programme, eligibility, balances and actions; `details` and
+    `overview` only the citizen at a kiosk after the PIN; `recent` the citizen (their
+    statement) and an agent shop or gate after the PIN (its own sales only)."""
+
     key: str
     title: str
     eligible: bool
     reason: str | None
-    details: dict[str, Any]
     balances: dict[str, int]
-    recent: list[dict[str, Any]] | None
-    overview: dict[str, Any] | None
     actions: list[str]
+    details: dict[str, Any] | None = None
+    recent: list[RecentLineOut] | None = None
+    overview: dict[str, Any] | None = None
 
 
 class ServicesOut(OutModel):
@@ -333,8 +365,10 @@ class ServicesOut(OutModel):
            auth=CARD_HOLDER, response=ServicesOut)
 def list_services() -> ServicesOut:
     """What this terminal may show: kiosks and counters list every enabled programme,
-    agent shops and gates only those they serve. Recent transactions and programme
-    details (clinic, school) need a PIN session; a tap shows eligibility and balances."""
+    agent shops and gates only those they serve. A tap shows eligibility and balances;
+    the citizen at a kiosk after the PIN sees their statement (recent movements,
+    programme details such as clinic and school); an agent shop or gate after the PIN
+    sees only its own sales to the holder (see `backend.audiences`)."""
     principal = current_principal()
     assert principal is not None
     return programmes_for(principal)
@@ -344,11 +378,12 @@ def programmes_for(principal: Principal) -> ServicesOut:
     """The card holder's programmes as this card session may see them, read audited.
 
     One function for the API and the screens, so a kiosk page shows exactly what the
-    API would answer the same session."""
+    API would answer the same session. What each audience (terminal kind and
+    assurance) sees is `backend.audiences`: nothing outside its allow-lists is sent."""
     from backend.audit import record_read
 
     assert principal.card is not None
-    with_pin = principal.card.assurance == "pin"
+    audience = audience_of(principal.terminal_kind, principal.card.assurance)
     listed = []
     language = "id"
     for module in modules().values():
@@ -357,17 +392,25 @@ def programmes_for(principal: Principal) -> ServicesOut:
             continue
         ctx = HubContext(session(), module, principal, principal.card.citizen_id)
         language = ctx.citizen.language or language
-        listed.append(_programme(module, ctx, actions, with_pin))
+        listed.append(_programme(module, ctx, actions, audience))
     record_read(session(), principal.card.citizen_id, "show the card holder their "
                 "programmes", ["welfare_decile", "household", "enrolments", "health"])
     return ServicesOut(citizen_id=principal.card.citizen_id, language=language,
                        programmes=listed)
 
 
+RECENT_PER_PURSE = 5
+RECENT_PER_PROGRAMME = 10
+
+
 def _programme(module: ServiceModule, ctx: HubContext, actions: list[str],
-               with_pin: bool) -> ProgrammeOut:
+               audience: Audience) -> ProgrammeOut:
     decision = module.eligibility(ctx, ctx.citizen)
-    balances, recent = {}, []
+    terminal = ctx.principal.terminal_id if ctx.principal else None
+    lines_shown = audience.sees_recent and (terminal is not None
+                                            or not audience.own_lines_only)
+    balances: dict[str, int] = {}
+    recent: list[dict[str, Any]] = []
     for purse in module.purses:
         try:
             account = ctx.account_id(purse)
@@ -375,15 +418,23 @@ def _programme(module: ServiceModule, ctx: HubContext, actions: list[str],
             continue
         if account is not None:
             balances[purse] = ctx.balance(purse)
-            if with_pin:
-                recent += [{"purse": purse, **line} for line in ctx.recent(purse, 5)]
+            if lines_shown:
+                recent += [{"purse": purse, **line} for line in ctx.recent(
+                    purse, RECENT_PER_PURSE,
+                    terminal_id=terminal if audience.own_lines_only else None)]
     recent.sort(key=lambda line: line["entry_id"], reverse=True)
-    return ProgrammeOut(key=module.key, title=module.title_in(ctx.citizen.language),
-                        eligible=decision.eligible, reason=decision.reason,
-                        details=dict(decision.details) if with_pin else {},
-                        balances=balances, recent=recent[:10] if with_pin else None,
-                        overview=dict(module.overview(ctx, ctx.citizen)) if with_pin else None,
-                        actions=actions)
+    fields: dict[str, Any] = {
+        "key": module.key, "title": module.title_in(ctx.citizen.language),
+        "eligible": decision.eligible, "reason": decision.reason, "balances": balances,
+        "actions": actions}
+    if "details" in audience.programme:
+        fields["details"] = dict(decision.details)
+    if "overview" in audience.programme:
+        fields["overview"] = dict(module.overview(ctx, ctx.citizen))
+    if audience.sees_recent:
+        fields["recent"] = [RecentLineOut(**audience.line_view(line))
+                            for line in recent[:RECENT_PER_PROGRAMME]]
+    return ProgrammeOut(**audience.programme_view(fields))
 
 
 IDEMPOTENCY_KEY = Header(

@@ -142,8 +142,11 @@ class HubContext:
     def balance(self, purse: str, beneficiary: iface.Beneficiary | None = None) -> int:
         return postings.balance_of(self.session, self.account_id(purse, beneficiary))
 
-    def recent(self, purse: str, limit: int = 10) -> list[dict[str, Any]]:
-        return postings.recent_lines(self.session, self.account_id(purse), limit)
+    def recent(self, purse: str, limit: int = 10, *, terminal_id: str | None = None
+               ) -> list[dict[str, Any]]:
+        """The purse's latest lines; with `terminal_id`, only that terminal's."""
+        return postings.recent_lines(self.session, self.account_id(purse), limit,
+                                     terminal_id=terminal_id)
 
     def _entry(self, kind: str, purse: str, details: Mapping[str, Any] | None
                ) -> postings.Entry:

@@ -146,18 +146,21 @@ def _refuse_debit(sess: Session, account_id: int, amount: int, today: date) -> N
                    {"balance": int(row.balance), "amount": amount})
 
 
-def recent_lines(sess: Session, account_id: int | None, limit: int = 10
-                 ) -> list[dict[str, Any]]:
-    """An account's latest movements, newest first, as a statement shows them."""
+def recent_lines(sess: Session, account_id: int | None, limit: int = 10, *,
+                 terminal_id: str | None = None) -> list[dict[str, Any]]:
+    """An account's latest movements, newest first, as a statement shows them; with
+    `terminal_id`, only those that terminal wrote (a shop's own sales)."""
     if account_id is None:
         return []
-    rows = sess.execute(
+    query = (
         select(LINES.c.entry_id, LINES.c.amount, LINES.c.balance_after, ENTRIES.c.kind,
                ENTRIES.c.terminal_id, ENTRIES.c.period, ENTRIES.c.created_at,
                ENTRIES.c.details)
         .join(ENTRIES, ENTRIES.c.id == LINES.c.entry_id)
-        .where(LINES.c.account_id == account_id)
-        .order_by(LINES.c.entry_id.desc()).limit(limit))
+        .where(LINES.c.account_id == account_id))
+    if terminal_id is not None:
+        query = query.where(ENTRIES.c.terminal_id == terminal_id)
+    rows = sess.execute(query.order_by(LINES.c.entry_id.desc()).limit(limit))
     return [{"entry_id": r.entry_id, "kind": r.kind, "amount": int(r.amount),
              "balance_after": int(r.balance_after), "terminal_id": r.terminal_id,
              "period": r.period, "at": r.created_at.isoformat() if r.created_at else None,

@@ -69,6 +69,16 @@ def test_pin_actions_are_not_open_to_a_tap(site, visit, food_household):
     assert site.post("/kiosk/statement", headers=SAME_ORIGIN).status_code == 303
 
 
+def test_after_the_pin_the_home_shows_the_latest_movements(site, visit, food_household):
+    visit(food_household, "tap")
+    assert 'class="lines"' not in site.get("/kiosk/home").get_data(as_text=True)
+    visit(food_household, "pin")
+    page = site.get("/kiosk/home")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert 'class="lines"' in text and text.count("Rp200.000") == 2  # balance and line
+
+
 def test_the_statement_prints_the_balance_after_the_pin(site, visit, food_household):
     visit(food_household, "pin")
     answer = site.post("/kiosk/statement", headers=SAME_ORIGIN)
