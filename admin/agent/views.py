@@ -1,11 +1,13 @@
 """The agent's point of sale: the card and PIN choose the beneficiary, the agent keys
 only the amount, and a receipt prints on confirmation.
 
-The agent signs in once per shift (a staff account of role agent); the redemption
-itself runs on the citizen's PIN session at this agent terminal, through the same
-`perform` as the API, so the programme's rules (categories, caps, balance, expiry)
-and the ledger's are the ones that decide. Who served is written beside it in the
-audit log.
+The agent signs in once per shift (a staff account of role agent): the password, and
+for an account with TOTP its one-time code on a second page, as on the staff sign-in
+(the same steps of `backend.identity.signin`, the same half sign-in kept in the session:
+`admin/common/pending_sign_in.py`). The redemption itself runs on the citizen's PIN
+session at this agent terminal, through the same `perform` as the API, so the
+programme's rules (categories, caps, balance, expiry) and the ledger's are the ones
+that decide. Who served is written beside it in the audit log.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from admin.agent import sale
 from admin.common import receipt_pages, render, screen_blueprint, visit
 from admin.common.messages import advice
+from admin.common.pending_sign_in import MAX_CODE, drop, hold, pending
 from admin.common.receipt_pages import receipt_view
 from admin.common.sessions import (
     STAFF_COOKIE,
@@ -30,6 +33,7 @@ from admin.common.sessions import (
     set_cookie,
     staff_principal,
 )
+from admin.staff.words import staff_advice
 from backend.api.routing import commit
 from backend.auth.principal import Principal
 from backend.db import session as db_session
@@ -37,6 +41,7 @@ from backend.documents import receipts
 from backend.errors import ApiError
 from backend.identity import accounts, signin
 from backend.ledger import settlement
+from backend.reasons import Reason
 
 blueprint = screen_blueprint("agent", __name__, "/agent")
 AGENT = ("agent",)
@@ -65,39 +70,94 @@ def _page(template: str, **context: Any) -> str:
 @blueprint.get("/")
 def idle() -> str:
     reason = request.args.get("problem")
-    problem = advice(reason) if reason else None
+    # The sign-in's own refusals (a code page that took too long) and the common ones.
+    problem = staff_advice(reason) if reason else None
     if staff_principal(AGENT) is None:
         return _page("agent/sign_in.html", problem=problem, errors=[])
     return _page("agent/idle.html", problem=problem)
 
 
+def _shift() -> int:
+    return int(current_app.config["AGENT_SHIFT_HOURS"]) * 3600
+
+
 @blueprint.post("/sign-in")
 def sign_in() -> BaseResponse:
+    """The password; an account with TOTP goes on to the code page, signed in as nobody."""
     username = request.form.get("username", "").strip()[:200]
     password = request.form.get("password", "")[:1000]
     errors = []
     if not username:
         errors.append({"field": "username", "text": advice("invalid_credentials").next_step})
     try:
-        shift = current_app.config["AGENT_SHIFT_HOURS"] * 3600
-        signed = signin.password_login(username, password, request.remote_addr, ttl=shift) \
+        result = signin.first_factor(username, password, request.remote_addr, ttl=_shift()) \
             if username and password else None
     except ApiError as error:
         db_session().rollback()
         found = advice(error.reason.value)
         errors.append({"field": "password", "text": f"{found.title}. {found.next_step}"})
-        signed = None
-    if signed is None or signed.role != "agent":
+        result = None
+    if result is None or result.role != "agent":
         if not errors:
             errors.append({"field": "password", "text": str(advice("invalid_credentials")
                                                              .title)})
         db_session().rollback()
         page = _page("agent/sign_in.html", errors=errors, username=username, problem=None)
         return Response(page, status=400)
+    if isinstance(result, signin.NeedsCode):
+        commit()  # the password's new hash, if argon2's parameters moved on
+        hold(result, SCREEN)
+        return redirect(url_for("agent.code"), 303)
+    return _signed_in(result)
+
+
+def _signed_in(signed: signin.SignedIn) -> BaseResponse:
+    """The end of the agent's sign-in: the staff cookie for the shift, and the idle page."""
     commit()
+    drop()
     response = redirect(url_for("agent.idle"), 303)
     set_cookie(response, STAFF_COOKIE, signed.issued.token, max_age=signed.issued.expires_in)
     return response
+
+
+def _start_again(problem: str) -> BaseResponse:
+    drop()
+    return redirect(url_for("agent.idle", problem=problem), 303)
+
+
+def _code_page(reason: str) -> Response:
+    found = staff_advice(reason)
+    errors = [{"field": "code", "text": f"{found.title}. {found.next_step}"}]
+    return Response(_page("agent/code.html", errors=errors), status=400)
+
+
+@blueprint.get("/sign-in/code")
+def code() -> BaseResponse | str:
+    """The one-time code of an agent whose password was right a few minutes ago."""
+    if pending(SCREEN) is None:
+        return _start_again("code_expired")
+    return _page("agent/code.html", errors=[])
+
+
+@blueprint.post("/sign-in/code")
+def code_post() -> BaseResponse:
+    held = pending(SCREEN)
+    if held is None or held.role != "agent":
+        return _start_again("code_expired")
+    typed = request.form.get("code", "")[:MAX_CODE]
+    if not typed.strip():
+        return _code_page("missing_code")
+    try:
+        signed = signin.second_factor(held, typed, request.remote_addr, ttl=_shift())
+    except ApiError as error:
+        db_session().rollback()
+        if error.reason is Reason.INVALID_CREDENTIALS:
+            return _start_again("sign_in_again")
+        return _code_page(error.reason.value)
+    if signed.role != "agent":  # the account's role changed since its password
+        db_session().rollback()
+        return _start_again("sign_in_again")
+    return _signed_in(signed)
 
 
 @blueprint.post("/sign-out")

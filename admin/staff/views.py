@@ -11,19 +11,21 @@ idle clock's "still here"; the staff member's own page.
     GET  /staff/account        who is signed in, and how
 
 The password page's success for an account with TOTP is carried to the code page in
-the signed session (`PENDING_KEY`), for `PENDING_SECONDS`, never as a token: nobody is
-signed in until the code is right. Single sign-on is in `admin/staff/sso.py`.
+the signed session (`admin/common/pending_sign_in.py`, shared with the agent's screen),
+for a few minutes, never as a token: nobody is signed in until the code is right. Single
+sign-on is in `admin/staff/sso.py`.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Response, current_app, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from admin.common import screen_blueprint
+from admin.common.pending_sign_in import MAX_CODE, drop, hold, pending
+from admin.common.pending_sign_in import PENDING_KEY as PENDING_KEY  # where tests look
 from admin.common.sessions import STAFF_COOKIE, clear_cookie, set_cookie
 from admin.common.staff import home_for, require_staff, safe_next, signed_in, start_clock
 from admin.staff.words import staff_advice
@@ -36,11 +38,9 @@ from backend.reasons import Reason
 
 blueprint = screen_blueprint("staff", __name__, "/staff")
 SIGNS_IN_HERE = ("admin", "clerk", "auditor")
-PENDING_KEY = "staff_pending"
-PENDING_SECONDS = 300
+SCREEN = "staff"
 MAX_USERNAME = 200
 MAX_PASSWORD = 1000
-MAX_CODE = 20
 
 
 def shift_seconds() -> int:
@@ -115,53 +115,39 @@ def sign_in_post() -> BaseResponse:
                      problem=None, next=target, sso=oidc.configured())
     if isinstance(result, signin.NeedsCode):
         commit()  # the password's new hash, if argon2's parameters moved on
-        session[PENDING_KEY] = {"username": result.username, "id": result.account_id,
-                                "generation": result.generation, "source": result.source,
-                                "role": result.role, "next": target,
-                                "until": int(time.time()) + PENDING_SECONDS}
+        hold(result, SCREEN, next=target)
         return redirect(url_for("staff.code"), 303)
     return signed_in_response(result, target)
 
 
-def _pending() -> signin.NeedsCode | None:
-    stored = session.get(PENDING_KEY)
-    if not isinstance(stored, dict) or not isinstance(stored.get("until"), int) or \
-            stored["until"] < time.time():
-        return None
-    return signin.NeedsCode(username=stored["username"], account_id=stored["id"],
-                            generation=stored["generation"], source=stored["source"],
-                            role=stored["role"])
-
-
 def _start_again(problem: str) -> BaseResponse:
-    stored = session.pop(PENDING_KEY, None)
-    target = stored.get("next") if isinstance(stored, dict) else None
+    target = drop().get("next")
     return redirect(url_for("staff.sign_in", problem=problem, next=safe_next(target)), 303)
 
 
 @blueprint.get("/sign-in/code")
 def code() -> BaseResponse:
-    if _pending() is None:
+    if pending(SCREEN) is None:
         return _start_again("code_expired")
     return _page("staff/code.html")
 
 
 @blueprint.post("/sign-in/code")
 def code_post() -> BaseResponse:
-    pending = _pending()
-    if pending is None:
+    held = pending(SCREEN)
+    if held is None:
         return _start_again("code_expired")
     typed = request.form.get("code", "")[:MAX_CODE]
     if not typed.strip():
         return _page("staff/code.html", 400, errors=[_error("code", "missing_code")])
     try:
-        signed = signin.second_factor(pending, typed, request.remote_addr, ttl=shift_seconds())
+        signed = signin.second_factor(held, typed, request.remote_addr, ttl=shift_seconds())
     except ApiError as error:
         db_session().rollback()
         if error.reason is Reason.INVALID_CREDENTIALS:
             return _start_again("sign_in_again")
         return _page("staff/code.html", 400, errors=[_error("code", error.reason.value)])
-    return signed_in_response(signed, session.get(PENDING_KEY, {}).get("next"))
+    return signed_in_response(signed, drop().get("next"))
 
 
 @blueprint.post("/sign-out")
