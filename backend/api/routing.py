@@ -142,7 +142,7 @@ def _wrap(view: Callable, op: Operation) -> Callable:
             if op.body is not None:
                 kwargs["body"] = parse_body(op.body)
             if op.query is not None:
-                kwargs["query"] = parse_model(op.query, request.args.to_dict())
+                kwargs["query"] = parse_model(op.query, query_args())
             result = view(**kwargs)
             response = to_response(result, op)
             commit()
@@ -231,6 +231,17 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
     if data is None:
         raise ApiError(Reason.MALFORMED_JSON, "the body is not valid JSON", 400)
     return parse_model(model, data)
+
+
+def query_args() -> dict[str, str]:
+    """The query's parameters, each given once: a repeated one is refused, not read as
+    its first value, so a caller never has one of its values silently dropped."""
+    repeated = sorted(k for k, values in request.args.lists() if len(values) > 1)
+    if repeated:
+        raise ApiError(Reason.VALIDATION_FAILED, "a query parameter is given more than once",
+                       400, {"errors": [{"field": k, "problem": "given more than once",
+                                         "type": "repeated"} for k in repeated]})
+    return request.args.to_dict()
 
 
 def parse_model(model: type[BaseModel], data: Any) -> BaseModel:

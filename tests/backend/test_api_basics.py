@@ -73,3 +73,11 @@ def test_behind_a_trusted_proxy_the_hub_sees_the_clients_scheme_and_address(db_u
     app.test_client().get("/_probe", headers={"X-Forwarded-Proto": "https",
                                                "X-Forwarded-For": "203.0.113.9"})
     assert seen == {"scheme": "https", "remote": "203.0.113.9"}
+
+
+def test_a_query_parameter_given_twice_is_refused_not_half_read(client, staff_token):
+    answer = client.get("/api/v1/citizens?name=budi&name=ani&purpose=find+a+citizen",
+                        headers={"Authorization": f"Bearer {staff_token('admin')}"})
+    assert answer.status_code == 400
+    assert answer.json["error"]["reason"] == "validation_failed"
+    assert answer.json["error"]["details"]["errors"][0]["field"] == "name"
