@@ -465,11 +465,13 @@ def result(model: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
 # A rule several programmes share -------------------------------------------------------
 def decide_by_age_and_decile(citizen: Citizen, household: Household | None, day: date,
                              params: Mapping[str, Any]) -> Eligibility:
-    """Eligible from `min_age` in a household at or below `decile_threshold`.
+    """Eligible, while living, from `min_age` in a household at or below `decile_threshold`.
 
     For monthly programmes with params `min_age`, `decile_threshold`, `monthly_amount`;
     `beneficiaries_by_age_and_decile` is the same rule as one set-based query.
     """
+    if citizen.died_on is not None:
+        return Eligibility.no("deceased", died_on=citizen.died_on.isoformat())
     age = citizen.age_on(day)
     if age < params["min_age"]:
         return Eligibility.no("under_age", age=age, min_age=params["min_age"])

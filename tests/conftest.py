@@ -4,6 +4,7 @@ pytest_plugins = [
     "backend.testing.identity",
     "backend.testing.cards",
     "backend.testing.services",
+    "backend.testing.eligibility",
     "tests.pcsc_fixtures",
     "backend.testing.audit",
     "backend.testing.private_services",

@@ -1,4 +1,4 @@
-"""Who gets a stipend: school-age children enrolled at school, from low-decile homes."""
+"""Who gets a stipend: living school-age children enrolled at school, from low-decile homes."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ def amount_for(level: str, params: Mapping[str, Any]) -> int:
 def decide(citizen: Citizen, household: Household | None,
            enrolments: tuple[Enrolment, ...], day: date,
            params: Mapping[str, Any]) -> Eligibility:
+    if citizen.died_on is not None:
+        return Eligibility.no("deceased", died_on=citizen.died_on.isoformat())
     age = citizen.age_on(day)
     if not params["min_age"] <= age <= params["max_age"]:
         return Eligibility.no("age_out_of_range", age=age)

@@ -1,15 +1,10 @@
 """Family hope end to end: conditions from health visits and school enrolment, in arrears."""
 
 import datetime as dt
-import itertools
 
 from backend.db import session
-from backend.ledger.context import HubContext
 from backend.ledger.models import Grant
-from backend.services import Period, registry_tables, years_before
-from backend.services_api import modules
-from services.family_hope.module import decision_for
-from services.family_hope.rules import beneficiaries
+from backend.services import Period, years_before
 
 VISIT = {"kind": "child_growth", "facility_code": "PKM-KBY-01"}
 
@@ -79,48 +74,8 @@ def test_a_household_without_children_or_pregnancy_has_no_component(citizen, hou
         "no_eligible_member"
 
 
-def test_the_allocation_pays_exactly_the_households_python_finds_eligible(
-        app, citizen, household, enrol, fund):
-    """The SQL allocation and the per-citizen rules are one rule written twice: they agree
-    on every combination of components and conditions."""
-    period = this_quarter()
-    module = modules()["family_hope"]
-    heads = []
-    health = modules()["health"]
-    for decile, small, pupil, enrolled, pregnant, visited in itertools.product(
-            (1, 5), (False, True), (False, True), (False, True), (False, True),
-            (False, True)):
-        head = citizen(sex="F")
-        kids = []
-        if small:
-            kids.append(citizen(birth_date=toddler_born()))
-        if pupil:
-            kids.append(citizen(birth_date=schoolchild_born()))
-            if enrolled:
-                enrol(kids[-1], "primary", 3)
-        household(head=head, members=[(k, "child") for k in kids], welfare_decile=decile)
-        facts = HubContext(session(), health, None, head.id)
-        if pregnant:
-            facts.record_fact("pregnancy", head.id, period.start, {},
-                              valid_until=period.end + dt.timedelta(days=60))
-        if visited:
-            for person in ([kids[0]] if small else []) + ([head] if pregnant else []):
-                facts.record_fact("visit", person.id, period.start, {"visit_kind": "x"})
-        session().commit()
-        heads.append(head)
-    homes = {head.id: HubContext(session(), module, None, None).household_id_of(head.id)
-             for head in heads}
-    expected = {}
-    for head in heads:
-        ctx = HubContext(session(), module, None, head.id, today=period.start)
-        decision = decision_for(ctx, ctx.citizen, period)
-        if decision.eligible:
-            expected[homes[head.id]] = decision.details["amount"]
-    ids = set(homes.values())
-    query = beneficiaries(registry_tables(), period, module.config, min(ids) - 1, max(ids))
-    found = {row.beneficiary_id: row.amount for row in session().execute(query)
-             if row.beneficiary_id in ids}
-    assert found == expected and len(expected) >= 3
+# The SQL allocation and the Python rule agree on every combination of components and
+# conditions: tests/backend/services/test_eligibility_agrees.py.
 
 
 def test_the_transfer_is_withdrawn_at_a_counter(citizen, household, enrol, allocate_now,
