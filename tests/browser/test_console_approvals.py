@@ -191,6 +191,9 @@ def test_the_approvals_and_jobs_pages_pass_axe_in_every_language(pages, stack):
                                                 ".error-summary")),
         ("approvals-07-stop-many-check", posted(maker, "/console/approvals/stop-cards",
                                                 bulk_form, "[data-needs-second]")),
+        ("approvals-10-import", go(maker, "/console/approvals/import-registry")),
+        ("approvals-11-import-error", posted(maker, "/console/approvals/import-registry",
+                                             lambda: None, ".error-summary")),
     ]
     problems = {**_walk(checker, checker_steps), **_walk(maker, maker_steps)}
     # A's own pending request: no buttons, the reason instead, and the withdrawal page.

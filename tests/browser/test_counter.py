@@ -13,7 +13,7 @@ import pytest
 
 from backend.demo import DEMO_PIN
 from tests.browser.checks import _TARGETS, axe_violations, raw_codes, small_or_clipped_text
-from tests.browser.conftest import AGENT_VIEWPORT, _close, _fresh_page, shoot
+from tests.browser.conftest import AGENT_VIEWPORT, LANGUAGES, _close, _fresh_page, shoot
 from tests.browser.staff import sign_in
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow, pytest.mark.xdist_group("browser")]
@@ -173,6 +173,26 @@ def test_every_other_counter_screen_is_accessible(counter_page, stack, counter_c
     page.click("#continue")
     page.wait_for_selector(".error-summary")
     check(page, "18-due-date-error", stack)
+
+
+@pytest.mark.parametrize("language", [lang for lang in LANGUAGES if lang != "id"])
+def test_the_counter_screens_in_the_other_languages(counter_page, stack, counter_card,
+                                                    language):
+    """The walk above is in the counter's own language (Indonesian); these are the same
+    screens in the city's other languages."""
+    page = counter_page
+    signed_in(page, stack)
+    card_and_pin(page, stack, counter_card)
+    choose(page, "purpose-question")
+    page.wait_for_url(re.compile(r"/counter/citizen$"))
+    for name, path in (("4-citizen", "/counter/citizen"), ("10-payout", "/counter/payout"),
+                       ("11-documents", "/counter/documents"), ("12-lost", "/counter/lost"),
+                       ("13-replace", "/counter/replace"), ("14-unblock-vouch",
+                                                            "/counter/unblock"),
+                       ("6-clinic-kind", "/counter/clinic/kind")):
+        page.goto(f"{stack.origin}{path}?lang={language}")
+        assert page.get_attribute("html", "lang") == language, path
+        check(page, f"{name}-{language}", stack)
 
 
 def test_a_blocked_pin_is_unblocked_with_the_puk_on_the_counters_keypad(

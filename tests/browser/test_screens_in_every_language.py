@@ -5,16 +5,19 @@ look at (test-output/screens/)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import pyotp
 import pytest
 
 from backend.demo import DEMO_PIN
 from tests.browser.checks import every_check
 from tests.browser.conftest import LANGUAGES, shoot
+from tests.browser.staff import staff_account
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 KIOSK_TEXT = 28
@@ -109,3 +112,22 @@ def test_every_agent_screen_in_every_language(agent_page, stack, agent_card):
         ("agent-6-receipt", receipt),
         ("agent-7-takings", lambda: page.goto(f"{origin}/agent/day")),
     ], AGENT_TEXT)
+
+
+def test_the_agents_one_time_code_page_in_every_language(agent_page, stack):
+    """An agent whose account has TOTP gives the code on a second page."""
+    page = agent_page
+    username, password = staff_account(stack, "agent-code", "agent", "Agent with a code")
+    secret = json.loads(stack.demo.satukartu("staff", "totp", "enable", username,
+                                             "--json"))["secret"]
+    page.goto(f"{stack.origin}/agent/?lang=en")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(re.compile(r"/agent/sign-in/code"), timeout=10_000)
+    problems: dict[str, Any] = {}
+    _each_language(page, "agent-1b-code", AGENT_TEXT, problems)
+    page.fill("#code", pyotp.TOTP(secret).now())
+    page.click("button[type=submit].primary")
+    page.wait_for_selector("[data-status]")
+    assert problems == {}
