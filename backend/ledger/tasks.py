@@ -43,8 +43,13 @@ def allocate_task(programme: str, purse: str, period: str) -> dict[str, int]:
     from backend.services import Period
     from backend.services_api import modules
 
-    module = modules()[programme]
-    allocation = next(a for a in module.allocations if a.purse == purse)
+    module = modules().get(programme)
+    allocation = next((a for a in module.allocations if a.purse == purse), None) \
+        if module is not None else None
+    if allocation is None:  # turned off (or gone) since the task was queued: nothing due
+        log.warning("allocation %s/%s %s skipped: the programme is not enabled or has no "
+                    "such allocation", programme, purse, period)
+        return {"granted": 0, "amount": 0, "batches": 0}
     done = allocate(database(), module, allocation, Period.parse(period),
                     batch=current_app.config["ALLOCATION_BATCH"])
     log.info("allocated %s/%s %s: %s grants, %s", programme, purse, period, done.granted,
