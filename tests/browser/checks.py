@@ -106,9 +106,14 @@ def font_families(page: Any, selector: str) -> set[str]:
     return {font["familyName"] for font in fonts}
 
 
+# A card's serial (three groups of four Crockford base32 characters) is for a person to
+# read: a random one such as MTJG-6204-... is not an error id.
+CARD_SERIAL = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")
+
+
 def raw_codes(page: Any) -> list[str]:
     """Reason codes, error ids or 16-digit numbers visible to a person (K10)."""
-    return RAW_CODE.findall(page.inner_text("body"))
+    return RAW_CODE.findall(CARD_SERIAL.sub("", page.inner_text("body")))
 
 
 def every_check(page: Any, min_text: float) -> dict[str, list[str]]:
