@@ -6,7 +6,6 @@ import base64
 import html
 import json
 import re
-import shutil
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -254,8 +253,6 @@ def test_the_export_downloads_and_its_signature_verifies_with_the_public_key(
     key.verify(base64.b64decode(checkpoint["signature"]), checkpoint["body"].encode())
 
 
-@pytest.mark.skipif(not (shutil.which("jq") and shutil.which("openssl")),
-                    reason="the instructions use jq and OpenSSL")
 def test_the_export_pages_own_instructions_verify_a_downloaded_export(site, auditor, tmp_path):
     _checkpoint(site.application)
     export = site.get("/audit/export/download", query_string={"from": _today(),
