@@ -31,7 +31,7 @@ def _counts() -> list[tuple[str, int]]:
 
 
 def _services() -> list[dict[str, Any]]:
-    from backend.services_api import modules
+    from backend.services.catalogue import modules
 
     return [{"key": m.key, "title": m.title_in("en")} for m in modules().values()]
 

@@ -24,7 +24,7 @@ API_MODULES = (
     "backend.cards.face_api",
     "backend.audit.api",
     "backend.ledger.api",
-    "backend.services_api",
+    "backend.services.api",
     "backend.programmes.api",
     "backend.documents.api",
     "backend.approvals.api",
@@ -102,7 +102,8 @@ def _init_domains(app: Flask) -> None:
     """Domains that hook into the request cycle (token resolvers, audit hooks) do it here."""
     import importlib
 
-    for name in ("backend.identity", "backend.cards", "backend.audit", "backend.services_api"):
+    for name in ("backend.identity", "backend.cards", "backend.audit",
+                 "backend.services.catalogue"):
         module = importlib.import_module(name)
         init = getattr(module, "init_app", None)
         if init is not None:

@@ -1,6 +1,6 @@
 """Who sees what of a card holder's programmes: one allow-list per audience.
 
-`GET /api/v1/services` and the kiosk's and agent's screens (`services_api.programmes_for`)
+`GET /api/v1/services` and the kiosk's and agent's screens
 show a card holder's programmes to whoever holds the card session: the citizen at a
 kiosk, a shop's terminal, a clerk at a counter, a transport gate. They are not the
 same audience, so they do not see the same fields. An audience is the terminal's kind

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from typing import Any
 
 from flask import Flask, jsonify
@@ -31,13 +32,14 @@ _HTTP_REASONS = {
 class ApiError(Exception):
     """A refusal: raise it anywhere below a view; the hub rolls back and answers JSON."""
 
-    def __init__(self, reason: Reason, message: str, status: int = 400,
+    def __init__(self, reason: Reason | StrEnum, message: str, status: int = 400,
                  details: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
                  audited: bool = False) -> None:
         """`audited`: the code that refuses has written this refusal's own audit record
         (a failed sign-in names the account tried), so the generic one is not written."""
         super().__init__(message)
-        self.reason = Reason(reason)
+        # A programme module's own reason (`ServiceModule.reasons`) stays as it is.
+        self.reason = reason if isinstance(reason, StrEnum) else Reason(reason)
         self.message = message
         self.status = status
         self.details = details or {}

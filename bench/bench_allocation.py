@@ -33,7 +33,7 @@ from backend.db import database
 from backend.ledger import checks
 from backend.ledger.allocation import allocate
 from backend.services import Period
-from backend.services_api import modules
+from backend.services.catalogue import modules
 from backend.testing import databases
 from backend.testing.services import synth_households_pg
 

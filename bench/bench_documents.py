@@ -58,9 +58,9 @@ def median_ms(fn: Callable[[], object], rounds: int) -> float:
 def build_city(app, households: int, spends: int) -> str:
     from backend.db import database
     from backend.ledger.allocation import allocate
-    from backend.ledger.context import HubContext
     from backend.services import Beneficiary
-    from backend.services_api import modules
+    from backend.services.catalogue import modules
+    from backend.services.context import HubContext
 
     with database().transaction() as sess:
         for statement in SYNTH:

@@ -17,7 +17,10 @@ from backend.api.routing import parse_model
 from backend.audit import record
 from backend.auth.principal import Principal
 from backend.db import session
-from backend.services_api import allowed_here, modules, perform, programmes_for
+from backend.services.authorise import allowed_here
+from backend.services.catalogue import modules
+from backend.services.holder_view import programmes_for
+from backend.services.perform import perform
 
 MAX_AMOUNT = 999_999_999
 # (module, action) pairs an agent runs from this screen, and how each takes its input.

@@ -6,7 +6,7 @@ The clerk signs in at `/staff/sign-in`; the counter's reader (the reader daemon 
 which binds that counter to the clerk's browser session. The clerk chooses the purpose
 of the visit before any personal data shows, and every page that shows some records a
 read with it (`screen.py`). Actions run through the API's own domain code on the
-card session: `services_api.perform` for a clinic visit (`clinic.py`), a stipend
+card session: `backend.services.perform` for a clinic visit (`clinic.py`), a stipend
 pay-out (`payout.py`) and a civil document (`documents.py`); the card's lifecycle for
 a PIN unblock, a lost card and a replacement (`card.py`).
 """

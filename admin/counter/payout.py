@@ -40,8 +40,9 @@ from backend.auth.principal import Principal
 from backend.db import session
 from backend.documents import receipts
 from backend.errors import ApiError
-from backend.ledger.context import HubContext
-from backend.services_api import allowed_here, modules
+from backend.services.authorise import allowed_here
+from backend.services.catalogue import modules
+from backend.services.context import HubContext
 
 FORM = "payout"
 PURPOSE = "payout"

@@ -33,7 +33,7 @@ from backend.audit import record, record_read
 from backend.audit.record import pending
 from backend.auth.principal import Principal
 from backend.db import session as db_session
-from backend.services_api import perform
+from backend.services.perform import perform
 
 blueprint = screen_blueprint("counter", __name__, "/counter")
 SCREEN = "counter"

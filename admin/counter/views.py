@@ -28,7 +28,8 @@ from admin.counter.screen import (
 from admin.counter.screen import end as end_visit_state
 from backend.api.routing import commit
 from backend.db import session as db_session
-from backend.services_api import allowed_here, modules
+from backend.services.authorise import allowed_here
+from backend.services.catalogue import modules
 
 
 @blueprint.context_processor

@@ -18,7 +18,8 @@ from backend.db import session
 from backend.documents import statement, verification
 from backend.errors import ApiError
 from backend.registry.models import Citizen
-from backend.services_api import perform, programmes_for
+from backend.services.holder_view import programmes_for
+from backend.services.perform import perform
 
 blueprint = screen_blueprint("kiosk", __name__, "/kiosk")
 KIOSK = ("kiosk",)

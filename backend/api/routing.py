@@ -201,25 +201,27 @@ def authenticate(requirement: Requirement) -> Principal | None:
 
 
 def check(requirement: Requirement, principal: Principal | None) -> None:
-    """Refuse a caller the endpoint does not admit; the reason says what was missing."""
+    """Refuse a caller the endpoint (or a programme's action) does not admit; the
+    reason says what was missing. This is the only place the rule is written."""
     if requirement.public:
         return
     assert principal is not None
     if principal.kind == "staff":
         if principal.role not in requirement.roles:
-            raise ApiError(Reason.ROLE_NOT_ALLOWED, f"role {principal.role} may not do this", 403)
-        if requirement.card:
-            raise ApiError(Reason.FORBIDDEN, "this needs a citizen's card session", 403)
+            raise ApiError(Reason.ROLE_NOT_ALLOWED, f"role {principal.role} may not do this",
+                           403, {"allowed": list(requirement.roles)})
         return
     if principal.role not in requirement.terminal_kinds:
         raise ApiError(Reason.TERMINAL_KIND_NOT_ALLOWED,
-                       f"a {principal.role} terminal may not do this", 403)
+                       f"a {principal.role} terminal may not do this", 403,
+                       {"allowed": list(requirement.terminal_kinds)})
     if requirement.card:
         if principal.card is None:
             raise ApiError(Reason.FORBIDDEN, "this needs a citizen's card session", 403)
-        needed = ASSURANCE_ORDER[requirement.assurance or "tap"]
-        if ASSURANCE_ORDER[principal.card.assurance] < needed:
-            raise ApiError(Reason.ASSURANCE_TOO_LOW, "this needs the card's PIN", 403)
+        needed = requirement.assurance or "tap"
+        if ASSURANCE_ORDER[principal.card.assurance] < ASSURANCE_ORDER[needed]:
+            raise ApiError(Reason.ASSURANCE_TOO_LOW, "this needs the card's PIN", 403,
+                           {"needed": needed})
 
 
 def parse_body(model: type[BaseModel]) -> BaseModel:

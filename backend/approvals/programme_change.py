@@ -28,7 +28,8 @@ MAX_VALUE = 200
 
 def _declared(key: Any) -> Any:
     """The installed programme module's class or instance called `key`."""
-    from backend.services_api import KEY_PATTERN, discover
+    from backend.services.catalogue import discover
+    from backend.services.interface import KEY_PATTERN
 
     if not isinstance(key, str) or not KEY_PATTERN.match(key):
         raise kinds.invalid("key: a programme's key")

@@ -73,12 +73,15 @@ def current_principal() -> Principal | None:
 
 @dataclass(frozen=True)
 class Requirement:
-    """Who may call an endpoint. Empty tuples mean "none of that kind"."""
+    """Who may call an endpoint or run a programme's action. Empty tuples mean "none
+    of that kind". `card` and `assurance` bind terminals only: a terminal must be in a
+    card session (the citizen is the card's holder) of at least that assurance; staff
+    named in `roles` never carry a card session."""
 
     roles: tuple[str, ...] = ()
     terminal_kinds: tuple[str, ...] = ()
-    card: bool = False  # a card session is needed (the citizen is the card's holder)
-    assurance: str | None = None  # least assurance of that card session
+    card: bool = False
+    assurance: str | None = None
     public: bool = False
 
     def describe(self) -> str:

@@ -13,7 +13,7 @@ from backend.documents.report_pdf import ReportPrint, render_report
 
 def titles(language: str = "id") -> dict[str, str]:
     """Each loaded programme's name in `language`."""
-    from backend.services_api import modules
+    from backend.services.catalogue import modules
 
     return {key: module.title_in(language) for key, module in modules().items()}
 

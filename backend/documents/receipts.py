@@ -106,7 +106,7 @@ def receipt_content(facts: EntryFacts) -> dict[str, Any]:
 
 def programme_title(key: str, language: str = "id") -> str:
     """The programme's name as the city's citizens know it (its key if not loaded)."""
-    from backend.services_api import modules
+    from backend.services.catalogue import modules
 
     module = modules().get(key)
     return module.title_in(language) if module is not None else key

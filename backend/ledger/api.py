@@ -44,7 +44,7 @@ def request_allocation(body: AllocationRequest) -> Queued:
     from backend.audit import record
     from backend.ledger.tasks import allocate_task
     from backend.services import Period
-    from backend.services_api import modules
+    from backend.services.catalogue import modules
     from backend.tasks import send_after_commit
 
     module = modules().get(body.programme)

@@ -30,7 +30,7 @@ def allocate_command(programme: str, period: str | None, batch: int | None,
     from backend.db import database
     from backend.ledger.allocation import allocate
     from backend.services import Period
-    from backend.services_api import modules
+    from backend.services.catalogue import modules
 
     app = make_app()
     with app.app_context():
@@ -115,7 +115,7 @@ def balance_command(programme: str, purse: str | None, citizen_id: int | None,
 
 
 def _only_purse(programme: str) -> str:
-    from backend.services_api import modules
+    from backend.services.catalogue import modules
 
     module = modules().get(programme)
     if module is None or len(module.purses) != 1:

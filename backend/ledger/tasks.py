@@ -41,7 +41,7 @@ def allocate_task(programme: str, purse: str, period: str) -> dict[str, int]:
     from backend.db import database
     from backend.ledger.allocation import allocate
     from backend.services import Period
-    from backend.services_api import modules
+    from backend.services.catalogue import modules
 
     module = modules().get(programme)
     allocation = next((a for a in module.allocations if a.purse == purse), None) \
@@ -61,7 +61,7 @@ def allocate_task(programme: str, purse: str, period: str) -> dict[str, int]:
              ignore_result=True)
 def allocate_due(cadence: str) -> list[tuple[str, str, str]]:
     """Queue every enabled allocation of `cadence` for the period due today."""
-    from backend.services_api import modules
+    from backend.services.catalogue import modules
 
     queued = []
     for module in modules().values():
@@ -83,7 +83,7 @@ def expire_all(day: date) -> dict[tuple[str, str], tuple[int, int]]:
     """Lapse, in every enabled programme, credit that expired before `day`."""
     from backend.db import database
     from backend.ledger.expiry import expire
-    from backend.services_api import modules
+    from backend.services.catalogue import modules
 
     done = {}
     for module in modules().values():

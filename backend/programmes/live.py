@@ -33,7 +33,7 @@ from backend.programmes.models import EPOCH_ROW, ProgrammeEpoch, ProgrammeSettin
 
 if TYPE_CHECKING:
     from backend.services import ServiceModule
-    from backend.services_api import Catalogue
+    from backend.services.catalogue import Catalogue
 
 log = logging.getLogger(__name__)
 REQUEST_KEY = "satukartu.programmes.snapshot"
@@ -211,7 +211,7 @@ def _changing_here() -> bool:
 
 
 class LiveProgrammes:
-    """This process's programmes; kept in `app.extensions` by `backend.services_api`."""
+    """This process's programmes; kept in `app.extensions` by `backend.services.catalogue`."""
 
     def __init__(self, catalogue: Catalogue, refresh: float) -> None:
         self.catalogue = catalogue

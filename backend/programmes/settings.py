@@ -163,7 +163,7 @@ def apply_change(db: Session, key: str, *, enabled: bool | None,
     after, and the epoch every hub process checks.
     """
     from backend.audit import record
-    from backend.services_api import live
+    from backend.services.catalogue import live
 
     programmes = live()
     _require_installed(key)
@@ -335,7 +335,7 @@ def _actor(principal: Principal) -> str:
 
 
 def _catalogue() -> Any:
-    from backend.services_api import live
+    from backend.services.catalogue import live
 
     return live().catalogue
 

@@ -43,7 +43,6 @@ from flask import Flask
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from backend.ledger.context import HubContext, citizen_view
 from backend.ledger.models import ServiceFact
 from backend.registry import models as reg
 from backend.registry.names import fold_name
@@ -56,6 +55,7 @@ from backend.services import (
     registry_tables,
     years_before,
 )
+from backend.services.context import HubContext, citizen_view
 
 __all__ = [
     "Comparison", "Mismatch", "SyntheticRegistry", "assert_allocation_matches_eligibility",
@@ -394,7 +394,7 @@ def assert_allocation_matches_eligibility(
     """
     sess = _session_of(app_or_session)
     if isinstance(module, str):
-        from backend.services_api import modules
+        from backend.services.catalogue import modules
 
         module = modules()[module]
     if not module.allocations:

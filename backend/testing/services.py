@@ -26,9 +26,9 @@ from sqlalchemy import text
 
 from backend.db import database, session
 from backend.ledger.allocation import Outcome, allocate
-from backend.ledger.context import HubContext
 from backend.services import Beneficiary, Period, Posting
-from backend.services_api import modules
+from backend.services.catalogue import modules
+from backend.services.context import HubContext
 
 
 def holder_of(thing: Any) -> Beneficiary:

@@ -49,10 +49,10 @@ def seed(db_url: str, instance: Path, origin: str, *, households: int, cards: in
     from backend.cards import ca, lifecycle
     from backend.db import database
     from backend.identity import accounts
-    from backend.ledger.context import HubContext
     from backend.registry.models import Citizen
     from backend.services import Beneficiary
-    from backend.services_api import modules
+    from backend.services.catalogue import modules
+    from backend.services.context import HubContext
     from backend.testing.cards import make_soft_card
     from backend.testing.services import synth_households_pg
 

@@ -8,7 +8,7 @@ from backend.audit.models import AuditRecord
 from backend.db import session
 from backend.documents.models import IssuedDocument
 from backend.reasons import Reason
-from backend.services_api import modules
+from backend.services.catalogue import modules
 from tests.backend.documents import pdftools
 
 PURPOSE = {"purpose": "pendaftaran sekolah anak"}

@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 from backend.db import database
 from backend.documents import receipts
 from backend.documents.models import IssuedDocument
-from backend.ledger.context import HubContext
-from backend.services_api import modules
+from backend.services.catalogue import modules
+from backend.services.context import HubContext
 from backend.testing.registry import make_citizen, make_household
 from backend.testing.services import fund_account
 

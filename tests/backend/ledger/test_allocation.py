@@ -7,7 +7,7 @@ from backend.db import database, session
 from backend.ledger.allocation import allocate
 from backend.ledger.models import Account, Grant, JournalEntry, Purse
 from backend.services import Period
-from backend.services_api import modules
+from backend.services.catalogue import modules
 from backend.testing.services import ledger_totals
 
 MONTH = Period.parse("2026-03")

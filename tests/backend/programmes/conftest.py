@@ -9,7 +9,7 @@ from backend.auth.principal import Principal
 from backend.db import session
 from backend.programmes import settings
 from backend.programmes.models import ProgrammeEpoch, ProgrammeSetting
-from backend.services_api import live
+from backend.services.catalogue import live
 
 ADMIN = Principal(kind="staff", subject="ratna", role="admin")
 

@@ -8,7 +8,7 @@ from backend.db import session
 from backend.ledger.models import Grant
 from backend.ledger.tasks import allocate_task
 from backend.programmes import settings
-from backend.services_api import live
+from backend.services.catalogue import live
 from tests.backend.programmes.conftest import ADMIN
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from backend.app import create_app
 from backend.reasons import Reason
-from backend.services_api import modules
+from backend.services.catalogue import modules
 from backend.testing.identity import make_staff
 from tests.backend.programmes.conftest import bearer, store_override
 

@@ -6,7 +6,7 @@ import pytest
 from backend.programmes import settings
 from backend.reasons import Reason
 from backend.services import Param, ServiceModule
-from backend.services_api import modules
+from backend.services.catalogue import modules
 from tests.backend.programmes.conftest import bearer
 
 

@@ -14,7 +14,7 @@ from backend.app import create_app
 from backend.db import make_engine, session
 from backend.ledger.models import Grant
 from backend.programmes import settings
-from backend.services_api import live, modules
+from backend.services.catalogue import live, modules
 from backend.testing.identity import make_staff
 from tests.backend.programmes.conftest import ADMIN, bearer
 

@@ -12,7 +12,7 @@ from backend.errors import ApiError
 from backend.programmes import settings
 from backend.programmes.models import ProgrammeChange, ProgrammeEpoch, ProgrammeSetting
 from backend.reasons import Reason
-from backend.services_api import modules
+from backend.services.catalogue import modules
 from tests.backend.programmes.conftest import ADMIN, store_override
 
 

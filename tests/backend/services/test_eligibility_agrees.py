@@ -13,9 +13,9 @@ import itertools
 import pytest
 
 from backend.db import session
-from backend.ledger.context import HubContext
 from backend.services import Period
-from backend.services_api import discover, modules
+from backend.services.catalogue import discover, modules
+from backend.services.context import HubContext
 from backend.testing.eligibility import (
     assert_allocation_matches_eligibility,
     born_around,

@@ -1,10 +1,12 @@
 """The loader: modules through entry points, names and declarations checked, parameters."""
 
+from enum import StrEnum
+
 import pytest
 
 from backend.config import ConfigError
 from backend.services import Action, ServiceModule
-from backend.services_api import load_modules
+from backend.services.catalogue import load_modules
 
 
 def dist_info(site, name, entries):
@@ -105,3 +107,21 @@ def test_a_misdeclared_action_stops_the_hub(site):
         load_modules({"SERVICES": ("broken",)}, environ={})
     assert "unknown terminal kinds" in str(stopped.value)
     assert "an audit purpose is required" in str(stopped.value)
+
+
+class ClashingReason(StrEnum):
+    NOT_FOUND = "not_found"
+
+
+class Clashing(ServiceModule):
+    key = "clashing"
+    reasons = ClashingReason
+
+
+CLASHING = Clashing()
+
+
+def test_a_module_reason_that_is_the_hubs_own_stops_the_hub(site):
+    dist_info(site, "clashing", {"clashing": f"{__name__}:CLASHING"})
+    with pytest.raises(ConfigError, match="reason 'not_found' is the hub's own"):
+        load_modules({"SERVICES": ("clashing",)}, environ={})

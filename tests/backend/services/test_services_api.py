@@ -10,7 +10,7 @@ from backend.audit.models import AuditRecord
 from backend.db import session
 from backend.errors import ApiError
 from backend.reasons import Reason
-from backend.services_api import find_action
+from backend.services.authorise import find_action
 from backend.testing.services import ledger_snapshot
 
 RICE = {"name": "Beras 5 kg", "category": "rice", "quantity": 1, "unit_price": 68_000}

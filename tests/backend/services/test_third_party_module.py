@@ -69,3 +69,18 @@ def test_the_hub_enforces_its_declared_assurance(citizen, card_session, call_ser
                           {"pages": 1})
     assert answer.status_code == 403
     assert answer.json["error"]["reason"] == "assurance_too_low"
+
+
+def test_it_refuses_with_a_reason_of_its_own(citizen, fund, card_session, call_service,
+                                             client, staff_token):
+    closed = client.patch("/api/v1/programmes/library", json={"parameters": {"closed": "true"}},
+                          headers={"Authorization": f"Bearer {staff_token()}"})
+    assert closed.status_code == 200, closed.json
+    reader = citizen()
+    fund("library", "pages", reader, 30)
+    before = ledger_snapshot()
+    answer = call_service(card_session(reader, "pin", "kiosk"), "library", "print",
+                          {"pages": 2})
+    assert answer.status_code == 409
+    assert answer.json["error"]["reason"] == "library_closed"
+    assert ledger_snapshot() == before

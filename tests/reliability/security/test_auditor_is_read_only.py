@@ -2,7 +2,7 @@
 
 Swept from what is registered when the test runs: every API operation declared with
 POST, PUT, PATCH or DELETE and every service action (`backend.api.routing.OPERATIONS`,
-`services_api.modules()`), and every other route of the app's URL map with such a
+`backend.services.catalogue.modules()`), and every other route of the app's URL map with such a
 method (the screens: kiosk, agent, staff, counter, console, audit, and whatever screen
 comes next). A route added tomorrow is swept the day it is added.
 
@@ -38,7 +38,7 @@ from admin.common.sessions import STAFF_COOKIE
 from admin.common.staff import SEEN_KEY
 from backend.api.routing import OPERATIONS
 from backend.db import database
-from backend.services_api import modules
+from backend.services.catalogue import modules
 from backend.tasks import celery_init_app
 from backend.testing.identity import make_staff
 from tests.admin.conftest import SAME_ORIGIN, ScreenClient

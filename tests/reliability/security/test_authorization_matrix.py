@@ -24,7 +24,7 @@ import pytest
 from backend.api.routing import OPERATIONS, Operation
 from backend.auth.principal import ASSURANCE_ORDER, Requirement
 from backend.reasons import Reason
-from backend.services_api import modules
+from backend.services.catalogue import modules
 from backend.tasks import celery_init_app
 from tests.reliability.security.conftest import caller_kind
 from tests.reliability.security.requests_catalogue import (
@@ -59,7 +59,7 @@ def refusal(need: Requirement, caller: str) -> Reason | None:
 
 
 def action_refusal(action: Any, caller: str) -> Reason | None:
-    """The same for a service action (`backend.services_api.authorise`): staff serve no
+    """The same for a service action (`backend.services.authorise`): staff serve no
     citizen, so a staff role the action names needs no card."""
     kind, role, _ = caller_kind(caller)
     if kind == "staff":

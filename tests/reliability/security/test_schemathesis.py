@@ -31,7 +31,7 @@ from schemathesis.core.failures import FailureGroup
 
 from backend.api.openapi import openapi_path
 from backend.api.routing import OPERATIONS, Operation
-from backend.services_api import modules
+from backend.services.catalogue import modules
 from tests.reliability.security.conftest import World, headers_for
 
 EXAMPLES = int(os.environ.get("SATUKARTU_FUZZ_EXAMPLES", "20"))
