@@ -17,8 +17,9 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from backend.documents.shaping import PlainFace
 
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")
 HEADER_BLUE = colors.HexColor("#1f4e79")
@@ -31,8 +32,10 @@ def _faces() -> tuple[str, str]:
     for folder in FONT_DIRS:
         regular, bold = Path(folder) / "DejaVuSans.ttf", Path(folder) / "DejaVuSans-Bold.ttf"
         if regular.is_file() and bold.is_file():
-            pdfmetrics.registerFont(TTFont("Audit-Sans", str(regular)))
-            pdfmetrics.registerFont(TTFont("Audit-Sans-Bold", str(bold)))
+            # The city documents' class for the same face: ReportLab keeps one font
+            # object per face, whichever registers it first.
+            pdfmetrics.registerFont(PlainFace("Audit-Sans", str(regular)))
+            pdfmetrics.registerFont(PlainFace("Audit-Sans-Bold", str(bold)))
             return "Audit-Sans", "Audit-Sans-Bold"
     return "Helvetica", "Helvetica-Bold"
 

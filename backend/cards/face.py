@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.principal import Principal
 from backend.cards.models import LIVE_STATUSES
-from backend.documents.render import CITY_BLUE, RULE_GREY, Fonts, fonts, markup, qr
+from backend.documents.render import CITY_BLUE, RULE_GREY, Fonts, fonts, markup, qr, shaped
 from backend.errors import ApiError
 from backend.reasons import Reason
 
@@ -106,7 +106,7 @@ def _band(canvas: Canvas, faces: Fonts, city: str) -> None:
     canvas.drawString(MARGIN, height - BAND + 3.2 * mm, "SatuKartu")
     style = ParagraphStyle("band", fontName=faces.regular, fontSize=6.5, leading=7.5,
                            textColor=colors.white, alignment=2)
-    city_line = Paragraph(markup(f"Pemerintah {city}", faces), style)
+    city_line = Paragraph(markup(f"Pemerintah {city}", faces), shaped(style, city))
     _, h = city_line.wrap(width - 2 * MARGIN - 22 * mm, BAND)
     city_line.drawOn(canvas, MARGIN + 22 * mm, height - BAND + (BAND - h) / 2)
 
@@ -147,7 +147,7 @@ def _fitted_name(full_name: str, faces: Fonts, width: float) -> Paragraph:
     for size in NAME_SIZES:
         style = ParagraphStyle("name", fontName=faces.bold, fontSize=size,
                                leading=size * 1.25, textColor=colors.black)
-        paragraph = Paragraph(content, style)
+        paragraph = Paragraph(content, shaped(style, full_name))
         _, h = paragraph.wrap(width, 100 * mm)
         if h <= 2 * style.leading + 0.1:
             return paragraph

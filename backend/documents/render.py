@@ -27,7 +27,6 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import registerFontFamily
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Flowable,
@@ -38,6 +37,8 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from backend.documents.shaping import PlainFace, ShapedFace
+
 log = logging.getLogger(__name__)
 
 CITY_BLUE = colors.HexColor("#1f4e79")
@@ -45,6 +46,8 @@ RULE_GREY = colors.HexColor("#9aa5b1")
 ZEBRA = colors.HexColor("#eef2f6")
 FRAME_PADDING = 6  # points ReportLab's Frame keeps inside the margins on every side
 THAI_RUN = re.compile("([\u0e00-\u0e7f]+)")
+WORD = re.compile(r"\S+")
+WORD_JOINER = "\u2060"
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,10 @@ class Fonts:
 
 
 _FACES = {
-    "SK-Sans": "DejaVuSans.ttf",
-    "SK-Sans-Bold": "DejaVuSans-Bold.ttf",
-    "SK-Thai": "NotoSansThai-Regular.ttf",
-    "SK-Thai-Bold": "NotoSansThai-Bold.ttf",
+    "SK-Sans": ("DejaVuSans.ttf", PlainFace),
+    "SK-Sans-Bold": ("DejaVuSans-Bold.ttf", PlainFace),
+    "SK-Thai": ("NotoSansThai-Regular.ttf", ShapedFace),
+    "SK-Thai-Bold": ("NotoSansThai-Bold.ttf", ShapedFace),
 }
 
 
@@ -78,13 +81,14 @@ def fonts(dirs: tuple[str, ...]) -> Fonts:
     """Register the TrueType faces found in `dirs` once per process.
 
     DejaVu Sans covers Latin with every Indonesian diacritic; Noto Sans Thai covers
-    Thai. Without DejaVu the PDF falls back to Helvetica (Latin-1 only) and says so
-    in the log rather than failing: a receipt in plain Latin is better than none.
+    Thai, and is shaped by HarfBuzz (see `backend.documents.shaping`). Without DejaVu
+    the PDF falls back to Helvetica (Latin-1 only) and says so in the log rather than
+    failing: a receipt in plain Latin is better than none.
     """
-    found = {face: _find(file, dirs) for face, file in _FACES.items()}
+    found = {face: _find(file, dirs) for face, (file, _) in _FACES.items()}
     for face, path in found.items():
         if path is not None and face not in pdfmetrics.getRegisteredFontNames():
-            pdfmetrics.registerFont(TTFont(face, str(path)))
+            pdfmetrics.registerFont(_FACES[face][1](face, str(path)))
     for family in ("SK-Sans", "SK-Thai"):
         if found[family] is not None:
             bold = family + "-Bold" if found[family + "-Bold"] else family
@@ -101,15 +105,50 @@ def fonts(dirs: tuple[str, ...]) -> Fonts:
 
 
 def markup(text: object, face: Fonts) -> str:
-    """Escape `text` for a Paragraph and set its Thai runs in the Thai face.
+    """Escape `text` for a Paragraph and set its Thai words in the Thai face.
 
     DejaVu has no Thai glyphs, so a name like "สมชาย" would print as boxes; switching
-    face per run keeps one paragraph readable in both scripts.
+    face per word keeps one paragraph readable in both scripts.
     """
     safe = escape(str(text))
     if face.thai is None:
         return safe
-    return THAI_RUN.sub(lambda m: f'<font name="{face.thai}">{m.group(1)}</font>', safe)
+    thai = face.thai
+    return WORD.sub(lambda m: _thai_word(m.group(0), thai), safe)
+
+
+def shaped(style: ParagraphStyle, text: object) -> ParagraphStyle:
+    """`style`, shaping on when `text` has Thai in it.
+
+    Only then: ReportLab's shaping path writes the same glyphs in the same places but
+    orders the PDF's operators differently, and a document without Thai keeps the
+    exact bytes it was issued with.
+    """
+    if style.shaping or not THAI_RUN.search(str(text)):
+        return style
+    return ParagraphStyle(style.name, parent=style, shaping=1)
+
+
+def _thai_word(word: str, thai: str) -> str:
+    """A word with Thai in it, in the Thai face where that face can shape it.
+
+    ReportLab shapes a word whole, with the font of its first run, so a word the Thai
+    face covers entirely goes into it whole. A word mixing Thai with characters it
+    lacks ("ชิ้น:", a masked "ส***") keeps DejaVu for those and is led by a zero-width
+    word joiner in DejaVu, which leaves the word unshaped rather than drawn with
+    missing glyphs.
+    """
+    if not THAI_RUN.search(word):
+        return word
+    if _covers(thai, word):
+        return f'<font name="{thai}">{word}</font>'
+    runs = THAI_RUN.sub(lambda m: f'<font name="{thai}">{m.group(1)}</font>', word)
+    return WORD_JOINER + runs if THAI_RUN.match(word) else runs
+
+
+def _covers(font_name: str, text: str) -> bool:
+    glyphs = pdfmetrics.getFont(font_name).face.charToGlyph
+    return all(ord(c) in glyphs for c in text)
 
 
 @dataclass(frozen=True)
@@ -129,7 +168,8 @@ class Kit:
           ) -> Paragraph:
         """A paragraph of plain text (escaped; Thai runs in the Thai face)."""
         content = markup(text, self.face)
-        return Paragraph(f"<b>{content}</b>" if bold else content, style or self.body)
+        return Paragraph(f"<b>{content}</b>" if bold else content,
+                         shaped(style or self.body, text))
 
 
 def kit(city: str, font_dirs: Iterable[str], scale: float = 1.0) -> Kit:
