@@ -80,5 +80,6 @@ def _lapse(sess: Session, span: dict) -> tuple[int, int]:
     sess.execute(postings.ENTRIES.insert().values(
         id=entry_id, kind="expiry", programme=span["programme"], purse=span["purse"],
         amount=total, actor="expiry",
-        details={"accounts": int(count), "as_of": span["as_of"].isoformat()}))
+        details={"accounts": int(count), "as_of": span["as_of"].isoformat()},
+        created_at=postings.entry_clock(sess)))
     return int(count), int(total)

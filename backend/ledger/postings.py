@@ -5,6 +5,15 @@ inside `post` is what the database's triggers expect: balances move first (each
 `UPDATE ... RETURNING` takes the account's row lock and refuses to go below zero,
 so two redemptions cannot spend the same credit), then the lines, then the entry row
 that closes the entry (its insert checks the lines sum to zero).
+
+An account's movements happen in the order their transactions take its row lock
+(held until commit), so `post` takes the entry's id and time only once every lock
+is held: whoever moves the account next waits for this commit, then gets a higher
+id and a later time. Statements list lines by entry id, and their times agree.
+PostgreSQL's `now()`/`CURRENT_TIMESTAMP` is the transaction's start, before the
+locks (two redemptions may start in one order and lock in the other), hence
+`entry_clock`. SQLite writers hold the database's one write lock from `BEGIN
+IMMEDIATE` on, so every clock read inside the transaction is already after it.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from backend.errors import ApiError
@@ -55,16 +64,33 @@ class Entry:
     actor: str | None = None
     citizen_id: int | None = None
     details: Mapping[str, Any] | None = None
-    at: datetime | None = None  # default: the database's clock at insert
+    at: datetime | None = None  # default: `entry_clock`; a given time keeps ledger order
 
 
 def next_entry_id(sess: Session) -> int:
-    """An id for an entry about to be written (its lines are written before it)."""
+    """An id for an entry about to be written (its lines are written before it).
+
+    Taken after the entry's accounts are locked, ids follow each account's order of
+    movements (the sequence must not be cached per session, as it is not: CACHE 1).
+    """
     if sess.get_bind().dialect.name == "postgresql":
         return int(sess.execute(text("SELECT nextval('journal_entry_ids')")).scalar_one())
     # SQLite has one writer at a time; the id is taken inside that write transaction.
     return int(sess.execute(text("SELECT coalesce(max(id), 0) + 1 FROM journal_entries"))
                .scalar_one())
+
+
+def entry_clock(sess: Session) -> Any:
+    """The time to stamp on an entry written now, after its accounts are locked.
+
+    PostgreSQL: `clock_timestamp()`, the moment the entry row is inserted, not the
+    transaction's start. SQLite: `CURRENT_TIMESTAMP` of the statement, inside the
+    transaction that holds the write lock. Allocation and expiry batches stamp their
+    entry with it too: their entry row is written after every account they move.
+    """
+    if sess.get_bind().dialect.name == "postgresql":
+        return func.clock_timestamp()
+    return func.current_timestamp()
 
 
 def find_account(sess: Session, programme: str, purse: str, owner: Owner) -> int | None:
@@ -131,7 +157,7 @@ def post(sess: Session, entry: Entry, legs: Sequence[tuple[int, int]],
         period=entry.period, amount=sum(a for _, a in legs if a > 0),
         terminal_id=entry.terminal_id, actor=entry.actor, citizen_id=entry.citizen_id,
         details=dict(entry.details) if entry.details else None,
-        **({"created_at": entry.at} if entry.at else {})))
+        created_at=entry.at or entry_clock(sess)))
     return entry_id, after
 
 
@@ -149,7 +175,10 @@ def _refuse_debit(sess: Session, account_id: int, amount: int, today: date) -> N
 def recent_lines(sess: Session, account_id: int | None, limit: int = 10, *,
                  terminal_id: str | None = None) -> list[dict[str, Any]]:
     """An account's latest movements, newest first, as a statement shows them; with
-    `terminal_id`, only those that terminal wrote (a shop's own sales)."""
+    `terminal_id`, only those that terminal wrote (a shop's own sales).
+
+    In entry id order, which is the order the account's balance moved (see the
+    module's docstring), and an index scan of the account's latest lines."""
     if account_id is None:
         return []
     query = (
