@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -91,7 +91,15 @@ class Operation:
 
 OPERATIONS: list[Operation] = []
 RefusalHook = Callable[[Principal | None, Operation, ApiError], None]
-REFUSAL_HOOKS: list[RefusalHook] = []
+REFUSAL_HOOKS = "satukartu.refusal_hooks"
+
+
+def add_refusal_hook(app: Flask, hook: RefusalHook) -> None:
+    """Have `hook` told of every refusal `app` answers (the audit log, a nonce to burn);
+    kept in `app.extensions`, so two apps in one process never share."""
+    hooks = app.extensions.setdefault(REFUSAL_HOOKS, [])
+    if hook not in hooks:
+        hooks.append(hook)
 
 
 @dataclass
@@ -151,7 +159,7 @@ def _wrap(view: Callable, op: Operation) -> Callable:
             sess = opened_session()
             if sess is not None:
                 sess.rollback()
-            for hook in REFUSAL_HOOKS:
+            for hook in current_app.extensions.get(REFUSAL_HOOKS, ()):
                 hook(principal, op, error)
             raise
     return handler

@@ -15,8 +15,7 @@ __all__ = ["init_app", "record", "record_read"]
 
 
 def init_app(app: Flask) -> None:
-    from backend.api.routing import REFUSAL_HOOKS
+    from backend.api.routing import add_refusal_hook
     from backend.audit.refusals import record_refusal
 
-    if record_refusal not in REFUSAL_HOOKS:
-        REFUSAL_HOOKS.append(record_refusal)
+    add_refusal_hook(app, record_refusal)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import Request, g
+from flask import Flask, Request, current_app, g
 
 STAFF_ROLES = ("admin", "clerk", "agent", "auditor")
 # A desk is an enrolment desk's reader: it personalises cards (backend/cards/desk.py).
@@ -48,19 +48,21 @@ class Principal:
 
 
 Resolver = Callable[[str, Request], "Principal | None"]
-RESOLVERS: list[Resolver] = []
+RESOLVERS = "satukartu.resolvers"
 
 
-def register_resolver(resolver: Resolver) -> Resolver:
-    """Add a way to turn a bearer token into a Principal (first that answers wins)."""
-    if resolver not in RESOLVERS:
-        RESOLVERS.append(resolver)
+def register_resolver(app: Flask, resolver: Resolver) -> Resolver:
+    """Add a way to turn a bearer token into a Principal, for `app` (first that
+    answers wins); kept in `app.extensions`, so two apps in one process never share."""
+    resolvers = app.extensions.setdefault(RESOLVERS, [])
+    if resolver not in resolvers:
+        resolvers.append(resolver)
     return resolver
 
 
 def resolve(token: str, request: Request) -> Principal | None:
     """The Principal behind a bearer token: the first resolver that knows it."""
-    for resolver in RESOLVERS:
+    for resolver in current_app.extensions.get(RESOLVERS, ()):
         principal = resolver(token, request)
         if principal is not None:
             return principal

@@ -15,4 +15,4 @@ def init_app(app: Flask) -> None:
     from backend.cards.sessions import resolve_card_session
 
     state(app)
-    register_resolver(resolve_card_session)
+    register_resolver(app, resolve_card_session)

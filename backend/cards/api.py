@@ -281,8 +281,7 @@ def current_crl() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    from backend.api.routing import REFUSAL_HOOKS
+    from backend.api.routing import add_refusal_hook
 
-    if burn_refused_nonce not in REFUSAL_HOOKS:
-        REFUSAL_HOOKS.append(burn_refused_nonce)
+    add_refusal_hook(app, burn_refused_nonce)
     app.register_blueprint(desk_api.api.blueprint)  # issuance jobs: admins' and desks' routes

@@ -37,7 +37,7 @@ def init_app(app: Flask) -> None:
         oauth=oauth.make_server(app),
         sso=oidc.make_client(app),
     )
-    register_resolver(resolver.resolve)
+    register_resolver(app, resolver.resolve)
 
 
 def state() -> IdentityState:

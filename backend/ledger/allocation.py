@@ -35,8 +35,9 @@ from sqlalchemy.orm import Session
 
 from backend.db import Database
 from backend.ledger import postings
-from backend.ledger.models import Account, AllocationRun, Grant, Purse
-from backend.services import Allocation, Period, ServiceModule, registry_tables
+from backend.ledger.models import Account, AllocationRun, Grant, Purse, ServiceFact
+from backend.registry import models as reg
+from backend.services import Allocation, Period, RegistryTables, ServiceModule
 
 ACCOUNTS = Account.__table__
 LINES = postings.LINES
@@ -53,6 +54,14 @@ class Outcome:
     granted: int  # grants written by this call
     amount: int
     batches: int
+
+
+def registry_tables() -> RegistryTables:
+    """The registry's tables, and the compliance facts modules record, as an
+    `Allocation`'s select sees them."""
+    return RegistryTables(reg.Citizen.__table__, reg.Household.__table__,
+                          reg.HouseholdMember.__table__, reg.SchoolEnrolment.__table__,
+                          reg.HealthAssignment.__table__, ServiceFact.__table__)
 
 
 def sync_purses(sess: Session, module: ServiceModule) -> None:
@@ -248,7 +257,8 @@ def _close_entry(sess: Session, batch: GrantBatch, count: int, total: int) -> No
                                        amount=-total, balance_after=after))
     sess.execute(postings.ENTRIES.insert().values(
         id=batch.entry_id, kind="grant", programme=batch.programme, purse=batch.purse,
-        period=batch.period, amount=total, actor="allocation", details={"grants": count}))
+        period=batch.period, amount=total, actor="allocation", details={"grants": count},
+        created_at=postings.entry_clock(sess)))
 
 
 def _insert_for(sess: Session):  # type: ignore[no-untyped-def]

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from backend.api.routing import StrictModel
 from backend.reasons import Reason
-from backend.services.allocations import Allocation, RegistryTables, registry_tables
+from backend.services.allocations import Allocation, RegistryTables
 from backend.services.interface import (
     ENTRY_POINT_GROUP,
     KEY_PATTERN,
@@ -81,5 +81,5 @@ __all__ = [
     "Household", "Member", "NoInput", "Param", "Period", "Posting", "PurseRule", "Reason",
     "RegistryTables", "ServiceContext", "ServiceModule", "StrictModel",
     "beneficiaries_by_age_and_decile", "cash_withdrawal", "decide_by_age_and_decile",
-    "refuse", "registry_tables", "result", "years_before",
+    "refuse", "result", "years_before",
 ]

@@ -30,16 +30,6 @@ class RegistryTables:
     facts: Table
 
 
-def registry_tables() -> RegistryTables:
-    """The registry's tables, and the compliance facts modules record."""
-    from backend.ledger.models import ServiceFact
-    from backend.registry import models as reg
-
-    return RegistryTables(reg.Citizen.__table__, reg.Household.__table__,
-                          reg.HouseholdMember.__table__, reg.SchoolEnrolment.__table__,
-                          reg.HealthAssignment.__table__, ServiceFact.__table__)
-
-
 @dataclass(frozen=True)
 class Allocation:
     """A periodic grant over the whole registry, computed in SQL, run by the hub.

@@ -43,6 +43,7 @@ from flask import Flask
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from backend.ledger.allocation import registry_tables
 from backend.ledger.models import ServiceFact
 from backend.registry import models as reg
 from backend.registry.names import fold_name
@@ -52,7 +53,6 @@ from backend.services import (
     Eligibility,
     Period,
     ServiceModule,
-    registry_tables,
     years_before,
 )
 from backend.services.context import HubContext, citizen_view
