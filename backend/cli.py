@@ -28,6 +28,7 @@ COMMANDS = (
     ("backend.cards.cli", "ca"),
     ("backend.cards.cli", "card"),
     ("backend.audit.cli", "audit"),
+    ("backend.keys.cli", "keys"),
     ("backend.ledger.cli", "ledger"),
     ("backend.programmes.cli", "programme"),
     ("backend.approvals.cli", "approval"),

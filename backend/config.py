@@ -177,7 +177,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AUDIT_CHECKPOINT_DIR", "", "Where signed audit checkpoints are also written "
             "(outside the database). Empty: `checkpoints/` in the instance folder."),
     Setting("AUDIT_SIGNING_KEY", "", "Ed25519 private key (PEM) that signs audit checkpoints. "
-            "Empty: `audit-signing.key` in the instance folder."),
+            "Empty: `audit-signing.key` in the instance folder. `satukartu keys rotate "
+            "--purpose checkpoints` replaces it; retired public keys stay in "
+            "`audit-signing.keyring.json` beside it."),
     Setting("SERVICES", "", "Enabled service modules, comma separated. Empty: all installed."),
     Setting("SERVICES_FILE", "", "TOML file of service parameters, a `[key]` table per "
             "module; `SATUKARTU_SERVICE_<KEY>_<PARAM>` variables override it."),
@@ -218,7 +220,9 @@ SETTINGS: tuple[Setting, ...] = (
             _at_most(10000)),
     # documents
     Setting("DOCUMENT_SIGNING_KEY", "", "Ed25519 private key (PEM) that signs the city's "
-            "documents and receipts. Empty: `document-signing.key` in the instance folder."),
+            "documents and receipts. Empty: `document-signing.key` in the instance folder. "
+            "`satukartu keys rotate --purpose documents` replaces it; retired public keys "
+            "stay in `document-signing.keyring.json` beside it."),
     Setting("CITY_TIMEZONE", "Asia/Jakarta", "IANA time zone of the times printed on "
             "documents, receipts and reports.", _zone),
     Setting("FONT_DIRS", "/usr/share/fonts/truetype/dejavu,/usr/share/fonts/truetype/noto",

@@ -118,6 +118,7 @@ class Reason(StrEnum):
     # documents (verification of what the city issued)
     DOCUMENT_ALTERED = "document_altered"
     DOCUMENT_FILE_MISMATCH = "document_file_mismatch"
+    DOCUMENT_KEY_UNKNOWN = "document_key_unknown"
 
     # audit
     AUDIT_RANGE_INVALID = "audit_range_invalid"

@@ -43,7 +43,6 @@ from backend.audit import checkpoints as cp
 from backend.audit.models import AuditCheckpoint
 from backend.audit.record import record
 from backend.audit.sequencer import settle
-from backend.audit.verify import public_key_for
 from backend.db import database, session
 from backend.errors import ApiError
 
@@ -259,21 +258,23 @@ def checkpoints_page() -> Response:
     if before is not None:
         query = query.where(_CP.c.size < before)
     rows = session().execute(query).all()
-    public = public_key_for(current_app.config)
-    marks = [_checkpoint(row, public) for row in rows[:CHECKPOINTS_PER_PAGE]]
+    ring = cp.keyring(current_app.config, create=False)
+    marks = [_checkpoint(row, ring.publics()) for row in rows[:CHECKPOINTS_PER_PAGE]]
     older = marks[-1]["size"] if len(rows) > CHECKPOINTS_PER_PAGE else None
     return _page("audit/checkpoints.html", marks=marks, older=older, paged=before is not None,
-                 key_id=cp.key_id(public) if public is not None else None)
+                 key_id=ring.current.key_id if ring.current is not None else None)
 
 
-def _checkpoint(row: Any, public: Any) -> dict[str, Any]:
-    """A stored checkpoint, read from its signed text (what the signature covers)."""
+def _checkpoint(row: Any, publics: dict[str, Any]) -> dict[str, Any]:
+    """A stored checkpoint, read from its signed text (what the signature covers), checked
+    with the key whose id it records (current or retired)."""
     try:
         size, head, at = cp.parse_body(row.body)
     except ValueError:
         size, head, at, status = row.size, bytes(row.head), row.at, "unreadable"
     else:
         mark = cp.Checkpoint(size, head, at, row.body, bytes(row.signature), "table")
+        public = publics.get(row.key_id)
         status = "no_key" if public is None else \
             "valid" if cp.signature_valid(public, mark) else "invalid"
     return {"id": row.id, "size": size, "head": head.hex(), "at": at, "status": status,

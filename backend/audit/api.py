@@ -17,7 +17,13 @@ from sqlalchemy import Connection, select
 
 from backend.api.routing import MAX_INT, Api, OutModel, StrictModel
 from backend.audit import access, export
-from backend.audit.checkpoints import Checkpoint, make_checkpoint, public_pem, signing_key
+from backend.audit.checkpoints import (
+    Checkpoint,
+    keyring,
+    make_checkpoint,
+    public_pem,
+    signing_key,
+)
 from backend.audit.checkpoints import from_table as checkpoints_in_table
 from backend.audit.models import AuditRecord
 from backend.audit.record import record
@@ -194,6 +200,8 @@ class CheckpointOut(OutModel):
     body: str
     signature: str
     source: str
+    key_id: str | None = Field(None, description="The id of the key that signed it "
+                               "(GET /audit/public-keys).")
 
 
 class CheckpointsOut(OutModel):
@@ -203,7 +211,7 @@ class CheckpointsOut(OutModel):
 def _checkpoint_out(made: Checkpoint) -> CheckpointOut:
     return CheckpointOut(size=made.size, head=made.head.hex(), at=made.at, body=made.body,
                          signature=base64.b64encode(made.signature).decode("ascii"),
-                         source=made.source)
+                         source=made.source, key_id=made.key_id)
 
 
 @api.route("/checkpoints", summary="Signed checkpoints in the database", auth=AUDITORS,
@@ -231,6 +239,31 @@ def checkpoint_now() -> CheckpointOut:
 def public_key() -> Response:
     return Response(public_pem(signing_key(current_app.config)),
                     mimetype="application/x-pem-file")
+
+
+class PublishedKey(OutModel):
+    key_id: str
+    status: Literal["current", "retired"]
+    created: datetime | None = Field(description="When it became current (unknown for a "
+                                     "key made before the keyring recorded it).")
+    retired: datetime | None
+    public_key_pem: str
+
+
+class PublicKeysOut(OutModel):
+    algorithm: str = "Ed25519"
+    keys: list[PublishedKey]
+
+
+@api.route("/public-keys", summary="Every key that signed checkpoints, current and retired",
+           auth=PUBLIC, response=PublicKeysOut)
+def public_keys() -> PublicKeysOut:
+    """Oldest first; a checkpoint names the id of its key. A retired key signs nothing
+    new: it is published so that the checkpoints it signed still verify."""
+    ring = keyring(current_app.config)  # the key is made on first use, as for /public-key
+    return PublicKeysOut(keys=[
+        PublishedKey(key_id=k.key_id, status=k.status, created=k.created, retired=k.retired,
+                     public_key_pem=k.public_pem().decode("ascii")) for k in ring.keys])
 
 
 class ExportQuery(StrictModel):

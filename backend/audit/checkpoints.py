@@ -11,11 +11,15 @@ Anyone with the public key checks one with OpenSSL (README.md):
 
     openssl pkeyutl -verify -pubin -inkey audit-signing.pub.pem -rawin \
         -in checkpoint-....txt -sigfile checkpoint-....sig
+
+The key is the current one of a keyring (backend.keys.ring): the table records the id
+of the key that signed each checkpoint, so checkpoints signed before a rotation still
+verify. The directory holds `audit-signing.pub.pem` (the current key) and
+`audit-signing-<key id>.pub.pem` for every key that signed a checkpoint there.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -36,10 +40,14 @@ from backend.audit.append import head, lock_chain
 from backend.audit.models import AuditCheckpoint
 from backend.audit.sequencer import settle
 from backend.db import Database
+from backend.keys import purposes as keys
+from backend.keys import ring
+from backend.keys.ring import Keyring, KeyringError
 
 TITLE = "SatuKartu audit checkpoint v1"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 PUBLIC_KEY_FILE = "audit-signing.pub.pem"
+KEY_FILE_BY_ID = "audit-signing-{key_id}.pub.pem"
 CHECKPOINT_LOCK_KEY = 0x5341545543484B50  # "SATUCHKP": one checkpoint writer at a time
 _TABLE = AuditCheckpoint.__table__
 
@@ -52,6 +60,7 @@ class Checkpoint:
     body: str
     signature: bytes
     source: str  # "table" or the file's path
+    key_id: str | None = None  # the signing key's; files do not record it
 
     @property
     def name(self) -> str:
@@ -85,40 +94,22 @@ def parse_body(body: str) -> tuple[int, bytes, datetime]:
 # --- the key ---------------------------------------------------------------------
 
 def signing_key(config: Mapping[str, Any]) -> Ed25519PrivateKey:
-    """The configured key: PEM text, or a PEM file made on first use (mode 0600)."""
-    value = str(config["AUDIT_SIGNING_KEY"])
-    if value.lstrip().startswith("-----BEGIN"):
-        return _load_private(value.encode())
-    path = Path(value)
-    if not path.exists():
-        _create_key(path)
-    return _load_private(path.read_bytes())
-
-
-def _load_private(pem: bytes) -> Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(pem, password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError("SATUKARTU_AUDIT_SIGNING_KEY is not an Ed25519 private key")
+    """The current key: PEM text, or a PEM file made on first use (mode 0600)."""
+    try:
+        key = keys.store(config, "checkpoints").private(create=True)
+    except KeyringError as exc:
+        raise ValueError(f"SATUKARTU_AUDIT_SIGNING_KEY: {exc}") from exc
+    assert key is not None
     return key
 
 
-def _create_key(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption())
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return  # another process made it first; use theirs
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
+def keyring(config: Mapping[str, Any], create: bool = True) -> Keyring:
+    """Every checkpoint key, current and retired, by id."""
+    return keys.keyring(config, "checkpoints", create)
 
 
 def public_pem(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
-    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
-    return public.public_bytes(serialization.Encoding.PEM,
-                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    return ring.public_pem(key)
 
 
 def load_public(pem: bytes) -> Ed25519PublicKey:
@@ -129,9 +120,7 @@ def load_public(pem: bytes) -> Ed25519PublicKey:
 
 
 def key_id(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
-    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
-    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
+    return ring.key_id(key)
 
 
 def signature_valid(public: Ed25519PublicKey, checkpoint: Checkpoint) -> bool:
@@ -176,7 +165,7 @@ def _sign_head(conn: Connection, key: Ed25519PrivateKey, directory: Path,
     checkpoint = sign(key, size, head_hash)
     write_files(directory, checkpoint, key)
     conn.execute(insert(_TABLE).values(size=size, head=head_hash, at=checkpoint.at,
-                                       key_id=key_id(key), body=checkpoint.body,
+                                       key_id=checkpoint.key_id, body=checkpoint.body,
                                        signature=checkpoint.signature))
     return checkpoint
 
@@ -185,7 +174,8 @@ def sign(key: Ed25519PrivateKey, size: int, head_hash: bytes,
          at: datetime | None = None) -> Checkpoint:
     at = at or datetime.now(UTC)
     body = render_body(size, head_hash, at)
-    return Checkpoint(size, head_hash, at, body, key.sign(body.encode("utf-8")), "new")
+    return Checkpoint(size, head_hash, at, body, key.sign(body.encode("utf-8")), "new",
+                      key_id(key))
 
 
 def last_size(conn: Connection) -> int:
@@ -195,10 +185,20 @@ def last_size(conn: Connection) -> int:
 
 def write_files(directory: Path, checkpoint: Checkpoint,
                 key: Ed25519PrivateKey | None = None) -> Path:
-    """Write the text and signature (each atomically); returns the text's path."""
+    """Write the text and signature (each atomically); returns the text's path.
+
+    With `key`, its public half is there too, under its id (for checkpoints it signed
+    after it is retired) and as PUBLIC_KEY_FILE while it is the one signing.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    if key is not None and not (directory / PUBLIC_KEY_FILE).exists():
-        _write_atomic(directory / PUBLIC_KEY_FILE, public_pem(key))
+    if key is not None:
+        pem = public_pem(key)
+        by_id = directory / KEY_FILE_BY_ID.format(key_id=key_id(key))
+        if not by_id.exists():
+            _write_atomic(by_id, pem)
+        current = directory / PUBLIC_KEY_FILE
+        if not current.exists() or current.read_bytes() != pem:
+            _write_atomic(current, pem)
     text_path = directory / f"{checkpoint.name}.txt"
     _write_atomic(directory / f"{checkpoint.name}.sig", checkpoint.signature)
     _write_atomic(text_path, checkpoint.body.encode("utf-8"))
@@ -214,10 +214,10 @@ def _write_atomic(path: Path, data: bytes) -> None:
 # --- reading them back -----------------------------------------------------------
 
 def from_table(conn: Connection) -> Iterator[Checkpoint]:
-    rows = conn.execute(select(_TABLE.c.body, _TABLE.c.signature, _TABLE.c.id)
-                        .order_by(_TABLE.c.size, _TABLE.c.id))
-    for body, signature, row_id in rows:
-        yield _parsed(body, bytes(signature), f"table#{row_id}")
+    rows = conn.execute(select(_TABLE.c.body, _TABLE.c.signature, _TABLE.c.id,
+                               _TABLE.c.key_id).order_by(_TABLE.c.size, _TABLE.c.id))
+    for body, signature, row_id, signer in rows:
+        yield _parsed(body, bytes(signature), f"table#{row_id}", signer)
 
 
 def from_directory(directory: Path) -> Iterator[Checkpoint]:
@@ -229,17 +229,20 @@ def from_directory(directory: Path) -> Iterator[Checkpoint]:
         yield _parsed(text_path.read_text("utf-8"), signature, str(text_path))
 
 
-def _parsed(body: str, signature: bytes, source: str) -> Checkpoint:
+def _parsed(body: str, signature: bytes, source: str,
+            signer: str | None = None) -> Checkpoint:
     try:
         size, head_hash, at = parse_body(body)
     except ValueError:
         size, head_hash, at = -1, b"", datetime.min.replace(tzinfo=UTC)
-    return Checkpoint(size, head_hash, at, body, signature, source)
+    return Checkpoint(size, head_hash, at, body, signature, source, signer)
 
 
 def covering(conn: Connection, seq: int) -> Checkpoint | None:
     """The first checkpoint in the table whose size reaches `seq`."""
-    row = conn.execute(select(_TABLE.c.body, _TABLE.c.signature, _TABLE.c.id)
+    row = conn.execute(select(_TABLE.c.body, _TABLE.c.signature, _TABLE.c.id,
+                              _TABLE.c.key_id)
                        .where(_TABLE.c.size >= seq).order_by(_TABLE.c.size, _TABLE.c.id)
                        .limit(1)).first()
-    return _parsed(row.body, bytes(row.signature), f"table#{row.id}") if row else None
+    return _parsed(row.body, bytes(row.signature), f"table#{row.id}", row.key_id) \
+        if row else None

@@ -24,7 +24,8 @@ def audit() -> None:
 @audit.command()
 @click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Check checkpoints with this PEM key (default: the configured key's).")
+              help="Check checkpoints with this PEM key only (default: every key of the "
+                   "configured keyring, current and retired).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=lambda: min(os.cpu_count() or 1, 4),
               help="Processes that scan slices of the chain in parallel (default: one per "
                    "core, at most 4).")

@@ -1,7 +1,8 @@
 """Exports of a time range: JSON Lines for machines, a PDF report for people.
 
 Both end with the checkpoint that covers the range (the first whose size reaches
-the range's last record), so a reader can tie what they hold to a signed head.
+the range's last record), so a reader can tie what they hold to a signed head, and
+name the id of the key that signed it (published at /api/v1/audit/public-keys).
 The JSON Lines carry each record's exact stored fields and hashes: with chain.py's
 rules anyone can recompute every hash from them.
 """
@@ -73,7 +74,7 @@ def checkpoint_json(checkpoint: Checkpoint | None, last_seq: int) -> dict[str, A
         return {"kind": "checkpoint", "covered": False, "last_seq": last_seq}
     return {"kind": "checkpoint", "covered": True, "size": checkpoint.size,
             "head": checkpoint.head.hex(), "time": _iso(checkpoint.at),
-            "body": checkpoint.body,
+            "body": checkpoint.body, "key_id": checkpoint.key_id,
             "signature": base64.b64encode(checkpoint.signature).decode("ascii")}
 
 
@@ -121,6 +122,7 @@ def _checkpoint_facts(found: Checkpoint | None, total: int) -> list[tuple[str, s
                  "will cover these records")]
     return [("Covering checkpoint", f"size {found.size}, signed {_iso(found.at)}"),
             ("Checkpoint head", found.head.hex()),
+            ("Checkpoint key", found.key_id or "not recorded"),
             ("Checkpoint signature", base64.b64encode(found.signature).decode("ascii"))]
 
 

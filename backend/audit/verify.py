@@ -73,17 +73,24 @@ class Report:
                 "findings": [f.to_dict() for f in self.findings]}
 
 
+Keys = Mapping[str, Ed25519PublicKey]  # key id: public key
+
+
 def verify(conn: Connection, checkpoint_dir: Path | None,
-           public_key: Ed25519PublicKey | None, jobs: int = 1) -> Report:
+           public_key: Ed25519PublicKey | Keys | None, jobs: int = 1) -> Report:
     """Verify the whole log as `conn` sees it; `jobs` > 1 scans slices in parallel
-    processes on connections of their own (so only committed records count)."""
+    processes on connections of their own (so only committed records count).
+
+    `public_key`: one key, or the keyring's keys by id (a checkpoint in the table is
+    checked with the key whose id it records)."""
+    keys = _by_id(public_key)
     started = time.perf_counter()
     marks = list(cp.from_directory(checkpoint_dir)) if checkpoint_dir else []
     marks += list(cp.from_table(conn))
     sizes = {m.size for m in marks}
     parallel = jobs > 1
     scan = scan_parallel(conn, sizes, jobs) if parallel else scan_chain(read_chain(conn), sizes)
-    findings = _chain_findings(scan) + _checkpoint_findings(scan, marks, public_key)
+    findings = _chain_findings(scan) + _checkpoint_findings(scan, marks, keys)
     findings += _unchained(conn, scan.last_seq)
     return Report(records=scan.records, last_seq=scan.last_seq, head=scan.head,
                   checkpoints=len(marks), seconds=time.perf_counter() - started,
@@ -92,20 +99,26 @@ def verify(conn: Connection, checkpoint_dir: Path | None,
 
 def verify_app(conn: Connection, config: Mapping[str, Any],
                public_key_pem: bytes | None = None, jobs: int = 1) -> Report:
-    """Verify with the hub's configured checkpoint directory and key."""
+    """Verify with the hub's configured checkpoint directory and keyring."""
     return verify(conn, Path(config["AUDIT_CHECKPOINT_DIR"]),
-                  public_key_for(config, public_key_pem), jobs)
+                  public_keys_for(config, public_key_pem), jobs)
 
 
-def public_key_for(config: Mapping[str, Any],
-                   pem: bytes | None = None) -> Ed25519PublicKey | None:
-    """The given key; else the configured signing key's; else None (not made yet)."""
+def public_keys_for(config: Mapping[str, Any], pem: bytes | None = None) -> Keys:
+    """The given key alone; else every key of the checkpoint keyring, current and
+    retired (none before the first checkpoint made the key)."""
     if pem is not None:
-        return cp.load_public(pem)
-    value = str(config["AUDIT_SIGNING_KEY"])
-    if value.lstrip().startswith("-----BEGIN") or Path(value).exists():
-        return cp.signing_key(config).public_key()
-    return None
+        public = cp.load_public(pem)
+        return {cp.key_id(public): public}
+    return cp.keyring(config, create=False).publics()
+
+
+def _by_id(public_key: Ed25519PublicKey | Keys | None) -> Keys:
+    if public_key is None:
+        return {}
+    if isinstance(public_key, Ed25519PublicKey):
+        return {cp.key_id(public_key): public_key}
+    return public_key
 
 
 def _chain_findings(scan: Scan) -> list[Finding]:
@@ -161,16 +174,13 @@ def _verifies_at(row: Row, position: int) -> bool:
 
 
 def _checkpoint_findings(scan: Scan, marks: list[cp.Checkpoint],
-                         public_key: Ed25519PublicKey | None) -> list[Finding]:
+                         keys: Keys) -> list[Finding]:
     bad: list[tuple[int, str]] = []
     heads: dict[int, set[bytes]] = {}
     for mark in marks:
-        if mark.size < 0:
-            bad.append((0, f"{mark.source}: not a checkpoint"))
-        elif public_key is None:
-            bad.append((mark.size, f"{mark.source}: no public key to check it with"))
-        elif not cp.signature_valid(public_key, mark):
-            bad.append((mark.size, f"{mark.source}: the signature does not verify"))
+        problem = _signature_problem(mark, keys)
+        if problem is not None:
+            bad.append((max(mark.size, 0), f"{mark.source}: {problem}"))
         else:
             heads.setdefault(mark.size, set()).add(mark.head)
     findings = []
@@ -183,6 +193,28 @@ def _checkpoint_findings(scan: Scan, marks: list[cp.Checkpoint],
                                 f"signed for size {forks[0]}", len(forks)))
     findings += _against_chain(scan, heads)
     return findings
+
+
+def _signature_problem(mark: cp.Checkpoint, keys: Keys) -> str | None:
+    """Why `mark` is not a checkpoint signed by one of `keys`, or None if it is.
+
+    A table copy names its key and is checked with that key only; a file names none,
+    and any key of the ring that verifies it vouches for it.
+    """
+    if mark.size < 0:
+        return "not a checkpoint"
+    if not keys:
+        return "no public key to check it with"
+    if mark.key_id is not None:
+        public = keys.get(mark.key_id)
+        if public is None:
+            return f"signed with key {mark.key_id}, which is not a known checkpoint key"
+        candidates = [public]
+    else:
+        candidates = list(keys.values())
+    if not any(cp.signature_valid(public, mark) for public in candidates):
+        return "the signature does not verify"
+    return None
 
 
 def _against_chain(scan: Scan, heads: dict[int, set[bytes]]) -> list[Finding]:

@@ -2,8 +2,9 @@
 
 Verification is public (anyone holding a paper may scan its QR code) and reveals no
 more than a reader needs to match it with the paper: kind, number, time, issuer and
-the holder's masked name. Copies go to the holder's card session, the terminal that
-issued them, or staff who need them; to anyone else a document does not exist.
+the holder's masked name, and which city key signed it (current or retired). Copies go
+to the holder's card session, the terminal that issued them, or staff who need them; to
+anyone else a document does not exist.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from backend.documents import (
 )
 from backend.documents.models import IssuedDocument
 from backend.errors import ApiError
+from backend.keys.ring import RingKey
 from backend.reasons import Reason
 
 api = Api("documents", tag="documents")
@@ -52,16 +54,30 @@ class Verdict(OutModel):
     content_sha256: str
     file_sha256: str | None
     algorithm: str = "Ed25519"
-    key_id: str
+    key_id: str = Field(description="The id of the city key that signed this document.")
+    key_status: Literal["current", "retired"] = Field(
+        description="`current`: the key signing new documents now; `retired`: an earlier "
+        "city key, kept so that what it signed still verifies.")
     signature: str
     file_checked: bool = False
 
 
+class PublishedKey(OutModel):
+    key_id: str
+    status: Literal["current", "retired"]
+    created: datetime | None = Field(description="When it became current (unknown for a "
+                                     "key made before the keyring recorded it).")
+    retired: datetime | None
+    public_key_pem: str
+
+
 class SigningKeyOut(OutModel):
     algorithm: str
-    key_id: str
+    key_id: str = Field(description="The current key: it signs new documents.")
     public_key_pem: str
     signed_message: str
+    keys: list[PublishedKey] = Field(description="Every city document key, current and "
+                                     "retired, oldest first: pick by a document's key id.")
 
 
 class DocumentOut(OutModel):
@@ -80,7 +96,7 @@ class ListQuery(StrictModel):
     limit: int = Field(20, ge=1, le=100)
 
 
-def _verdict(document: IssuedDocument, file_checked: bool = False) -> Verdict:
+def _verdict(document: IssuedDocument, key: RingKey, file_checked: bool = False) -> Verdict:
     content = issuing.content_of(document)
     return Verdict(
         genuine=True, public_id=document.public_id, kind=document.kind,
@@ -88,46 +104,53 @@ def _verdict(document: IssuedDocument, file_checked: bool = False) -> Verdict:
         issued_at=content["issued_at"], issuer=content["issuer"],
         holder=formats.mask_name(content.get("holder", {}).get("full_name", "")),
         content_sha256=document.content_sha256, file_sha256=document.file_sha256,
-        key_id=document.key_id, signature=document.signature, file_checked=file_checked)
+        key_id=document.key_id, key_status=key.status, signature=document.signature,
+        file_checked=file_checked)
 
 
 @api.route(f"/documents/{PUBLIC_ID}/verify", summary="Is this document genuine?",
            auth=PUBLIC, response=Verdict,
-           reasons=(Reason.DOCUMENT_NOT_FOUND, Reason.DOCUMENT_ALTERED))
+           reasons=(Reason.DOCUMENT_NOT_FOUND, Reason.DOCUMENT_ALTERED,
+                    Reason.DOCUMENT_KEY_UNKNOWN))
 def verify_document(public_id: str) -> Verdict:
     """The QR code on every city document leads here. Genuine means: the city issued a
     document under this id, and its recorded content still matches the city's
     signature. Compare the kind, number, time and masked name with the paper."""
     document = verification.find(session(), public_id)
-    verification.check_record(document)
-    return _verdict(document)
+    return _verdict(document, verification.check_record(document))
 
 
 @api.route(f"/documents/{PUBLIC_ID}/verify", "POST",
            summary="Is this PDF exactly the file the city issued?", auth=PUBLIC,
            response=Verdict, content_type="application/json",
            reasons=(Reason.DOCUMENT_NOT_FOUND, Reason.DOCUMENT_ALTERED,
-                    Reason.DOCUMENT_FILE_MISMATCH, Reason.UNSUPPORTED_MEDIA_TYPE))
+                    Reason.DOCUMENT_KEY_UNKNOWN, Reason.DOCUMENT_FILE_MISMATCH,
+                    Reason.UNSUPPORTED_MEDIA_TYPE))
 def verify_file(public_id: str) -> Verdict:
     """Send the PDF's bytes as the body (`Content-Type: application/pdf`): the answer is
     genuine only if they are byte for byte the file issued under this id."""
     if request.mimetype != "application/pdf":
         raise ApiError(Reason.UNSUPPORTED_MEDIA_TYPE, "send the PDF as application/pdf", 415)
     document = verification.find(session(), public_id)
-    verification.check_record(document)
+    key = verification.check_record(document)
     verification.check_file(session(), document, request.get_data(cache=False))
-    return _verdict(document, file_checked=True)
+    return _verdict(document, key, file_checked=True)
 
 
 @api.route("/documents/signing-key", summary="The city's document signing key",
            auth=PUBLIC, response=SigningKeyOut)
 def signing_key() -> SigningKeyOut:
     """For checking a document offline: Ed25519 over `signed_message`, where the
-    placeholders are the values the verification endpoint returns."""
+    placeholders are the values the verification endpoint returns, with the key of
+    `keys` whose id the document names."""
     key = issuing.city_key()
     template = issuing.signing.DOMAIN.decode() + "{public_id}\n{kind}\n{content_sha256}"
+    published = [PublishedKey(key_id=k.key_id, status=k.status, created=k.created,
+                              retired=k.retired, public_key_pem=k.public_pem().decode())
+                 for k in issuing.city_keyring().keys]
     return SigningKeyOut(algorithm="Ed25519", key_id=key.key_id,
-                         public_key_pem=key.public_pem().decode(), signed_message=template)
+                         public_key_pem=key.public_pem().decode(), signed_message=template,
+                         keys=published)
 
 
 @api.route("/documents", summary="The card holder's documents", auth=HOLDER,

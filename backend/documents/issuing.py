@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from backend.documents import signing
 from backend.documents.models import DocumentFile, IssuedDocument
+from backend.keys.purposes import keyring
+from backend.keys.ring import Keyring
 
 VERIFY_PATH = "/api/v1/documents/{public_id}/verify"
 PDF_PATH = "/api/v1/documents/{public_id}/pdf"
@@ -110,7 +112,13 @@ def pdf_url(public_id: str) -> str:
 
 
 def city_key() -> signing.SigningKey:
+    """The key that signs new documents: the keyring's current one."""
     return signing.load_key(current_app.config["DOCUMENT_SIGNING_KEY"])
+
+
+def city_keyring() -> Keyring:
+    """Every key the city has signed documents with, current and retired, by id."""
+    return keyring(current_app.config, "documents")
 
 
 def page_for(document: IssuedDocument) -> Page:

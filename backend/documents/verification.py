@@ -1,9 +1,10 @@
 """Is a document genuine and unaltered? Checks a stored row, and optionally a file.
 
 A row is genuine when its stored content still hashes to its recorded digest and the
-city's signature over (public id, kind, digest) verifies; a file is the issued one
-when its SHA-256 is the digest recorded at issue (receipts, rendered on demand, get
-that digest on their first rendering).
+city's signature over (public id, kind, digest) verifies with the key whose id the row
+records (the current key or a retired one: a rotation does not void what was signed);
+a file is the issued one when its SHA-256 is the digest recorded at issue (receipts,
+rendered on demand, get that digest on their first rendering).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from backend.documents import issuing, kinds, signing
 from backend.documents.models import DocumentFile, IssuedDocument
 from backend.errors import ApiError
+from backend.keys.ring import RingKey
 from backend.reasons import Reason
 
 log = logging.getLogger(__name__)
@@ -33,16 +35,24 @@ def find(session: Session, public_id: str) -> IssuedDocument:
     return document
 
 
-def check_record(document: IssuedDocument) -> None:
-    """Refuse (`document_altered`) a row whose content or digest no longer match."""
-    key = issuing.city_key()
+def check_record(document: IssuedDocument) -> RingKey:
+    """The city key that signed `document`, current or retired, found by the key id the
+    document records. Refuses a key the city's keyring does not hold
+    (`document_key_unknown`) and a row whose content or digest no longer match
+    (`document_altered`)."""
+    key = issuing.city_keyring().get(document.key_id)
+    if key is None:
+        raise ApiError(Reason.DOCUMENT_KEY_UNKNOWN, f"this document names signing key "
+                       f"{document.key_id}, which is not one of the city's keys: do not "
+                       "rely on it", 409, {"key_id": document.key_id})
     recomputed = hashlib.sha256(document.content.encode("utf-8")).hexdigest()
-    genuine = (recomputed == document.content_sha256 and document.key_id == key.key_id
-               and signing.verify(key, document.public_id, document.kind,
+    genuine = (recomputed == document.content_sha256
+               and signing.verify(key.public, document.public_id, document.kind,
                                   document.content_sha256, document.signature))
     if not genuine:
         raise ApiError(Reason.DOCUMENT_ALTERED, "this document's record does not match the "
                        "city's signature: do not rely on it", 409)
+    return key
 
 
 def pdf_of(session: Session, document: IssuedDocument) -> bytes:

@@ -363,6 +363,7 @@ CATALOGUE: dict[str, Builder] = {
     "api_audit.list_checkpoints": lambda c, _: Call(f"{W}/audit/checkpoints"),
     "api_audit.checkpoint_now": lambda c, _: Call(f"{W}/audit/checkpoints"),
     "api_audit.public_key": lambda c, _: Call(f"{W}/audit/public-key"),
+    "api_audit.public_keys": lambda c, _: Call(f"{W}/audit/public-keys"),
     "api_audit.export_range": lambda c, _: Call(f"{W}/audit/export", query={
         "from": TODAY.isoformat(), "to": TODAY.isoformat()}),
     # ledger
