@@ -1,11 +1,8 @@
+# The hub's fixtures for module authors (citizen, card_session, call_service, audit_log,
+# ...) come from the `satukartu` pytest plugin the package registers (entry point
+# pytest11, `backend.testing.plugin`). What only this repository's tests need is here.
 pytest_plugins = [
-    "backend.testing.plugin",
-    "backend.testing.registry",
-    "backend.testing.identity",
-    "backend.testing.cards",
-    "backend.testing.services",
-    "backend.testing.eligibility",
     "tests.pcsc_fixtures",
-    "backend.testing.audit",
-    "backend.testing.private_services",
+    "tests.support.private_services",
+    "tests.support.audit_store",
 ]

@@ -1,4 +1,11 @@
-"""Core fixtures: a hub app on each database, a clean database per test, a client."""
+"""The `satukartu` pytest plugin: the hub's fixtures for anyone testing a programme module.
+
+Installing the hub registers it (entry point `pytest11`), so a module's own tests get
+`app`, `client`, `citizen`, `card_session`, `call_service`, `fund`, `audit_log` and the
+rest with no conftest of their own (`-p no:satukartu` turns it off). This file holds
+the core ones (a hub app on each database, a clean database per test, a client) and
+loads the others.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,15 @@ from backend import migrations
 from backend.app import create_app
 from backend.db import make_engine
 from backend.testing import databases
+
+pytest_plugins = [
+    "backend.testing.registry",
+    "backend.testing.identity",
+    "backend.testing.cards",
+    "backend.testing.services",
+    "backend.testing.eligibility",
+    "backend.testing.audit",
+]
 
 BACKENDS = ("sqlite", "postgresql")
 

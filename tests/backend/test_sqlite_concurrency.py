@@ -32,7 +32,7 @@ from backend.audit.append import append
 from backend.audit.record import make_entry
 from backend.db import BEGIN_IMMEDIATE, SQLITE_BEGIN, make_engine
 from backend.registry.national_ids import make_nik
-from backend.testing.private_services import free_port, wait_until
+from tests.support.private_services import free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sqlite_served")]
 

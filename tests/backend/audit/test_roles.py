@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
-from backend.testing.audit import as_role
+from tests.support.audit_store import as_role
 
 pytestmark = pytest.mark.postgres
 

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from backend.audit.checkpoints import make_checkpoint
 from backend.db import database
-from backend.testing.audit import rewrite_from, swap
+from tests.support.audit_store import rewrite_from, swap
 
 
 def _kinds(report):

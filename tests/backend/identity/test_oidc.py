@@ -10,7 +10,7 @@ from backend.identity import oidc
 from backend.identity.resolver import EXTENSION
 from backend.reasons import Reason
 from backend.testing.identity import bearer
-from backend.testing.oidc_provider import Provider
+from tests.support.oidc_provider import Provider
 
 
 @pytest.fixture(scope="module")

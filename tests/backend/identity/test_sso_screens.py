@@ -1,5 +1,5 @@
 """Single sign-on from the staff screens, end to end against a real OpenID Connect
-provider (`backend.testing.oidc_provider`) over real HTTP: the test's client is the
+provider (`tests.support.oidc_provider`) over real HTTP: the test's client is the
 browser, following the hub's redirect to the provider and the provider's back."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from admin.common.sessions import STAFF_COOKIE
 from backend.identity import oidc
 from backend.identity.resolver import EXTENSION
 from backend.testing.identity import bearer
-from backend.testing.oidc_provider import running_provider
 from tests.admin.conftest import ScreenClient
+from tests.support.oidc_provider import running_provider
 
 SCREEN_CALLBACK = "/staff/sso/callback"
 

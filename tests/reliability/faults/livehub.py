@@ -23,9 +23,9 @@ from backend.cards.context import state
 from backend.registry.models import Citizen, Household
 from backend.testing.cards import SoftCard, authenticate, make_soft_card, record_soft_card
 from backend.testing.identity import TerminalCredentials, make_terminal
-from backend.testing.private_services import free_port
 from backend.testing.registry import make_citizen, make_household
 from backend.testing.services import fund_account
+from tests.support.private_services import free_port
 
 SECRET = "fault-tests-secret-not-for-production"
 PATH_SESSION = "/api/v1/auth/session"

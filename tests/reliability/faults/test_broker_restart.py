@@ -24,10 +24,10 @@ import pytest
 from sqlalchemy import text
 
 from backend.db import make_engine
-from backend.testing.private_services import wait_until
 from backend.testing.services import synth_households_pg
 from tests.reliability.faults.invariants import ledger_problems
 from tests.reliability.faults.workers import Worker, hub_settings, producer
+from tests.support.private_services import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.celery,
               pytest.mark.xdist_group("private-rabbitmq")]  # one node per run

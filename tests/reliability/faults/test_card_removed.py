@@ -20,7 +20,6 @@ import requests
 from sqlalchemy import text
 
 from backend.db import make_engine
-from backend.testing.private_services import wait_until
 from card_reader.stack import VirtualCard, card_present
 from tests.reliability.faults.invariants import ledger_problems
 from tests.reliability.faults.livehub import (
@@ -34,6 +33,7 @@ from tests.reliability.faults.livehub import (
     serve,
 )
 from tests.reliability.faults.reader import RunningDaemon
+from tests.support.private_services import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.pcsc, pytest.mark.postgres]
 

@@ -24,7 +24,6 @@ from sqlalchemy import text
 
 from backend import migrations
 from backend.db import make_engine
-from backend.testing.private_services import wait_until
 from tests.reliability.faults.invariants import audit_verify, ledger_problems
 from tests.reliability.faults.livehub import (
     PATH_REDEEM,
@@ -37,6 +36,7 @@ from tests.reliability.faults.livehub import (
     serve,
     soft_card_for,
 )
+from tests.support.private_services import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

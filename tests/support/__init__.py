@@ -1,0 +1,1 @@
+"""What only this repository's tests need: servers of their own, a tamperable audit store."""
