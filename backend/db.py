@@ -23,11 +23,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from flask import current_app, g, has_request_context, request
-from sqlalchemy import MetaData, create_engine, event, exc
-from sqlalchemy.engine import URL, Connection, Engine, Row, make_url
+from sqlalchemy import MetaData, Table, create_engine, event, exc
+from sqlalchemy.engine import URL, Connection, CursorResult, Engine, Result, Row, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Executable
@@ -43,6 +43,27 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+    if TYPE_CHECKING:
+        # Every model here declares `__tablename__`, so it is mapped to a `Table`, not to
+        # any `FromClause` as SQLAlchemy's own annotation allows: its `insert()`,
+        # `update()` and `delete()` are there to be used.
+        __table__: ClassVar[Table]
+
+
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """How many rows an UPDATE or DELETE matched. `Session.execute` is typed to return a
+    plain `Result` whatever it ran; for those statements it is a `CursorResult`, which
+    counts them."""
+    return cast(CursorResult[*tuple[Any, ...]], result).rowcount
+
+
+def driver_connection(conn: Connection) -> Any:
+    """The driver's own connection (psycopg's, sqlite3's) under `conn`. SQLAlchemy types
+    it optional: it is None only once the pooled connection is invalidated or closed."""
+    raw = conn.connection.driver_connection
+    assert raw is not None, "the connection was invalidated or closed"
+    return raw
 
 
 def normalize_url(url: str) -> URL:
@@ -224,7 +245,7 @@ def read_row(statement: Executable, params: Mapping[str, Any]) -> Row | None:
     conn = _request_connection(db)
     if db.dialect == "sqlite":
         return _sqlite_read_row(conn, statement, params)
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     # psycopg's flag, not SQLAlchemy's isolation option: switching it sends nothing
     # and costs nothing, where the option costs ~35 us a request (set, then reset at
     # check-in). It is off again before anything else runs on the connection.

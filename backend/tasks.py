@@ -29,7 +29,7 @@ def _task_modules() -> list[Any]:
     return [importlib.import_module(name) for name in TASK_MODULES]
 
 
-def celery_init_app(app: Flask) -> Celery:
+def celery_init_app(app: Flask) -> Celery[Any]:  # Any: its task class is local
     class FlaskTask(Task):
         def __call__(self, *args: object, **kwargs: object) -> object:
             with app.app_context():

@@ -60,7 +60,7 @@ import traceback
 import urllib.parse
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 from card_reader import piv, wire
 from card_reader.daemon import OneTimePin, Refused
@@ -274,7 +274,8 @@ class _Server(ThreadingHTTPServer):
     def server_bind(self) -> None:
         # HTTPServer.server_bind would look the host's FQDN up; nothing here needs it.
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        host, self.server_port = self.server_address[:2]
+        self.server_name = cast(str, host)  # an AF_INET or AF_INET6 address: text
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import click
 
@@ -121,6 +121,7 @@ def reader_command(hub_url: str, client_id: str, client_secret: str | None,
                               reader=reader_name)
         bridge = None
         if feed is not None:
+            assert bridge_args is not None  # the feed is made for the bridge only
             try:
                 bridge = Bridge(feed, daemon.pin_login, **bridge_args).start()
             except OSError as exc:
@@ -195,7 +196,13 @@ def environment_table() -> str:
     return "\n".join(rows)
 
 
-def _bridge_args(bind: str, origins: tuple[str, ...], hub_url: str) -> dict[str, object]:
+class _BridgeArgs(TypedDict):
+    host: str
+    port: int
+    allowed_origins: list[str]
+
+
+def _bridge_args(bind: str, origins: tuple[str, ...], hub_url: str) -> _BridgeArgs:
     """The bridge's address and allowed origins from the options, or a usage error."""
     from card_reader.bridge import origin_of, parse_bind
 
@@ -217,4 +224,4 @@ def main() -> None:  # pragma: no cover - entry for `python -m card_reader.vcard
 
 if __name__ == "__main__":  # pragma: no cover
     logging.basicConfig()
-    sys.exit(main())
+    main()

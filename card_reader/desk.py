@@ -106,10 +106,12 @@ class DeskDaemon:
         try:
             blank = self._with_card(reader, is_blank)
         except Exception as exc:  # a refusal with its reason, not a crash
-            return self._refuse(reader, refusal_of(exc))
+            self._refuse(reader, refusal_of(exc))
+            return None
         if not blank:
-            return self._refuse(reader, Refused("card_not_blank", "this card is issued "
-                                                "already: insert a blank card"))
+            self._refuse(reader, Refused("card_not_blank", "this card is issued already: "
+                                         "insert a blank card"))
+            return None
         job = self._wait_for_job(reader)
         if job is None:
             return None

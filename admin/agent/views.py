@@ -217,7 +217,8 @@ def confirm() -> BaseResponse | str:
     try:
         order = sale.Order.from_form(request.args, options)
     except sale.BadOrder as bad:
-        return redirect(url_for("agent.sale_page", problem=bad.reason, **request.args), 303)
+        answers: dict[str, Any] = request.args.to_dict()  # each name's first value
+        return redirect(url_for("agent.sale_page", problem=bad.reason, **answers), 303)
     return _page("agent/confirm.html", needs_card=True, order=order,
                  key=secrets.token_urlsafe(18))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import overload
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
@@ -73,6 +74,14 @@ def currency_prefix() -> str:
 
 def currency_suffix() -> str:
     return _affixes()[1]
+
+
+@overload
+def _local(moment: dt.datetime | str) -> dt.datetime: ...
+
+
+@overload
+def _local(moment: dt.date) -> dt.date: ...
 
 
 def _local(moment: dt.datetime | dt.date | str) -> dt.datetime | dt.date:

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Response, g, redirect, request, url_for
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from backend.auth.principal import Principal
 from backend.auth.principal import resolve as resolve_token
@@ -32,7 +33,7 @@ class Gone(HTTPException):
         super().__init__()
         self.target = target
 
-    def get_response(self, environ: Any = None, scope: Any = None) -> Response:
+    def get_response(self, environ: Any = None, scope: Any = None) -> BaseResponse:
         if request.headers.get("HX-Request"):
             response = Response(status=204)
             response.headers["HX-Redirect"] = self.target
@@ -76,11 +77,11 @@ def staff_principal(roles: tuple[str, ...]) -> Principal | None:
     return principal
 
 
-def set_cookie(response: Response, name: str, token: str, max_age: int | None = None) -> None:
+def set_cookie(response: BaseResponse, name: str, token: str, max_age: int | None = None) -> None:
     response.set_cookie(name, token, max_age=max_age, httponly=True, samesite="Strict",
                         secure=request.is_secure, path="/")
 
 
-def clear_cookie(response: Response, name: str) -> None:
+def clear_cookie(response: BaseResponse, name: str) -> None:
     response.delete_cookie(name, path="/", httponly=True, samesite="Strict",
                            secure=request.is_secure)

@@ -29,8 +29,9 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Response, abort, current_app, g, request, session, url_for
+from flask import abort, current_app, g, request, session, url_for
 from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response as BaseResponse
 
 from admin.common.sessions import STAFF_COOKIE, Gone, clear_cookie, resolve
 from backend.auth.principal import Principal
@@ -66,7 +67,7 @@ def signed_in() -> Principal | None:
 class TimedOut(Gone):
     """Idle too long: back to the sign-in, and this browser forgets the staff cookie."""
 
-    def get_response(self, environ: Any = None, scope: Any = None) -> Response:
+    def get_response(self, environ: Any = None, scope: Any = None) -> BaseResponse:
         response = super().get_response(environ, scope)
         clear_cookie(response, STAFF_COOKIE)
         session.pop(SEEN_KEY, None)

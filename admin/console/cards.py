@@ -195,7 +195,7 @@ def card_replace(serial: str) -> Any:
     """Ask an enrolment desk for a new card; the old one is retired, with the reason
     chosen here, when the new card is made (and put on hold now, if asked)."""
     found, holder, purpose = _card_and_purpose(serial, "console.card_replace")
-    context = {"choices": revoke_choices(), "desks": _desks()}
+    context: dict[str, Any] = {"choices": revoke_choices(), "desks": _desks()}
     if request.method == "GET":
         return _shown("console/card_replace.html", found, holder, purpose, **context)
     reason = request.form.get("reason", "")

@@ -172,7 +172,8 @@ def citizen_death(citizen_id: int) -> Any:
     purpose = purposes.require("c", citizen_id, here)
     person = service.require_citizen(session(), citizen_id)
     shown = [(citizen_id, ["full_name", "birth_date"])]
-    context = {"person": person, "purpose_label": purposes.label("c", citizen_id),
+    context: dict[str, Any] = {"person": person,
+                               "purpose_label": purposes.label("c", citizen_id),
                "today": dt.date.today().isoformat()}
     if request.method == "GET":
         return reads.shown("console/death.html", purpose, shown, sent={}, **context)

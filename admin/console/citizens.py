@@ -88,6 +88,7 @@ def _purpose_page(kind: str, ident: int, endpoint: str, fallback: str) -> Any:
             purposes.choose(kind, ident, chosen)
             return redirect(target, 303)
         errors.append({"field": "purpose", "text": _("Choose why you are opening this record")})
+    assert request.view_args is not None  # set once a route matched, as this view's did
     return page("console/purpose.html", 400 if errors else 200, errors=errors, kind=kind,
                 ident=ident, action=url_for(endpoint, **request.view_args), next=target,
                 choices=purposes.choices(), checked=purposes.chosen_key(kind, ident))

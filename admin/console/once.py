@@ -27,8 +27,9 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import Response, redirect, request
+from flask import redirect, request
 from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
 
 from admin.console.blueprint import admin
 from backend.api.routing import commit
@@ -66,7 +67,7 @@ def _key() -> str:
     return key
 
 
-def claim() -> Response | None:
+def claim() -> BaseResponse | None:
     """Claim this submit's key. None: go ahead and make the change. A response: this
     submit was carried out already; answer it (the change is not made again)."""
     replay = idempotency.claim(session(), _scope(), _key(), _digest())

@@ -13,6 +13,7 @@ labels on screen are translated; the record keeps one wording).
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import session as browser
@@ -74,7 +75,8 @@ def require(kind: str, ident: int, here: str) -> str:
     if purpose is None:
         endpoint = "console.citizen_purpose" if kind == "c" else "console.household_purpose"
         key = "citizen_id" if kind == "c" else "household_id"
-        raise Gone(url_for(endpoint, **{key: ident}, next=here))
+        values: dict[str, Any] = {key: ident, "next": here}
+        raise Gone(url_for(endpoint, **values))
     return purpose
 
 

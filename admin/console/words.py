@@ -8,6 +8,7 @@ API's users or to read the audit log.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
 
@@ -85,7 +86,8 @@ class Problem:
     field: str | None = None  # the form field the refusal is about, if any
 
 
-REFUSALS: dict[Reason, tuple[object, object, str | None]] = {
+# Keyed by StrEnum: a programme module's own reason is looked up too (it gets GENERIC).
+REFUSALS: dict[StrEnum, tuple[object, object, str | None]] = {
     Reason.NOT_FOUND: (_l("Not found"), _l("It may have been typed wrongly. Go back and "
                                            "search again."), None),
     Reason.CARD_STATE_INVALID: (_l("The card is not in a state that allows this"),

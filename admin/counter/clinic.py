@@ -146,10 +146,12 @@ def clinic_due_answer() -> BaseResponse | tuple[str, int]:
     return redirect(url_for("counter.clinic_check"), 303)
 
 
-def _check_page(principal: Principal, errors: list[dict[str, str]] | None = None) -> str:
+def _check_page(principal: Principal,
+                errors: list[dict[str, str | None]] | None = None) -> str:
     given = _answers(principal)
     choices = {m.citizen_id: m for m in _patients(principal)}
-    patient = choices.get(given.get("patient"))
+    chosen = given.get("patient")
+    patient = choices.get(chosen) if chosen is not None else None
     cover = session().get(HealthAssignment, patient.citizen_id) if patient else None
     if patient is not None:
         read(principal, PURPOSE, ("full_name", "health_assignment"), patient.citizen_id)
@@ -175,8 +177,8 @@ def clinic_check() -> BaseResponse | str:
 def clinic_register() -> BaseResponse | tuple[str, int]:
     principal = card()
     key = request.form.get("key")
-    if finished(principal, key):
-        return redirect(finished(principal, key), 303)
+    if done := finished(principal, key):
+        return redirect(done, 303)
     given = _answers(principal)
     patient = given.get("patient")
     if patient not in {m.citizen_id for m in _patients(principal)} or given.get(

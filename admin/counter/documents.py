@@ -114,8 +114,8 @@ def documents_check() -> BaseResponse | str:
 def documents_issue() -> BaseResponse | tuple[str, int]:
     principal = card()
     key = request.form.get("key")
-    if finished(principal, key):
-        return redirect(finished(principal, key), 303)
+    if done := finished(principal, key):
+        return redirect(done, 303)
     given = answers(principal, FORM)
     if not _ready(given):
         return redirect(url_for("counter.documents"), 303)

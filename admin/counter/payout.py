@@ -200,8 +200,8 @@ def payout_check() -> BaseResponse | str:
 def payout_pay() -> BaseResponse | tuple[str, int]:
     principal = card()
     key = request.form.get("key")
-    if finished(principal, key):
-        return redirect(finished(principal, key), 303)
+    if done := finished(principal, key):
+        return redirect(done, 303)
     given = answers(principal, FORM)
     if not given.get("programme") or not isinstance(given.get("amount"), int):
         return redirect(url_for("counter.payout"), 303)

@@ -43,7 +43,8 @@ def load(principal: Principal) -> Record:
     db = session()
     person = service.require_citizen(db, principal.card.citizen_id)
     found = households.membership(db, person.id)
-    family, relationship, members = None, None, ()
+    family, relationship = None, None
+    members: tuple[Member, ...] = ()
     if found is not None:
         member, family = found
         relationship = member.relationship

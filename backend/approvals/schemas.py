@@ -124,7 +124,8 @@ def _jobs_of(db: Session, ids: Sequence[int]) -> dict[int, int]:
         return {}
     rows = db.execute(select(BulkJob.approval_id, func.max(BulkJob.id))
                       .where(BulkJob.approval_id.in_(ids)).group_by(BulkJob.approval_id))
-    return {approval_id: job_id for approval_id, job_id in rows}
+    # The column may be NULL, but not in these rows: each matched one of `ids`.
+    return {approval_id: job_id for approval_id, job_id in rows if approval_id is not None}
 
 
 def view(row: ApprovalRequest, principal: Principal | None, job_id: int | None,

@@ -37,6 +37,7 @@ from backend.approvals.kinds import CarriedOut, get_kind
 from backend.approvals.models import OPEN_STATUSES, ApprovalRequest
 from backend.audit import record
 from backend.auth.principal import Principal
+from backend.db import rowcount
 from backend.errors import ApiError
 from backend.reasons import Reason
 
@@ -206,12 +207,12 @@ def _decide(db: Session, request_id: int, principal: Principal, status: str, com
                               "decided_at": now}
     if status == "approved":  # the time to carry it out starts now
         values["expires_at"] = now + _expiry()
-    changed = db.execute(
+    changed = rowcount(db.execute(
         update(TABLE).where(TABLE.c.id == request_id, TABLE.c.status == "pending",
                             TABLE.c.maker != principal.subject, TABLE.c.expires_at > now,
                             (TABLE.c.assigned_to.is_(None))
                             | (TABLE.c.assigned_to == principal.subject))
-        .values(**values)).rowcount
+        .values(**values)))
     row = get_request(db, request_id)
     if changed != 1:  # someone decided, withdrew or re-assigned it meanwhile
         decision_for(row, principal, now).refuse()
@@ -245,10 +246,10 @@ def assign(db: Session, request_id: int, principal: Principal, to: str,
     if account is None or not account.enabled or account.role != "admin":
         raise ApiError(Reason.ASSIGNEE_INVALID, f"{username} is not an enabled admin account",
                        422, {"to": username})
-    changed = db.execute(update(TABLE).where(TABLE.c.id == request_id,
-                                             TABLE.c.status == "pending",
-                                             TABLE.c.maker != username)
-                         .values(assigned_to=username)).rowcount
+    changed = rowcount(db.execute(update(TABLE).where(TABLE.c.id == request_id,
+                                                      TABLE.c.status == "pending",
+                                                      TABLE.c.maker != username)
+                                  .values(assigned_to=username)))
     if changed != 1:
         raise ApiError(Reason.APPROVAL_NOT_PENDING, "this request changed meanwhile", 409)
     row = get_request(db, request_id)
@@ -268,10 +269,10 @@ def cancel(db: Session, request_id: int, principal: Principal, comment: str = ""
     if row.status not in OPEN_STATUSES:
         raise ApiError(Reason.APPROVAL_NOT_PENDING, f"this request is {row.status}; it can "
                        "no longer be withdrawn", 409)
-    changed = db.execute(update(TABLE).where(TABLE.c.id == request_id,
-                                             TABLE.c.status.in_(OPEN_STATUSES),
-                                             TABLE.c.maker == principal.subject)
-                         .values(status="cancelled", closed_at=now)).rowcount
+    changed = rowcount(db.execute(update(TABLE).where(TABLE.c.id == request_id,
+                                                      TABLE.c.status.in_(OPEN_STATUSES),
+                                                      TABLE.c.maker == principal.subject)
+                                  .values(status="cancelled", closed_at=now)))
     if changed != 1:
         raise ApiError(Reason.APPROVAL_NOT_PENDING, "this request changed meanwhile", 409)
     row = get_request(db, request_id)
@@ -288,10 +289,10 @@ def expire_due(db: Session, now: dt.datetime | None = None) -> list[int]:
                      .order_by(TABLE.c.id)).scalars().all()
     expired = []
     for request_id in due:
-        changed = db.execute(update(TABLE).where(TABLE.c.id == request_id,
-                                                 TABLE.c.status.in_(OPEN_STATUSES),
-                                                 TABLE.c.expires_at <= now)
-                             .values(status="expired", closed_at=now)).rowcount
+        changed = rowcount(db.execute(update(TABLE).where(TABLE.c.id == request_id,
+                                                          TABLE.c.status.in_(OPEN_STATUSES),
+                                                          TABLE.c.expires_at <= now)
+                                      .values(status="expired", closed_at=now)))
         if changed == 1:
             expired.append(request_id)
             record(db, action="approval.expire", subject_type="approval",
@@ -343,12 +344,12 @@ def carry_out(db: Session, request_id: int, principal: Principal, *, kind: str |
     if as_utc(row.expires_at) <= now:
         raise ApiError(Reason.APPROVAL_EXPIRED, "the approval has expired; ask again", 409)
     check_binding(row, payload)
-    changed = db.execute(update(TABLE).where(TABLE.c.id == request_id,
-                                             TABLE.c.status == "approved",
-                                             TABLE.c.payload_hash == row.payload_hash,
-                                             TABLE.c.expires_at > now)
-                         .values(status="carried_out", carried_out_at=now,
-                                 carried_out_by=principal.subject)).rowcount
+    changed = rowcount(db.execute(update(TABLE).where(TABLE.c.id == request_id,
+                                                      TABLE.c.status == "approved",
+                                                      TABLE.c.payload_hash == row.payload_hash,
+                                                      TABLE.c.expires_at > now)
+                                  .values(status="carried_out", carried_out_at=now,
+                                          carried_out_by=principal.subject)))
     if changed != 1:
         raise ApiError(Reason.APPROVAL_NOT_APPROVED, "this request changed meanwhile", 409)
     row = get_request(db, request_id)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from backend.audit.append import as_json
 from backend.audit.sequencer import ENQUEUE, TRY_SEQUENCE, queues_in_database
+from backend.db import driver_connection
 
 STASH = "satukartu.audit.stash"
 _STATEMENTS = f"{ENQUEUE}; COMMIT; {TRY_SEQUENCE}"
@@ -65,7 +66,7 @@ def _send(conn: Connection, payload: str) -> tuple[int, int] | None:
     turns its failures into warnings, so an error here means the caller's
     transaction did not commit.
     """
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     cursor = psycopg.ClientCursor(raw)
     try:
         cursor.execute(_STATEMENTS, (payload,))
@@ -77,7 +78,9 @@ def _send(conn: Connection, payload: str) -> tuple[int, int] | None:
         raise DBAPIError.instance(ENQUEUE, (payload,), RuntimeError("not committed"),
                                   psycopg.Error, dialect=conn.dialect)
     cursor.nextset()
-    first, last = cursor.fetchone()
+    row = cursor.fetchone()
+    assert row is not None  # a function with OUT parameters returns exactly one row
+    first, last = row
     return None if first is None or first > last else (first, last)
 
 

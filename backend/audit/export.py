@@ -95,7 +95,8 @@ def export_jsonl(conn: Connection, span: Range, out: TextIO) -> int:
 
 
 def export_pdf(conn: Connection, span: Range, city: str) -> bytes:
-    rows, total, last_seq = [], 0, 0
+    rows: list[list[object]] = []
+    total, last_seq = 0, 0
     for row in records_in(conn, span):
         total += 1
         last_seq = row["seq"]

@@ -42,7 +42,7 @@ def _faces() -> tuple[str, str]:
 
 def table_report(title: str, facts: Sequence[tuple[str, str]], header: Sequence[str],
                  rows: Sequence[Sequence[object]], notes: Sequence[str] = (),
-                 widths: Sequence[float] | None = None) -> bytes:
+                 widths: Sequence[float | None] | None = None) -> bytes:
     """Title, a block of label/value facts, one table, closing notes; landscape A4."""
     regular, bold = _faces()
     small = ParagraphStyle("cell", fontName=regular, fontSize=7, leading=8.5)

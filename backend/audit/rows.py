@@ -17,6 +17,8 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection
 
+from backend.db import driver_connection
+
 Row = tuple[int, bytes, bytes, bytes, bytes, bytes]
 
 # PostgreSQL joins the canonical text itself with plain string functions (to_char
@@ -69,7 +71,7 @@ def read_chain(conn: Connection, first: int = 1, last: int | None = None) -> Ite
 def _postgresql(conn: Connection, where: str) -> Iterator[Row]:
     conn.exec_driver_sql("SET LOCAL DateStyle = 'ISO'")
     conn.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     with raw.cursor() as cursor, cursor.copy(_PG_COPY.format(where=where)) as copy:
         for block in copy:  # one COPY message per row
             line = bytes(block)
@@ -97,7 +99,7 @@ def _unescape(match: re.Match[bytes]) -> bytes:
 
 
 def _sqlite(conn: Connection, where: str) -> Iterator[Row]:
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     cursor = raw.execute(_SQLITE_SELECT.format(where=where))
     try:
         while batch := cursor.fetchmany(20000):

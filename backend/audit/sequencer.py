@@ -31,6 +31,7 @@ TRY_SEQUENCE = "SELECT first_seq, last_seq FROM audit_sequence(false)"
 _SEQUENCE = text("SELECT first_seq, last_seq FROM audit_sequence(:wait)")
 _HAS_QUEUE = text("SELECT to_regprocedure('audit_sequence(boolean)') IS NOT NULL")
 _ANY_QUEUED = text("SELECT EXISTS (SELECT 1 FROM audit_queue)")
+_QUEUED = text("SELECT count(*) FROM audit_queue")
 _STALE = text("SELECT count(*), min(at) FROM audit_queue "
               "WHERE at < clock_timestamp() - make_interval(secs => :seconds)")
 _queues: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
@@ -64,6 +65,14 @@ def settle(engine: Engine, *, lock_timeout_ms: int = 2000) -> tuple[int, int] | 
         log.warning("could not sequence the audit queue now", exc_info=True)
         return None
     return (first, last) if first is not None and first <= last else None
+
+
+def queued(conn: Connection) -> int:
+    """Records waiting in the queue now (0 where records are chained at commit): the
+    metric an operator watches, since a queue that grows means the sequencer is stuck."""
+    if not queues_in_database(conn):
+        return 0
+    return int(conn.execute(_QUEUED).scalar() or 0)
 
 
 def stale_queue(conn: Connection, seconds: int) -> tuple[int, datetime | None]:

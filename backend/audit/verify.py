@@ -224,7 +224,8 @@ def _against_chain(scan: Scan, heads: dict[int, set[bytes]]) -> list[Finding]:
         findings.append(Finding("truncated", scan.last_seq + 1,
                                 f"a checkpoint vouches for {beyond[-1]} records, the chain "
                                 f"ends at {scan.last_seq}", len(beyond)))
-    matching, mismatching = [0], []
+    matching: list[int] = [0]
+    mismatching: list[int] = []
     for size in sorted(s for s in heads if 0 < s <= scan.last_seq):
         stored = scan.at_sizes.get(size)
         if stored is None:

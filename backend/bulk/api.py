@@ -69,9 +69,9 @@ def bulk_revoke(body: BulkRevokeIn) -> BulkRevokeOut:
                                     note=body.note, approval_id=body.approval_id)
     approval = (approval_schemas.detail(session(), started.approval, _caller())
                 if started.approval is not None else None)
-    return BulkRevokeOut(outcome=started.outcome,  # type: ignore[arg-type]
+    return BulkRevokeOut(outcome=started.outcome,
                          job=JobOut.of(started.job) if started.job is not None else None,
-                         approval=approval)  # type: ignore[arg-type]
+                         approval=approval)
 
 
 @api.route("/jobs", summary="Bulk jobs, those at work first", auth=READERS, query=JobQuery,

@@ -23,6 +23,7 @@ from backend.approvals.service import require_admin
 from backend.audit import record
 from backend.auth.principal import Principal
 from backend.bulk.models import ACTIVE, RESUMABLE, BulkJob, BulkJobFailure
+from backend.db import rowcount
 from backend.errors import ApiError
 from backend.reasons import Reason
 
@@ -94,11 +95,11 @@ def cancel_job(db: Session, job_id: int, principal: Principal | None,
     job = get_job(db, job_id)
     if job.status == "cancelling":
         return job
-    changed = db.execute(update(JOBS).where(JOBS.c.id == job_id,
-                                            JOBS.c.status.in_(("queued", "running")))
-                         .values(status=case((JOBS.c.status == "queued", "cancelled"),
-                                             else_="cancelling"),
-                                 updated_at=now)).rowcount
+    changed = rowcount(db.execute(update(JOBS).where(JOBS.c.id == job_id,
+                                                     JOBS.c.status.in_(("queued", "running")))
+                                  .values(status=case((JOBS.c.status == "queued", "cancelled"),
+                                                      else_="cancelling"),
+                                          updated_at=now)))
     if changed != 1:
         raise ApiError(Reason.JOB_STATE_INVALID, f"this job is {job.status}; only a queued "
                        "or running job is cancelled", 409, {"status": job.status})
@@ -119,9 +120,9 @@ def resume_job(db: Session, job_id: int, principal: Principal | None, *, send: b
         raise ApiError(Reason.JOB_STATE_INVALID, f"this job is {job.status}; there is "
                        "nothing to resume", 409, {"status": job.status})
     if job.status in RESUMABLE:
-        changed = db.execute(update(JOBS).where(JOBS.c.id == job_id,
-                                                JOBS.c.status.in_(RESUMABLE))
-                             .values(status="queued", message="", updated_at=now)).rowcount
+        changed = rowcount(db.execute(update(JOBS).where(JOBS.c.id == job_id,
+                                                         JOBS.c.status.in_(RESUMABLE))
+                                      .values(status="queued", message="", updated_at=now)))
         if changed != 1:
             raise ApiError(Reason.JOB_STATE_INVALID, "this job changed meanwhile", 409)
     if send:

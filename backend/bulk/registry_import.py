@@ -18,7 +18,7 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -61,7 +61,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def store_file(source: BinaryIO, name: str) -> dict[str, Any]:
+def store_file(source: IO[bytes], name: str) -> dict[str, Any]:
     """Copy a registry file into the approval files folder under its SHA-256; the
     payload of a `registry.import` request for it."""
     folder = files_dir()
@@ -141,7 +141,7 @@ kinds.register(kinds.Kind(name=KIND, title="Import a registry file", normalise=n
                           describe=describe, carry_out=_carry_out))
 
 
-def request_import(db: Session, source: BinaryIO, name: str, principal: Principal, *,
+def request_import(db: Session, source: IO[bytes], name: str, principal: Principal, *,
                    note: str = "") -> ApprovalRequest:
     """Store a registry file and ask a second admin to approve importing it."""
     from backend.approvals import service

@@ -24,6 +24,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -90,7 +91,8 @@ def job_kind(name: str) -> BatchKind | WholeKind:
 class JobRefused(Exception):
     """The job is not what was approved (or needs an approval it lacks): it stops."""
 
-    def __init__(self, reason: Reason, message: str) -> None:
+    def __init__(self, reason: Reason | StrEnum, message: str) -> None:
+        """`reason` may be a programme module's own, passed on from its `ApiError`."""
         super().__init__(message)
         self.reason = reason
         self.message = message

@@ -131,6 +131,7 @@ def _admit_stepwise(conn: Connection, key_ref: str, params: dict[str, Any],
               and card.fingerprint == params["fingerprint"]
               and not (key_ref == TAP_KEY and card.tap_locked))
     if opened:
+        assert card is not None  # `opened` holds only for a card found
         conn.execute(insert(card_sessions).values(new.row(card.id)))
     found = dict(card._mapping) if card is not None else {
         "id": None, "serial": None, "citizen_id": None, "status": None, "tap_locked": None,

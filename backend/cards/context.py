@@ -33,7 +33,7 @@ class CardsState:
         with self._lock:
             if not self._trust:
                 self._trust = TrustStore.from_directory(self.settings["CA_DIR"])
-            return self._trust  # type: ignore[return-value]
+            return self._trust
 
     def issuing_ca(self) -> IssuingCA:
         if self._issuing is None:

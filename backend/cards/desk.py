@@ -44,6 +44,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -347,7 +348,8 @@ def _check_new_keys(public_keys: dict[str, ec.EllipticCurvePublicKey],
                     made: dict[str, x509.Certificate]) -> None:
     if not public_keys:
         raise ApiError(Reason.VALIDATION_FAILED, "send the public key of 9A, 9E or both")
-    seen = [cert.public_key() for cert in made.values()]
+    # Each certificate of this attempt was made for a P-256 key, checked as below.
+    seen = [cast(ec.EllipticCurvePublicKey, cert.public_key()) for cert in made.values()]
     for ref, key in sorted(public_keys.items()):
         if ref not in KEY_REFS:
             raise ApiError(Reason.VALIDATION_FAILED, f"no key {ref} is issued (9A, 9E)")

@@ -249,7 +249,8 @@ def certify_job(job_id: int, body: DeskCertifyIn) -> DeskCertifyOut:
     """9A and 9E together or each on its own (the card makes them one after the other);
     the job is keys_certified once both are."""
     acting = _desk()
-    keys = {ref: _public_key(ref, text) for ref, text in body.public_keys.items()}
+    keys: dict[str, ec.EllipticCurvePublicKey] = {
+        ref: _public_key(ref, text) for ref, text in body.public_keys.items()}
     made = desk.certify_keys(session(), job_id, acting, card_uuid=body.card_uuid,
                              public_keys=keys, ca=lifecycle.issuing_ca())
     job = desk.get_job(session(), job_id)

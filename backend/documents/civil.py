@@ -57,11 +57,11 @@ def family_content(session: Session, citizen_id: int) -> dict[str, Any]:
     if household is None:
         raise ApiError(Reason.NOT_ELIGIBLE, "the citizen is on no family card", 422,
                        {"eligibility": "no_household"})
-    rows = session.execute(
+    rows = sorted(session.execute(
         select(Citizen, HouseholdMember.relationship)
         .join(HouseholdMember, HouseholdMember.citizen_id == Citizen.id)
-        .where(HouseholdMember.household_id == household.id)).all()
-    rows.sort(key=lambda r: (RELATION_ORDER.get(r[1], 9), r[0].birth_date, r[0].id))
+        .where(HouseholdMember.household_id == household.id)).all(),
+        key=lambda r: (RELATION_ORDER.get(r[1], 9), r[0].birth_date, r[0].id))
     members = [{**_person(c), "relationship": rel} for c, rel in rows]
     head = next((m for m in members if m["relationship"] == "head"), members[0])
     return {

@@ -204,7 +204,7 @@ def _totals(k: render.Kit, rows: list[list[str]], width: float) -> Table:
 
 
 def _qr_block(k: render.Kit, page: Page, width: float) -> Table:
-    cells = [[render.qr(page.verify_url, 30 * mm)],
+    cells: list[list[Any]] = [[render.qr(page.verify_url, 30 * mm)],
              [k.p("Periksa keaslian struk / verify:", k.small)],
              [k.p(page.verify_url, k.small)], [k.p(page.fingerprint, k.small)]]
     table = Table(cells, colWidths=[width])

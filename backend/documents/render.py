@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from xml.sax.saxutils import escape
 
 from reportlab.graphics.barcode.qr import QrCodeWidget
@@ -27,6 +27,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import registerFontFamily
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Flowable,
@@ -147,7 +148,8 @@ def _thai_word(word: str, thai: str) -> str:
 
 
 def _covers(font_name: str, text: str) -> bool:
-    glyphs = pdfmetrics.getFont(font_name).face.charToGlyph
+    # `getFont` is typed as returning a Type 1 `Font`; the faces here are TrueType.
+    glyphs = cast(TTFont, pdfmetrics.getFont(font_name)).face.charToGlyph
     return all(ord(c) in glyphs for c in text)
 
 

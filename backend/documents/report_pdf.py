@@ -63,8 +63,9 @@ def bars(k: render.Kit, labels: Sequence[str], granted: Sequence[int],
     """Granted beside spent, per label: the month's money in and out, at a glance."""
     drawing = Drawing(CHART_WIDTH, height)
     chart = VerticalBarChart()
-    chart.x, chart.y, chart.width, chart.height = 18 * mm, 14 * mm, CHART_WIDTH - 50 * mm, \
-        height - 18 * mm
+    # reportlab takes any number for a widget's place and size; its stubs say int.
+    chart.x, chart.y, chart.width, chart.height = (
+        18 * mm, 14 * mm, CHART_WIDTH - 50 * mm, height - 18 * mm)  # type: ignore[assignment]
     chart.data = [list(granted), list(spent)]
     chart.categoryAxis.categoryNames = list(labels)
     chart.categoryAxis.labels.fontName = k.face.regular
@@ -85,7 +86,7 @@ def bars(k: render.Kit, labels: Sequence[str], granted: Sequence[int],
 
 def _legend(k: render.Kit, x: float, y: float) -> Legend:
     legend = Legend()
-    legend.x, legend.y = x, y
+    legend.x, legend.y = x, y  # type: ignore[assignment]  # any number; the stubs say int
     legend.fontName, legend.fontSize = k.face.regular, 7
     legend.colorNamePairs = [(GRANTED_COLOUR, "Disalurkan"), (SPENT_COLOUR, "Dibelanjakan")]
     legend.alignment = "right"
@@ -97,8 +98,9 @@ def rates(k: render.Kit, labels: Sequence[str], values: Sequence[float]) -> Draw
     height = 12 * mm + 7 * mm * max(1, len(labels))
     drawing = Drawing(CHART_WIDTH, height)
     chart = HorizontalBarChart()
-    chart.x, chart.y, chart.width, chart.height = 45 * mm, 8 * mm, CHART_WIDTH - 60 * mm, \
-        height - 12 * mm
+    # Any number here too; the stubs say int.
+    chart.x, chart.y, chart.width, chart.height = (
+        45 * mm, 8 * mm, CHART_WIDTH - 60 * mm, height - 12 * mm)  # type: ignore[assignment]
     chart.data = [list(values)]
     chart.categoryAxis.categoryNames = list(labels)
     chart.categoryAxis.labels.fontName = k.face.regular

@@ -80,7 +80,9 @@ class ShapedFace(TTFont):
 
     def _glyph_names(self) -> dict[int, str]:
         font = self.hbFont()
-        return {gid: font.glyph_to_string(gid) for gid in range(self.hbFace.glyph_count)}
+        # `hbFace` raises rather than return None; the stubs type it optional.
+        count = self.hbFace.glyph_count  # type: ignore[union-attr]
+        return {gid: font.glyph_to_string(gid) for gid in range(count)}
 
     def _text_of(self, code: int, names: dict[int, str]) -> str:
         if code not in PRIVATE_USE:

@@ -20,6 +20,8 @@ import base64
 import binascii
 import hmac
 import re
+from collections.abc import Collection
+from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote
 
@@ -57,7 +59,7 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 class OAuthApiError(ApiError):
     """A token-endpoint refusal: RFC 6749's body plus our reason (see the module doc)."""
 
-    def __init__(self, reason: Reason, oauth_error: str, message: str, status: int,
+    def __init__(self, reason: Reason | StrEnum, oauth_error: str, message: str, status: int,
                  headers: dict[str, str] | None = None) -> None:
         super().__init__(reason, message, status, headers={**_NO_STORE, **(headers or {})})
         self.oauth_error = oauth_error
@@ -80,10 +82,12 @@ class TerminalClient(ClientMixin):
     def get_client_id(self) -> str:
         return self.terminal.client_id
 
-    def get_default_redirect_uri(self) -> None:
+    # No redirect URI: the client credentials grant never asks for one. The stubs type the
+    # answer str, where Authlib takes None for none.
+    def get_default_redirect_uri(self) -> None:  # type: ignore[override]
         return None
 
-    def get_allowed_scope(self, scope: str) -> str:
+    def get_allowed_scope(self, scope: Collection[str] | str) -> str:
         return self.terminal.kind
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
@@ -109,6 +113,7 @@ class TerminalCredentialsGrant(grants.ClientCredentialsGrant):
 
     def validate_token_request(self) -> None:
         client = self.authenticate_token_endpoint_client()
+        assert isinstance(client, TerminalClient)  # `_query_client` makes every client
         if not client.terminal.enabled:
             raise TerminalDisabled(description="This terminal is disabled.",
                                    status_code=_client_error_status(self.request))
@@ -116,8 +121,11 @@ class TerminalCredentialsGrant(grants.ClientCredentialsGrant):
         self.validate_requested_scope()
 
     def validate_requested_scope(self) -> None:
-        asked = set((self.request.payload.scope or "").split())
-        if asked and asked != {self.request.client.terminal.kind}:
+        payload, client = self.request.payload, self.request.client
+        # Authlib reads the payload before it picks the grant; the client is set above.
+        assert payload is not None and isinstance(client, TerminalClient)
+        asked = set((payload.scope or "").split())
+        if asked and asked != {client.terminal.kind}:
             raise InvalidScopeError(description="A terminal's scope is its kind.")
 
 
@@ -125,7 +133,7 @@ class HubAuthorizationServer(AuthorizationServer):
     def handle_error_response(self, req: Any, error: OAuth2Error) -> Response:
         status, body, headers = error(self.get_error_uri(req, error))
         fields = dict(body)
-        reason = getattr(error, "reason", None) or _REASONS.get(error.error,
+        reason = getattr(error, "reason", None) or _REASONS.get(error.error or "",
                                                                 Reason.INVALID_REQUEST)
         message = fields.get("error_description", "")
         if reason == Reason.INVALID_CLIENT:
@@ -140,7 +148,8 @@ def make_server(app: Flask) -> HubAuthorizationServer:
     server = HubAuthorizationServer()
     server.init_app(app, query_client=_query_client, save_token=_save_token)
     server.register_grant(TerminalCredentialsGrant)
-    server.register_token_generator("default", _generate_token)
+    # Authlib takes any callable of this shape; the stubs ask for its BearerTokenGenerator.
+    server.register_token_generator("default", _generate_token)  # type: ignore[arg-type]
     return server
 
 
@@ -162,7 +171,9 @@ def token_response() -> Response:
         raise OAuthApiError(Reason.INSECURE_TRANSPORT, "invalid_request",
                             "the token endpoint needs HTTPS", 400)
     if request.values.get("grant_type") != GRANT_TYPE:
-        return server.create_token_response()  # Authlib names what is wrong with the grant
+        # Authlib names what is wrong with the grant. The Flask server answers a Response;
+        # the stubs give the base class's (status, body, headers).
+        return server.create_token_response()  # type: ignore[return-value]
     client_id, secret = _claimed_credentials()
     key = ratelimit.Key(ratelimit.TERMINAL_REALM, client_id,
                         ratelimit.source_key(request.remote_addr))
@@ -178,7 +189,7 @@ def token_response() -> Response:
             # Not a guess (even with a bad scope or a disabled terminal): give it back.
             ratelimit.settle_success(counting, key, ratelimit.TERMINAL_POLICY)
     try:
-        return server.create_token_response()
+        return server.create_token_response()  # type: ignore[return-value]  # as above
     except OAuthApiError as error:
         error.details = {"client_id": key.account}  # for the audit record, not the client
         raise
@@ -214,8 +225,9 @@ def _secret_is_right(counting: Session, client_id: str, secret: str | None) -> b
     """The check Authlib makes next, made here while the try's count is held."""
     terminal = counting.execute(select(Terminal).where(
         Terminal.client_id == client_id)).scalar_one_or_none()
-    return bool(secret) and terminal is not None and \
-        TerminalClient(terminal).check_client_secret(secret)
+    if not secret or terminal is None:
+        return False
+    return TerminalClient(terminal).check_client_secret(secret)
 
 
 def _invalid_request(message: str) -> OAuthApiError:

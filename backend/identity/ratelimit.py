@@ -45,6 +45,7 @@ from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from backend.db import rowcount
 from backend.errors import ApiError
 from backend.identity.models import AuthThrottle
 from backend.reasons import Reason
@@ -159,7 +160,7 @@ def unlock(session: Session, realm: str, account: str) -> int:
     """Lift every lock and the hold on one account (an admin's decision); known sources stay."""
     result = session.execute(update(_T).where(_T.c.realm == realm, _T.c.account == account)
                              .values(failures=0, locked_until=None, held=False))
-    return result.rowcount or 0
+    return rowcount(result) or 0
 
 
 def prune(session: Session, policy: Policy, now: dt.datetime | None = None) -> int:
@@ -169,7 +170,7 @@ def prune(session: Session, policy: Policy, now: dt.datetime | None = None) -> i
     result = session.execute(_T.delete().where(
         _T.c.held.is_(False), _T.c.last_success_at.is_(None), _T.c.window_started_at < cutoff,
         or_(_T.c.locked_until.is_(None), _T.c.locked_until < now)))
-    return result.rowcount or 0
+    return rowcount(result) or 0
 
 
 def is_held(session: Session, realm: str, account: str) -> bool:

@@ -38,6 +38,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from backend.auth.principal import Principal
+from backend.db import rowcount
 from backend.identity import events
 from backend.identity.models import StaffAccount
 
@@ -137,7 +138,7 @@ def accept(session: Session, account_id: int, step: int) -> bool:
         update(StaffAccount).where(StaffAccount.id == account_id, or_(
             StaffAccount.totp_last_step.is_(None), StaffAccount.totp_last_step < step))
         .values(totp_last_step=step))
-    return taken.rowcount == 1
+    return rowcount(taken) == 1
 
 
 def verify(session: Session, account_id: int, stored: str, code: str | None,

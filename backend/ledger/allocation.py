@@ -15,11 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Date,
     Select,
     String,
+    Subquery,
     and_,
     cast,
     exists,
@@ -157,7 +160,7 @@ class GrantBatch:
     low: int
     high: int
 
-    def owner(self, column):  # type: ignore[no-untyped-def]
+    def owner(self, column: Any) -> ColumnElement[bool]:
         """The beneficiary's account, looked up within the batch's id range (an index
         range scan of the batch's accounts, not a pass over every account)."""
         return and_(ACCOUNTS.c.programme == self.programme, ACCOUNTS.c.purse == self.purse,
@@ -165,7 +168,7 @@ class GrantBatch:
                     ACCOUNTS.c.owner_id <= self.high, ACCOUNTS.c.owner_ref == column)
 
 
-def _grant_rows(batch: GrantBatch, eligible):  # type: ignore[no-untyped-def]
+def _grant_rows(batch: GrantBatch, eligible: Subquery) -> tuple[Select, list[str]]:
     """INSERT INTO ledger_grants ... SELECT from the module's select, existing ones kept."""
     rows = (select(literal(batch.programme), literal(batch.purse), literal(batch.period),
                    literal(batch.holder), cast(eligible.c.beneficiary_id, String(64)),
@@ -261,5 +264,5 @@ def _close_entry(sess: Session, batch: GrantBatch, count: int, total: int) -> No
         created_at=postings.entry_clock(sess)))
 
 
-def _insert_for(sess: Session):  # type: ignore[no-untyped-def]
+def _insert_for(sess: Session) -> Callable[..., Any]:
     return postgresql.insert if sess.get_bind().dialect.name == "postgresql" else sqlite.insert

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
+from typing import Any
 
 import click
 
@@ -102,9 +103,10 @@ def balance_command(programme: str, purse: str | None, citizen_id: int | None,
             raise click.ClickException(f"{exc.reason.value}: {exc.message}") from exc
         purse = purse or _only_purse(programme)
         account = postings.find_account(sess, programme, purse, owner)
-        answer = {"programme": programme, "purse": purse, "owner": owner.__dict__,
-                  "balance": postings.balance_of(sess, account),
-                  "recent": postings.recent_lines(sess, account, 10)}
+        answer: dict[str, Any] = {
+            "programme": programme, "purse": purse, "owner": owner.__dict__,
+            "balance": postings.balance_of(sess, account),
+            "recent": postings.recent_lines(sess, account, 10)}
     if as_json:
         click.echo(json.dumps(answer, indent=2, default=str))
         return

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
@@ -161,7 +161,7 @@ def post(sess: Session, entry: Entry, legs: Sequence[tuple[int, int]],
     return entry_id, after
 
 
-def _refuse_debit(sess: Session, account_id: int, amount: int, today: date) -> None:
+def _refuse_debit(sess: Session, account_id: int, amount: int, today: date) -> NoReturn:
     row = sess.execute(select(ACCOUNTS.c.balance, ACCOUNTS.c.expires_on)
                        .where(ACCOUNTS.c.id == account_id)).one()
     if row.expires_on is not None and row.expires_on < today and row.balance > 0:

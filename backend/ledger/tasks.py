@@ -46,7 +46,7 @@ def allocate_task(programme: str, purse: str, period: str) -> dict[str, int]:
     module = modules().get(programme)
     allocation = next((a for a in module.allocations if a.purse == purse), None) \
         if module is not None else None
-    if allocation is None:  # turned off (or gone) since the task was queued: nothing due
+    if module is None or allocation is None:  # turned off (or gone) since it was queued
         log.warning("allocation %s/%s %s skipped: the programme is not enabled or has no "
                     "such allocation", programme, purse, period)
         return {"granted": 0, "amount": 0, "batches": 0}

@@ -7,6 +7,7 @@ the caller may pass a `process_revision_directives` hook in the config's attribu
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from backend.db import Base, make_engine
 from backend.migrations.compare import options
@@ -30,7 +31,7 @@ def run() -> None:
     engine.dispose()
 
 
-def _migrate(connection) -> None:  # type: ignore[no-untyped-def]
+def _migrate(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=connection.dialect.name == "sqlite",
                       process_revision_directives=context.config.attributes.get(

@@ -148,7 +148,7 @@ def apply_payload(db: Session, payload: Mapping[str, Any], *, principal: Princip
 
 # the change ------------------------------------------------------------------------------
 def apply_change(db: Session, key: str, *, enabled: bool | None,
-                 parameters: Mapping[str, str | None], principal: Principal,
+                 parameters: Mapping[str, str | int | None], principal: Principal,
                  approval_id: int | None = None) -> None:
     """Enable or disable programme `key` (`enabled`; None leaves it) and set its
     parameters (`parameters`: name -> text as the city would write it, or None to go

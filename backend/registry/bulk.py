@@ -54,14 +54,14 @@ def indexes_built_after(conn: Connection, tables: Sequence[str] = TABLES) -> Ite
     keys = conn.execute(_FOREIGN_KEYS, {"tables": names}).all()
     uniques = conn.execute(_UNIQUES, {"tables": names}).all()
     indexes = conn.execute(_INDEXES, {"tables": names}).all()
-    for table, name, _definition in keys + uniques:
+    for table, name, _definition in [*keys, *uniques]:
         conn.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
     for index, _definition in indexes:
         conn.exec_driver_sql(f"DROP INDEX {index}")
     yield
     for _index, definition in indexes:
         conn.exec_driver_sql(definition)
-    for table, name, definition in uniques + keys:
+    for table, name, definition in [*uniques, *keys]:
         conn.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
 
 

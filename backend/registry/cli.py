@@ -7,10 +7,17 @@ import getpass
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from backend.registry import csvformat
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from backend.auth.principal import Principal
+    from backend.registry.history import Actor
 
 _FORMAT = "\n\n".join("\b\n" + part for part in
                       (csvformat.__doc__ or "").split("\n\n")[1:])
@@ -32,7 +39,7 @@ def _user() -> str:
         return "unknown"
 
 
-def _actor():  # type: ignore[no-untyped-def]
+def _actor() -> Actor:
     from backend.registry.history import Actor
 
     return Actor("system", f"cli:{_user()}")
@@ -55,7 +62,7 @@ def import_command(file: Path, progress: bool | None) -> None:
         _import(app, file, sys.stderr.isatty() if progress is None else progress)
 
 
-def _import(app, file: Path, show_progress: bool) -> None:  # type: ignore[no-untyped-def]
+def _import(app: Flask, file: Path, show_progress: bool) -> None:
     from backend.registry.importer import ImportFailed, import_csv
 
     engine = app.extensions["satukartu.db"].engine
@@ -191,7 +198,7 @@ def citizen_find(query: str, purpose: str, page: int, per_page: int, as_json: bo
         raise SystemExit(1)
 
 
-def _console_principal():  # type: ignore[no-untyped-def]
+def _console_principal() -> Principal:
     """Who reads at the console, as the audit log names them (as `card` commands do)."""
     from backend.auth.principal import Principal
 

@@ -35,6 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from backend.db import driver_connection
 from backend.registry import bulk, trail
 from backend.registry.csvformat import (
     STAGED,
@@ -210,7 +211,7 @@ def _stage(conn: Connection, source: Path, formats: Sequence[str], report: Impor
 
 
 def _copy(conn: Connection, rows: Iterator[tuple[Any, ...]]) -> None:
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = driver_connection(conn).cursor()
     with cursor.copy(f"COPY {STAGING} ({', '.join(STAGED)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
@@ -219,7 +220,7 @@ def _copy(conn: Connection, rows: Iterator[tuple[Any, ...]]) -> None:
 
 
 def _executemany(conn: Connection, rows: Iterator[tuple[Any, ...]]) -> None:
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = driver_connection(conn).cursor()
     # Constant names only: the staging table and its columns, never row data.
     statement = (f"INSERT INTO {STAGING} ({', '.join(STAGED)}) "  # noqa: S608
                  f"VALUES ({', '.join('?' * len(STAGED))})")

@@ -208,7 +208,7 @@ def search(sess: Session, *, number: str | None, name: str | None, page: int,
 
 
 def search_statement(dialect: str, *, number: str | None, name: str | None, page: int,
-                     per_page: int) -> Select[tuple[Citizen]]:
+                     per_page: int) -> Select[Citizen]:
     """The whole search as one statement: a page and one row more (which says more
     follow).
 
@@ -233,7 +233,7 @@ def search_statement(dialect: str, *, number: str | None, name: str | None, page
     return query.order_by(order).offset((page - 1) * per_page).limit(per_page + 1)
 
 
-def _among_first(name: str, page: int, per_page: int, window: int) -> Select[tuple[Citizen]]:
+def _among_first(name: str, page: int, per_page: int, window: int) -> Select[Citizen]:
     """The page (and one more) of people matching `name` among the first `window` by id."""
     first = select(Citizen).order_by(Citizen.id).limit(window).subquery()
     people = aliased(Citizen, first)

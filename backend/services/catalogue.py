@@ -197,9 +197,9 @@ def _parameters(enabled: tuple[str, ...], config: Mapping[str, Any],
         if not name.startswith(ENV_PREFIX):
             continue
         rest = name[len(ENV_PREFIX):].lower()
-        key = next((k for k in longest_first if rest.startswith(k + "_")), None)
-        if key is not None:
-            params[key][rest[len(key) + 1:]] = value
+        owner = next((k for k in longest_first if rest.startswith(k + "_")), None)
+        if owner is not None:
+            params[owner][rest[len(owner) + 1:]] = value
     for key, values in (config.get("SERVICE_PARAMS") or {}).items():
         if key in params:
             params[key].update({k: _text(v) for k, v in values.items()})

@@ -42,6 +42,7 @@ def perform(principal: Principal, key: str, action_name: str, key_header: str | 
     sess = session()
     scope = f"{principal.kind}:{principal.terminal_id or principal.subject}"
     if action.mutating:
+        assert key_header is not None  # check_shape refused a mutating call without one
         digest = idempotency.request_hash(key, action_name, citizen_id,
                                           data.model_dump(mode="json"))
         replay = idempotency.claim(sess, scope, key_header, digest)
@@ -53,6 +54,7 @@ def perform(principal: Principal, key: str, action_name: str, key_header: str | 
     answer = _run(module, action, ctx, data)
     _audit(module, action_name, action, principal, citizen_id, answer)
     if action.mutating:
+        assert key_header is not None  # (as above)
         idempotency.remember(sess, scope, key_header, 200, answer)
     return dict(answer), 200
 

@@ -361,7 +361,7 @@ def _python_households(sess: Session, module: ServiceModule, allocation: Allocat
 def _explained(sess: Session, module: ServiceModule, day: dt.date, holder: str,
                mismatch: Mismatch) -> Mismatch:
     """The mismatch with the Python decision of its citizen (a household's head)."""
-    citizen = mismatch.beneficiary_id
+    citizen: int | None = mismatch.beneficiary_id
     if holder == "household":
         citizen = sess.execute(select(HOUSEHOLDS.c.head_citizen_id).where(
             HOUSEHOLDS.c.id == mismatch.beneficiary_id)).scalar()
@@ -422,7 +422,10 @@ def _session_of(app_or_session: Flask | Session) -> Session:
 
     from backend.db import session
 
-    if not has_app_context() or current_app._get_current_object() is not app_or_session:
+    # `current_app` is a proxy; Flask types it as the app itself, without the proxy's API.
+    if not has_app_context() or (
+            current_app._get_current_object()  # type: ignore[attr-defined]
+            is not app_or_session):
         raise RuntimeError("call it inside the app's context (the `app` fixture is)")
     return session()
 

@@ -74,7 +74,9 @@ def make_terminal(app: Flask, kind: str = "kiosk", *, name: str | None = None,
         headers=basic(client_id, secret), environ_base={"REMOTE_ADDR": address})
     if answer.status_code != 200:
         raise AssertionError(f"terminal token refused: {answer.status_code} {answer.json}")
-    return TerminalCredentials(terminal_id, client_id, secret, answer.json["access_token"])
+    token = answer.json
+    assert token is not None  # a 200 from the token endpoint is JSON
+    return TerminalCredentials(terminal_id, client_id, secret, token["access_token"])
 
 
 @pytest.fixture

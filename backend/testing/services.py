@@ -26,14 +26,14 @@ from sqlalchemy import text
 
 from backend.db import database, session
 from backend.ledger.allocation import Outcome, allocate
-from backend.services import Beneficiary, Period, Posting
+from backend.services import Beneficiary, HolderKind, Period, Posting
 from backend.services.catalogue import modules
 from backend.services.context import HubContext
 
 
 def holder_of(thing: Any) -> Beneficiary:
     """A registry row (Citizen or Household) as the ledger's beneficiary."""
-    kind = "household" if type(thing).__name__ == "Household" else "citizen"
+    kind: HolderKind = "household" if type(thing).__name__ == "Household" else "citizen"
     return Beneficiary(kind, thing.id)
 
 
