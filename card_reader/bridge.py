@@ -46,40 +46,34 @@ would make the hostile page same-origin with the bridge, so the browser would se
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
 import json
 import logging
-import queue
 import select
 import socket
 import socketserver
 import threading
 import time
-import traceback
 import urllib.parse
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
 from card_reader import piv, wire
+from card_reader.bridge_access import is_loopback_host, origin_of
 from card_reader.daemon import OneTimePin, Refused
+from card_reader.event_feed import EventFeed
+from card_reader.reader_unblock import ReaderUnblock
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7468
 KEEPALIVE_SECONDS = 15.0
-QUEUE_SIZE = 64  # events a subscriber may lag behind before it is dropped
-MAX_SUBSCRIBERS = 32
 MAX_BODY_BYTES = 1024
 WRITE_TIMEOUT = 10.0  # a stream that cannot take a few bytes for this long is dead
 POLL_SECONDS = 1.0  # how often an idle stream checks that its client is still there
 
-PROTOCOL_EVENTS = frozenset({"inserted", "session", "refused", "removed"})
-SESSION_FIELDS = tuple(wire.CardSession.__dataclass_fields__)
 PATHS = ("/events", "/state", "/pin", "/unblock")
-LOOPBACK_NAMES = ("localhost",)
 
 # The HTTP status of a refused PIN login; anything not listed is a refusal by the hub.
 PIN_STATUS = {
@@ -101,163 +95,6 @@ UNBLOCK_STATUS = {"no_card": 409, "card_removed": 409, "pin_format": 400,
 
 PinLogin = Callable[[OneTimePin], wire.CardSession]
 PinUnblock = Callable[[OneTimePin, OneTimePin], None]  # (PUK, new PIN)
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for `localhost` and for loopback IP literals (127.0.0.0/8, ::1)."""
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def parse_bind(value: str) -> tuple[str, int]:
-    """`HOST:PORT` (`[::1]:PORT` for IPv6) on a loopback host; ValueError otherwise."""
-    host, sep, port_text = value.strip().rpartition(":")
-    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ValueError(f"expected HOST:PORT, got {value!r}")
-    host = host.strip("[]")
-    if not is_loopback_host(host):
-        raise ValueError(f"{host} is not a loopback address: the bridge serves this PC's "
-                         "browser only (use 127.0.0.1, ::1 or localhost)")
-    return host, int(port_text)
-
-
-def origin_of(url: str) -> str:
-    """The origin a browser sends for pages under `url`: scheme://host[:port], no path."""
-    parts = urllib.parse.urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an http(s) URL: {url!r}")
-    host = parts.hostname  # lower-cased, without brackets
-    if ":" in host:
-        host = f"[{host}]"
-    default = {"http": 80, "https": 443}[parts.scheme]
-    port = f":{parts.port}" if parts.port not in (None, default) else ""
-    return f"{parts.scheme}://{host}{port}"
-
-
-def _frame(event: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(event, sort_keys=True).encode() + b"\n\n"
-
-
-class Subscription:
-    """One stream's bounded queue of encoded events; `closed` once dropped or stopped."""
-
-    def __init__(self, first: bytes, size: int) -> None:
-        self._queue: queue.Queue[bytes | None] = queue.Queue(size)
-        self._queue.put_nowait(first)
-        self.closed = False
-
-    def offer(self, frame: bytes) -> bool:
-        """Queue a frame; False when the subscriber lags too far behind."""
-        try:
-            self._queue.put_nowait(frame)
-        except queue.Full:
-            return False
-        return True
-
-    def get(self, timeout: float) -> bytes | None:
-        """The next frame, or None after `timeout` seconds or once closed."""
-        try:
-            return self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def close(self) -> None:
-        """Mark closed and wake the reader (whatever it had not sent is dropped)."""
-        self.closed = True
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        self._queue.put_nowait(None)
-
-
-class EventFeed:
-    """The daemon's events fanned out to every open stream, and the current state.
-
-    The daemon calls it as a sink; it keeps the protocol's events only (the stdout
-    sink has the rest). Each stream gets a bounded queue: a stream that falls
-    `queue_size` events behind is dropped rather than slowing the daemon, and its
-    page reconnects and starts again from the state.
-    """
-
-    def __init__(self, queue_size: int = QUEUE_SIZE,
-                 max_subscribers: int = MAX_SUBSCRIBERS) -> None:
-        self.queue_size = queue_size
-        self.max_subscribers = max_subscribers
-        self._lock = threading.Lock()
-        self._cards: dict[str, dict[str, Any] | None] = {}  # reader -> session, in order
-        self._subscribers: list[Subscription] = []
-        self._closed = False
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        self.publish(event)
-
-    def publish(self, event: dict[str, Any]) -> None:
-        """Update the state from one daemon event and queue it for every stream."""
-        kind = event.get("event")
-        if kind not in PROTOCOL_EVENTS:
-            return
-        frame = _frame(event)
-        with self._lock:
-            reader = str(event.get("reader"))
-            if kind == "inserted":
-                self._cards.pop(reader, None)
-                self._cards[reader] = None
-            elif kind == "session":
-                self._cards[reader] = {k: event.get(k) for k in SESSION_FIELDS}
-            elif kind == "removed":
-                self._cards.pop(reader, None)
-            for subscriber in list(self._subscribers):
-                if not subscriber.offer(frame):
-                    log.info("event stream dropped: too far behind",
-                             extra={"event": "bridge_stream_dropped"})
-                    self._drop(subscriber)
-
-    def state(self) -> dict[str, Any]:
-        """The `state` event: is a card in, and its session (the latest card's)."""
-        with self._lock:
-            return self._state()
-
-    def _state(self) -> dict[str, Any]:
-        if not self._cards:
-            return {"event": "state", "card": False, "reader": None, "session": None}
-        reader, session = next(reversed(self._cards.items()))
-        return {"event": "state", "card": True, "reader": reader, "session": session}
-
-    def subscribe(self) -> Subscription | None:
-        """A new stream starting with the state; None when closed or full."""
-        with self._lock:
-            if self._closed or len(self._subscribers) >= self.max_subscribers:
-                return None
-            subscriber = Subscription(_frame(self._state()), self.queue_size)
-            self._subscribers.append(subscriber)
-            return subscriber
-
-    def unsubscribe(self, subscriber: Subscription) -> None:
-        with self._lock:
-            self._drop(subscriber)
-
-    def _drop(self, subscriber: Subscription) -> None:
-        if subscriber in self._subscribers:
-            self._subscribers.remove(subscriber)
-        subscriber.close()
-
-    @property
-    def subscribers(self) -> int:
-        with self._lock:
-            return len(self._subscribers)
-
-    def close(self) -> None:
-        """End every stream; later subscriptions are refused."""
-        with self._lock:
-            self._closed = True
-            for subscriber in list(self._subscribers):
-                self._drop(subscriber)
 
 
 class _Server(ThreadingHTTPServer):
@@ -482,64 +319,6 @@ class _Handler(BaseHTTPRequestHandler):
             return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True
-
-
-def _unblock_refusal(exc: Exception) -> Refused:
-    """The stable reason for whatever stopped an unblock (a bug is raised as it is)."""
-    from card_reader.pcsc import CardGoneError, PcscError
-
-    if isinstance(exc, piv.InvalidPinError):
-        return Refused("puk_invalid", "wrong PUK", attempts_remaining=exc.attempts_remaining)
-    if isinstance(exc, piv.PinBlockedError):
-        return Refused("puk_blocked", "the PUK is blocked")
-    if isinstance(exc, piv.NotFoundError):
-        return Refused("card_not_issued", "not a card of ours")
-    if isinstance(exc, CardGoneError):
-        return Refused("card_removed", "the card left during the unblock")
-    if isinstance(exc, (PcscError, piv.PivError)):
-        return Refused("reader_error", str(exc))
-    raise exc
-
-
-class ReaderUnblock:
-    """RESET RETRY COUNTER on the card in the reader now: a counter's PIN unblock.
-
-    The hub has already let the clerk vouch for the citizen; the card itself checks the
-    PUK (and counts wrong ones), so the bridge only carries the citizen's digits from
-    the page to the card, as it does the PIN. One unblock at a time; the card is reset
-    after, so nothing later inherits a state from it. The daemon's card lock is its
-    own: the daemon touches the card only as it comes in and for a PIN login, which a
-    citizen at the unblock keypad is not doing.
-    """
-
-    def __init__(self, feed: EventFeed, command_timeout: float = 5.0) -> None:
-        self.feed = feed
-        self.command_timeout = command_timeout
-        self._lock = threading.Lock()
-
-    def __call__(self, puk: OneTimePin, new_pin: OneTimePin) -> None:
-        from card_reader.client import PivSession
-        from card_reader.pcsc import PcscConnection, PcscError
-
-        reader = self.feed.state()["reader"]
-        if reader is None:
-            raise Refused("no_card", "no card in the reader")
-        with self._lock:
-            try:
-                conn = PcscConnection(reader, self.command_timeout)
-            except PcscError as exc:
-                raise Refused("reader_error", str(exc)) from exc
-            try:
-                card = PivSession(conn)
-                card.select()
-                card.unblock_pin(puk.take(), new_pin.take())
-            except Exception as exc:
-                traceback.clear_frames(exc.__traceback__)  # the PUK was in those frames
-                raise _unblock_refusal(exc) from None
-            finally:
-                with contextlib.suppress(PcscError):
-                    conn.close(reset=True)
-        log.info("PIN unblocked", extra={"event": "pin_unblocked", "reader": reader})
 
 
 class Bridge:

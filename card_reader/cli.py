@@ -113,7 +113,8 @@ def reader_command(hub_url: str, client_id: str, client_secret: str | None,
             sys.exit(run_once(hub, reader_name, pin))
         feed = None
         if bridge_args is not None:
-            from card_reader.bridge import Bridge, EventFeed
+            from card_reader.bridge import Bridge
+            from card_reader.event_feed import EventFeed
 
             feed = EventFeed()
         daemon = ReaderDaemon(hub, sink=fan_out(JsonLinesSink(), feed) if feed else None,
@@ -204,7 +205,7 @@ class _BridgeArgs(TypedDict):
 
 def _bridge_args(bind: str, origins: tuple[str, ...], hub_url: str) -> _BridgeArgs:
     """The bridge's address and allowed origins from the options, or a usage error."""
-    from card_reader.bridge import origin_of, parse_bind
+    from card_reader.bridge_access import origin_of, parse_bind
 
     try:
         host, port = parse_bind(bind)

@@ -19,12 +19,9 @@ from typing import Any
 from cryptography import x509
 
 from card_reader import piv as p
-from card_reader.bridge import (
-    SESSION_FIELDS,
-    Bridge,
-    EventFeed,
-)
+from card_reader.bridge import Bridge
 from card_reader.daemon import JsonLinesSink, ReaderDaemon, fan_out
+from card_reader.event_feed import SESSION_FIELDS, EventFeed
 from card_reader.pcsc import StatusWatcher
 
 ORIGIN = "http://127.0.0.1:8000"  # the hub's pages, as the browser names their origin

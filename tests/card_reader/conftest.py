@@ -2,8 +2,9 @@
 
 import pytest
 
-from card_reader.bridge import Bridge, EventFeed
+from card_reader.bridge import Bridge
 from card_reader.daemon import Refused
+from card_reader.event_feed import EventFeed
 from card_reader.hub_client import HubClient
 from tests.card_reader.bridge_page import ORIGIN, Kiosk
 from tests.card_reader.stub_hub import CLIENT_ID, CLIENT_SECRET, StubHub

@@ -9,10 +9,7 @@ import time
 
 import pytest
 
-from card_reader.bridge import (
-    SESSION_FIELDS,
-    EventFeed,
-)
+from card_reader.event_feed import SESSION_FIELDS, EventFeed
 from tests.card_reader.bridge_page import (
     ORIGIN,
     Stream,

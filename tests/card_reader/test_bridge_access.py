@@ -8,13 +8,10 @@ import urllib.parse
 import pytest
 from click.testing import CliRunner
 
-from card_reader.bridge import (
-    Bridge,
-    EventFeed,
-    origin_of,
-    parse_bind,
-)
+from card_reader.bridge import Bridge
+from card_reader.bridge_access import origin_of, parse_bind
 from card_reader.cli import reader_command
+from card_reader.event_feed import EventFeed
 from tests.card_reader.bridge_page import (
     FOREIGN,
     ORIGIN,
