@@ -6,6 +6,7 @@ stable"); rename nothing without a deprecation path.
 
 from __future__ import annotations
 
+import getpass
 import importlib
 from typing import TYPE_CHECKING, Any
 
@@ -14,10 +15,12 @@ import click
 if TYPE_CHECKING:
     from flask import Flask
 
+    from backend.auth.principal import Principal
+
 # What a kiosk PC lacks when it installed only the `reader` extra.
 HUB_ONLY_DEPENDENCIES = frozenset({"flask", "sqlalchemy", "alembic", "celery", "kombu",
                                    "pydantic", "reportlab", "psycopg", "argon2", "joserfc",
-                                   "werkzeug", "jinja2", "gunicorn"})
+                                   "werkzeug", "jinja2", "gunicorn", "prometheus_client"})
 
 # (module, attribute) of each command or group attached to `satukartu`.
 COMMANDS = (
@@ -50,6 +53,23 @@ SUBCOMMANDS = (
 # A row's id at the console: ids are INTEGER (backend.registry.models.MAX_ID), so a larger
 # number names no row and is refused here rather than overflowing in SQL.
 ROW_ID = click.IntRange(min=1, max=2**31 - 1)
+
+
+def cli_user() -> str:
+    """Who runs this command, as the audit log names them (`cli:<user>`)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def cli_operator() -> Principal:
+    """The admin at this machine's command line: whoever can run `satukartu` here holds
+    the hub's configuration and keys, so acts as an admin, audited by login name."""
+    from backend.auth.principal import Principal  # the reader's commands run without Flask
+
+    return Principal(kind="staff", subject=f"cli:{cli_user()}", role="admin",
+                     scopes=frozenset({"admin"}))
 
 
 def make_app(**overrides: Any) -> Flask:

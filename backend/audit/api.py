@@ -32,6 +32,7 @@ from backend.audit.verify import verify_app
 from backend.auth.principal import PUBLIC, Requirement, current_principal
 from backend.db import database, session
 from backend.errors import ApiError
+from backend.keys.published import PublishedKey, published
 from backend.reasons import Reason
 
 api = Api("audit", url_prefix="/audit")
@@ -241,15 +242,6 @@ def public_key() -> Response:
                     mimetype="application/x-pem-file")
 
 
-class PublishedKey(OutModel):
-    key_id: str
-    status: Literal["current", "retired"]
-    created: datetime | None = Field(description="When it became current (unknown for a "
-                                     "key made before the keyring recorded it).")
-    retired: datetime | None
-    public_key_pem: str
-
-
 class PublicKeysOut(OutModel):
     algorithm: str = "Ed25519"
     keys: list[PublishedKey]
@@ -261,9 +253,7 @@ def public_keys() -> PublicKeysOut:
     """Oldest first; a checkpoint names the id of its key. A retired key signs nothing
     new: it is published so that the checkpoints it signed still verify."""
     ring = keyring(current_app.config)  # the key is made on first use, as for /public-key
-    return PublicKeysOut(keys=[
-        PublishedKey(key_id=k.key_id, status=k.status, created=k.created, retired=k.retired,
-                     public_key_pem=k.public_pem().decode("ascii")) for k in ring.keys])
+    return PublicKeysOut(keys=published(ring))
 
 
 class ExportQuery(StrictModel):

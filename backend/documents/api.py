@@ -30,6 +30,7 @@ from backend.documents import (
 )
 from backend.documents.models import IssuedDocument
 from backend.errors import ApiError
+from backend.keys.published import PublishedKey, published
 from backend.keys.ring import RingKey
 from backend.reasons import Reason
 
@@ -60,15 +61,6 @@ class Verdict(OutModel):
         "city key, kept so that what it signed still verifies.")
     signature: str
     file_checked: bool = False
-
-
-class PublishedKey(OutModel):
-    key_id: str
-    status: Literal["current", "retired"]
-    created: datetime | None = Field(description="When it became current (unknown for a "
-                                     "key made before the keyring recorded it).")
-    retired: datetime | None
-    public_key_pem: str
 
 
 class SigningKeyOut(OutModel):
@@ -145,12 +137,9 @@ def signing_key() -> SigningKeyOut:
     `keys` whose id the document names."""
     key = issuing.city_key()
     template = issuing.signing.DOMAIN.decode() + "{public_id}\n{kind}\n{content_sha256}"
-    published = [PublishedKey(key_id=k.key_id, status=k.status, created=k.created,
-                              retired=k.retired, public_key_pem=k.public_pem().decode())
-                 for k in issuing.city_keyring().keys]
     return SigningKeyOut(algorithm="Ed25519", key_id=key.key_id,
                          public_key_pem=key.public_pem().decode(), signed_message=template,
-                         keys=published)
+                         keys=published(issuing.city_keyring()))
 
 
 @api.route("/documents", summary="The card holder's documents", auth=HOLDER,

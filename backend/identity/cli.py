@@ -7,7 +7,6 @@ audited with the operating-system user as the actor (`cli:<user>`).
 
 from __future__ import annotations
 
-import getpass
 import json
 import secrets
 import sys
@@ -18,19 +17,11 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from backend.auth.principal import STAFF_ROLES, TERMINAL_KINDS, Principal
+from backend.auth.principal import STAFF_ROLES, TERMINAL_KINDS
+from backend.cli import cli_operator
 from backend.errors import ApiError
 from backend.identity import accounts, ratelimit, totp
 from backend.identity.schemas import StaffOut, TerminalOut
-
-
-def _operator() -> Principal:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return Principal(kind="staff", subject=f"cli:{user}", role="admin",
-                     scopes=frozenset({"admin"}))
 
 
 @contextmanager
@@ -83,7 +74,7 @@ def staff_add(username: str, role: str, display_name: str, email: str | None,
     with _transaction() as tx:
         account = accounts.create_staff(tx, username=username, role=role,
                                         display_name=display_name, email=email,
-                                        password=password, principal=_operator())
+                                        password=password, principal=cli_operator())
         out = StaffOut.of(account).model_dump(mode="json")
     if generated:
         out["password"] = password
@@ -113,11 +104,11 @@ def _staff_change(name: str, done: str, doc: str,
 
 
 _staff_change("disable", "disabled", "Disable an account; its tokens stop working at once.",
-              lambda tx, u: accounts.set_staff_enabled(tx, u, False, _operator()))
+              lambda tx, u: accounts.set_staff_enabled(tx, u, False, cli_operator()))
 _staff_change("enable", "enabled", "Enable an account again.",
-              lambda tx, u: accounts.set_staff_enabled(tx, u, True, _operator()))
+              lambda tx, u: accounts.set_staff_enabled(tx, u, True, cli_operator()))
 _staff_change("unlock", "unlocked", "Lift sign-in locks and the account-wide hold.",
-              lambda tx, u: accounts.unlock_staff(tx, u, _operator()))
+              lambda tx, u: accounts.unlock_staff(tx, u, cli_operator()))
 
 
 @staff.group("totp")
@@ -134,7 +125,7 @@ def staff_totp_enable(username: str, as_json: bool) -> None:
     written nowhere else; from now on the account's password needs its code."""
     with _transaction() as tx:
         account = accounts.get_staff(tx, username)
-        enrolment = totp.enable(tx, account, _operator())
+        enrolment = totp.enable(tx, account, cli_operator())
         name = account.username
     out = {"username": name, "secret": enrolment.secret, "otpauth_uri": enrolment.uri}
     _emit(out, as_json, lambda: (f"{name}: TOTP on\n"
@@ -148,7 +139,7 @@ def staff_totp_disable(username: str) -> None:
     """Remove the account's TOTP secret: its password alone signs in again."""
     with _transaction() as tx:
         account = accounts.get_staff(tx, username)
-        totp.disable(tx, account, _operator())
+        totp.disable(tx, account, cli_operator())
         name = account.username
     click.echo(f"{name}: TOTP off")
 
@@ -181,7 +172,7 @@ def _credentials(row: Any, secret: str) -> dict[str, Any]:
 def terminal_add(kind: str, name: str, as_json: bool) -> None:
     """Register a terminal; its client secret is shown once."""
     with _transaction() as tx:
-        row, secret = accounts.create_terminal(tx, kind=kind, name=name, principal=_operator())
+        row, secret = accounts.create_terminal(tx, kind=kind, name=name, principal=cli_operator())
         out = _credentials(row, secret)
     _emit(out, as_json, lambda: (f"terminal {out['terminal_id']} ({kind})\n"
                                  f"client_id:     {out['client_id']}\n"
@@ -204,7 +195,7 @@ def terminal_list(as_json: bool) -> None:
 def terminal_disable(terminal_id: str) -> None:
     """Disable a terminal; it is refused on its next request."""
     with _transaction() as tx:
-        accounts.set_terminal_enabled(tx, terminal_id, False, _operator())
+        accounts.set_terminal_enabled(tx, terminal_id, False, cli_operator())
     click.echo(f"{terminal_id}: disabled")
 
 
@@ -213,7 +204,7 @@ def terminal_disable(terminal_id: str) -> None:
 def terminal_enable(terminal_id: str) -> None:
     """Enable a terminal again."""
     with _transaction() as tx:
-        accounts.set_terminal_enabled(tx, terminal_id, True, _operator())
+        accounts.set_terminal_enabled(tx, terminal_id, True, cli_operator())
     click.echo(f"{terminal_id}: enabled")
 
 
@@ -223,6 +214,6 @@ def terminal_enable(terminal_id: str) -> None:
 def terminal_rotate(terminal_id: str, as_json: bool) -> None:
     """A new client secret (shown once); the old one stops working."""
     with _transaction() as tx:
-        row, secret = accounts.rotate_terminal_secret(tx, terminal_id, _operator())
+        row, secret = accounts.rotate_terminal_secret(tx, terminal_id, cli_operator())
         out = _credentials(row, secret)
     _emit(out, as_json, lambda: f"client_secret: {secret}  (shown once)")

@@ -7,14 +7,13 @@ replaced key file at their next signature, no restart needed.
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from datetime import datetime
 
 import click
 
-from backend.auth.principal import Principal
+from backend.cli import cli_operator
 from backend.keys.purposes import PURPOSES
 
 PURPOSE_HELP = ("documents: civil documents, receipts and statements; checkpoints: audit "
@@ -74,7 +73,7 @@ def rotate(purpose: str) -> None:
         with app.app_context(), database().transaction() as tx:
             retired, new = store(app.config, purpose).rotate()
             record(tx, action="keys.rotate", subject_type="signing_key",
-                   subject_id=new.key_id, principal=_operator(),
+                   subject_id=new.key_id, principal=cli_operator(),
                    details={"purpose": purpose, "retired": retired.key_id,
                             "current": new.key_id})
     except KeyringError as exc:
@@ -83,15 +82,6 @@ def rotate(purpose: str) -> None:
     finally:
         app.extensions["satukartu.db"].engine.dispose()
     click.echo(f"{purpose}: {new.key_id} is current; {retired.key_id} is retired")
-
-
-def _operator() -> Principal:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return Principal(kind="staff", subject=f"cli:{user}", role="admin",
-                     scopes=frozenset({"admin"}))
 
 
 def _when(moment: datetime | None) -> str | None:

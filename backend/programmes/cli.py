@@ -9,7 +9,6 @@ and carries it out.
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from collections.abc import Iterator
@@ -20,18 +19,8 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from backend.auth.principal import Principal
-from backend.cli import ROW_ID
+from backend.cli import ROW_ID, cli_operator
 from backend.errors import ApiError
-
-
-def _operator() -> Principal:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return Principal(kind="staff", subject=f"cli:{user}", role="admin",
-                     scopes=frozenset({"admin"}))
 
 
 @contextmanager
@@ -140,7 +129,7 @@ def programme_set(key: str, enabled: bool | None, params: tuple[str, ...],
     with _transaction() as tx:
         if approval_id is None:
             settings.apply_change(tx, key, enabled=enabled, parameters=changes,
-                                  principal=_operator())
+                                  principal=cli_operator())
         else:
             _carry_out(tx, approval_id, settings.approval_payload(key, enabled, changes))
         view = settings.describe(key, tx)
@@ -153,4 +142,4 @@ def _carry_out(tx: Session, approval_id: int, payload: dict[str, Any]) -> None:
     from backend.approvals.service import carry_out
     from backend.programmes.settings import KIND
 
-    carry_out(tx, approval_id, _operator(), kind=KIND, payload=payload, send=False)
+    carry_out(tx, approval_id, cli_operator(), kind=KIND, payload=payload, send=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import sys
 import tempfile
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from backend.cli import cli_user
 from backend.registry import csvformat
 
 if TYPE_CHECKING:
@@ -32,17 +32,10 @@ imported in one transaction. A progress bar shows on a terminal.
 """
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
 def _actor() -> Actor:
     from backend.registry.history import Actor
 
-    return Actor("system", f"cli:{_user()}")
+    return Actor("system", f"cli:{cli_user()}")
 
 
 @click.group("registry")
@@ -202,4 +195,4 @@ def _console_principal() -> Principal:
     """Who reads at the console, as the audit log names them (as `card` commands do)."""
     from backend.auth.principal import Principal
 
-    return Principal(kind="staff", subject=f"console:{_user()}", role="admin")
+    return Principal(kind="staff", subject=f"console:{cli_user()}", role="admin")
