@@ -23,6 +23,8 @@ from flask.testing import FlaskClient
 
 from admin.common.sessions import STAFF_COOKIE
 from admin.common.staff import SEEN_KEY
+from backend.db import database
+from backend.identity import accounts, totp
 from backend.testing.identity import StaffCredentials, make_staff
 from tests.admin.conftest import SAME_ORIGIN
 
@@ -46,3 +48,26 @@ def sign_in_through_the_page(site: FlaskClient, username: str, password: str,
     return site.post("/staff/sign-in", query_string={"lang": lang} if lang else None,
                      data={"username": username, "password": password, **form},
                      headers=SAME_ORIGIN, environ_base={"REMOTE_ADDR": address})
+
+
+def enrol_totp(app: Flask, username: str) -> str:
+    """Turn on one-time codes for `username`; returns the secret an authenticator holds."""
+    with app.app_context(), database().transaction() as tx:
+        return totp.enable(tx, accounts.get_staff(tx, username)).secret
+
+
+def wrong_code(secret: str) -> str:
+    """A six-digit code that is not good for `secret` at any step the hub would accept."""
+    good = {totp.code_at(secret, totp.current_step() + d) for d in (-2, -1, 0, 1, 2)}
+    return next(c for c in ("000000", "111111", "222222", "333333", "444444", "555555")
+                if c not in good)
+
+
+def text_of(answer: Any) -> str:
+    return answer.get_data(as_text=True)
+
+
+def staff_cookie(answer: Any) -> str | None:
+    """The Set-Cookie line for the staff cookie, if the answer sets it."""
+    return next((c for c in answer.headers.getlist("Set-Cookie")
+                 if c.startswith(STAFF_COOKIE + "=")), None)

@@ -14,34 +14,17 @@ import pyotp
 import pytest
 
 from admin.common.pending_sign_in import PENDING_KEY
-from admin.common.sessions import STAFF_COOKIE
-from backend.db import database
-from backend.identity import accounts, totp
 from tests.admin.conftest import SAME_ORIGIN
-from tests.admin.staff_screens import sign_in_through_the_page
+from tests.admin.staff_screens import (
+    enrol_totp,
+    sign_in_through_the_page,
+    staff_cookie,
+    text_of,
+    wrong_code,
+)
 
 PASSWORD = "a long enough agent password"
 CODE_PAGE = "/agent/sign-in/code"
-
-
-def _enrol(app, username):
-    with app.app_context(), database().transaction() as tx:
-        return totp.enable(tx, accounts.get_staff(tx, username)).secret
-
-
-def _wrong_code(secret):
-    good = {totp.code_at(secret, totp.current_step() + d) for d in (-2, -1, 0, 1, 2)}
-    return next(c for c in ("000000", "111111", "222222", "333333", "444444", "555555")
-                if c not in good)
-
-
-def _text(answer):
-    return answer.get_data(as_text=True)
-
-
-def _staff_cookie(answer):
-    return next((c for c in answer.headers.getlist("Set-Cookie")
-                 if c.startswith(STAFF_COOKIE + "=")), None)
 
 
 def _password(site, username, password=PASSWORD, lang=None):
@@ -62,15 +45,15 @@ def _signed_in(site):
 @pytest.fixture
 def agent_with_totp(app, staff_account):
     agent = staff_account("agent", password=PASSWORD)
-    return agent, _enrol(app, agent.username)
+    return agent, enrol_totp(app, agent.username)
 
 
 def test_a_right_password_asks_for_the_code_and_signs_in_no_one_yet(site, agent_with_totp):
     agent, _ = agent_with_totp
     answer = _password(site, agent.username)
     assert answer.status_code == 303 and answer.headers["Location"] == CODE_PAGE
-    assert _staff_cookie(answer) is None
-    page = _text(site.get(CODE_PAGE + "?lang=en"))
+    assert staff_cookie(answer) is None
+    page = text_of(site.get(CODE_PAGE + "?lang=en"))
     assert len(re.findall(r"<input(?![^>]*type=\"hidden\")", page)) == 1, "one question"
     assert 'autocomplete="one-time-code"' in page and 'inputmode="numeric"' in page
     assert "Enter the code from your authenticator app" in page
@@ -84,12 +67,12 @@ def test_the_password_then_the_code_signs_the_agent_in_for_the_shift(app, site,
     _password(site, agent.username)
     answer = _code(site, pyotp.TOTP(secret).now())
     assert answer.status_code == 303 and answer.headers["Location"] == "/agent/"
-    cookie = _staff_cookie(answer)
+    cookie = staff_cookie(answer)
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     shift = app.config["AGENT_SHIFT_HOURS"] * 3600
     assert int(re.search(r"Max-Age=(\d+)", cookie).group(1)) in (shift - 1, shift)
     assert _signed_in(site)
-    idle = _text(site.get("/agent/"))
+    idle = text_of(site.get("/agent/"))
     assert 'data-waiting="true"' in idle and 'id="password"' not in idle, "the idle page"
     with site.session_transaction() as stored:
         assert PENDING_KEY not in stored, "the half sign-in is used up"
@@ -98,13 +81,13 @@ def test_the_password_then_the_code_signs_the_agent_in_for_the_shift(app, site,
 def test_a_wrong_code_is_refused_and_signs_in_no_one(site, agent_with_totp):
     agent, secret = agent_with_totp
     _password(site, agent.username, lang="en")
-    answer = _code(site, _wrong_code(secret), lang="en")
-    text = _text(answer)
+    answer = _code(site, wrong_code(secret), lang="en")
+    text = text_of(answer)
     assert answer.status_code == 400
     assert re.search(r"<title>Error:", text) and 'href="#code"' in text
     assert 'class="error-summary" role="alert" tabindex="-1" data-autofocus' in text
     assert "That code is not right" in text and 'aria-invalid="true"' in text
-    assert _staff_cookie(answer) is None
+    assert staff_cookie(answer) is None
     assert not _signed_in(site)
     # The half sign-in stays for another try, within its few minutes.
     assert _code(site, pyotp.TOTP(secret).now()).status_code == 303
@@ -115,8 +98,8 @@ def test_an_empty_code_is_asked_for_again(site, agent_with_totp):
     agent, _ = agent_with_totp
     _password(site, agent.username, lang="en")
     answer = _code(site, "  ", lang="en")
-    assert answer.status_code == 400 and "Enter the 6-digit code" in _text(answer)
-    assert _staff_cookie(answer) is None
+    assert answer.status_code == 400 and "Enter the 6-digit code" in text_of(answer)
+    assert staff_cookie(answer) is None
 
 
 def test_a_replayed_code_does_not_sign_in_again(site, agent_with_totp):
@@ -128,40 +111,40 @@ def test_a_replayed_code_does_not_sign_in_again(site, agent_with_totp):
     assert not _signed_in(site)
     _password(site, agent.username)
     answer = _code(site, code)
-    assert answer.status_code == 400 and _staff_cookie(answer) is None
+    assert answer.status_code == 400 and staff_cookie(answer) is None
     assert not _signed_in(site)
 
 
 def test_a_non_agent_with_totp_is_refused_at_the_agent_screen(app, site, staff_account):
     clerk = staff_account("clerk", password=PASSWORD)
-    secret = _enrol(app, clerk.username)
+    secret = enrol_totp(app, clerk.username)
     answer = _password(site, clerk.username)
-    assert answer.status_code == 400 and _staff_cookie(answer) is None
+    assert answer.status_code == 400 and staff_cookie(answer) is None
     with site.session_transaction() as stored:
         assert PENDING_KEY not in stored
     refused = _code(site, pyotp.TOTP(secret).now())
     assert refused.status_code == 303
     assert refused.headers["Location"] == "/agent/?problem=code_expired"
-    assert _staff_cookie(refused) is None
+    assert staff_cookie(refused) is None
 
 
 def test_the_staff_sign_ins_half_is_not_finished_at_the_agent_screen(app, site,
                                                                       staff_account):
     clerk = staff_account("clerk", password=PASSWORD)
-    secret = _enrol(app, clerk.username)
+    secret = enrol_totp(app, clerk.username)
     sign_in_through_the_page(site, clerk.username, PASSWORD, address="127.0.0.1")
     with site.session_transaction() as stored:
         assert PENDING_KEY in stored
     answer = _code(site, pyotp.TOTP(secret).now())
     assert answer.status_code == 303 and "problem=code_expired" in answer.headers["Location"]
-    assert _staff_cookie(answer) is None
+    assert staff_cookie(answer) is None
 
 
 def test_an_agent_without_totp_still_signs_in_in_one_step(site, staff_account):
     agent = staff_account("agent", password=PASSWORD)
     answer = _password(site, agent.username)
     assert answer.status_code == 303 and answer.headers["Location"] == "/agent/"
-    assert _staff_cookie(answer) is not None
+    assert staff_cookie(answer) is not None
     assert _signed_in(site)
 
 
@@ -179,8 +162,8 @@ def test_an_expired_half_sign_in_starts_again_with_a_clear_message(site, agent_w
     answer = _code(site, pyotp.TOTP(secret).now())
     assert answer.status_code == 303
     assert answer.headers["Location"] == "/agent/?problem=code_expired"
-    assert _staff_cookie(answer) is None
-    page = _text(site.get(answer.headers["Location"] + "&lang=en"))
+    assert staff_cookie(answer) is None
+    page = text_of(site.get(answer.headers["Location"] + "&lang=en"))
     assert "The sign-in took too long" in page and "enter your password again" in page
     assert 'id="password"' in page, "the sign-in page, to start again"
     assert not _signed_in(site)

@@ -16,11 +16,16 @@ from flask import url_for
 from admin.common.sessions import STAFF_COOKIE
 from admin.common.staff import ROLE_HOME, SEEN_KEY
 from admin.staff.views import PENDING_KEY
-from backend.db import database
-from backend.identity import accounts, totp
 from backend.testing.identity import bearer
 from tests.admin.conftest import SAME_ORIGIN
-from tests.admin.staff_screens import sign_in_on_screens, sign_in_through_the_page
+from tests.admin.staff_screens import (
+    enrol_totp,
+    sign_in_on_screens,
+    sign_in_through_the_page,
+    staff_cookie,
+    text_of,
+    wrong_code,
+)
 
 PASSWORD = "nasi-uduk-di-pagi-hari"
 
@@ -28,26 +33,6 @@ PASSWORD = "nasi-uduk-di-pagi-hari"
 @pytest.fixture
 def clerk(staff_account):
     return staff_account("clerk", password=PASSWORD)
-
-
-def _enrol(app, username):
-    with app.app_context(), database().transaction() as tx:
-        return totp.enable(tx, accounts.get_staff(tx, username)).secret
-
-
-def _wrong_code(secret):
-    good = {totp.code_at(secret, totp.current_step() + d) for d in (-2, -1, 0, 1, 2)}
-    return next(c for c in ("000000", "111111", "222222", "333333", "444444", "555555")
-                if c not in good)
-
-
-def _text(answer):
-    return answer.get_data(as_text=True)
-
-
-def _staff_cookie(answer):
-    return next((c for c in answer.headers.getlist("Set-Cookie")
-                 if c.startswith(STAFF_COOKIE + "=")), None)
 
 
 def _expected_home(app, role):
@@ -59,11 +44,11 @@ def _expected_home(app, role):
 
 def test_a_wrong_password_shows_the_error_summary(site, clerk):
     answer = sign_in_through_the_page(site, clerk.username, "not-the-password", lang="en")
-    text = _text(answer)
+    text = text_of(answer)
     assert answer.status_code == 400
     assert 'class="error-summary"' in text and "There is a problem" in text
     assert re.search(r"<title>Error:", text)
-    assert _staff_cookie(answer) is None
+    assert staff_cookie(answer) is None
 
 
 @pytest.mark.parametrize("role", ["clerk", "admin", "auditor"])
@@ -75,7 +60,7 @@ def test_each_role_lands_on_its_own_screen(app, site, staff_account, role):
 
 
 def test_the_staff_cookie_is_httponly_and_strict(site, clerk):
-    cookie = _staff_cookie(sign_in_through_the_page(site, clerk.username, PASSWORD))
+    cookie = staff_cookie(sign_in_through_the_page(site, clerk.username, PASSWORD))
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     assert "Expires" not in cookie, "gone when the browser closes"
 
@@ -84,7 +69,7 @@ def test_over_https_the_staff_cookie_is_secure(app, site, clerk):
     answer = site.post("/staff/sign-in", base_url="https://localhost", headers=SAME_ORIGIN,
                        data={"username": clerk.username, "password": PASSWORD})
     assert answer.status_code == 303
-    assert "Secure" in _staff_cookie(answer)
+    assert "Secure" in staff_cookie(answer)
 
 
 def test_the_signed_session_cookie_is_httponly_lax_and_secure_on_an_https_hub(app, site):
@@ -111,7 +96,7 @@ def test_next_never_leads_off_this_hub(app, site, clerk, elsewhere):
 
 def test_signing_out_ends_the_token_at_the_hub(site, client, clerk):
     signed = sign_in_through_the_page(site, clerk.username, PASSWORD)
-    token = re.match(rf"{STAFF_COOKIE}=([^;]+)", _staff_cookie(signed)).group(1)
+    token = re.match(rf"{STAFF_COOKIE}=([^;]+)", staff_cookie(signed)).group(1)
     assert client.get("/api/v1/auth/whoami", headers=bearer(token)).status_code == 200
     out = site.post("/staff/sign-out", headers=SAME_ORIGIN)
     assert out.status_code == 303 and "problem=signed_out" in out.headers["Location"]
@@ -123,8 +108,8 @@ def test_an_agent_is_refused_here(site, staff_account):
     agent = staff_account("agent", password=PASSWORD)
     answer = sign_in_through_the_page(site, agent.username, PASSWORD, lang="en")
     assert answer.status_code == 400
-    assert "This account cannot use this screen" in _text(answer)
-    assert _staff_cookie(answer) is None
+    assert "This account cannot use this screen" in text_of(answer)
+    assert staff_cookie(answer) is None
 
 
 def test_repeated_failures_lock_the_sign_in(site, clerk):
@@ -133,16 +118,16 @@ def test_repeated_failures_lock_the_sign_in(site, clerk):
                                         lang="en").status_code == 400
     answer = sign_in_through_the_page(site, clerk.username, PASSWORD, lang="en")
     assert answer.status_code == 400
-    assert "Too many tries" in _text(answer)
-    assert _staff_cookie(answer) is None
+    assert "Too many tries" in text_of(answer)
+    assert staff_cookie(answer) is None
 
 
 def test_a_sign_in_without_the_pages_csrf_token_is_refused(site, clerk):
     answer = site.post("/staff/sign-in?lang=en", data={"username": clerk.username,
                                                        "password": PASSWORD})
     assert answer.status_code == 400
-    assert "This page has expired" in _text(answer)
-    assert _staff_cookie(answer) is None
+    assert "This page has expired" in text_of(answer)
+    assert staff_cookie(answer) is None
 
 
 def test_a_cross_site_sign_out_is_refused(app, site):
@@ -170,12 +155,12 @@ def test_fifteen_idle_minutes_send_the_next_page_to_the_sign_in(app, site):
     assert answer.status_code == 303
     assert answer.headers["Location"].startswith("/staff/sign-in?")
     assert "problem=timed_out" in answer.headers["Location"]
-    assert _staff_cookie(answer) is not None and "Expires=Thu, 01 Jan 1970" in \
-        _staff_cookie(answer), "the browser forgets the staff cookie"
+    assert staff_cookie(answer) is not None and "Expires=Thu, 01 Jan 1970" in \
+        staff_cookie(answer), "the browser forgets the staff cookie"
 
 
 def test_the_sign_in_page_says_why_after_a_time_out(site):
-    text = _text(site.get("/staff/sign-in?problem=timed_out&lang=en"))
+    text = text_of(site.get("/staff/sign-in?problem=timed_out&lang=en"))
     assert "You were signed out because you did nothing for 15 minutes" in text
 
 
@@ -218,7 +203,7 @@ def test_a_staff_cookie_without_the_browsers_idle_clock_opens_nothing(app, site,
 
 def test_a_staff_page_carries_the_idle_timer_and_its_dialog(app, site):
     sign_in_on_screens(site, app, "clerk")
-    text = _text(site.get("/staff/account?lang=en"))
+    text = text_of(site.get("/staff/account?lang=en"))
     assert 'data-staff-idle-warning="780"' in text and 'data-staff-idle-signout="900"' in text
     assert 'data-staff-signout="/staff/sign-out"' in text
     assert "common/staff.js" in text
@@ -226,14 +211,14 @@ def test_a_staff_page_carries_the_idle_timer_and_its_dialog(app, site):
 
 
 def test_the_sign_in_page_has_no_idle_timer_to_run(site):
-    assert "data-staff-signout" not in _text(site.get("/staff/sign-in"))
+    assert "data-staff-signout" not in text_of(site.get("/staff/sign-in"))
 
 
 # --- one-time codes ------------------------------------------------------------------
 
 @pytest.fixture
 def clerk_with_totp(app, clerk):
-    return clerk, _enrol(app, clerk.username)
+    return clerk, enrol_totp(app, clerk.username)
 
 
 def test_a_right_password_with_totp_asks_for_the_code_and_signs_in_no_one_yet(
@@ -241,8 +226,8 @@ def test_a_right_password_with_totp_asks_for_the_code_and_signs_in_no_one_yet(
     clerk, _ = clerk_with_totp
     answer = sign_in_through_the_page(site, clerk.username, PASSWORD)
     assert answer.status_code == 303 and answer.headers["Location"] == "/staff/sign-in/code"
-    assert _staff_cookie(answer) is None
-    page = _text(site.get("/staff/sign-in/code?lang=en"))
+    assert staff_cookie(answer) is None
+    page = text_of(site.get("/staff/sign-in/code?lang=en"))
     assert len(re.findall(r"<input(?![^>]*type=\"hidden\")", page)) == 1, "one question"
     assert 'autocomplete="one-time-code"' in page
 
@@ -253,20 +238,20 @@ def test_the_right_code_signs_the_clerk_in(app, site, clerk_with_totp):
     answer = site.post("/staff/sign-in/code", data={"code": pyotp.TOTP(secret).now()},
                        headers=SAME_ORIGIN, environ_base={"REMOTE_ADDR": "192.0.2.44"})
     assert answer.status_code == 303 and answer.headers["Location"] == "/staff/account"
-    assert "HttpOnly" in _staff_cookie(answer)
+    assert "HttpOnly" in staff_cookie(answer)
     assert site.get("/staff/account").status_code == 200
 
 
 def test_a_wrong_code_shows_the_error_summary(site, clerk_with_totp):
     clerk, secret = clerk_with_totp
     sign_in_through_the_page(site, clerk.username, PASSWORD, lang="en")
-    answer = site.post("/staff/sign-in/code?lang=en", data={"code": _wrong_code(secret)},
+    answer = site.post("/staff/sign-in/code?lang=en", data={"code": wrong_code(secret)},
                        headers=SAME_ORIGIN, environ_base={"REMOTE_ADDR": "192.0.2.44"})
-    text = _text(answer)
+    text = text_of(answer)
     assert answer.status_code == 400
     assert re.search(r"<title>Error:", text) and 'href="#code"' in text
     assert "That code is not right" in text
-    assert _staff_cookie(answer) is None
+    assert staff_cookie(answer) is None
 
 
 def test_a_used_code_does_not_sign_in_again(site, clerk_with_totp):
@@ -292,15 +277,15 @@ def test_the_password_steps_success_lasts_a_few_minutes_only(site, clerk_with_to
     answer = site.post("/staff/sign-in/code", data={"code": pyotp.TOTP(secret).now()},
                        headers=SAME_ORIGIN, environ_base={"REMOTE_ADDR": "192.0.2.44"})
     assert answer.status_code == 303 and "problem=code_expired" in answer.headers["Location"]
-    assert _staff_cookie(answer) is None
+    assert staff_cookie(answer) is None
 
 
 def test_wrong_codes_count_in_the_throttle(site, clerk_with_totp):
     clerk, secret = clerk_with_totp
     sign_in_through_the_page(site, clerk.username, PASSWORD, lang="en")
     for _ in range(4):  # the password's try and four codes: five tries
-        site.post("/staff/sign-in/code", data={"code": _wrong_code(secret)},
+        site.post("/staff/sign-in/code", data={"code": wrong_code(secret)},
                   headers=SAME_ORIGIN, environ_base={"REMOTE_ADDR": "192.0.2.44"})
     answer = site.post("/staff/sign-in/code?lang=en", data={"code": pyotp.TOTP(secret).now()},
                        headers=SAME_ORIGIN, environ_base={"REMOTE_ADDR": "192.0.2.44"})
-    assert answer.status_code == 400 and "Too many tries" in _text(answer)
+    assert answer.status_code == 400 and "Too many tries" in text_of(answer)
