@@ -2,12 +2,6 @@
 
 import json
 
-import pytest
-from click.testing import CliRunner
-
-from backend import migrations
-from backend.app import create_app
-from backend.cli import main
 from backend.db import session
 from backend.reasons import Reason
 from backend.testing.audit import list_records
@@ -16,29 +10,10 @@ from backend.testing.identity import basic, bearer
 PASSWORD = "lontong-sayur-pagi-ini"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def hub(request, tmp_path, instance_dir):
-    """A migrated database the CLI writes to for real, and an app to check the result."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cli.db'}"
-        migrations.upgrade(url)
-    else:
-        url = request.getfixturevalue("fresh_pg_url")
-    env = {"SATUKARTU_DATABASE_URL": url, "SATUKARTU_INSTANCE_DIR": str(instance_dir),
-           "SATUKARTU_SECRET_KEY": "cli-test-secret", "SATUKARTU_LOG_LEVEL": "WARNING"}
-    app = create_app(DATABASE_URL=url, INSTANCE_DIR=str(instance_dir),
-                     SECRET_KEY="cli-test-secret")
-    runner = CliRunner()
-
-    def run(*args, stdin=None):
-        return runner.invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
-
-    yield run, app.test_client()
-    app.extensions["satukartu.db"].engine.dispose()
 
 
-def test_first_admin_from_the_console_signs_in_through_the_api(hub):
-    run, client = hub
+def test_first_admin_from_the_console_signs_in_through_the_api(cli_hub):
+    run, client = cli_hub
     result = run("staff", "add", "ana", "--role", "admin", "--password-stdin",
                  stdin=PASSWORD + "\n")
     assert result.exit_code == 0, result.output
@@ -48,8 +23,8 @@ def test_first_admin_from_the_console_signs_in_through_the_api(hub):
     assert login.json["role"] == "admin"
 
 
-def test_generated_password_is_shown_once_and_works(hub):
-    run, client = hub
+def test_generated_password_is_shown_once_and_works(cli_hub):
+    run, client = cli_hub
     result = run("staff", "add", "budi", "--role", "clerk", "--json")
     shown = json.loads(result.output)
     login = client.post("/api/v1/auth/staff/login",
@@ -60,15 +35,15 @@ def test_generated_password_is_shown_once_and_works(hub):
     assert "password" not in listed[0]
 
 
-def test_weak_password_from_stdin_is_refused_with_its_reason(hub):
-    run, _ = hub
+def test_weak_password_from_stdin_is_refused_with_its_reason(cli_hub):
+    run, _ = cli_hub
     result = run("staff", "add", "citra", "--role", "clerk", "--password-stdin", stdin="123\n")
     assert result.exit_code == 1
     assert Reason.PASSWORD_TOO_WEAK in result.output
 
 
-def test_duplicate_staff_is_refused_and_nothing_changes(hub):
-    run, _ = hub
+def test_duplicate_staff_is_refused_and_nothing_changes(cli_hub):
+    run, _ = cli_hub
     run("staff", "add", "dewi", "--role", "clerk", "--sso-only")
     result = run("staff", "add", "dewi", "--role", "admin", "--sso-only")
     assert result.exit_code == 1
@@ -77,8 +52,8 @@ def test_duplicate_staff_is_refused_and_nothing_changes(hub):
     assert [(s["username"], s["role"]) for s in listed] == [("dewi", "clerk")]
 
 
-def test_registered_terminal_fetches_a_token_and_is_refused_once_disabled(hub):
-    run, client = hub
+def test_registered_terminal_fetches_a_token_and_is_refused_once_disabled(cli_hub):
+    run, client = cli_hub
     created = json.loads(run("terminal", "add", "--kind", "counter", "--name",
                              "Puskesmas Tebet loket 2", "--json").output)
     answer = client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"},
@@ -90,8 +65,8 @@ def test_registered_terminal_fetches_a_token_and_is_refused_once_disabled(hub):
     assert me.json["error"]["reason"] == Reason.TERMINAL_DISABLED
 
 
-def test_rotated_secret_replaces_the_old_one(hub):
-    run, client = hub
+def test_rotated_secret_replaces_the_old_one(cli_hub):
+    run, client = cli_hub
     created = json.loads(run("terminal", "add", "--kind", "gate", "--name", "Halte 1",
                              "--json").output)
     rotated = json.loads(run("terminal", "rotate-secret", created["terminal_id"],
@@ -104,8 +79,8 @@ def test_rotated_secret_replaces_the_old_one(hub):
     assert (old.status_code, new.status_code) == (401, 200)
 
 
-def test_unlock_lifts_the_lock_of_an_address(hub):
-    run, client = hub
+def test_unlock_lifts_the_lock_of_an_address(cli_hub):
+    run, client = cli_hub
     run("staff", "add", "eka", "--role", "clerk", "--password-stdin", stdin=PASSWORD + "\n")
     for _ in range(5):
         client.post("/api/v1/auth/staff/login", json={"username": "eka", "password": "nope"})
@@ -118,8 +93,8 @@ def test_unlock_lifts_the_lock_of_an_address(hub):
     assert again.status_code == 200
 
 
-def test_console_changes_are_audited_with_the_operator(hub):
-    run, client = hub
+def test_console_changes_are_audited_with_the_operator(cli_hub):
+    run, client = cli_hub
     run("staff", "add", "fitri", "--role", "auditor", "--sso-only")
     run("staff", "disable", "fitri")
     with client.application.app_context():

@@ -7,12 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from backend import migrations
-from backend.app import create_app
-from backend.cli import main
 from backend.db import database, session
 from backend.identity import accounts, totp
 from backend.identity.models import StaffAccount
@@ -192,26 +188,12 @@ def test_the_account_says_whether_totp_is_on(client, clerk, staff_token):
 
 # --- the console ---------------------------------------------------------------------
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def hub(request, tmp_path, instance_dir):
-    """A migrated database the CLI writes to for real, and an app to check the result."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cli.db'}"
-        migrations.upgrade(url)
-    else:
-        url = request.getfixturevalue("fresh_pg_url")
-    env = {"SATUKARTU_DATABASE_URL": url, "SATUKARTU_INSTANCE_DIR": str(instance_dir),
-           "SATUKARTU_SECRET_KEY": "cli-test-secret", "SATUKARTU_LOG_LEVEL": "WARNING"}
-    app = create_app(DATABASE_URL=url, INSTANCE_DIR=str(instance_dir),
-                     SECRET_KEY="cli-test-secret")
-    runner = CliRunner()
-
-    def run(*args, stdin=None):
-        return runner.invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
-
+@pytest.fixture
+def hub(cli_hub):
+    """The console's hub with a clerk, sari, to turn codes on for."""
+    run, _ = cli_hub
     run("staff", "add", "sari", "--role", "clerk", "--password-stdin", stdin=PASSWORD + "\n")
-    yield run, app.test_client()
-    app.extensions["satukartu.db"].engine.dispose()
+    return cli_hub
 
 
 def test_enable_prints_the_secret_once_and_the_account_then_needs_codes(hub):
