@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import getpass
 import importlib
-from typing import TYPE_CHECKING, Any
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -16,6 +19,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from backend.auth.principal import Principal
+    from backend.errors import ApiError
 
 # What a kiosk PC lacks when it installed only the `reader` extra.
 HUB_ONLY_DEPENDENCIES = frozenset({"flask", "sqlalchemy", "alembic", "celery", "kombu",
@@ -53,6 +57,32 @@ SUBCOMMANDS = (
 # A row's id at the console: ids are INTEGER (backend.registry.models.MAX_ID), so a larger
 # number names no row and is refused here rather than overflowing in SQL.
 ROW_ID = click.IntRange(min=1, max=2**31 - 1)
+
+
+class Refused(click.ClickException):
+    """A refusal as every command says it: `refused (<reason>): <message>` and, when the
+    refusal has them, its details as JSON; exit status 1. The reason is the API's, so
+    a script can match it."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(f"refused ({error.reason.value}): {error.message}")
+        self.details = error.details
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        super().show(file)
+        if self.details:
+            click.echo(json.dumps(self.details, indent=2, default=str), err=True)
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Turn the hub's refusals (ApiError) inside the block into `Refused`."""
+    from backend.errors import ApiError
+
+    try:
+        yield
+    except ApiError as error:
+        raise Refused(error) from error
 
 
 def cli_user() -> str:

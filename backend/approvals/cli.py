@@ -59,16 +59,11 @@ def acting_admin(db: Session, username: str) -> Principal:
 @contextmanager
 def console(app: Flask) -> Iterator[Session]:
     """One committed unit of work; a refusal prints its reason and exits 1."""
+    from backend.cli import refusals
     from backend.db import database
-    from backend.errors import ApiError
 
-    with app.app_context():
-        try:
-            with database().transaction() as tx:
-                yield tx
-        except ApiError as error:
-            click.echo(f"refused ({error.reason.value}): {error.message}", err=True)
-            sys.exit(1)
+    with app.app_context(), refusals(), database().transaction() as tx:
+        yield tx
 
 
 def echo_request(db: Session, row: Any, as_json: bool, principal: Principal | None = None,

@@ -36,15 +36,11 @@ def console_principal() -> Principal:
 
 @contextmanager
 def _transaction(app: Flask) -> Iterator[Any]:
+    from backend.cli import refusals
     from backend.db import database
-    from backend.errors import ApiError
 
-    with app.app_context():
-        try:
-            with database().transaction() as tx:
-                yield tx
-        except ApiError as exc:
-            raise click.ClickException(f"{exc.reason.value}: {exc.message}") from exc
+    with app.app_context(), refusals(), database().transaction() as tx:
+        yield tx
 
 
 def _write_crl(app: Flask) -> None:
@@ -115,22 +111,20 @@ def _issue(app: Flask, reader: str, citizen_number: str, pin: str | None,
     each in a transaction of its own, so a failed attempt stays recorded as failed."""
     from backend.cards import issuance, lifecycle
     from backend.cards.ca import CaError
+    from backend.cli import refusals
     from backend.db import database
-    from backend.errors import ApiError
     from card_reader.client import PivSession
     from card_reader.pcsc import PcscConnection, PcscError
     from card_reader.piv import PivError
 
     try:
-        with app.app_context(), PcscConnection(reader) as conn:
+        with refusals(), app.app_context(), PcscConnection(reader) as conn:
             return issuance.issue_at_console(
                 database().transaction, PivSession(conn), ca=lifecycle.issuing_ca(),
                 settings=dict(app.config), citizen_number=citizen_number, pin=pin,
                 old_reason=old_reason, principal=console_principal())
     except issuance.IssuanceError as exc:
         raise click.ClickException(str(exc)) from exc
-    except ApiError as exc:
-        raise click.ClickException(f"{exc.reason.value}: {exc.message}") from exc
     except (PivError, PcscError, CaError) as exc:
         raise click.ClickException(f"the card in {reader} could not be issued: {exc} "
                                    "(a blank card is needed)") from exc

@@ -18,8 +18,7 @@ import click
 from sqlalchemy.orm import Session
 
 from backend.auth.principal import STAFF_ROLES, TERMINAL_KINDS
-from backend.cli import cli_operator
-from backend.errors import ApiError
+from backend.cli import cli_operator, refusals
 from backend.identity import accounts, ratelimit, totp
 from backend.identity.schemas import StaffOut, TerminalOut
 
@@ -32,11 +31,8 @@ def _transaction() -> Iterator[Session]:
 
     app = make_app()
     try:
-        with app.app_context(), database().transaction() as tx:
+        with refusals(), app.app_context(), database().transaction() as tx:
             yield tx
-    except ApiError as error:
-        click.echo(f"refused ({error.reason.value}): {error.message}", err=True)
-        sys.exit(1)
     finally:
         app.extensions["satukartu.db"].engine.dispose()
 

@@ -82,8 +82,8 @@ def expire_command(as_of: str | None) -> None:
 def balance_command(programme: str, purse: str | None, citizen_id: int | None,
                     household_id: int | None, as_json: bool) -> None:
     """A beneficiary's balance and latest movements."""
+    from backend.cli import refusals
     from backend.db import database
-    from backend.errors import ApiError
     from backend.ledger import postings
     from backend.registry.households import require_household
     from backend.registry.service import require_citizen
@@ -94,13 +94,11 @@ def balance_command(programme: str, purse: str | None, citizen_id: int | None,
              else postings.Owner.of("household", household_id))
     app = make_app()
     with app.app_context(), database().transaction() as sess:
-        try:  # the registry's own refusal, as the API words it (not_found)
+        with refusals():  # the registry's own refusal, as the API words it (not_found)
             if citizen_id is not None:
                 require_citizen(sess, citizen_id)
             elif household_id is not None:
                 require_household(sess, household_id)
-        except ApiError as exc:
-            raise click.ClickException(f"{exc.reason.value}: {exc.message}") from exc
         purse = purse or _only_purse(programme)
         account = postings.find_account(sess, programme, purse, owner)
         answer: dict[str, Any] = {

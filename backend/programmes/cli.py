@@ -10,7 +10,6 @@ and carries it out.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -19,8 +18,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from backend.cli import ROW_ID, cli_operator
-from backend.errors import ApiError
+from backend.cli import ROW_ID, cli_operator, refusals
 
 
 @contextmanager
@@ -32,13 +30,8 @@ def _transaction() -> Iterator[Session]:
 
     app = make_app()
     try:
-        with app.app_context(), database().transaction() as tx:
+        with refusals(), app.app_context(), database().transaction() as tx:
             yield tx
-    except ApiError as error:
-        click.echo(f"refused ({error.reason.value}): {error.message}", err=True)
-        if error.details:
-            click.echo(json.dumps(error.details, indent=2, default=str), err=True)
-        sys.exit(1)
     finally:
         app.extensions["satukartu.db"].engine.dispose()
 

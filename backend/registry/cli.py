@@ -148,9 +148,8 @@ def citizen_find(query: str, purpose: str, page: int, per_page: int, as_json: bo
     from pydantic import ValidationError
 
     from backend.audit import record_read
-    from backend.cli import make_app
+    from backend.cli import make_app, refusals
     from backend.db import database
-    from backend.errors import ApiError
     from backend.registry import service
     from backend.registry.schemas import CitizenBrief, CitizenPage, SearchQuery
 
@@ -163,20 +162,16 @@ def citizen_find(query: str, purpose: str, page: int, per_page: int, as_json: bo
         field = "PURPOSE" if problem["loc"][0] == "purpose" else "QUERY"
         raise click.BadParameter(problem["msg"], param_hint=field) from None
     app = make_app()
-    with app.app_context():
-        try:
-            with database().transaction() as tx:
-                people, more = service.search(tx, number=asked.number, name=asked.name,
-                                              page=asked.page, per_page=asked.per_page)
-                console = _console_principal()
-                for person in people:
-                    record_read(tx, person.id, asked.purpose, service.BRIEF_FIELDS,
-                                principal=console)
-                items = [CitizenBrief(id=p.id, national_number=p.national_number,
-                                      full_name=p.full_name, birth_year=p.birth_date.year,
-                                      deceased=p.died_on is not None) for p in people]
-        except ApiError as exc:
-            raise click.ClickException(f"{exc.reason.value}: {exc.message}") from exc
+    with app.app_context(), refusals(), database().transaction() as tx:
+        people, more = service.search(tx, number=asked.number, name=asked.name,
+                                      page=asked.page, per_page=asked.per_page)
+        console = _console_principal()
+        for person in people:
+            record_read(tx, person.id, asked.purpose, service.BRIEF_FIELDS,
+                        principal=console)
+        items = [CitizenBrief(id=p.id, national_number=p.national_number,
+                              full_name=p.full_name, birth_year=p.birth_date.year,
+                              deceased=p.died_on is not None) for p in people]
     if as_json:
         click.echo(CitizenPage(items=items, page=asked.page, per_page=asked.per_page,
                                has_more=more).model_dump_json())
