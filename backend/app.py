@@ -14,10 +14,13 @@ from backend import config as config_module
 from backend.api.routing import MAX_INT
 from backend.db import Database, close_request_connection
 from backend.errors import register_error_handlers
+from backend.observability import init_app as init_observability
+from backend.observability import logs
 
 # Each domain's API module; importing it declares its routes and operations.
 API_MODULES = (
     "backend.api.meta",
+    "backend.observability.api",
     "backend.registry.api",
     "backend.identity.api",
     "backend.cards.api",
@@ -64,11 +67,12 @@ def create_app(**overrides: Any) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 4 << 20
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.session_interface = CookieSessions()
-    logging.basicConfig(level=settings["LOG_LEVEL"])
+    logs.configure(settings["LOG_LEVEL"], settings["LOG_FORMAT"])
     app.extensions["satukartu.db"] = Database(settings["DATABASE_URL"])
     if settings["PROXY_HOPS"]:
         hops = settings["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    init_observability(app)  # first: the request id is chosen before any other hook
     register_error_handlers(app)
     app.url_map.converters["int"] = BoundedInt
     _register_api(app)

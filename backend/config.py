@@ -148,6 +148,27 @@ def _optional_loopback_url(value: str) -> str:
     return _loopback_url(value) if value.strip() else ""
 
 
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(value: str) -> str:
+    name = value.strip().lower()
+    if name not in LOG_FORMATS:
+        raise ValueError(f"not a log format: {value!r} (text or json)")
+    return name
+
+
+def _networks(value: str) -> tuple[str, ...]:
+    """IP networks, each written as CIDR (a bare address is one host); normalised so that
+    `config show` prints what is enforced."""
+    import ipaddress
+
+    try:
+        return tuple(str(ipaddress.ip_network(part, strict=False)) for part in _list(value))
+    except ValueError as exc:
+        raise ValueError(f"not a list of networks like 127.0.0.0/8,10.0.0.0/8: {exc}") from None
+
+
 def _answer_time(value: str) -> int:
     seconds = _positive(value)
     if seconds < 20:
@@ -197,6 +218,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_HOPS", "0", "Reverse proxies in front of the hub whose X-Forwarded-For, "
             "-Proto and -Host to trust (a TLS proxy: 1).", _count),
     Setting("LOG_LEVEL", "INFO", "Python logging level.", _log_level),
+    Setting("LOG_FORMAT", "text", "`text` (lines for people) or `json` (one object per line: "
+            "time, level, logger, message, request_id; the access line adds method, path, "
+            "status, duration_ms), for a log shipper.", _log_format),
+    Setting("METRICS_NETWORKS", "127.0.0.0/8,::1/128", "Networks from which "
+            "`/api/v1/metrics` answers without a token, comma separated (an admin's token "
+            "is accepted from anywhere). The address is the client's as the hub sees it: a "
+            "proxy's X-Forwarded-For counts only with SATUKARTU_PROXY_HOPS.", _networks),
     # cards
     Setting("CA_KEY_URI", "", "Where the issuing CA's private key is. Empty: "
             "`issuing-ca.key` in the CA folder. A `pkcs11:` URI (RFC 7512) names a key "

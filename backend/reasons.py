@@ -135,3 +135,7 @@ class Reason(StrEnum):
     APPROVAL_MISMATCH = "approval_mismatch"  # carrying out differs from what was approved
     APPROVAL_REQUIRED = "approval_required"
     JOB_STATE_INVALID = "job_state_invalid"
+
+    # operations (backend/observability): readiness and metrics
+    NOT_READY = "not_ready"  # a dependency the hub needs is down; details name which
+    NETWORK_NOT_ALLOWED = "network_not_allowed"  # metrics: not an admin, not from a listed net

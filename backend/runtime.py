@@ -7,8 +7,8 @@ import sys
 
 import click
 
-# gunicorn's default line, then the time the hub took for the request (microseconds).
-ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)sus'
+# gunicorn's settings module: the hook that keeps multiprocess metrics right.
+GUNICORN_CONFIG = "python:backend.observability.gunicorn_config"
 
 
 def _exec(argv: list[str]) -> None:
@@ -24,10 +24,16 @@ def _exec(argv: list[str]) -> None:
 @click.option("--threads", default=4, show_default=True, type=int)
 def serve(bind: str, workers: int, threads: int) -> None:
     """The hub's API under gunicorn."""
+    from backend import config
+    from backend.observability import multiproc
+
+    # Metrics from every worker, summed at each scrape (backend/observability/metrics.py).
+    multiproc.prepare(config.load()["INSTANCE_DIR"])
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-    _exec([gunicorn, "--bind", bind, "--workers", str(workers), "--threads", str(threads),
-           "--worker-class", "gthread", "--access-logfile", "-", "--graceful-timeout", "10",
-           "--access-logformat", ACCESS_LOG_FORMAT, "backend.wsgi:app"])
+    # No gunicorn access log: the hub writes its own access line, with the request id.
+    _exec([gunicorn, "--config", GUNICORN_CONFIG, "--bind", bind, "--workers", str(workers),
+           "--threads", str(threads), "--worker-class", "gthread", "--graceful-timeout", "10",
+           "backend.wsgi:app"])
 
 
 @click.command()

@@ -11,6 +11,10 @@ connections fail once before it reconnects); challenge and token are retried a
 couple of times after that short wait, so a tap at that moment still succeeds. Both
 are safe to repeat: a 503 means the hub's transaction did not commit, and a nonce can
 be spent only once anyway.
+
+Every call carries a fresh `X-Request-Id` and is logged with it (and its status and
+time): the hub puts the same id in its own log lines and answers, so a refusal seen at
+a kiosk can be found in the hub's log.
 """
 
 from __future__ import annotations
@@ -34,12 +38,21 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 5.0
 UNAVAILABLE_RETRIES = 2  # further tries after a 503
 MAX_RETRY_WAIT = 1.0  # seconds, whatever Retry-After says: a tap should not hang
+REQUEST_ID_HEADER = "X-Request-Id"
+TOKEN_HEADERS = {"Accept": "application/json",  # Authlib's defaults, which headers replace
+                 "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"}
+
+
+def new_request_id() -> str:
+    """One per HTTP request (a retry is a new request): uuid4, hex, as the hub makes its own."""
+    return uuid.uuid4().hex
 
 
 class HubError(Exception):
     """The hub could not give an answer (network, 5xx, or an answer of the wrong shape)."""
 
     reason = "hub_unavailable"
+    request_id: str | None = None  # the call's X-Request-Id, to find it in the hub's log
 
 
 class HubRefusal(HubError):
@@ -65,6 +78,18 @@ def _refusal_from(resp: requests.Response) -> HubError:
     if 400 <= resp.status_code < 500:
         return HubRefusal(f"http_{resp.status_code}", resp.text[:200], resp.status_code)
     return HubError(f"hub answered HTTP {resp.status_code}")
+
+
+def _tagged(error: HubError, request_id: str | None) -> HubError:
+    error.request_id = request_id
+    return error
+
+
+def _log_call(path: str, request_id: str, started: float, status: int | str) -> None:
+    """The kiosk's side of the hub's access line: the same request id."""
+    log.info("hub call", extra={"event": "hub_call", "method": "POST", "path": path,
+                                "status": status, "request_id": request_id,
+                                "duration_ms": round((time.monotonic() - started) * 1000, 1)})
 
 
 def _retry_wait(resp: requests.Response) -> float:
@@ -103,12 +128,20 @@ class HubClient:
 
     def sign_in(self) -> dict[str, Any]:
         """Fetch a terminal token now (later calls refresh it when it expires)."""
+        request_id = new_request_id()
+        started = time.monotonic()
         try:
-            return dict(self._oauth.fetch_token(timeout=self.timeout))
+            token = dict(self._oauth.fetch_token(
+                timeout=self.timeout, headers={**TOKEN_HEADERS, REQUEST_ID_HEADER: request_id}))
         except AuthlibBaseError as exc:
-            raise HubRefusal(exc.error or "invalid_client", exc.description or "") from exc
+            _log_call(wire.PATH_TERMINAL_TOKEN, request_id, started, exc.error or "refused")
+            raise _tagged(HubRefusal(exc.error or "invalid_client", exc.description or ""),
+                          request_id) from exc
         except requests.RequestException as exc:
-            raise HubError(f"token request failed: {exc}") from exc
+            _log_call(wire.PATH_TERMINAL_TOKEN, request_id, started, type(exc).__name__)
+            raise _tagged(HubError(f"token request failed: {exc}"), request_id) from exc
+        _log_call(wire.PATH_TERMINAL_TOKEN, request_id, started, 200)
+        return token
 
     @property
     def kind(self) -> str:
@@ -122,27 +155,34 @@ class HubClient:
         if not self._oauth.token:
             self.sign_in()
         for attempt in range(UNAVAILABLE_RETRIES + 1):
+            request_id = new_request_id()
+            started = time.monotonic()
             try:
                 resp = self._oauth.post(self.base_url + path, json=body or {},
-                                        timeout=self.timeout)
+                                        timeout=self.timeout,
+                                        headers={REQUEST_ID_HEADER: request_id})
             except AuthlibBaseError as exc:  # the automatic token renewal was refused
-                raise HubRefusal(exc.error or "invalid_client", exc.description or "") from exc
+                _log_call(path, request_id, started, exc.error or "refused")
+                raise _tagged(HubRefusal(exc.error or "invalid_client", exc.description or ""),
+                              request_id) from exc
             except requests.RequestException as exc:
-                raise HubError(f"POST {path} failed: {exc}") from exc
+                _log_call(path, request_id, started, type(exc).__name__)
+                raise _tagged(HubError(f"POST {path} failed: {exc}"), request_id) from exc
+            _log_call(path, request_id, started, resp.status_code)
             if resp.status_code != 503 or attempt == UNAVAILABLE_RETRIES:
                 break
             log.info("hub unavailable on POST %s, retrying", path)
             time.sleep(_retry_wait(resp))
-        return self._json(resp, path)
+        return self._json(resp, path, request_id)
 
     @staticmethod
-    def _json(resp: requests.Response, path: str) -> Any:
+    def _json(resp: requests.Response, path: str, request_id: str | None = None) -> Any:
         if resp.status_code >= 400:
-            raise _refusal_from(resp)
+            raise _tagged(_refusal_from(resp), request_id)
         try:
             return resp.json()
         except ValueError as exc:
-            raise HubError(f"POST {path}: not JSON") from exc
+            raise _tagged(HubError(f"POST {path}: not JSON"), request_id) from exc
 
     def challenge(self) -> wire.Challenge:
         """A fresh single-use nonce for this terminal."""
@@ -161,14 +201,19 @@ class HubClient:
 
     def logout(self, session_token: str) -> None:
         """End a card session (the card was removed); the session token is the bearer."""
+        request_id = new_request_id()
+        started = time.monotonic()
         try:
             resp = self._plain.post(self.base_url + wire.PATH_LOGOUT, json={},
-                                    headers={"Authorization": f"Bearer {session_token}"},
+                                    headers={"Authorization": f"Bearer {session_token}",
+                                             REQUEST_ID_HEADER: request_id},
                                     timeout=self.timeout)
         except requests.RequestException as exc:
-            raise HubError(f"logout failed: {exc}") from exc
+            _log_call(wire.PATH_LOGOUT, request_id, started, type(exc).__name__)
+            raise _tagged(HubError(f"logout failed: {exc}"), request_id) from exc
+        _log_call(wire.PATH_LOGOUT, request_id, started, resp.status_code)
         if resp.status_code >= 400:
-            raise _refusal_from(resp)
+            raise _tagged(_refusal_from(resp), request_id)
 
     # --- issuance at an enrolment desk (the hub's side: backend/cards/desk.py) ---------
 

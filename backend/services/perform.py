@@ -19,6 +19,7 @@ from backend.auth.principal import Principal
 from backend.db import session
 from backend.errors import ApiError
 from backend.ledger import idempotency
+from backend.observability.metrics import count_service_action
 from backend.reasons import Reason
 from backend.services.authorise import authorise, find_action, require_eligible
 from backend.services.context import HubContext
@@ -33,7 +34,19 @@ def perform(principal: Principal, key: str, action_name: str, key_header: str | 
 
     The API and the screens both come through here, so a page can add no rule of its
     own: `read_input` is how the caller's input becomes the action's model (the API
-    parses the JSON body; a screen builds it from what it already knows)."""
+    parses the JSON body; a screen builds it from what it already knows). Counted here
+    for the same reason."""
+    try:
+        answer = _perform(principal, key, action_name, key_header, read_input)
+    except ApiError as error:
+        count_service_action(key, action_name, error.reason.value)
+        raise
+    count_service_action(key, action_name, "ok")
+    return answer
+
+
+def _perform(principal: Principal, key: str, action_name: str, key_header: str | None,
+             read_input: Callable[[Action], BaseModel]) -> tuple[dict[str, Any], int]:
     module, action = find_action(key, action_name)
     citizen_id = authorise(action, principal)
     if action.mutating or key_header is not None:  # a malformed key is refused everywhere

@@ -28,6 +28,7 @@ class StubHub:
         self.sessions: dict[str, str] = {}
         self.unavailable = 0  # answer this many more terminal calls with 503
         self.calls: list[str] = []
+        self.request_ids: list[str | None] = []  # X-Request-Id of every POST, in order
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -67,6 +68,7 @@ class StubHub:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                hub.request_ids.append(self.headers.get("X-Request-Id"))
                 auth = self.headers.get("Authorization", "")
                 if self.path == wire.PATH_TERMINAL_TOKEN:
                     expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()

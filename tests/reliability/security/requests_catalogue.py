@@ -260,6 +260,8 @@ WEEK = {"since": (TODAY - dt.timedelta(days=7)).isoformat(), "until": TODAY.isof
 CATALOGUE: dict[str, Builder] = {
     "api_meta.health": lambda c, _: Call(f"{W}/health"),
     "api_meta.openapi": lambda c, _: Call(f"{W}/openapi.json"),
+    "api_operations.ready": lambda c, _: Call(f"{W}/ready"),
+    "api_operations.prometheus_metrics": lambda c, _: Call(f"{W}/metrics"),
     # registry
     "api_registry.create_citizen": lambda c, _: Call(f"{W}/citizens", json={
         "national_number": nik(), "full_name": "Agus Salim", "birth_date": "1985-03-09",
