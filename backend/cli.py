@@ -176,10 +176,8 @@ def config_show(markdown: bool) -> None:
     values = config.load()
     for setting in config.SETTINGS:
         value = values[setting.name]
-        if "SECRET" in setting.name and value:
-            value = "***"
-        if setting.name == "DATABASE_URL":
-            value = _safe_url(value)
+        if setting.secret and value:
+            value = _safe_url(value) if "://" in value else "***"
         click.echo(f"{config.PREFIX}{setting.name}={value}")
 
 

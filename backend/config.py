@@ -3,6 +3,12 @@
 Every setting is declared once in SETTINGS with its default and meaning; the README's
 table is generated from it (`satukartu config show --markdown`), so the documentation
 cannot drift from the code.
+
+A secret setting may instead name a file holding it, `SATUKARTU_<NAME>_FILE` (the
+file's first line), as container secrets are mounted; and the database's and broker's
+passwords may come alone from `SATUKARTU_DATABASE_PASSWORD_FILE` and
+`SATUKARTU_BROKER_PASSWORD_FILE`, put into the URL's user part, so the URL stays plain
+configuration and each password lives in the one file its server reads too.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ class Setting:
     default: str
     doc: str
     parse: Callable[[str], Any] = str
+    secret: bool = False  # may come from a file (SATUKARTU_<NAME>_FILE); never shown
 
 
 class ConfigError(ValueError):
@@ -180,16 +187,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("INSTANCE_DIR", "instance", "Folder for the embedded database, keys and checkpoints."),
     Setting("DATABASE_URL", "", "Database URL as a user writes it: `sqlite:///path` or "
             "`postgresql://user@host/db`. Empty: an SQLite file in the instance folder.",
-            _database_url),
+            _database_url, secret=True),
     Setting("SECRET_KEY", "", "Key for signing staff and terminal tokens. Empty: generated "
-            "once and kept in the instance folder."),
+            "once and kept in the instance folder.", secret=True),
     Setting("ORIGIN", "http://127.0.0.1:8000", "The hub's canonical URL; cards sign it. "
             "Written scheme://host[:port]; a trailing slash is dropped.", _origin),
     Setting("BROKER_URL", "", "Celery broker. Empty: an SQLite-backed broker in the instance "
             "folder (no server needed). City: RabbitMQ, `amqp://...`, which hands a task back "
             "when its worker dies. A `redis://...` broker can lose a task taken by a worker "
-            "that crashes, and a killed worker's task waits out the visibility timeout."),
-    Setting("RESULT_BACKEND", "", "Celery result backend. Empty: the hub's database."),
+            "that crashes, and a killed worker's task waits out the visibility timeout.",
+            secret=True),
+    Setting("RESULT_BACKEND", "", "Celery result backend. Empty: the hub's database.",
+            secret=True),
     Setting("NATIONAL_ID_FORMATS", "nik", "Accepted national number formats, comma separated: "
             "`nik` (Indonesia, 16 digits), `thai` (13 digits, check digit), `generic`."),
     Setting("CITY_NAME", "Kota Contoh", "The city's name on documents and reports."),
@@ -214,7 +223,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PIN_MAX_TRIES", "3", "Wrong PINs before a card blocks (at most 10).", _int),
     Setting("OIDC_ISSUER", "", "The city's OpenID Connect provider; empty disables SSO."),
     Setting("OIDC_CLIENT_ID", "", "Client id at the OIDC provider."),
-    Setting("OIDC_CLIENT_SECRET", "", "Client secret at the OIDC provider."),
+    Setting("OIDC_CLIENT_SECRET", "", "Client secret at the OIDC provider.", secret=True),
     Setting("PROXY_HOPS", "0", "Reverse proxies in front of the hub whose X-Forwarded-For, "
             "-Proto and -Host to trust (a TLS proxy: 1).", _count),
     Setting("LOG_LEVEL", "INFO", "Python logging level.", _log_level),
@@ -284,6 +293,8 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 PREFIX = "SATUKARTU_"
+# A URL setting whose password may come alone from a file: the variable naming it.
+PASSWORD_FILES = {"DATABASE_URL": "DATABASE_PASSWORD_FILE", "BROKER_URL": "BROKER_PASSWORD_FILE"}
 
 
 def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
@@ -291,7 +302,7 @@ def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> dict[str
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for setting in SETTINGS:
-        raw = environ.get(PREFIX + setting.name, setting.default)
+        raw = _raw(setting, environ)
         try:
             values[setting.name] = setting.parse(raw)
         except ValueError as exc:
@@ -299,6 +310,40 @@ def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> dict[str
     values.update(overrides)
     _derive(values)
     return values
+
+
+def _raw(setting: Setting, environ: Mapping[str, str]) -> str:
+    """The setting's text: the variable, or for a secret its file; a URL's password file
+    is then put into the URL."""
+    name = PREFIX + setting.name
+    path = environ.get(name + "_FILE", "") if setting.secret else ""
+    if path and environ.get(name):
+        raise ConfigError(f"{name} and {name}_FILE are both set: give one of them")
+    raw = _first_line(path, name + "_FILE") if path else environ.get(name, setting.default)
+    password_variable = PREFIX + PASSWORD_FILES.get(setting.name, "")
+    if setting.name in PASSWORD_FILES and environ.get(password_variable):
+        password = _first_line(environ[password_variable], password_variable)
+        raw = _with_password(raw, password, password_variable)
+    return raw
+
+
+def _first_line(path: str, variable: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.readline().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{variable}: cannot read {path}: {reason}") from exc
+
+
+def _with_password(url: str, password: str, variable: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if not parts.username:
+        raise ConfigError(f"{variable}: the URL it completes names no user "
+                          f"({parts.scheme}://{parts.hostname or ''}...)")
+    host = parts.netloc.rsplit("@", 1)[1]
+    user = f"{urllib.parse.quote(parts.username, safe='')}:{urllib.parse.quote(password, safe='')}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}@{host}"))
 
 
 def _derive(values: dict[str, Any]) -> None:
@@ -341,5 +386,7 @@ def secret_key(values: dict[str, Any]) -> str:
 
 def markdown_table() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    rows += [f"| `{PREFIX}{s.name}` | `{s.default}` | {s.doc} |" for s in SETTINGS]
+    rows += [f"| `{PREFIX}{s.name}` | `{s.default}` | {s.doc}"
+             f"{f' Secret: or a file, `{PREFIX}{s.name}_FILE`.' if s.secret else ''} |"
+             for s in SETTINGS]
     return "\n".join(rows)

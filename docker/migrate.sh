@@ -17,7 +17,10 @@ import psycopg
 from celery.backends.database.session import ResultModelBase
 from sqlalchemy import create_engine
 
-url = os.environ["SATUKARTU_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+from backend import config
+
+# The URL as the hub reads it: SATUKARTU_DATABASE_PASSWORD_FILE's password put into it.
+url = config.load()["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
 engine = create_engine("postgresql+psycopg://" + url[len("postgresql://"):])
 ResultModelBase.metadata.create_all(engine)
 engine.dispose()

@@ -270,7 +270,7 @@ class Stack:
         password on stdin), signed in through the proxy; its bearer token."""
         if role not in self.tokens:
             username, password = f"{role}-deploy", secrets.token_urlsafe(15)
-            self.exec("hub-1", "hub-entrypoint", "satukartu", "staff", "add", username,
+            self.exec("hub-1", "satukartu", "staff", "add", username,
                       "--role", role, "--name", f"Deploy {role}", "--password-stdin",
                       stdin=password + "\n")
             login = self.post("/api/v1/auth/staff/login",
@@ -280,8 +280,8 @@ class Stack:
         return self.tokens[role]
 
     def satukartu(self, *args: str, service: str = "hub-1") -> str:
-        """A `satukartu` command in a running hub container, through its entrypoint."""
-        return self.exec(service, "hub-entrypoint", "satukartu", *args).stdout
+        """A `satukartu` command in a running hub container."""
+        return self.exec(service, "satukartu", *args).stdout
 
     def psql(self, user: str, sql: str, password: str = "") -> subprocess.CompletedProcess[str]:
         """SQL in the database container, as `user` over TCP (as the hub connects)."""
