@@ -53,4 +53,3 @@ class Allocation:
         if not self.in_arrears:
             return current
         return Period.containing(current.start - timedelta(days=1), self.cadence)
-

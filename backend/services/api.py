@@ -35,7 +35,6 @@ def list_services() -> ServicesOut:
     return programmes_for(principal)
 
 
-
 IDEMPOTENCY_KEY = Header(
     "Idempotency-Key", "Required by actions that change anything: a replay with the same "
     "key and body returns the first answer; the same key with another body is refused.",
@@ -65,5 +64,3 @@ def _input(action: Action) -> BaseModel:
     if action.input is NoInput and not request.get_data():
         return NoInput()
     return parse_body(action.input)
-
-

@@ -33,7 +33,6 @@ def find_action(key: str, name: str) -> tuple[ServiceModule, Action]:
     return module, action
 
 
-
 @functools.cache
 def requirement_of(action: Action) -> Requirement:
     """Who may call `action`: its staff roles without a card, its terminal kinds in a
@@ -63,4 +62,3 @@ def require_eligible(module: ServiceModule, ctx: HubContext) -> Eligibility:
                        f"{decision.reason}", 403,
                        {"eligibility": decision.reason, **dict(decision.details)})
     return decision
-

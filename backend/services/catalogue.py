@@ -244,4 +244,3 @@ def modules() -> dict[str, ServiceModule]:
     """The enabled modules as they are now (admins' changes included): the same set for
     the whole of one request, at most `SATUKARTU_PROGRAMME_REFRESH_MS` old."""
     return live().modules()
-

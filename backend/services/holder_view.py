@@ -68,7 +68,6 @@ class ServicesOut(OutModel):
     programmes: list[ProgrammeOut]
 
 
-
 def programmes_for(principal: Principal) -> ServicesOut:
     """The card holder's programmes as this card session may see them, read audited.
 
@@ -128,4 +127,3 @@ def _programme(module: ServiceModule, ctx: HubContext, actions: list[str],
         fields["recent"] = [RecentLineOut(**audience.line_view(line))
                             for line in recent[:RECENT_PER_PROGRAMME]]
     return ProgrammeOut(**audience.programme_view(fields))
-

@@ -73,7 +73,6 @@ class Param:
     needs_approval: bool = True
 
 
-
 @dataclass(frozen=True)
 class Action:
     """One thing a module offers at a terminal or counter.
@@ -218,4 +217,3 @@ def result(model: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(model, BaseModel):
         return model.model_dump(mode="json")
     return dict(model)
-

@@ -50,4 +50,3 @@ class Period:
         if cadence == "quarterly":
             return cls.parse(f"{day.year}-Q{(day.month - 1) // 3 + 1}")
         return cls.parse(f"{day.year}-S{(day.month - 1) // 6 + 1}")
-

@@ -35,7 +35,6 @@ class PurseRule:
         return period.end + timedelta(days=self.expires_after_days or 0)
 
 
-
 @dataclass(frozen=True)
 class Beneficiary:
     kind: HolderKind
@@ -55,4 +54,3 @@ class Posting:
         """The action's answer every terminal prints a receipt from."""
         return {"entry_id": self.entry_id, "receipt": self.entry_id, "amount": self.amount,
                 "balance_after": self.balance_after, **extra}
-

@@ -91,4 +91,3 @@ class Eligibility:
     @classmethod
     def no(cls, reason: str, **details: Any) -> Eligibility:
         return cls(False, reason, details)
-
