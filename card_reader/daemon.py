@@ -28,7 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
-from card_reader import piv, wire
+from card_reader import ber, piv, wire
 from card_reader.client import Connection, PivSession
 from card_reader.hub_client import HubClient, HubError, HubRefusal
 from card_reader.pcsc import (
@@ -117,7 +117,7 @@ def _refusal(exc: BaseException) -> Refused:
         return Refused("pin_blocked", str(exc))
     if isinstance(exc, piv.NotFoundError):
         return Refused("card_not_issued", str(exc))
-    if isinstance(exc, (piv.PivError, piv.TlvError)):
+    if isinstance(exc, (piv.PivError, ber.TlvError)):
         return Refused("card_error", str(exc))
     if isinstance(exc, ValueError):
         return Refused("pin_format", str(exc))

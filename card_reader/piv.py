@@ -1,14 +1,16 @@
 """The PIV protocol (NIST SP 800-73-4 subset) as plain data: no I/O, no crypto.
 
-The client, the virtual card and the tests share these constants, APDU codecs and
-TLV helpers, so the protocol is defined once and testable without pcscd.
+The client, the virtual card and the tests share these constants and APDU codecs (the
+BER-TLV underneath is `card_reader.ber`), so the protocol is defined once and testable
+without pcscd.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
+
+from card_reader.ber import TlvError, tlv, tlv_dict, unwrap
 
 AID = bytes.fromhex("A000000308000010000100")
 AID_MIN_PREFIX = 5  # yubico-piv-tool selects with the 5-byte RID
@@ -326,98 +328,6 @@ def chain(apdu: CommandApdu, size: int = SHORT_MAX_DATA) -> list[CommandApdu]:
     out = [CommandApdu(apdu.cla | CLA_CHAIN, apdu.ins, apdu.p1, apdu.p2, p) for p in parts[:-1]]
     out.append(CommandApdu(apdu.cla, apdu.ins, apdu.p1, apdu.p2, parts[-1], le=apdu.le))
     return out
-
-
-# --- BER-TLV ------------------------------------------------------------------
-
-
-class TlvError(ValueError):
-    pass
-
-
-def encode_length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    if n <= 0xFF:
-        return bytes([0x81, n])
-    if n <= 0xFFFF:
-        return b"\x82" + n.to_bytes(2, "big")
-    raise TlvError("length too large")
-
-
-def tag_bytes(tag: int) -> bytes:
-    return tag.to_bytes(max(1, (tag.bit_length() + 7) // 8), "big")
-
-
-def tlv(tag: int, value: bytes = b"") -> bytes:
-    return tag_bytes(tag) + encode_length(len(value)) + value
-
-
-@dataclass(frozen=True)
-class Tlv:
-    tag: int
-    value: bytes
-    length: int = field(default=0, compare=False)  # bytes taken in the input
-
-
-def parse_tlv(data: bytes, offset: int = 0) -> Tlv:
-    """Decode one BER-TLV at `offset`; TlvError on anything malformed or truncated."""
-    pos = offset
-    if pos >= len(data):
-        raise TlvError("no tag")
-    tag = data[pos]
-    pos += 1
-    if tag & 0x1F == 0x1F:
-        for _ in range(3):
-            if pos >= len(data):
-                raise TlvError("truncated tag")
-            tag = (tag << 8) | data[pos]
-            pos += 1
-            if not data[pos - 1] & 0x80:
-                break
-        else:
-            raise TlvError("tag too long")
-    if pos >= len(data):
-        raise TlvError("no length")
-    first = data[pos]
-    pos += 1
-    if first < 0x80:
-        length = first
-    elif first in (0x81, 0x82, 0x83):
-        n = first & 0x7F
-        if pos + n > len(data):
-            raise TlvError("truncated length")
-        length = int.from_bytes(data[pos : pos + n], "big")
-        pos += n
-    else:
-        raise TlvError("unsupported length form")
-    if pos + length > len(data):
-        raise TlvError("value runs past the data")
-    return Tlv(tag, bytes(data[pos : pos + length]), pos + length - offset)
-
-
-def iter_tlvs(data: bytes) -> Iterator[Tlv]:
-    pos = 0
-    while pos < len(data):
-        item = parse_tlv(data, pos)
-        pos += item.length
-        yield item
-
-
-def tlv_dict(data: bytes) -> dict[int, bytes]:
-    """Tags to values; the first of a repeated tag wins."""
-    out: dict[int, bytes] = {}
-    for item in iter_tlvs(data):
-        out.setdefault(item.tag, item.value)
-    return out
-
-
-def unwrap(data: bytes, tag: int) -> bytes:
-    """The value of a single outer TLV that must have `tag`."""
-    item = parse_tlv(data)
-    if item.tag != tag:
-        raise TlvError(f"expected tag {tag:X}, got {item.tag:X}")
-    return item.value
 
 
 # --- PIN ----------------------------------------------------------------------

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from card_reader import mgmkey
+from card_reader import ber, mgmkey
 from card_reader import piv as p
 from card_reader.piv import CommandApdu, ResponseApdu
 from card_reader.vcard.state import CardState
@@ -77,8 +77,8 @@ class PivApplet:
         if (cmd.p1, cmd.p2) != (0x3F, 0xFF):
             return _sw(p.SW_INCORRECT_P1P2)
         try:
-            item = p.parse_tlv(cmd.data)
-        except p.TlvError:
+            item = ber.parse_tlv(cmd.data)
+        except ber.TlvError:
             return _sw(p.SW_WRONG_DATA)
         if item.tag != p.TAG_OBJ_ID or len(item.value) not in (1, 3):
             return _sw(p.SW_WRONG_DATA)
@@ -109,8 +109,8 @@ class PivApplet:
             return _sw(p.SW_NOT_ENOUGH_MEMORY)
         expected = p.TAG_DISCOVERY if oid == p.ObjectId.DISCOVERY else p.TAG_OBJ_DATA
         try:
-            item = p.parse_tlv(rest)
-        except p.TlvError:
+            item = ber.parse_tlv(rest)
+        except ber.TlvError:
             return _sw(p.SW_WRONG_DATA)
         if item.tag != expected or item.length != len(rest):
             return _sw(p.SW_WRONG_DATA)
@@ -231,8 +231,8 @@ class PivApplet:
 
     def _general_authenticate(self, cmd: CommandApdu) -> ResponseApdu:
         try:
-            fields = p.tlv_dict(p.unwrap(cmd.data, p.TAG_DYN_AUTH))
-        except p.TlvError:
+            fields = ber.tlv_dict(ber.unwrap(cmd.data, p.TAG_DYN_AUTH))
+        except ber.TlvError:
             return _sw(p.SW_WRONG_DATA)
         if cmd.p2 == p.KeyRef.MANAGEMENT:
             return self._mgmt_authenticate(cmd.p1, fields)
@@ -256,7 +256,7 @@ class PivApplet:
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         padded = digest.rjust(p.DIGEST_MAX_LEN, b"\x00")  # same integer as the short input
         signature = key.sign(padded, ec.ECDSA(Prehashed(hashes.SHA256())))
-        return ResponseApdu(p.tlv(p.TAG_DYN_AUTH, p.tlv(p.TAG_AUTH_RESPONSE, signature)))
+        return ResponseApdu(ber.tlv(p.TAG_DYN_AUTH, ber.tlv(p.TAG_AUTH_RESPONSE, signature)))
 
     def _mgmt_authenticate(self, algorithm: int, fields: dict[int, bytes]) -> ResponseApdu:
         alg = p.Algorithm(self.state.mgmt_algorithm)
@@ -271,18 +271,18 @@ class PivApplet:
         self.mgmt_authenticated = False
         if witness == b"" and challenge is None:
             self._witness = os.urandom(size)
-            out = p.tlv(p.TAG_AUTH_WITNESS, mgmkey.encrypt_block(alg, key, self._witness))
-            return ResponseApdu(p.tlv(p.TAG_DYN_AUTH, out))
+            out = ber.tlv(p.TAG_AUTH_WITNESS, mgmkey.encrypt_block(alg, key, self._witness))
+            return ResponseApdu(ber.tlv(p.TAG_DYN_AUTH, out))
         if witness and challenge and len(challenge) == size:
             if pending_w is None or not hmac.compare_digest(witness, pending_w):
                 return _sw(p.SW_SECURITY_STATUS)
             self.mgmt_authenticated = True
-            out = p.tlv(p.TAG_AUTH_RESPONSE, mgmkey.encrypt_block(alg, key, challenge))
-            return ResponseApdu(p.tlv(p.TAG_DYN_AUTH, out))
+            out = ber.tlv(p.TAG_AUTH_RESPONSE, mgmkey.encrypt_block(alg, key, challenge))
+            return ResponseApdu(ber.tlv(p.TAG_DYN_AUTH, out))
         if challenge == b"" and witness is None:
             self._challenge = os.urandom(size)  # also OpenSC's random-number source
-            return ResponseApdu(p.tlv(p.TAG_DYN_AUTH,
-                                      p.tlv(p.TAG_AUTH_CHALLENGE, self._challenge)))
+            return ResponseApdu(ber.tlv(p.TAG_DYN_AUTH,
+                                      ber.tlv(p.TAG_AUTH_CHALLENGE, self._challenge)))
         if response and witness is None and challenge is None:
             if pending_c is None or not hmac.compare_digest(
                     response, mgmkey.encrypt_block(alg, key, pending_c)):
@@ -299,8 +299,8 @@ class PivApplet:
         if cmd.p1 != 0 or cmd.p2 not in SIGNING_SLOTS:
             return _sw(p.SW_INCORRECT_P1P2)
         try:
-            control = p.tlv_dict(p.unwrap(cmd.data, p.TAG_GEN_CONTROL))
-        except p.TlvError:
+            control = ber.tlv_dict(ber.unwrap(cmd.data, p.TAG_GEN_CONTROL))
+        except ber.TlvError:
             return _sw(p.SW_WRONG_DATA)
         if control.get(p.TAG_GEN_ALGORITHM) != bytes([p.Algorithm.ECCP256]):
             return _sw(p.SW_WRONG_DATA)
@@ -311,7 +311,7 @@ class PivApplet:
         self._save(self.state)
         point = key.public_key().public_bytes(serialization.Encoding.X962,
                                               serialization.PublicFormat.UncompressedPoint)
-        return ResponseApdu(p.tlv(p.TAG_PUBLIC_KEY, p.tlv(p.TAG_EC_POINT, point)))
+        return ResponseApdu(ber.tlv(p.TAG_PUBLIC_KEY, ber.tlv(p.TAG_EC_POINT, point)))
 
     def _set_mgmkey(self, cmd: CommandApdu) -> ResponseApdu:
         if not self.mgmt_authenticated:

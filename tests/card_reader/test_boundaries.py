@@ -33,6 +33,12 @@ def test_only_pcsc_module_imports_pyscard():
     assert users == {"pcsc.py"}
 
 
+PLAIN_DATA = {"__future__", "collections.abc", "dataclasses", "enum"}
+
+
 def test_piv_module_does_no_io_and_no_crypto():
-    assert imports_of(PACKAGE / "piv.py") <= {"__future__", "collections.abc", "dataclasses",
-                                             "enum"}
+    assert imports_of(PACKAGE / "piv.py") <= PLAIN_DATA | {"card_reader.ber"}
+
+
+def test_ber_module_does_no_io_and_no_crypto():
+    assert imports_of(PACKAGE / "ber.py") <= PLAIN_DATA
