@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,11 +31,11 @@ from backend.audit.append import append
 from backend.audit.record import make_entry
 from backend.db import BEGIN_IMMEDIATE, SQLITE_BEGIN, make_engine
 from backend.registry.national_ids import make_nik
-from tests.support.private_services import free_port, wait_until
+from tests.support.private_services import free_port
+from tests.support.served_hub import SATUKARTU, serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sqlite_served")]
 
-SATUKARTU = str(Path(sys.executable).parent / "satukartu")
 PASSWORD = "correct-horse-battery-staple-9"
 REGION = "3578081010"
 BIRTH = dt.date(1990, 5, 17)
@@ -90,25 +89,12 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHub]:
     _satukartu(env, "staff", "add", "admin", "--role", "admin", "--name", "Admin Satu",
                "--password-stdin", stdin=PASSWORD + "\n")
     log = instance / "serve.log"
-    with open(log, "ab") as out:
-        server = subprocess.Popen([SATUKARTU, "serve", "--bind", f"127.0.0.1:{port}",
-                                   "--workers", "2"], env=env, stdout=out,
-                                  stderr=subprocess.STDOUT)
-    try:
-        wait_until(lambda: _answers(url) or server.poll() is not None, 60, "gunicorn")
-        assert server.poll() is None, log.read_text(errors="replace")[-3000:]
+    with serving(env, port, log, lambda: _answers(url)):
         signed_in = requests.post(url + "/api/v1/auth/staff/login", timeout=30,
                                   json={"username": "admin", "password": PASSWORD})
         assert signed_in.status_code == 200, signed_in.text
         yield ServedHub(url, f"sqlite:///{instance / 'satukartu.db'}",
                         signed_in.json()["access_token"], log)
-    finally:
-        server.terminate()  # gunicorn's master: its workers stop with it
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(10)
 
 
 def test_a_checkpoint_is_signed_on_request(hub: ServedHub):

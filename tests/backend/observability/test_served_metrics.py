@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.backend.observability.metrics_text import sample
-from tests.support.private_services import free_port, wait_until
+from tests.support.private_services import free_port
+from tests.support.served_hub import SATUKARTU, serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("served_metrics")]
 
-SATUKARTU = str(Path(sys.executable).parent / "satukartu")
 
 
 def _answers(url: str) -> bool:
@@ -46,13 +45,7 @@ def test_a_counter_sums_the_requests_of_both_gunicorn_workers(tmp_path):
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"")
     log = tmp_path / "serve.log"
-    with open(log, "ab") as out:
-        server = subprocess.Popen([SATUKARTU, "serve", "--bind", f"127.0.0.1:{port}",
-                                   "--workers", "2"], env=env, stdout=out,
-                                  stderr=subprocess.STDOUT)
-    try:
-        wait_until(lambda: _answers(url) or server.poll() is not None, 90, "gunicorn")
-        assert server.poll() is None, log.read_text(errors="replace")[-3000:]
+    with serving(env, port, log, lambda: _answers(url), wait=90):
         assert not stale.exists()
         health = {"endpoint": "/api/v1/health", "method": "GET", "status": "200"}
         before = sample(requests.get(url + "/api/v1/metrics", timeout=10).text,
@@ -67,10 +60,3 @@ def test_a_counter_sums_the_requests_of_both_gunicorn_workers(tmp_path):
         assert scraped.status_code == 200, scraped.text
         total = sample(scraped.text, "satukartu_responses_total", **health)
         assert total == before + sent, (before, sent, total, scraped.text[-3000:])
-    finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(10)
