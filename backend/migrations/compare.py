@@ -31,6 +31,8 @@ INDEX_DIALECTS = {
     # its LIKE '%...%' scans anyway, so the migrations make it on PostgreSQL only. On
     # PostgreSQL it is compared like any other index.
     "ix_citizens_name_trgm": {"postgresql"},
+    # The same, on the key with its spaces out (migration 0014).
+    "ix_citizens_name_joined_trgm": {"postgresql"},
 }
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -218,16 +218,19 @@ def search_statement(dialect: str, *, number: str | None, name: str | None, page
     accents off, Thai marks kept), `LIKE '%part%'` on `name_search`, which the trigram
     index serves on PostgreSQL from three characters on. A part rather than a
     similarity threshold: Thai has no case and no word breaks, and a threshold drops
-    a short part of a long name. On PostgreSQL the matches of a name are sorted by id
-    after the index found them (`id + 0`: never the walk along the ids, see
-    `search`); by number, and on SQLite (the demo), in id order.
+    a short part of a long name. A part of two words or more is also matched in the key
+    with its spaces out, which a second trigram index serves (`_name_matches`). On
+    PostgreSQL the matches of a name are sorted by id after the index found them
+    (`id + 0`: never the walk along the ids, see `search`); by number, and on SQLite
+    (the demo), in id order.
     """
     query = select(Citizen)
     if number is not None:
         query = query.where(Citizen.national_number == national_ids.normalize(number))
     order: Any = Citizen.id
     if name is not None:
-        query = query.where(_name_matches(Citizen.name_search, name))
+        query = query.where(_name_matches(Citizen.name_search, name,
+                                          joined=dialect == "postgresql"))
         if dialect == "postgresql" and number is None:
             order = Citizen.id + 0
     return query.order_by(order).offset((page - 1) * per_page).limit(per_page + 1)
@@ -241,8 +244,24 @@ def _among_first(name: str, page: int, per_page: int, window: int) -> Select[Cit
             .order_by(first.c.id).offset((page - 1) * per_page).limit(per_page + 1))
 
 
-def _name_matches(column: Any, name: str) -> Any:
-    return column.like(f"%{_escape_like(fold_name(name))}%", escape="\\")
+def _name_matches(column: Any, name: str, *, joined: bool = False) -> Any:
+    """`column` holds the name's part. With `joined`, a part of two words or more is
+    also looked for in the key with its spaces out, the condition the joined trigram
+    index serves (migration 0014): pg_trgm takes trigrams within words only, so the
+    plain index alone hands over every name holding each word anywhere."""
+    key = fold_name(name)
+    condition = column.like(_contains(key), escape="\\")
+    if joined and " " in key:
+        # The index's own expression, with its constants written out: a bound
+        # parameter would not match the index under a prepared statement's plan.
+        spaces_out = func.replace(column, literal_column("' '"), literal_column("''"))
+        condition = and_(condition, spaces_out.like(_contains(key.replace(" ", "")),
+                                                    escape="\\"))
+    return condition
+
+
+def _contains(key: str) -> str:
+    return f"%{_escape_like(key)}%"
 
 
 def _escape_like(text: str) -> str:
