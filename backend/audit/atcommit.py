@@ -5,7 +5,8 @@ the connection and, at the connection's commit, sent together with the `COMMIT` 
 single query string: inserted into `audit_queue`, taking no lock (sequencer.py), so
 concurrent writers' commits overlap instead of queueing for the chain. Atomicity is
 unchanged: the records and the caller's changes are one transaction, and a failed
-insert fails the commit. The sequencer is tried in the same round trip.
+insert fails the commit. The process's sequencer thread then chains them, batched
+with other commits' records, off the request path (background.py).
 
 Sessions joined to an outer transaction, SQLite, and databases without the queue
 chain their records before the commit instead (record.py).
@@ -22,11 +23,12 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError
 
 from backend.audit.append import as_json
-from backend.audit.sequencer import ENQUEUE, TRY_SEQUENCE, queues_in_database
+from backend.audit.background import nudge
+from backend.audit.sequencer import ENQUEUE, queues_in_database
 from backend.db import driver_connection
 
 STASH = "satukartu.audit.stash"
-_STATEMENTS = f"{ENQUEUE}; COMMIT; {TRY_SEQUENCE}"
+_STATEMENTS = f"{ENQUEUE}; COMMIT"
 
 
 def stash(conn: Connection, entries: list[Mapping[str, Any]]) -> bool:
@@ -49,22 +51,17 @@ def _queue_with_commit(conn: Connection) -> None:
     if kept is None or kept[0] is not conn.get_transaction():
         return  # nothing stashed, or left over from a transaction that is gone
     payload = json.dumps([as_json(entry) for entry in kept[1]], ensure_ascii=False)
-    chained = _send(conn, payload)
-    if chained is not None:
-        from backend.audit.tasks import checkpoint_if_due
-
-        checkpoint_if_due(None, *chained)  # committed already
+    _send(conn, payload)
+    nudge(conn.engine)
 
 
-def _send(conn: Connection, payload: str) -> tuple[int, int] | None:
-    """Queue, COMMIT and try the sequencer: three statements in one simple query.
+def _send(conn: Connection, payload: str) -> None:
+    """Queue and COMMIT: two statements in one simple query.
 
     One query string, bound on the client, is one round trip and one blocking wait
     (in psycopg's pipeline mode, which this replaced, a profile showed the writer
-    stepping its socket loop ~8 times per round trip while it waited). The
-    sequencer's try after the COMMIT runs in an implicit transaction of its own and
-    turns its failures into warnings, so an error here means the caller's
-    transaction did not commit.
+    stepping its socket loop ~8 times per round trip while it waited). An error here
+    means the caller's transaction did not commit.
     """
     raw = driver_connection(conn)
     cursor = psycopg.ClientCursor(raw)
@@ -77,11 +74,6 @@ def _send(conn: Connection, payload: str) -> tuple[int, int] | None:
     if cursor.statusmessage != "COMMIT":  # "ROLLBACK": the transaction had already failed
         raise DBAPIError.instance(ENQUEUE, (payload,), RuntimeError("not committed"),
                                   psycopg.Error, dialect=conn.dialect)
-    cursor.nextset()
-    row = cursor.fetchone()
-    assert row is not None  # a function with OUT parameters returns exactly one row
-    first, last = row
-    return None if first is None or first > last else (first, last)
 
 
 @event.listens_for(Engine, "rollback")

@@ -4,14 +4,14 @@ Holding the chain's lock through each transaction's COMMIT made the chain one WA
 flush at a time (~1,400 commits/s at best here, ~700 audited transactions/s with 50
 writers). So a transaction that commits on its own connection inserts its records
 into `audit_queue` (migration 0007) in the same round trip as its COMMIT, taking no
-lock: the change and its records are still one transaction. Right after, in the same
-round trip, the connection calls `audit_sequence(false)`: if nobody holds the chain's
-lock it chains everything queued, oldest first, many transactions' records per
-flush; if someone does, they are sequencing and their next batch takes ours.
+lock: the change and its records are still one transaction. Then its process's
+sequencer thread (background.py) calls `audit_sequence(false)`: if nobody holds the
+chain's lock it chains everything queued, oldest first, many transactions' records
+per flush; if someone does, it tries again shortly.
 
-A record can be left queued only when its writer's try came during the holder's last
-COMMIT; the next audited commit anywhere takes it, and `settle()` runs before the log
-is read (access log, listings, exports, verification) and before every checkpoint.
+`settle()` runs before the log is read (access log, listings, exports, verification)
+and before every checkpoint, so a reader never sees the chain behind a commit that
+came before its request, whatever the sequencer threads are doing.
 """
 
 from __future__ import annotations

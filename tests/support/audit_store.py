@@ -9,6 +9,7 @@ installed hub.
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from backend.audit.append import head
 from backend.audit.chain import canonical_text, leaf_hash, next_head
 from backend.audit.checkpoints import Checkpoint, make_checkpoint
 from backend.audit.models import AUDIT_TABLES, AuditRecord
+from backend.audit.sequencer import settle
 from backend.audit.verify import Report, verify_app
 from backend.db import database, make_engine
 from backend.testing import databases
@@ -66,12 +68,28 @@ class AuditStore:
         return made
 
     def verify(self, jobs: int = 1) -> Report:
+        """The verifier's report, after chaining what is queued, as `audit verify` does."""
+        settle(self.engine)
         with self.engine.connect() as conn:
             return verify_app(conn, self.app.config, jobs=jobs)
 
     def records(self) -> list[dict[str, Any]]:
+        """The chain's records after chaining what is queued, as the hub's readers do."""
+        settle(self.engine)
+        return self.chained()
+
+    def chained(self) -> list[dict[str, Any]]:
+        """The chain's records as they stand, queued ones left out."""
         with self.engine.connect() as conn:
             return list_records(conn)
+
+    def chained_soon(self, count: int, seconds: float = 10.0) -> list[dict[str, Any]]:
+        """The chain's records once it holds `count` without anyone settling: what the
+        process's sequencer chains off the request path."""
+        deadline = time.monotonic() + seconds
+        while len(found := self.chained()) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return found
 
     @contextmanager
     def tamper(self) -> Iterator[Connection]:

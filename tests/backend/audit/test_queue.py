@@ -8,6 +8,7 @@ from sqlalchemy import text
 from backend.audit.append import LOCK_KEY
 from backend.audit.checkpoints import make_checkpoint
 from backend.audit.sequencer import settle
+from backend.audit.verify import verify_app
 from backend.db import database
 
 pytestmark = pytest.mark.parametrize("audit_store", ["postgresql"], indirect=True)
@@ -35,9 +36,9 @@ def _lock_held(store):
     return release, holder
 
 
-def test_a_committing_writer_chains_its_own_records_when_nobody_else_is(audit_store):
+def test_a_commits_records_are_chained_off_the_request_path_soon_after(audit_store):
     audit_store.fill(3, per_transaction=3)
-    assert [r["seq"] for r in audit_store.records()] == [1, 2, 3]
+    assert [r["seq"] for r in audit_store.chained_soon(3)] == [1, 2, 3]
     assert _queued(audit_store) == 0
 
 
@@ -45,21 +46,20 @@ def test_records_wait_in_the_queue_while_another_session_sequences(audit_store):
     release, holder = _lock_held(audit_store)
     try:
         audit_store.fill(2)
-        assert audit_store.records() == []
+        assert audit_store.chained() == []
         assert _queued(audit_store) == 2  # committed with their change, not yet chained
     finally:
         release.set()
         holder.join()
 
 
-def test_the_next_writer_chains_what_was_left_queued(audit_store):
+def test_records_left_queued_by_a_busy_lock_are_chained_once_it_is_let_go(audit_store):
     release, holder = _lock_held(audit_store)
     audit_store.fill(2)
     release.set()
     holder.join()
-    audit_store.fill(1, action="next.write")
-    assert [r["action"] for r in audit_store.records()] == [
-        "registry.citizen.read", "registry.citizen.read", "next.write"]
+    assert [r["action"] for r in audit_store.chained_soon(2)] == [
+        "registry.citizen.read", "registry.citizen.read"]
     assert audit_store.verify().intact
 
 
@@ -99,12 +99,14 @@ def test_a_record_the_chain_cannot_hold_is_refused_when_queued(audit_store):
 
 def test_verifier_reports_records_left_unchained_too_long(audit_store):
     audit_store.fill(1)
+    assert len(audit_store.chained_soon(1)) == 1  # and the sequencer is idle again
     with audit_store.tamper() as owner:  # as if the sequencer had failed for ten minutes
         owner.execute(text(
             "INSERT INTO audit_queue (at, actor_kind, action, outcome, details, details_digest) "
             "VALUES (clock_timestamp() - interval '10 minutes', 'system', 'stuck.write', 'ok', "
             "'{}', sha256('{}'))"))
-    report = audit_store.verify()
+    with audit_store.engine.connect() as conn:  # as a verifier that could not settle
+        report = verify_app(conn, audit_store.app.config)
     assert [(f.kind, f.position, f.count) for f in report.findings] == [("unchained", 2, 1)]
     settle(audit_store.engine)
     assert audit_store.verify().intact
