@@ -174,8 +174,10 @@ def _close_facts(sess: Session, citizen_id: int, actor: Actor) -> None:
                        changes={"active": (True, False)})
 
 
-# People, in id order, a part of a name is first looked for among (on PostgreSQL).
+# People, in id order, a part of a name is first looked for among (on PostgreSQL),
+# and the most a second walk goes when the first found the part but not a page of it.
 SEARCH_WINDOW = 10_000
+SEARCH_WALK = 300_000
 
 
 def search(sess: Session, *, number: str | None, name: str | None, page: int,
@@ -191,8 +193,9 @@ def search(sess: Session, *, number: str | None, name: str | None, page: int,
     newcomers were registered last: the planner, taking matches as spread evenly,
     picks that walk and takes seconds). The trigram index finds a rare part at once,
     but fetches and sorts every match of a common one. So the walk first, over the
-    first SEARCH_WINDOW people only; if the page is not complete there, the index
-    (`search_statement`). bench/bench_citizen_search.py measures both kinds.
+    first SEARCH_WINDOW people only; if the page is not complete there but the part
+    was found, a longer walk sized by how often it was (`_longer_walk`); then the
+    index (`search_statement`). bench/bench_citizen_search.py measures every kind.
     """
     if number is None and name is None:
         raise ApiError(Reason.VALIDATION_FAILED, "search by number, name or both", 400,
@@ -200,11 +203,27 @@ def search(sess: Session, *, number: str | None, name: str | None, page: int,
     dialect = sess.get_bind().dialect.name
     if name is not None and number is None and dialect == "postgresql":
         found = list(sess.scalars(_among_first(name, page, per_page, SEARCH_WINDOW)))
+        window = _longer_walk(len(found), page, per_page)
+        if len(found) <= per_page and window is not None:
+            found = list(sess.scalars(_among_first(name, page, per_page, window)))
         if len(found) > per_page:  # the page and one more, all among the first people
             return found[:per_page], True
     query = search_statement(dialect, number=number, name=name, page=page, per_page=per_page)
     found = list(sess.scalars(query))
     return found[:per_page], len(found) > per_page
+
+
+def _longer_walk(found: int, page: int, per_page: int) -> int | None:
+    """How far a second walk goes when the first window held some matches but not the
+    page: far enough, by the matches' density there, to hold the page half again, if
+    that is within SEARCH_WALK. A part that common is one the trigram index hands
+    over slowly (many matches, or many names holding its trigrams, to fetch and sort),
+    and walking is about 1 µs a person."""
+    if found == 0 or found > per_page:
+        return None
+    seen = (page - 1) * per_page + found
+    window = SEARCH_WINDOW * (page * per_page + 1) * 3 // (2 * seen)
+    return window if window <= SEARCH_WALK else None
 
 
 def search_statement(dialect: str, *, number: str | None, name: str | None, page: int,
@@ -244,20 +263,31 @@ def _among_first(name: str, page: int, per_page: int, window: int) -> Select[Cit
             .order_by(first.c.id).offset((page - 1) * per_page).limit(per_page + 1))
 
 
+# The shortest word for which a part of several words is looked for in the joined key.
+JOINED_WORD = 3
+
+
 def _name_matches(column: Any, name: str, *, joined: bool = False) -> Any:
     """`column` holds the name's part. With `joined`, a part of two words or more is
-    also looked for in the key with its spaces out, the condition the joined trigram
-    index serves (migration 0014): pg_trgm takes trigrams within words only, so the
-    plain index alone hands over every name holding each word anywhere."""
+    looked for in the key with its spaces out, the condition the joined trigram index
+    serves (migration 0014): pg_trgm takes trigrams within words only, so the plain
+    index alone hands over every name holding each word anywhere. Only when every
+    word has JOINED_WORD letters or more: a part like "u san" has no trigram of its
+    own in the joined key ("usa", "san" are inside "susanti" too), and the plain
+    index finds it quicker (bench/bench_citizen_search.py)."""
     key = fold_name(name)
-    condition = column.like(_contains(key), escape="\\")
-    if joined and " " in key:
-        # The index's own expression, with its constants written out: a bound
-        # parameter would not match the index under a prepared statement's plan.
-        spaces_out = func.replace(column, literal_column("' '"), literal_column("''"))
-        condition = and_(condition, spaces_out.like(_contains(key.replace(" ", "")),
-                                                    escape="\\"))
-    return condition
+    words = key.split(" ")
+    if not joined or len(words) < 2 or min(map(len, words)) < JOINED_WORD:
+        return column.like(_contains(key), escape="\\")
+    # The joined index's own expression, with its constants written out: a bound
+    # parameter would not match the index under a prepared statement's plan. The spaced
+    # condition is kept from the plain index (`|| ''`): the planner would AND both
+    # indexes' bitmaps, and the plain one's, for common words, costs more than the
+    # joined one's alone (bench/bench_citizen_search.py).
+    spaces_out = func.replace(column, literal_column("' '"), literal_column("''"))
+    as_is = column.op("||")(literal_column("''"))
+    return and_(spaces_out.like(_contains(key.replace(" ", "")), escape="\\"),
+                as_is.like(_contains(key), escape="\\"))
 
 
 def _contains(key: str) -> str:

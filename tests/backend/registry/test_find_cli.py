@@ -10,7 +10,8 @@ from sqlalchemy import select
 from backend.app import create_app
 from backend.audit.models import AuditRecord
 from backend.cli import main
-from backend.db import session
+from backend.audit.sequencer import settle
+from backend.db import database, session
 from backend.testing.registry import make_citizen
 
 PURPOSE = "answer the citizen's letter"
@@ -40,6 +41,7 @@ def dewi(hub):
 
 def _reads(citizen_id):
     session().rollback()  # see what the command committed
+    settle(database().engine)  # and chain what it queued, as the hub's readers do
     return list(session().scalars(select(AuditRecord).where(
         AuditRecord.action == "citizen.data.read", AuditRecord.citizen_id == citizen_id)))
 
