@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from backend.app import create_app
 from backend.audit.models import AuditRecord
-from backend.cli import main
 from backend.audit.sequencer import settle
+from backend.cli import main
 from backend.db import database, session
 from backend.testing.registry import make_citizen
 
