@@ -9,6 +9,7 @@ and a disabled terminal is still refused on its very next request.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy import event, func, select
 
 from backend.app import create_app
 from backend.audit.models import AuditRecord
+from backend.audit.sequencer import settle
 from backend.cards import ca as ca_module
 from backend.cards.context import state
 from backend.cards.models import CardSession
@@ -50,12 +52,15 @@ def hub(fresh_pg_url: str, instance_dir: Path) -> Iterator[Flask]:
 
 @pytest.fixture
 def wire(hub: Flask) -> Iterator[list[tuple[str, bool]]]:
-    """Each statement the hub sends, with whether its connection was in autocommit."""
+    """Each statement the hub sends for the test's requests, with whether its connection
+    was in autocommit (the audit sequencer's own, from its thread, left out)."""
     sent: list[tuple[str, bool]] = []
     engine = hub.extensions["satukartu.db"].engine
+    requests = threading.get_ident()
 
     def heard(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append((statement, conn.connection.driver_connection.autocommit))
+        if threading.get_ident() == requests:
+            sent.append((statement, conn.connection.driver_connection.autocommit))
 
     event.listen(engine, "before_cursor_execute", heard)
     yield sent
@@ -79,8 +84,10 @@ def card(hub: Flask) -> SoftCard:
 
 
 def _count(hub: Flask, model: Any) -> int:
-    with hub.app_context(), database().transaction() as tx:
-        return tx.execute(select(func.count()).select_from(model)).scalar_one()
+    with hub.app_context():
+        settle(database().engine)  # audit records as the hub's readers see them: chained
+        with database().transaction() as tx:
+            return tx.execute(select(func.count()).select_from(model)).scalar_one()
 
 
 def test_a_challenge_reads_its_terminal_in_autocommit_and_begins_nothing(

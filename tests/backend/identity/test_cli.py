@@ -2,7 +2,8 @@
 
 import json
 
-from backend.db import session
+from backend.audit.sequencer import settle
+from backend.db import database, session
 from backend.reasons import Reason
 from backend.testing.audit import list_records
 from backend.testing.identity import basic, bearer
@@ -98,6 +99,7 @@ def test_console_changes_are_audited_with_the_operator(cli_hub):
     run("staff", "add", "fitri", "--role", "auditor", "--sso-only")
     run("staff", "disable", "fitri")
     with client.application.app_context():
+        settle(database().engine)  # chain what the commands queued, as readers do
         records = list_records(session().connection(), subject_id="fitri")
     assert [r["action"] for r in records] == ["staff.create", "staff.disable"]
     assert all(r["actor"].startswith("cli:") for r in records)
