@@ -117,6 +117,16 @@ def _database_url(value: str) -> str:
     return value
 
 
+POOLERS = ("", "transaction")
+
+
+def _pooler(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in POOLERS:
+        raise ValueError(f"not a pooling mode: {value!r} (empty or transaction)")
+    return mode
+
+
 def _origin(value: str) -> str:
     """The origin as cards sign it: scheme, host and port, never a path. The reader signs
     its hub URL without a trailing slash, so a hub that kept one would refuse every
@@ -188,6 +198,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", "", "Database URL as a user writes it: `sqlite:///path` or "
             "`postgresql://user@host/db`. Empty: an SQLite file in the instance folder.",
             _database_url, secret=True),
+    Setting("DATABASE_POOLER", "", "`transaction` when the hub reaches PostgreSQL through a "
+            "pooler in transaction mode (PgBouncer): the driver then prepares no statement "
+            "on the server, since a transaction's next one may run on another server "
+            "connection. Empty: the hub's connections are its own.", _pooler),
     Setting("SECRET_KEY", "", "Key for signing staff and terminal tokens. Empty: generated "
             "once and kept in the instance folder.", secret=True),
     Setting("ORIGIN", "http://127.0.0.1:8000", "The hub's canonical URL; cards sign it. "

@@ -81,7 +81,10 @@ POOL_RECYCLE_SECONDS = 1800
 _CHECKED_IN = "satukartu.checked_in"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, pooler: str = "", **kwargs: Any) -> Engine:
+    """An engine for `url`. Through a `transaction` pooler psycopg prepares nothing: it
+    prepares a statement on its fifth run on a connection, and a pooler in transaction
+    mode may hand the next transaction another server connection, which lacks it."""
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {"timeout": 30})
@@ -89,6 +92,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    if pooler == "transaction":
+        kwargs.setdefault("connect_args", {"prepare_threshold": None})
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
@@ -183,8 +188,8 @@ def request_begin() -> str:
 class Database:
     """The app's engine and session factory (tests swap the factory for a savepoint one)."""
 
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
+    def __init__(self, url: str, pooler: str = "") -> None:
+        self.engine = make_engine(url, pooler)
         # Sessions are units of work that may write: on SQLite they begin IMMEDIATE, on
         # the same pool. Bare `engine` connections begin deferred.
         self.writer = (self.engine.execution_options(**{SQLITE_BEGIN: BEGIN_IMMEDIATE})
