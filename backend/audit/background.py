@@ -33,7 +33,7 @@ from backend.audit.sequencer import TRY_SEQUENCE
 
 log = logging.getLogger(__name__)
 
-GATHER = 0.02  # seconds a nudge waits for other commits to join its batch
+GATHER = 0.05  # seconds a nudge waits for other commits to join its batch
 RETRY = 0.005  # seconds before trying again when another process holds the lock
 IDLE = 5.0  # seconds without a nudge after which the thread ends
 
