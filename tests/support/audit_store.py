@@ -93,7 +93,9 @@ class AuditStore:
 
     @contextmanager
     def tamper(self) -> Iterator[Connection]:
-        """A connection as the tables' owner with the append-only triggers out of the way."""
+        """A connection as the tables' owner with the append-only triggers out of the way,
+        once what was written is chained (a forger edits the chain, not the queue)."""
+        settle(self.engine)
         engine = make_engine(self.owner_url, poolclass=None)
         try:
             with engine.begin() as conn:
