@@ -25,11 +25,14 @@ def ledger() -> None:
               help="Beneficiary ids per transaction.")
 @click.option("--rescan", is_flag=True, help="Walk the whole id range again (granted "
               "beneficiaries stay as they are).")
+@click.option("--split", is_flag=True, help="By district, one part after another here; "
+              "grants what the whole run grants.")
 def allocate_command(programme: str, period: str | None, batch: int | None,
-                     rescan: bool) -> None:
+                     rescan: bool, split: bool) -> None:
     """Grant the programme's periodic credit to everyone eligible; safe to re-run."""
     from backend.db import database
     from backend.ledger.allocation import allocate
+    from backend.ledger.split import allocate_split
     from backend.services import Period
     from backend.services.catalogue import modules
 
@@ -49,9 +52,16 @@ def allocate_command(programme: str, period: str | None, batch: int | None,
                 raise click.BadParameter(f"{module.key} allocates {allocation.cadence}, "
                                          f"not {due.key}", param_hint="--period")
             dues.append((allocation, due))
+        size = batch or app.config["ALLOCATION_BATCH"]
         for allocation, due in dues:
-            done = allocate(database(), module, allocation, due, rescan=rescan,
-                            batch=batch or app.config["ALLOCATION_BATCH"])
+            if split:
+                parts = allocate_split(database(), module, allocation, due, rescan=rescan,
+                                       batch=size)
+                click.echo(f"{module.key}/{allocation.purse} {due.key}: "
+                           f"{sum(p.granted for p in parts)} grants, "
+                           f"{sum(p.amount for p in parts)} in {len(parts)} district parts")
+                continue
+            done = allocate(database(), module, allocation, due, rescan=rescan, batch=size)
             click.echo(f"{done.programme}/{done.purse} {done.period}: {done.granted} grants, "
                        f"{done.amount} in {done.batches} batches")
 

@@ -159,13 +159,15 @@ class Grant(Base):
 
 
 class AllocationRun(Base):
-    """Progress of one allocation, advanced in each batch's transaction (resumable)."""
+    """Progress of one allocation part, advanced in each batch's transaction (resumable)."""
 
     __tablename__ = "ledger_allocation_runs"
 
     programme: Mapped[str] = mapped_column(String(40), primary_key=True)
     purse: Mapped[str] = mapped_column(String(40), primary_key=True)
     period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # A district code when the period is split by district, else "all" (migration 0015).
+    part: Mapped[str] = mapped_column(String(16), primary_key=True, server_default="all")
     last_id: Mapped[int] = mapped_column(BigInteger, default=0)
     granted: Mapped[int] = mapped_column(BigInteger, default=0)
     amount: Mapped[int] = mapped_column(BigInteger, default=0)

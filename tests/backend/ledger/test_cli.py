@@ -40,6 +40,14 @@ def test_allocate_grants_once_and_says_so(city):
     assert again.exit_code == 0 and "0 grants" in again.output
 
 
+def test_allocate_split_by_district_grants_what_the_whole_run_would(city):
+    split = run("allocate", "--programme", "food", "--period", "2026-05", "--split")
+    whole = run("allocate", "--programme", "food", "--period", "2026-05")
+    assert split.exit_code == 0 and "2 grants, 400000 in" in split.output
+    assert "district parts" in split.output
+    assert whole.exit_code == 0 and "0 grants" in whole.output
+
+
 def test_balance_shows_the_grant(city):
     run("allocate", "--programme", "food", "--period", "2026-05")
     shown = run("balance", "--programme", "food", "--household", str(city[1][0]), "--json")
