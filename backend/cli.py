@@ -51,6 +51,7 @@ COMMANDS = (
 # (module, attribute, group) of commands added to a group another module owns.
 SUBCOMMANDS = (
     ("backend.bulk.cli", "revoke_many", "card"),
+    ("backend.partitions.cli", "partitions_command", "db"),
 )
 
 

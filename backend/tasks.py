@@ -22,6 +22,7 @@ TASK_MODULES = (
     "backend.ledger.tasks",
     "backend.approvals.tasks",
     "backend.bulk.tasks",
+    "backend.partitions.tasks",
 )
 
 

@@ -1,12 +1,13 @@
 #!/bin/sh
 # satukartu-migrate: run as the database owner after every deployment, before the hub
-# starts. Applies the migrations, makes Celery's result tables (the hub's processes, as the
-# application role, may not create tables), then gives the application role
-# (SATUKARTU_APP_ROLE, default satukartu_app) its grants: it may read and write every
-# table but may only INSERT and SELECT the audit log (backend/audit/README.md,
-# "PostgreSQL roles").
+# starts. Applies the migrations, makes the coming months' partitions, makes Celery's
+# result tables (the hub's processes, as the application role, may not create tables),
+# then gives the application role (SATUKARTU_APP_ROLE, default satukartu_app) its
+# grants: it may read and write every table but may only INSERT and SELECT the audit
+# log (backend/audit/README.md, "PostgreSQL roles").
 set -eu
 satukartu db upgrade
+satukartu db partitions  # the coming months' partitions, made by the owner
 satukartu audit roles-sql --app-role "${SATUKARTU_APP_ROLE:-satukartu_app}" > /tmp/roles.sql
 python3 - /tmp/roles.sql <<'PY'
 import os

@@ -4,6 +4,12 @@ Both tables only ever grow. On PostgreSQL the application's role may INSERT and
 SELECT them only, and triggers refuse UPDATE, DELETE and TRUNCATE even to their owner
 until the owner disables them (see README.md); on SQLite triggers refuse UPDATE and
 DELETE.
+
+On PostgreSQL `audit_records` is partitioned by the month of `at` (migration 0016): its
+primary key there is (seq, at) and `hash` is not UNIQUE, because a partitioned table's
+unique keys must contain the partition key; the chain's one writer and the verifier
+hold what those keys held (the migration's docstring says how). The model keeps the
+plain shape SQLite has, and the ORM never writes these rows on PostgreSQL.
 """
 
 from __future__ import annotations

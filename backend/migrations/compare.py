@@ -35,6 +35,14 @@ INDEX_DIALECTS = {
     "ix_citizens_name_joined_trgm": {"postgresql"},
 }
 
+# Unique constraints the models declare that exist only on the databases named.
+CONSTRAINT_DIALECTS = {
+    # The UNIQUE on the chain's hash (migration 0003). A partitioned table's unique keys
+    # must contain its partition key, so migration 0016 drops it on PostgreSQL, where
+    # audit_records is partitioned by month of `at`; the verifier checks every link.
+    "uq_audit_records_hash": {"sqlite"},
+}
+
 
 def include_object_for(dialect: str) -> Callable[..., bool]:
     """Alembic's include_object hook for a database of this dialect."""
@@ -45,6 +53,8 @@ def include_object_for(dialect: str) -> Callable[..., bool]:
             return dialect not in UNMAPPED_TABLES.get(name or "", set())
         if type_ == "index" and name in INDEX_DIALECTS:
             return dialect in INDEX_DIALECTS[name]
+        if type_ == "unique_constraint" and name in CONSTRAINT_DIALECTS:
+            return dialect in CONSTRAINT_DIALECTS[name]
         return True
 
     return include_object

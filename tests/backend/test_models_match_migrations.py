@@ -82,6 +82,13 @@ def test_exclusions_hide_only_what_they_say(migrated: Engine):
         assert index in modelled, f"no model declares {index}: drop its exclusion"
         names = {found["name"] for found in inspector.get_indexes(modelled[index])}
         assert (index in names) == (dialect in where), (index, dialect)
+    constrained = {constraint.name: table.name for table in Base.metadata.tables.values()
+                   for constraint in table.constraints
+                   if isinstance(constraint, sa.UniqueConstraint)}
+    for name, where in compare.CONSTRAINT_DIALECTS.items():
+        assert name in constrained, f"no model declares {name}: drop its exclusion"
+        names = {found["name"] for found in inspector.get_unique_constraints(constrained[name])}
+        assert (name in names) == (dialect in where), (name, dialect)
 
 
 def test_next_revision_id_follows_the_highest_number(tmp_path: Path):
