@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_auth.py [--seconds 10] [--streams 12] [--clients 2]
         [--workers 2] [--worker-class gthread] [--threads 2] [--skip-e2e]
+        [--citizens N | --world DIR] [--cards 200]
 
 Makes a fresh PostgreSQL database and an issuing CA, records soft cards (real P-256
 keys, certificates from our CA) and registers terminals, then runs the hub under
@@ -13,8 +14,15 @@ one session token, and two trivial Flask requests under the same gunicorn; and p
 the ratio. CPU seconds of the gunicorn workers, of the database backends serving
 them and of the clients are read from /proc, per authentication.
 
-Unless --skip-e2e, it then measures card inserted -> session ready through a private
-pcscd with the virtual card (fast and `--delay-profile real`), against this hub.
+With --citizens N the database is instead a synthetic city made by `satukartu
+registry synth --citizens N` (bench/synth_world.py), and with --world DIR one kept
+by `bench_synth.py --keep DIR`; the cards are then drawn at random across the whole
+registry and rebuilt from their rows, so the figures at 100,000 and at 10 million
+citizens compare the same work against tables of different sizes.
+
+Unless --skip-e2e (always, with a synthetic city), it then measures card inserted ->
+session ready through a private pcscd with the virtual card (fast and
+`--delay-profile real`), against this hub.
 """
 
 from __future__ import annotations
@@ -124,6 +132,27 @@ class SoftCardKey:
     cert_b64: str
     key: ec.EllipticCurvePrivateKey
     key_ref: str
+
+
+def soft_card_keys(cards: list) -> list[SoftCardKey]:
+    """Half the cards sign with the PIN key, half with the tap key."""
+    return [SoftCardKey(base64.b64encode(card.der(ref)).decode(), card.keys[ref], ref)
+            for i, card in enumerate(cards) for ref in ["9E" if i % 2 else "9A"]]
+
+
+def add_terminals(settings: dict, count: int, kind: str = "kiosk") -> list[tuple[str, str]]:
+    from backend.app import create_app
+    from backend.db import database
+    from backend.identity import accounts
+
+    app = create_app(**settings)
+    terminals = []
+    with app.app_context(), database().transaction() as tx:
+        for i in range(count):
+            row, secret = accounts.create_terminal(tx, kind=kind, name=f"bench {kind} {i}")
+            terminals.append((row.client_id, secret))
+    app.extensions["satukartu.db"].engine.dispose()
+    return terminals
 
 
 def setup_world(db_url: str, instance: Path, origin: str, n_cards: int, n_terminals: int
@@ -376,7 +405,14 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=200)
     parser.add_argument("--e2e-rounds", type=int, default=50)
     parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument("--citizens", type=int, default=None,
+                        help="against a synthetic city of N citizens made for this run")
+    parser.add_argument("--world", type=Path, default=None,
+                        help="against a synthetic city kept by bench_synth.py --keep DIR")
     args = parser.parse_args()
+    if args.citizens or args.world:
+        run_synthetic(args)
+        return
 
     from backend.testing import databases
 
@@ -410,6 +446,39 @@ def main() -> None:
         databases.drop_pg_database(db_name)
         shutil.rmtree(instance, ignore_errors=True)
     report(args, auth, pairs, parts, e2e)
+
+
+def run_synthetic(args: argparse.Namespace) -> None:
+    """The load against a synthetic city: cards drawn across the registry."""
+    import synth_world
+
+    from backend.testing import databases
+
+    world = synth_world.load(args.world) if args.world else synth_world.build(args.citizens)
+    port, trivial_port = free_port(), free_port()
+    origin = f"http://127.0.0.1:{port}"
+    servers = []
+    try:
+        cards = soft_card_keys(synth_world.draw(world, args.cards))
+        terminals = add_terminals(world.settings(origin), args.streams)
+        hub = start_gunicorn("backend:create_app()", port, world.env(origin), args)
+        servers.append(hub)
+        auths = terminal_tokens(port, terminals)
+        auth = run_load(port, origin, auths, cards, args, False, hub,
+                        (databases._admin_conninfo(), world.name))
+        trivial = start_gunicorn("bench_auth:trivial_app()", trivial_port, {}, args,
+                                 chdir=ROOT / "bench")
+        servers.append(trivial)
+        pairs = run_load(trivial_port, origin, auths, cards, args, True, trivial, None)
+        parts = measure_parts(world.url, world.instance)
+    finally:
+        for server in servers:
+            stop(server)
+        if not args.world:
+            synth_world.drop(world)
+    print(f"synthetic city of {world.citizens:,} citizens ({world.name}); {len(cards)} cards "
+          "drawn across the registry")
+    report(args, auth, pairs, parts, {})
 
 
 def report(args: argparse.Namespace, auth: LoadResult, pairs: LoadResult,

@@ -80,8 +80,14 @@ def _key_usage(digital_signature: bool) -> x509.KeyUsage:
 def certify(ca: IssuingCA, public_key: ec.EllipticCurvePublicKey, key_ref: str,
             ident: CardIdentity, *, not_before: dt.datetime | None = None,
             not_after: dt.datetime | None = None,
-            profile: Profile = DEFAULT_PROFILE) -> x509.Certificate:
-    """A certificate for one card key (`9A` or `9E`), signed by the issuing CA."""
+            profile: Profile = DEFAULT_PROFILE, serial_number: int | None = None,
+            deterministic: bool = False) -> x509.Certificate:
+    """A certificate for one card key (`9A` or `9E`), signed by the issuing CA.
+
+    `serial_number` and `deterministic` (an RFC 6979 signature) make the same inputs
+    give the same certificate, byte for byte: synthetic cards (`synthetic.py`) are
+    rebuilt from their registry row instead of being stored.
+    """
     if key_ref not in POLICY_BY_KEY:
         raise ValueError(f"no certificate profile for key {key_ref}")
     if not isinstance(public_key.curve, ec.SECP256R1):
@@ -92,7 +98,8 @@ def certify(ca: IssuingCA, public_key: ec.EllipticCurvePublicKey, key_ref: str,
     builder = (
         x509.CertificateBuilder()
         .subject_name(_subject(ca, ident, key_ref)).issuer_name(ca.name)
-        .public_key(public_key).serial_number(x509.random_serial_number())
+        .public_key(public_key)
+        .serial_number(serial_number or x509.random_serial_number())
         .not_valid_before(start).not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(profile.digital_signature), critical=True)
@@ -105,4 +112,4 @@ def certify(ca: IssuingCA, public_key: ec.EllipticCurvePublicKey, key_ref: str,
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
             ca.key.public_key()), critical=False)
     )
-    return builder.sign(ca.key, hashes.SHA256())
+    return builder.sign(ca.key, hashes.SHA256(), ecdsa_deterministic=deterministic or None)

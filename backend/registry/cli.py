@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -17,7 +19,9 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from backend.auth.principal import Principal
+    from backend.registry import synth_city
     from backend.registry.history import Actor
+    from backend.registry.importer import ImportFailed
 
 _FORMAT = "\n\n".join("\b\n" + part for part in
                       (csvformat.__doc__ or "").split("\n\n")[1:])
@@ -60,28 +64,51 @@ def _import(app: Flask, file: Path, show_progress: bool) -> None:
 
     engine = app.extensions["satukartu.db"].engine
     formats = app.config["NATIONAL_ID_FORMATS"]
-    size = file.stat().st_size
     try:
-        if show_progress:
-            with click.progressbar(length=size, label=f"importing {file.name}",
-                                   file=sys.stderr) as bar:
-                report = import_csv(engine, file, formats=formats, actor=_actor(),
-                                    progress=bar.update)
-        else:
-            report = import_csv(engine, file, formats=formats, actor=_actor())
+        with bars(show_progress)(f"importing {file.name}", file.stat().st_size,
+                                 "bytes") as bar:
+            report = import_csv(engine, file, formats=formats, actor=_actor(), progress=bar)
     except ImportFailed as failed:
-        for error in failed.report.errors:
-            click.echo(str(error), err=True)
-        hidden = failed.report.error_count - len(failed.report.errors)
-        if hidden:
-            click.echo(f"... and {hidden} more", err=True)
-        click.echo(f"{failed.report.error_count} problem(s) in {file}; nothing was imported",
-                   err=True)
-        raise SystemExit(1) from None
+        _refused_rows(failed, str(file))
     click.echo(f"imported {report.citizens} citizens, {report.households} households, "
                f"{report.enrolments} school enrolments, {report.health} health assignments "
                f"in {report.seconds:.1f} s ({report.rows / max(report.seconds, 1e-9):,.0f} "
                "rows/s)")
+
+
+def _refused_rows(failed: ImportFailed, source: str) -> NoReturn:
+    for error in failed.report.errors:
+        click.echo(str(error), err=True)
+    hidden = failed.report.error_count - len(failed.report.errors)
+    if hidden:
+        click.echo(f"... and {hidden} more", err=True)
+    click.echo(f"{failed.report.error_count} problem(s) in {source}; nothing was imported",
+               err=True)
+    raise SystemExit(1)
+
+
+def bars(show: bool) -> synth_city.Bars:
+    """Progress bars on stderr with the count done and the rate, or none at all."""
+    from backend.registry import synth_city
+
+    return _bar if show else synth_city.no_bars
+
+
+@contextmanager
+def _bar(label: str, total: int, unit: str) -> Iterator[Callable[[int], None]]:
+    started, done = time.perf_counter(), [0]
+
+    def rate(_item: object) -> str:
+        elapsed = max(time.perf_counter() - started, 1e-9)
+        return f"{done[0] / elapsed:,.0f} {unit}/s"
+
+    with click.progressbar(length=max(total, 1), label=label, file=sys.stderr,
+                           show_pos=True, item_show_func=rate) as bar:
+        def update(n: int) -> None:
+            done[0] += n
+            bar.update(n)
+
+        yield update
 
 
 @registry.command("synth")
@@ -92,31 +119,75 @@ def _import(app: Flask, file: Path, show_progress: bool) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Write the CSV here instead of importing it into the database.")
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]),
-              help="The day the city is drawn at (ages, school year). Default: today.")
+              help="The day the city is drawn at (ages, school year, the month whose "
+                   "balances are granted). Default: today.")
+@click.option("--cards/--no-cards", default=None,
+              help="A card for every living citizen (default: when the issuing CA exists).")
+@click.option("--balances/--no-balances", default=True, show_default=True,
+              help="Grant the month's allocations of every enabled programme.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Processes making card certificates (default: one per core).")
 @click.option("--progress/--no-progress", default=None,
-              help="Show a progress bar on import (default: when stderr is a terminal).")
+              help="Show progress bars (default: when stderr is a terminal).")
 def synth_command(citizens: int, seed: int, out: Path | None, as_of: dt.datetime | None,
+                  cards: bool | None, balances: bool, jobs: int | None,
                   progress: bool | None) -> None:
     """A synthetic city of CITIZENS people in households, as CSV or into the database.
 
     Realistic Indonesian names, valid NIKs and family card numbers, districts and
     villages, ages, welfare deciles, school enrolment for school-age children and
     health insurance assignments. Deterministic for a seed and a day.
+
+    Into the database (an empty registry) it also records a card for every living
+    citizen, with real certificates from the issuing CA (test cards: their keys are
+    derived from the CA's secret, see backend/cards/synthetic.py), and grants the
+    month's balances through the programmes' own allocations. Each phase is timed.
     """
     from backend.registry import synth
 
     today = as_of.date() if as_of else None
     if out is not None:
+        if cards or jobs is not None:
+            raise click.UsageError("--cards and --jobs are for a city in the database, "
+                                   "not with --out")
         count = synth.write_file(out, citizens, seed, today)
         click.echo(f"wrote {count} citizens to {out}")
         return
     from backend.cli import make_app
+    from backend.registry import synth_city
+    from backend.registry.importer import ImportFailed
 
+    plan = synth_city.Plan(citizens, seed, today, cards, balances, jobs)
     app = make_app()
-    with app.app_context(), tempfile.TemporaryDirectory(dir=app.instance_path) as tmp:
-        path = Path(tmp) / f"synthetic-{seed}-{citizens}.csv"
-        synth.write_file(path, citizens, seed, today)
-        _import(app, path, sys.stderr.isatty() if progress is None else progress)
+    started = time.perf_counter()
+    with app.app_context():
+        try:
+            made = synth_city.run(app, plan, _actor(), bars(
+                sys.stderr.isatty() if progress is None else progress))
+        except synth_city.SynthRefused as exc:
+            raise click.ClickException(str(exc)) from None
+        except ImportFailed as failed:
+            _refused_rows(failed, "the synthetic city")
+    _report(made, time.perf_counter() - started)
+
+
+def _report(made: synth_city.Made, seconds: float) -> None:
+    for note in made.notes:
+        click.echo(note, err=True)
+    registry = made.registry
+    if registry is not None:
+        click.echo(f"imported {registry.citizens} citizens, {registry.households} households, "
+                   f"{registry.enrolments} school enrolments, {registry.health} health "
+                   "assignments")
+    if "cards" in made.phases:
+        per_card = made.phases["cards"] / max(made.cards, 1) * 1e6
+        click.echo(f"cards: {made.cards} issued in {made.phases['cards']:.1f} s "
+                   f"({per_card:,.0f} us a card, {made.card_jobs} process(es) certifying)")
+    for what, grants, amount in made.balances:
+        click.echo(f"balances: {what}: {grants} grants, {amount} in total")
+    click.echo("phases: " + ", ".join(f"{name} {took:.1f} s"
+                                      for name, took in made.phases.items())
+               + f"; total {seconds:.1f} s")
 
 
 # --- citizen --------------------------------------------------------------------------

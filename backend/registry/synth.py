@@ -14,7 +14,7 @@ import csv
 import datetime as dt
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -155,17 +155,30 @@ class Generator:
                    premium_assisted="true" if assisted else "false")
 
 
-def write_csv(out: IO[str], citizens: int, seed: int = 1, today: dt.date | None = None) -> int:
-    """Write a synthetic registry of `citizens` people as CSV; returns the rows written."""
+PROGRESS_EVERY = 10_000
+
+
+def write_csv(out: IO[str], citizens: int, seed: int = 1, today: dt.date | None = None,
+              progress: Callable[[int], None] | None = None) -> int:
+    """Write a synthetic registry of `citizens` people as CSV; returns the rows written.
+
+    `progress(n)` hears of every PROGRESS_EVERY rows written (a city of millions takes
+    minutes), and of the rest at the end.
+    """
     writer = csv.DictWriter(out, fieldnames=COLUMNS, restval="", lineterminator="\n")
     writer.writeheader()
     count = 0
     for row in Generator(seed, today).rows(citizens):
         writer.writerow(row)
         count += 1
+        if progress is not None and count % PROGRESS_EVERY == 0:
+            progress(PROGRESS_EVERY)
+    if progress is not None:
+        progress(count % PROGRESS_EVERY)
     return count
 
 
-def write_file(path: Path, citizens: int, seed: int = 1, today: dt.date | None = None) -> int:
+def write_file(path: Path, citizens: int, seed: int = 1, today: dt.date | None = None,
+               progress: Callable[[int], None] | None = None) -> int:
     with path.open("w", newline="", encoding="utf-8") as handle:
-        return write_csv(handle, citizens, seed, today)
+        return write_csv(handle, citizens, seed, today, progress)
