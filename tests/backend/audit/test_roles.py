@@ -27,7 +27,7 @@ def stored(audit_store):
     if audit_store.dialect != "postgresql":
         pytest.skip("roles are PostgreSQL's")
     audit_store.fill(3)
-    audit_store.checkpoint()
+    audit_store.checkpoint()  # which chains what is queued first
     return audit_store
 
 

@@ -11,10 +11,11 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from backend.audit.models import AuditRecord
+from backend.audit.sequencer import settle
 from backend.cards import ca as ca_module
 from backend.cards import lifecycle
 from backend.cli import main
-from backend.db import session
+from backend.db import database, session
 from backend.reasons import Reason
 from backend.testing.cards import make_soft_card, record_soft_card
 from backend.testing.identity import bearer, make_staff
@@ -126,6 +127,7 @@ def test_the_console_writes_the_same_face_and_audits_the_console_user(committing
     admin = bearer(make_staff(app, "admin").token)
     assert out.read_bytes() == _face(app.test_client(), admin, card.serial).data
     session().rollback()
+    settle(database().engine)  # chain what the command queued, as the hub's readers do
     actors = [r.actor for r in session().scalars(select(AuditRecord).where(
         AuditRecord.action == "citizen.data.read", AuditRecord.citizen_id == holder.id))]
     assert f"console:{getpass.getuser()}" in actors

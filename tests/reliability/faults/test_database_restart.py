@@ -23,6 +23,7 @@ import requests
 from sqlalchemy import text
 
 from backend import migrations
+from backend.audit.sequencer import settle
 from backend.db import make_engine
 from tests.reliability.faults.invariants import audit_verify, ledger_problems
 from tests.reliability.faults.livehub import (
@@ -121,6 +122,7 @@ def _set_up(hub: Any) -> list[list[Call]]:
 def _ledger_rows(url: str) -> dict[str, Any]:
     engine = make_engine(url)
     try:
+        settle(engine)  # chain what the hub's sequencers have not yet, as readers do
         with engine.connect() as conn:
             spends = conn.execute(text(
                 "SELECT id, amount, details FROM journal_entries WHERE kind = 'spend' "
