@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from backend.auth.principal import (
     ASSURANCE_ORDER,
@@ -156,13 +156,22 @@ def _wrap(view: Callable, op: Operation) -> Callable:
             commit()
             return response
         except ApiError as error:
-            sess = opened_session()
-            if sess is not None:
-                sess.rollback()
+            _roll_back()
             for hook in current_app.extensions.get(REFUSAL_HOOKS, ()):
                 hook(principal, op, error)
             raise
+        except DataError:
+            _roll_back()  # a value the database refused at flush: answered 400 (errors.py)
+            raise
     return handler
+
+
+def _roll_back() -> None:
+    """End the refused request's transaction here, so that its session, failed at a
+    flush or not, is never handed on in that state."""
+    sess = opened_session()
+    if sess is not None:
+        sess.rollback()
 
 
 def commit() -> None:
