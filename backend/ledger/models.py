@@ -9,6 +9,12 @@ Invariants, each held by the database as well as the code:
   transaction as its lines (`UPDATE ... WHERE balance >= amount RETURNING`);
 - one grant per programme, period and beneficiary (UNIQUE), so allocations re-run
   as no-ops.
+
+On PostgreSQL the journal's entries and lines are partitioned by month of their
+posting transaction (migration 0017): a column the models leave out, `posted_at`,
+which every row of one posting takes by default, so the code never names it. The
+database's keys on it are why a line, grant or settlement must be written in the
+same transaction as its entry, as the code always does.
 """
 
 from __future__ import annotations

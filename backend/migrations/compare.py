@@ -25,6 +25,41 @@ UNMAPPED_TABLES = {
     "audit_queue": {"postgresql"},
 }
 
+# Columns the migrations make that no model maps, by table, on the databases named.
+UNMAPPED_COLUMNS = {
+    # PostgreSQL only (migration 0017): the journal's partition key, `now()` of the
+    # posting transaction, and the entry's copy of it in the rows that name an entry.
+    # Only the database's own keys read them; every row of one posting gets the same
+    # value by default, so the hub never names them.
+    ("journal_entries", "posted_at"): {"postgresql"},
+    ("journal_lines", "posted_at"): {"postgresql"},
+    ("ledger_grants", "entry_posted_at"): {"postgresql"},
+    ("ledger_settlements", "entry_posted_at"): {"postgresql"},
+}
+
+# Foreign keys the migrations make that no model declares, on the databases named.
+UNMAPPED_FOREIGN_KEYS = {
+    # PostgreSQL only (migration 0017): an entry is found by (id, posted_at) in the
+    # partitioned journal, so these replace the models' keys on entry_id alone.
+    "fk_journal_lines_entry": {"postgresql"},
+    "fk_ledger_grants_entry": {"postgresql"},
+    "fk_ledger_settlements_entry": {"postgresql"},
+}
+
+# Where PostgreSQL's partitions live (migration 0016). A foreign key to a partitioned
+# table is kept by PostgreSQL as the key plus one internal copy per partition, which
+# reflection reports as keys of their own: they come and go with the months.
+PARTITIONS_SCHEMA = "partitions"  # backend.partitions.SCHEMA, without importing it here
+
+# Foreign keys the models declare that exist only on the databases named.
+FOREIGN_KEY_DIALECTS = {
+    # A partitioned table can be referred to only by a key holding its partition key:
+    # on PostgreSQL, the UNMAPPED_FOREIGN_KEYS above stand in for these.
+    "fk_journal_lines_entry_id_journal_entries": {"sqlite"},
+    "fk_ledger_grants_entry_id_journal_entries": {"sqlite"},
+    "fk_ledger_settlements_entry_id_journal_entries": {"sqlite"},
+}
+
 # Indexes the models declare that exist only on the databases named.
 INDEX_DIALECTS = {
     # A GIN trigram index (pg_trgm, migrations 0001 and 0012): SQLite has neither, and
@@ -51,6 +86,15 @@ def include_object_for(dialect: str) -> Callable[..., bool]:
                        compare_to: Any) -> bool:
         if type_ == "table" and reflected and compare_to is None:
             return dialect not in UNMAPPED_TABLES.get(name or "", set())
+        if type_ == "column" and reflected and compare_to is None:
+            return dialect not in UNMAPPED_COLUMNS.get((obj.table.name, name), set())
+        if type_ == "foreign_key_constraint" and reflected and compare_to is None:
+            if obj.referred_table.schema == PARTITIONS_SCHEMA:
+                return False  # PostgreSQL's own copy of a key, one per partition referred to
+            if name in UNMAPPED_FOREIGN_KEYS:
+                return dialect not in UNMAPPED_FOREIGN_KEYS[name]
+        if type_ == "foreign_key_constraint" and name in FOREIGN_KEY_DIALECTS:
+            return dialect in FOREIGN_KEY_DIALECTS[name]
         if type_ == "index" and name in INDEX_DIALECTS:
             return dialect in INDEX_DIALECTS[name]
         if type_ == "unique_constraint" and name in CONSTRAINT_DIALECTS:

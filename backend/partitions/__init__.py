@@ -1,4 +1,5 @@
-"""Monthly partitions of the hub's largest tables on PostgreSQL (migration 0016).
+"""Monthly partitions of the hub's largest tables on PostgreSQL: the audit log
+(migration 0016) and the journal's entries and lines (migration 0017).
 
 `upkeep` makes the coming months' partitions and lists them, `cli` is
 `satukartu db partitions`, `tasks` is the daily beat task. SQLite has no partitions:

@@ -89,6 +89,18 @@ def test_exclusions_hide_only_what_they_say(migrated: Engine):
         assert name in constrained, f"no model declares {name}: drop its exclusion"
         names = {found["name"] for found in inspector.get_unique_constraints(constrained[name])}
         assert (name in names) == (dialect in where), (name, dialect)
+    for (table, column), where in compare.UNMAPPED_COLUMNS.items():
+        assert column not in Base.metadata.tables[table].c, f"{table}.{column} is mapped now"
+        names = {found["name"] for found in inspector.get_columns(table)}
+        assert (column in names) == (dialect in where), (table, column, dialect)
+    keys = {key["name"] for table in tables for key in inspector.get_foreign_keys(table)}
+    for name, where in compare.UNMAPPED_FOREIGN_KEYS.items():
+        assert (name in keys) == (dialect in where), (name, dialect)
+    declared = {key.name for table in Base.metadata.tables.values()
+                for key in table.foreign_key_constraints}
+    for name, where in compare.FOREIGN_KEY_DIALECTS.items():
+        assert name in declared, f"no model declares {name}: drop its exclusion"
+        assert (name in keys) == (dialect in where), (name, dialect)
 
 
 def test_next_revision_id_follows_the_highest_number(tmp_path: Path):

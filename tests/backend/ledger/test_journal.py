@@ -77,18 +77,21 @@ def test_the_programmes_funding_account_may(ledger):
         db.execute(text("UPDATE ledger_accounts SET balance = balance + 501 WHERE id = 1"))
 
 
+def grant(db, entry_id, period):
+    """A grant with the entry that pays it, as an allocation batch writes both."""
+    post(db, entry_id, [(FUNDING, -500), (ALICE, 500)])
+    db.execute(text("INSERT INTO ledger_grants (programme, purse, period, beneficiary_type, "
+                    "beneficiary_ref, amount, entry_id) VALUES ('food', 'groceries', :p, "
+                    "'household', '7', 500, :e)"), {"p": period, "e": entry_id})
+
+
 def test_one_grant_per_programme_period_and_beneficiary(ledger):
-    grant = ("INSERT INTO ledger_grants (programme, purse, period, beneficiary_type, "
-             "beneficiary_ref, amount, entry_id) "
-             "VALUES ('food', 'groceries', '2026-05', 'household', '7', 500, 10)")
     with ledger.begin() as db:
-        db.execute(text(grant))
-    refused(ledger, grant)
+        grant(db, 20, "2026-05")
+    refused(ledger, lambda db: grant(db, 21, "2026-05"))
 
 
 def test_a_grant_cannot_be_edited(ledger):
     with ledger.begin() as db:
-        db.execute(text("INSERT INTO ledger_grants (programme, purse, period, beneficiary_type,"
-                        " beneficiary_ref, amount, entry_id) VALUES ('food', "
-                        "'groceries', '2026-06', 'household', '7', 500, 10)"))
+        grant(db, 20, "2026-06")
     refused(ledger, "UPDATE ledger_grants SET amount = 5000")

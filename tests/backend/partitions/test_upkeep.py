@@ -21,10 +21,13 @@ from tests.support.audit_store import as_role
 pytestmark = pytest.mark.postgres
 
 
-def _month(months_from_now: int) -> str:
+PARTITIONED = ("audit_records", "journal_entries", "journal_lines")  # migrations 0016, 0017
+
+
+def _month(months_from_now: int, table: str = "audit_records") -> str:
     now = datetime.now(UTC)
     index = now.year * 12 + now.month - 1 + months_from_now
-    return f"audit_records_{index // 12:04d}_{index % 12 + 1:02d}"
+    return f"{table}_{index // 12:04d}_{index % 12 + 1:02d}"
 
 
 @pytest.fixture
@@ -36,7 +39,8 @@ def app_conn(pg_roles, fresh_pg_url, engine_for):
 
 def test_upkeep_makes_the_missing_coming_months(app_conn):
     made = ensure(app_conn, months_ahead=5)
-    assert made == [_month(4), _month(5)]  # the migration made this month and 3 more
+    # the migrations made this month and 3 more, of every partitioned table
+    assert made == [_month(m, table) for table in PARTITIONED for m in (4, 5)]
 
 
 def test_upkeep_run_twice_makes_nothing_the_second_time(app_conn):
@@ -74,13 +78,16 @@ def test_upkeep_leaves_a_month_the_default_partition_already_holds(app_conn):
     append(app_conn, [make_entry(None, action="x.read", subject_type=None, subject_id=None,
                                  outcome="ok", purpose=None, details={}, citizen_id=None)],
            at=crowded)
-    assert ensure(app_conn, months_ahead=6) == [_month(4), _month(6)]
+    made = ensure(app_conn, months_ahead=6)
+    assert [name for name in made if name.startswith("audit")] == [_month(4), _month(6)]
+    assert _month(5, "journal_entries") in made  # the journal's default holds nothing
     assert app_conn.execute(text("SELECT count(*) FROM audit_records")).scalar() == 1
 
 
-def test_upkeep_lists_each_tables_months_in_order_and_its_default_last(app_conn):
-    names = [part.name for part in listing(app_conn) if part.table == "audit_records"]
-    assert names == [_month(i) for i in range(4)] + ["audit_records_default"]
+@pytest.mark.parametrize("table", PARTITIONED)
+def test_upkeep_lists_each_tables_months_in_order_and_its_default_last(app_conn, table):
+    names = [part.name for part in listing(app_conn) if part.table == table]
+    assert names == [_month(i, table) for i in range(4)] + [f"{table}_default"]
 
 
 def test_upkeep_refuses_a_month_count_beyond_three_years(app_conn):
