@@ -87,7 +87,7 @@ def include_object_for(dialect: str) -> Callable[..., bool]:
         if type_ == "table" and reflected and compare_to is None:
             return dialect not in UNMAPPED_TABLES.get(name or "", set())
         if type_ == "column" and reflected and compare_to is None:
-            return dialect not in UNMAPPED_COLUMNS.get((obj.table.name, name), set())
+            return dialect not in UNMAPPED_COLUMNS.get((obj.table.name, name or ""), set())
         if type_ == "foreign_key_constraint" and reflected and compare_to is None:
             if obj.referred_table.schema == PARTITIONS_SCHEMA:
                 return False  # PostgreSQL's own copy of a key, one per partition referred to
