@@ -38,7 +38,9 @@ def serve(bind: str, workers: int, threads: int) -> None:
 
 @click.command()
 @click.option("--concurrency", default=2, show_default=True, type=int)
-@click.option("--queues", default="celery", show_default=True)
+@click.option("--queues", default="celery,bulk", show_default=True,
+              help="comma-separated: celery (short tasks), bulk (allocations, expiry, "
+                   "bulk jobs)")
 @click.option("--pool", default="prefork", show_default=True,
               type=click.Choice(["prefork", "threads", "solo"]))
 def worker(concurrency: int, queues: str, pool: str) -> None:

@@ -16,6 +16,15 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+# Two queues, so that a month's allocation never delays a checkpoint or a CRL: the long,
+# batched tasks go to BULK_QUEUE, everything else to Celery's default queue. A worker
+# consumes both unless told otherwise (`satukartu worker --queues`); a city runs a pool
+# for each (docker/compose.yaml: `worker` and `worker-bulk`).
+DEFAULT_QUEUE = "celery"
+BULK_QUEUE = "bulk"
+BULK_TASKS = ("ledger.allocate", "ledger.allocate_split", "ledger.allocate_part",
+              "ledger.expire_due", "bulk.run_job")
+
 TASK_MODULES = (
     "backend.audit.tasks",
     "backend.cards.tasks",
@@ -50,6 +59,8 @@ def celery_init_app(app: Flask) -> Celery[Any]:  # Any: its task class is local
         broker_transport_options=_transport_options(broker),
         result_extended=True,
         timezone="UTC",
+        task_default_queue=DEFAULT_QUEUE,
+        task_routes={name: {"queue": BULK_QUEUE} for name in BULK_TASKS},
     )
     modules = _task_modules()
     schedule: dict[str, Any] = {}

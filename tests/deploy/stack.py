@@ -43,7 +43,8 @@ IMAGES = {
     "postgres": ("docker/postgres/Dockerfile", "docker/postgres"),
     "rabbitmq": ("docker/rabbitmq/Dockerfile", "docker/rabbitmq"),
 }
-SERVICES = ("db", "broker", "migrate", "hub-1", "hub-2", "proxy", "worker", "beat")
+SERVICES = ("db", "broker", "migrate", "hub-1", "hub-2", "proxy", "worker", "worker-bulk",
+            "beat")
 READY_WAIT = 180.0
 
 TIMINGS: dict[str, float] = {}

@@ -149,10 +149,12 @@ def test_migrations_ran_in_the_migrate_container(stack: Stack) -> None:
 
 
 def test_both_hub_replicas_and_the_workers_run(stack: Stack) -> None:
-    stack.wait_healthy("hub-1", "hub-2", "proxy", "worker", "beat", within=90)
-    worker_log = run(["podman", "logs", stack.container("worker")]).stdout
-    worker_log += run(["podman", "logs", stack.container("worker")]).stderr
-    assert "permission denied" not in worker_log
+    stack.wait_healthy("hub-1", "hub-2", "proxy", "worker", "worker-bulk", "beat", within=90)
+    for worker, queue in (("worker", "celery"), ("worker-bulk", "bulk")):
+        done = run(["podman", "logs", stack.container(worker)])
+        log = done.stdout + done.stderr
+        assert "permission denied" not in log
+        assert f".> {queue} " in log, log[-2000:]  # Celery's banner lists what it consumes
 
 
 def test_a_staff_member_signs_in_through_the_proxy(stack: Stack) -> None:

@@ -6,7 +6,6 @@ connection, as a screen polling GET /jobs/{id} would.
 """
 
 import time
-import uuid
 from contextlib import contextmanager
 
 import pytest
@@ -23,6 +22,7 @@ from backend.tasks import celery_init_app
 from backend.testing.audit import list_records
 from backend.testing.identity import make_staff
 from tests.backend.approvals.conftest import as_principal, commit_cards
+from tests.support.task_queue import private_queue
 
 pytestmark = [pytest.mark.celery, pytest.mark.slow]
 REDIS = "redis://127.0.0.1:6379/0"
@@ -34,8 +34,7 @@ BATCH = 500  # 20 batches (and CRLs) instead of 50: the same behaviour, a shorte
 def worker(app):
     app.config.update(BROKER_URL=REDIS, RESULT_BACKEND=REDIS, BULK_BATCH=BATCH)
     celery = celery_init_app(app)
-    queue = f"bulk-test-{uuid.uuid4().hex[:8]}"  # not shared with anyone's worker
-    celery.conf.task_default_queue = queue
+    queue = private_queue(celery, "bulk-test")  # not shared with anyone's worker
     with start_worker(celery, pool="solo", perform_ping_check=False, queues=[queue],
                       shutdown_timeout=30):
         yield

@@ -1,7 +1,6 @@
 """Checkpoints come from Celery: beat every minute, and a task after every 1,000 records."""
 
 import time
-import uuid
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -12,6 +11,7 @@ from backend.audit.models import AuditCheckpoint
 from backend.audit.tasks import BEAT, EVERY_RECORDS
 from backend.db import database
 from backend.tasks import celery_init_app
+from tests.support.task_queue import private_queue
 
 REDIS = "redis://127.0.0.1:6379/0"
 
@@ -28,8 +28,7 @@ def test_crossing_a_thousand_records_gets_a_checkpoint_from_a_worker(committing_
     committing_app.config["BROKER_URL"] = REDIS
     committing_app.config["RESULT_BACKEND"] = REDIS
     celery = celery_init_app(committing_app)
-    queue = f"audit-test-{uuid.uuid4().hex[:8]}"  # not shared with anyone's worker
-    celery.conf.task_default_queue = queue
+    queue = private_queue(celery, "audit-test")  # not shared with anyone's worker
     db = database()
     with start_worker(celery, pool="solo", perform_ping_check=False, queues=[queue],
                       shutdown_timeout=10):

@@ -2,7 +2,6 @@
 
 import datetime as dt
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from backend.db import database, session
 from backend.tasks import celery_init_app
 from backend.testing.cards import make_soft_card, record_soft_card
 from backend.testing.registry import make_citizen
+from tests.support.task_queue import private_queue
 
 REDIS = "redis://127.0.0.1:6379/0"
 
@@ -61,8 +61,7 @@ def test_a_worker_publishes_the_crl_when_asked(committing_app):
     holder = make_citizen()
     record_soft_card(make_soft_card(state().issuing_ca(), holder.national_number, holder.id))
     celery = celery_init_app(committing_app)
-    queue = f"cards-test-{uuid.uuid4().hex[:8]}"  # not shared with anyone's worker
-    celery.conf.task_default_queue = queue
+    queue = private_queue(celery, "cards-test")  # not shared with anyone's worker
     with start_worker(celery, pool="solo", perform_ping_check=False, queues=[queue],
                       shutdown_timeout=10):
         publish_crl.apply_async()

@@ -27,6 +27,7 @@ from backend.services import Allocation, Period
 from backend.tasks import celery_init_app
 from backend.testing.identity import make_staff
 from backend.testing.services import synth_households_pg
+from tests.support.task_queue import private_queue
 
 pytestmark = [pytest.mark.celery, pytest.mark.postgres, pytest.mark.slow]
 
@@ -86,10 +87,9 @@ def wait_for(condition, timeout=180, what="condition"):
 
 
 def test_a_killed_worker_leaves_each_beneficiary_exactly_one_grant(city, tmp_path):
-    queue = f"ledger-test-{uuid.uuid4().hex[:8]}"
     hub = create_app(**city)
     celery = celery_init_app(hub)
-    celery.conf.task_default_queue = queue
+    queue = private_queue(celery, "ledger-test")  # not shared with anyone's worker
     engine = make_engine(city["DATABASE_URL"])
     workers = []
     try:

@@ -205,6 +205,8 @@ def test_two_workers_share_a_split_period_and_the_last_part_says_it_is_complete(
         workers_city):
     _app, _celery, queue, worker = workers_city
     first, second = worker("first"), worker("second")
+    first.wait_ready()
+    second.wait_ready()
     allocate_split_task.apply_async(("food", "groceries", MAY.key), queue=queue)
     wait_until(lambda: period_progress().complete, 300, "every part to finish")
     logs = [w.log.read_text(errors="replace") for w in (first, second)]

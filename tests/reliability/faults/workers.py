@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -54,6 +55,17 @@ class Worker:
                  "prefork", "--concurrency", "1", "--queues", self.queue, "--hostname", name,
                  "--without-gossip", "--without-mingle"],
                 env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def wait_ready(self, within: float = 120) -> Worker:
+        """Until the worker logs that it consumes (Celery's "ready."), so that a test
+        sending work for two workers does not see the first take it all while the
+        second is still starting on a loaded machine."""
+        deadline = time.monotonic() + within
+        while " ready." not in self.log_tail():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"worker not ready in {within} s:\n{self.log_tail()}")
+            time.sleep(0.1)
         return self
 
     @property
