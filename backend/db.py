@@ -247,21 +247,43 @@ def read_row(statement: Executable, params: Mapping[str, Any]) -> Row | None:
     db = database()
     if "db_session" in g or not db.reads_outside_transactions:
         return session().connection().execute(statement, params).first()
-    conn = _request_connection(db)
     if db.dialect == "sqlite":
-        return _sqlite_read_row(conn, statement, params)
+        return _sqlite_read_row(_request_connection(db), statement, params)
+    with statements_alone() as conn:
+        assert conn is not None  # PostgreSQL, served, before the session: always
+        return conn.execute(statement, params).first()
+
+
+@contextmanager
+def statements_alone() -> Iterator[Connection | None]:
+    """The request's connection in autocommit on PostgreSQL: each statement run on it
+    is a transaction of its own, committed by the server as it ends (no BEGIN, no COMMIT
+    sent). None where that cannot be: SQLite, sessions bound to an outer transaction (the
+    tests'), or once the request's session is open (its transaction is under way).
+
+    For `read_row`, and for a request whose whole change is one statement (a card
+    token: `backend.cards.authentication.authenticate_alone`).
+    """
+    db = database()
+    if "db_session" in g or not db.reads_outside_transactions or db.dialect != "postgresql":
+        yield None
+        return
+    conn = _request_connection(db)
     raw = driver_connection(conn)
     # psycopg's flag, not SQLAlchemy's isolation option: switching it sends nothing
     # and costs nothing, where the option costs ~35 us a request (set, then reset at
     # check-in). It is off again before anything else runs on the connection.
     raw.autocommit = True
     try:
-        row = conn.execute(statement, params).first()
-    finally:
+        yield conn
+    except BaseException:
         if not conn.invalidated:
             raw.autocommit = False
+        conn.rollback()  # SQLAlchemy's bookkeeping: the server rolled the statement back
+        raise
+    if not conn.invalidated:
+        raw.autocommit = False
     conn.commit()  # SQLAlchemy's bookkeeping: nothing was begun on the wire
-    return row
 
 
 def _sqlite_read_row(conn: Connection, statement: Executable,

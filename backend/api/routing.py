@@ -157,6 +157,10 @@ def _wrap(view: Callable, op: Operation) -> Callable:
             return response
         except ApiError as error:
             _roll_back()
+            # The caller as last judged: a view that judged its terminal itself and
+            # refused it (backend.identity.resolver.judge_terminal) leaves nobody.
+            if g.get("principal") is None:
+                principal = None
             for hook in current_app.extensions.get(REFUSAL_HOOKS, ()):
                 hook(principal, op, error)
             raise

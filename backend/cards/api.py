@@ -27,6 +27,7 @@ from backend.cards.store import utcnow
 from backend.cards.tokens import parse_token
 from backend.db import database, session
 from backend.errors import ApiError
+from backend.identity.resolver import check_in_view, judge_terminal, pending_terminal_check
 from backend.reasons import Reason
 from backend.registry.refs import CITIZEN_REF_DOC, citizen_ref
 
@@ -105,10 +106,21 @@ def token() -> dict:
     for taps by its holder: `tap_locked`); signature. A nonce that passed its own checks
     is spent even when a later check refuses the token."""
     terminal = _terminal()
-    parsed = parse_token(request.get_data(cache=False), state().trust_store())
-    opened = auth.authenticate(session().connection(), parsed, terminal,
-                               key=state().nonce_key, origin=current_app.config["ORIGIN"],
-                               ttl=current_app.config["SESSION_TTL"], now=utcnow(),
+    settings = {"key": state().nonce_key, "origin": current_app.config["ORIGIN"],
+                "ttl": current_app.config["SESSION_TTL"], "now": utcnow()}
+    try:
+        parsed = parse_token(request.get_data(cache=False), state().trust_store())
+        # As served on PostgreSQL: one statement judges the terminal (the resolver left
+        # it to this view: `init_app`), opens the session and queues its audit record.
+        alone = auth.authenticate_alone(parsed, terminal, pending_terminal_check(), **settings,
+                                        connection=lambda: session().connection())
+    except ApiError:
+        judge_terminal()  # refused before the statement: the terminal's refusal goes first
+        raise
+    if alone is not None:
+        return alone.to_wire().to_dict()
+    judge_terminal()
+    opened = auth.authenticate(session().connection(), parsed, terminal, **settings,
                                nonce_spent=_remember_nonce)
     g.pop(BURN_KEY, None)
     record(session(), action="card.auth", subject_type="card", subject_id=opened.card.serial,
@@ -284,4 +296,5 @@ def init_app(app: Flask) -> None:
     from backend.api.routing import add_refusal_hook
 
     add_refusal_hook(app, burn_refused_nonce)
+    check_in_view(app, f"{api.blueprint.name}.{token.__name__}")
     app.register_blueprint(desk_api.api.blueprint)  # issuance jobs: admins' and desks' routes

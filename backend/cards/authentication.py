@@ -17,6 +17,13 @@ This is the hub's hottest path, written for it:
   committing meanwhile ends the card's sessions (a lock: its tap sessions), and the
   session lookup (`sessions.py`) reads both on every request, so a session opened in
   that instant is refused on first use;
+- as served on PostgreSQL, that statement also queues the token's audit record
+  (`card.auth`, into `audit_queue`, as `backend.audit.atcommit` would at COMMIT) and
+  runs alone in autocommit (`authenticate_alone`): the whole token is one round trip
+  and one transaction, with no BEGIN and no COMMIT of its own. The certificate and the
+  signature are judged before it, in Python, and it opens the session and queues the
+  record only if both passed; the nonce is spent whatever follows, as promised, and
+  the refusals are still raised in their promised order from its result;
 - Core statements throughout (`bench/bench_auth.py` measures the whole).
 """
 
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -31,24 +39,36 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     LargeBinary,
+    Text,
     bindparam,
+    column,
     func,
     insert,
     literal_column,
     select,
+    table,
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from backend.audit.background import nudge
+from backend.audit.chain import clean_text
+from backend.audit.record import make_entry
+from backend.audit.sequencer import QUEUE_TABLE, queues_in_database
 from backend.auth.principal import Principal
 from backend.cards import nonces
 from backend.cards.chain import CardCertificate, CertificateRefused
 from backend.cards.sessions import CardRow, NewSession, OpenedSession
 from backend.cards.store import card_sessions, cards, challenges, digest
 from backend.cards.tokens import ParsedToken
+from backend.db import statements_alone
 from backend.errors import ApiError
+from backend.identity.models import Terminal
+from backend.identity.resolver import TerminalCheck, judge_terminal_row
 from backend.reasons import Reason
 from card_reader import wire
 
@@ -58,6 +78,7 @@ STATUS_REASONS = {"suspended": Reason.CARD_SUSPENDED, "revoked": Reason.CARD_REV
 ASSURANCE_BY_KEY = {"9A": "pin", "9E": "tap"}
 TAP_KEY = "9E"  # the key a tap lock refuses; the PIN key (9A) still opens sessions
 FINGERPRINT = {"9A": cards.c.cert_9a_sha256, "9E": cards.c.cert_9e_sha256}
+terminals = Terminal.__table__
 SESSION_COLUMNS = ("token_hash", "public_id", "card_id", "terminal_id", "terminal_kind",
                    "assurance", "created_at", "expires_at")
 
@@ -93,14 +114,48 @@ def _card(key_ref: str) -> Any:
                   ).where(cards.c.card_uuid == bindparam("card_uuid"))
 
 
-def _admit_statement(key_ref: str) -> Any:
-    """PostgreSQL: the three steps in one statement (see the module's docstring)."""
-    spent = _spend(postgresql.insert).cte("spent")
+# The queue's columns the statement fills (migration 0007; PostgreSQL only, no model).
+AUDIT_QUEUE = table(QUEUE_TABLE, *(column(name, Text) for name in (
+    "actor_kind", "actor", "role", "terminal_id", "action", "subject_type", "subject_id",
+    "purpose", "outcome", "details")), column("citizen_id", BigInteger),
+    column("details_digest", LargeBinary))
+AUDIT_FIELDS = ("actor_kind", "actor", "role", "terminal_id", "action", "subject_type",
+                "subject_id", "citizen_id", "purpose", "outcome", "details", "details_digest")
+FROM_CARD = {"actor": "serial", "subject_id": "serial", "citizen_id": "citizen_id"}
+
+
+def _spend_for_terminal(terminal: Any) -> Any:
+    """`_spend`, but only for a terminal row still enabled on the token's generation."""
+    values = select(*(bindparam(name, type_=challenges.c[column].type) for name, column in (
+        ("spend_nonce", "nonce_hash"), ("spend_terminal", "terminal_id"),
+        ("spend_expires", "expires_at"), ("now", "used_at")))
+    ).select_from(terminal).where(terminal.c.enabled,
+                                  terminal.c.token_generation == bindparam("t_generation"))
+    return (postgresql.insert(challenges)
+            .from_select(["nonce_hash", "terminal_id", "expires_at", "used_at"], values)
+            .on_conflict_do_nothing(index_elements=[challenges.c.nonce_hash])
+            .returning(challenges.c.id))
+
+
+def _admit_statement(key_ref: str, audited: bool = False) -> Any:
+    """PostgreSQL: the three steps in one statement (see the module's docstring). With
+    `audited`, it reads the terminal first and spends the nonce only for a terminal
+    still enabled on the token's generation (`t_id`, `t_generation`), opens the session
+    only if the Python checks passed (`checked`), and queues the audit record with it."""
+    terminal = None
+    if audited:
+        terminal = select(terminals.c.enabled, terminals.c.token_generation).where(
+            terminals.c.id == bindparam("t_id")).cte("terminal")
+        spent = _spend_for_terminal(terminal).cte("spent")
+    else:
+        spent = _spend(postgresql.insert).cte("spent")
     card = _card(key_ref).cte("card")
     admitted = [card.c.status == literal_column("'active'"),
                 card.c.fingerprint == bindparam("fingerprint")]
     if key_ref == TAP_KEY:
         admitted.append(~card.c.tap_locked)
+    if audited:
+        admitted.append(bindparam("checked", type_=Boolean))
     values = select(bindparam("s_token_hash", type_=LargeBinary), bindparam("s_public_id"),
                     card.c.id, bindparam("s_terminal_id"), bindparam("s_terminal_kind"),
                     bindparam("s_assurance"), bindparam("now"), bindparam("s_expires_at")
@@ -108,15 +163,27 @@ def _admit_statement(key_ref: str) -> Any:
     opened = (insert(card_sessions).from_select(SESSION_COLUMNS, values)
               .returning(card_sessions.c.id).cte("opened"))
     one = select(literal_column("1").label("one")).subquery("one")
+    counts = [select(func.count()).select_from(opened).scalar_subquery().label("opened")]
+    if audited:
+        record = select(*(card.c[FROM_CARD[name]] if name in FROM_CARD else
+                          bindparam(f"a_{name}", type_=AUDIT_QUEUE.c[name].type)
+                          for name in AUDIT_FIELDS)).select_from(card.join(opened, true()))
+        queued = (insert(AUDIT_QUEUE).from_select(AUDIT_FIELDS, record)
+                  .returning(literal_column("1")).cte("queued"))
+        counts.append(select(func.count()).select_from(queued).scalar_subquery()
+                      .label("audited"))
+        assert terminal is not None
+        counts += [select(terminal.c[name]).scalar_subquery().label(f"terminal_{name}")
+                   for name in ("enabled", "token_generation")]
     return select(
         select(func.count()).select_from(spent).scalar_subquery().label("spent"),
         card.c.id, card.c.serial, card.c.citizen_id, card.c.status, card.c.tap_locked,
-        card.c.fingerprint,
-        select(func.count()).select_from(opened).scalar_subquery().label("opened"),
+        card.c.fingerprint, *counts,
     ).select_from(one.outerjoin(card, true()))
 
 
 ADMIT = {key_ref: _admit_statement(key_ref) for key_ref in FINGERPRINT}
+ADMIT_AUDITED = {key_ref: _admit_statement(key_ref, audited=True) for key_ref in FINGERPRINT}
 SPEND = _spend(sqlite.insert)
 CARD = {key_ref: _card(key_ref) for key_ref in FINGERPRINT}
 
@@ -139,18 +206,21 @@ def _admit_stepwise(conn: Connection, key_ref: str, params: dict[str, Any],
     return {**found, "spent": int(spent), "opened": int(opened)}
 
 
+def _params(parsed: ParsedToken, new: NewSession, nonce_expires: dt.datetime,
+            now: dt.datetime) -> dict[str, Any]:
+    """Parameter names never match a column name: for an UPDATE or INSERT, SQLAlchemy
+    would take such a parameter as a value to set."""
+    return {"spend_nonce": digest(parsed.token.nonce), "spend_terminal": new.terminal_id,
+            "spend_expires": nonce_expires, "now": now,
+            "card_uuid": parsed.certificate.card_uuid,
+            "fingerprint": parsed.certificate.sha256}
+
+
 def admit(conn: Connection, parsed: ParsedToken, new: NewSession, nonce_expires: dt.datetime,
           now: dt.datetime) -> dict[str, Any]:
-    """Spend the nonce, read the card, open the session if all three allow it.
-
-    Parameter names never match a column name: for an UPDATE or INSERT, SQLAlchemy
-    would take such a parameter as a value to set.
-    """
+    """Spend the nonce, read the card, open the session if all three allow it."""
     key_ref = parsed.token.key_ref
-    params = {"spend_nonce": digest(parsed.token.nonce), "spend_terminal": new.terminal_id,
-              "spend_expires": nonce_expires, "now": now,
-              "card_uuid": parsed.certificate.card_uuid,
-              "fingerprint": parsed.certificate.sha256}
+    params = _params(parsed, new, nonce_expires, now)
     if conn.dialect.name == "postgresql":
         params.update({f"s_{k}": v for k, v in new.row().items() if k != "created_at"})
         return dict(conn.execute(ADMIT[key_ref], params).one()._mapping)
@@ -160,8 +230,8 @@ def admit(conn: Connection, parsed: ParsedToken, new: NewSession, nonce_expires:
 # --- the checks, in order ---------------------------------------------------------------
 
 
-def check_nonce(key: bytes, conn: Connection, nonce: bytes, terminal_id: str,
-                now: dt.datetime) -> dt.datetime:
+def check_nonce(key: bytes, conn: Connection | Callable[[], Connection], nonce: bytes,
+                terminal_id: str, now: dt.datetime) -> dt.datetime:
     """Unknown, expired, or another terminal's (after `reused`, which needs the table);
     the nonce's expiry when it may be spent here."""
     verdict = nonces.read(key, nonce, terminal_id)
@@ -170,7 +240,7 @@ def check_nonce(key: bytes, conn: Connection, nonce: bytes, terminal_id: str,
     if verdict.expires_at <= now:
         raise refuse(Reason.NONCE_EXPIRED, "the nonce has expired; ask for a new challenge")
     if not verdict.for_terminal:
-        if _spent(conn, nonce):
+        if _spent(conn if isinstance(conn, Connection) else conn(), nonce):
             raise refuse(Reason.NONCE_REUSED, "the nonce was used already")
         raise refuse(Reason.NONCE_OTHER_TERMINAL, "the nonce was issued to another terminal")
     return verdict.expires_at
@@ -231,6 +301,88 @@ def authenticate(conn: Connection, parsed: ParsedToken, terminal: Principal, *, 
     check_signature(cert, tok.signature, origin, tok.nonce)
     assert row["opened"], "an admitted card always gets its session row"
     return OpenedSession(new, card)
+
+
+def authenticate_alone(parsed: ParsedToken, terminal: Principal, check: TerminalCheck | None,
+                       *, key: bytes, origin: str, ttl: int, now: dt.datetime,
+                       connection: Callable[[], Connection]) -> OpenedSession | None:
+    """The terminal's check (`check`, left by the resolver), `authenticate` and the
+    token's audit record as one statement in autocommit: the terminal's row read, the
+    nonce spent, the session opened and `card.auth` queued for the chain, committed
+    together, the audit sequencer then nudged. None where that cannot be done (not
+    PostgreSQL as served, no audit queue, a transaction under way, no check left): the
+    caller then judges the terminal and runs `authenticate` and `record` in the
+    request's transaction.
+
+    Same checks, same order, same refusals as the resolver and `authenticate`: a
+    terminal refused spends nothing; any later refusal leaves the nonce spent (it
+    committed with the statement) and nothing else. A refusal raised before the
+    statement leaves the terminal unjudged: the caller judges it first
+    (`backend.identity.resolver.judge_terminal`). `connection` is the request's
+    transaction, for the one refusal that reads the table first (`nonce_reused` for
+    another terminal's nonce).
+    """
+    if check is None:
+        return None
+    with statements_alone() as conn:
+        if conn is None or not queues_in_database(conn):  # known after the first time
+            return None
+    tok, cert = parsed.token, parsed.certificate
+    new = NewSession.make(terminal, ASSURANCE_BY_KEY[tok.key_ref], ttl, now)
+    expires = check_nonce(key, connection, tok.nonce, new.terminal_id, now)
+    certificate, signature = _refusals_without_database(cert, tok, origin, now)
+    params = _params(parsed, new, expires, now)
+    params.update({f"s_{k}": v for k, v in new.row().items() if k != "created_at"})
+    params.update(_audit_params(new, cert), checked=certificate is None and signature is None,
+                  t_id=check.terminal_id, t_generation=check.generation)
+    with statements_alone() as conn:
+        assert conn is not None  # nothing opened the request's session in between
+        row = dict(conn.execute(ADMIT_AUDITED[tok.key_ref], params).one()._mapping)
+    judge_terminal_row(None if row["terminal_enabled"] is None else TerminalRow(
+        row["terminal_enabled"], row["terminal_token_generation"]))
+    if not row["spent"]:
+        raise refuse(Reason.NONCE_REUSED, "the nonce was used already")
+    if certificate is not None:
+        raise certificate
+    card = check_card(row, cert, tok.key_ref)
+    if signature is not None:
+        raise signature
+    assert row["opened"] and row["audited"], "an admitted card gets its session and record"
+    nudge(conn.engine)
+    return OpenedSession(new, card)
+
+
+@dataclass(frozen=True)
+class TerminalRow:
+    enabled: bool
+    token_generation: int
+
+
+def _refusals_without_database(cert: CardCertificate, tok: wire.CardToken, origin: str,
+                               now: dt.datetime) -> tuple[ApiError | None, ApiError | None]:
+    """The certificate's refusal and the signature's (judged only for a certificate that
+    passed), judged before the statement so that it opens only a session they allow."""
+    try:
+        check_certificate(cert, tok.key_ref, now)
+    except ApiError as refused:
+        return refused, None
+    try:
+        check_signature(cert, tok.signature, origin, tok.nonce)
+    except ApiError as refused:
+        return None, refused
+    return None, None
+
+
+def _audit_params(new: NewSession, cert: CardCertificate) -> dict[str, Any]:
+    """The `card.auth` record's fields as `record` makes them for the session's principal
+    (`OpenedSession.principal`), but the card's serial and holder, which the statement
+    takes from the card's row."""
+    entry = make_entry(None, action="card.auth", subject_type="card", subject_id=None,
+                       outcome="ok", purpose=None,
+                       details={"certificate": cert.sha256}, citizen_id=None)
+    entry.update(actor_kind="card", role=clean_text(new.terminal_kind),
+                 terminal_id=clean_text(new.terminal_id))
+    return {f"a_{name}": entry[name] for name in AUDIT_FIELDS if name not in FROM_CARD}
 
 
 def burn_nonce(conn: Connection, spent: dict[str, Any]) -> None:

@@ -3,12 +3,15 @@
 On PostgreSQL with sessions on the engine (as served, unlike the savepoint-bound
 `app` fixture), a card challenge costs its terminal's read alone in autocommit: no
 BEGIN, no COMMIT. A token then reads the terminal the same way and opens the
-session in a real transaction on the same connection, audited in that transaction,
-and a disabled terminal is still refused on its very next request.
+session with one more statement, also alone in autocommit, which spends the nonce and
+queues the session's audit record in the same transaction; a refused token leaves
+its nonce spent and nothing else; and a disabled terminal is still refused on its
+very next request.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,12 +19,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from backend.app import create_app
+from backend.audit.chain import details_json
 from backend.audit.models import AuditRecord
 from backend.audit.sequencer import settle
+from backend.audit.verify import verify_app
 from backend.cards import ca as ca_module
+from backend.cards import lifecycle
 from backend.cards.context import state
 from backend.cards.models import CardSession
 from backend.db import database
@@ -35,6 +41,7 @@ from backend.testing.cards import (
 )
 from backend.testing.identity import TerminalCredentials, bearer, make_terminal
 from backend.testing.registry import make_citizen
+from card_reader.wire import b64encode as wire_b64
 
 pytestmark = [pytest.mark.postgres]
 ORIGIN = "https://hub.test.satukartu"
@@ -99,7 +106,15 @@ def test_a_challenge_reads_its_terminal_in_autocommit_and_begins_nothing(
     assert wire[0][1] is True  # autocommit: psycopg sent no BEGIN, nothing to COMMIT
 
 
-def test_a_token_opens_its_session_in_a_transaction_with_its_audit_record(
+def _card_auth_records(hub: Flask) -> list[Any]:
+    with hub.app_context():
+        settle(database().engine)
+        with database().transaction() as tx:
+            return list(tx.execute(select(AuditRecord.__table__).where(
+                AuditRecord.action == "card.auth").order_by(AuditRecord.seq)))
+
+
+def test_a_token_opens_its_session_in_one_statement_with_its_audit_record(
         hub: Flask, terminal: TerminalCredentials, card: SoftCard,
         wire: list[tuple[str, bool]]):
     client = hub.test_client()
@@ -110,10 +125,68 @@ def test_a_token_opens_its_session_in_a_transaction_with_its_audit_record(
     answer = present_token(client, terminal.token, card.token(nonce, ORIGIN))
 
     assert answer.status_code == 200, answer.json
-    assert wire[0][1] is True and "FROM terminals" in wire[0][0]
-    assert all(autocommit is False for _statement, autocommit in wire[1:])
+    assert len(wire) == 1 and wire[0][1] is True  # one statement, its own transaction
+    assert all(table in wire[0][0] for table in (
+        "FROM terminals", "card_challenges", "card_sessions", "audit_queue"))
     assert _count(hub, CardSession) == 1
     assert _count(hub, AuditRecord) == audited + 1
+
+
+def test_the_tokens_audit_record_is_the_one_its_session_would_write(
+        hub: Flask, terminal: TerminalCredentials, card: SoftCard):
+    client = hub.test_client()
+    for key_ref in ("9A", "9E"):
+        nonce = ask_challenge(client, terminal.token)
+        token = card.token(nonce, ORIGIN, key_ref=key_ref)
+        assert present_token(client, terminal.token, token).status_code == 200
+
+    records = _card_auth_records(hub)
+
+    assert [r.details for r in records] == [
+        details_json({"certificate": hashlib.sha256(card.der(ref)).hexdigest()})
+        for ref in ("9A", "9E")]
+    for found in records:
+        assert (found.actor_kind, found.actor, found.role, found.terminal_id,
+                found.subject_type, found.subject_id, found.citizen_id, found.purpose,
+                found.outcome) == ("card", card.serial, "kiosk", terminal.terminal_id,
+                                   "card", card.serial, card.citizen_id, None, "ok")
+        assert found.details_digest == hashlib.sha256(found.details.encode()).digest()
+    with hub.app_context(), database().engine.connect() as conn:
+        assert verify_app(conn, hub.config).intact
+
+
+def test_a_revoked_card_is_refused_its_nonce_spent_and_nothing_opened(
+        hub: Flask, terminal: TerminalCredentials, card: SoftCard):
+    with hub.app_context(), database().transaction() as tx:
+        lifecycle.revoke(tx, card.serial, "keyCompromise")
+    client = hub.test_client()
+    nonce = ask_challenge(client, terminal.token)
+    token = card.token(nonce, ORIGIN)
+
+    answer = present_token(client, terminal.token, token)
+    again = present_token(client, terminal.token, token)
+
+    assert answer.status_code == 403 and answer.json["error"]["reason"] == "card_revoked"
+    assert again.status_code == 401 and again.json["error"]["reason"] == "nonce_reused"
+    assert _count(hub, CardSession) == 0
+    assert _card_auth_records(hub) == []
+
+
+def test_a_bad_signature_is_refused_after_the_card_and_spends_its_nonce(
+        hub: Flask, terminal: TerminalCredentials, card: SoftCard):
+    client = hub.test_client()
+    nonce = ask_challenge(client, terminal.token)
+    forged = card.token(nonce, ORIGIN, signature=wire_b64(card.sign("9E", ORIGIN, b"x" * 64)))
+
+    answer = present_token(client, terminal.token, forged)
+    honest = present_token(client, terminal.token, card.token(nonce, ORIGIN))
+
+    assert answer.status_code == 401 and answer.json["error"]["reason"] == "signature_invalid"
+    assert honest.status_code == 401 and honest.json["error"]["reason"] == "nonce_reused"
+    assert _count(hub, CardSession) == 0
+    assert _card_auth_records(hub) == []
+    with hub.app_context(), database().engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM card_challenges")).scalar() == 1
 
 
 def test_connections_go_back_to_the_pool_out_of_autocommit(
@@ -130,7 +203,8 @@ def test_connections_go_back_to_the_pool_out_of_autocommit(
             hub.test_client().post(PATH_CHALLENGE, headers=bearer(terminal.token))
     finally:
         event.remove(engine, "checkin", checked_in)
-    assert returned == [False, False, False]
+    # one per request, and the audit sequencer's own, whenever it chains (same engine)
+    assert len(returned) >= 3 and not any(returned), returned
 
 
 def test_a_disabled_terminal_is_refused_on_its_very_next_request(
@@ -157,3 +231,67 @@ def test_a_reused_nonce_is_refused_and_the_first_session_stands(
 
     assert again.status_code == 401 and again.json["error"]["reason"] == "nonce_reused"
     assert _count(hub, CardSession) == 1
+
+
+def _disable(hub: Flask, terminal: TerminalCredentials) -> None:
+    with hub.app_context(), database().transaction() as tx:
+        accounts.set_terminal_enabled(tx, terminal.terminal_id, False)
+
+
+def _spent_nonces(hub: Flask) -> int:
+    with hub.app_context(), database().engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM card_challenges")).scalar_one()
+
+
+def test_a_token_from_a_terminal_disabled_since_its_challenge_spends_and_opens_nothing(
+        hub: Flask, terminal: TerminalCredentials, card: SoftCard):
+    client = hub.test_client()
+    nonce = ask_challenge(client, terminal.token)
+    _disable(hub, terminal)
+
+    answer = present_token(client, terminal.token, card.token(nonce, ORIGIN))
+
+    assert answer.status_code == 401, answer.json
+    assert answer.json["error"]["reason"] == "terminal_disabled"
+    assert _spent_nonces(hub) == 0 and _count(hub, CardSession) == 0
+    assert _card_auth_records(hub) == []
+    with hub.app_context():
+        settle(database().engine)
+        with database().transaction() as tx:
+            refused = tx.execute(select(AuditRecord.__table__).where(
+                AuditRecord.action == "api.cards.token")).one()
+    assert (refused.outcome, refused.actor_kind) == ("terminal_disabled", "anonymous")
+
+
+@pytest.mark.parametrize("token", [b"not json", b"{}"])
+def test_a_disabled_terminal_is_refused_before_its_malformed_token(
+        hub: Flask, terminal: TerminalCredentials, token: bytes):
+    _disable(hub, terminal)
+
+    answer = present_token(hub.test_client(), terminal.token, token)
+
+    assert answer.status_code == 401
+    assert answer.json["error"]["reason"] == "terminal_disabled"
+
+
+def test_a_disabled_terminal_is_refused_before_an_unknown_nonce(
+        hub: Flask, terminal: TerminalCredentials, card: SoftCard):
+    _disable(hub, terminal)
+
+    answer = present_token(hub.test_client(), terminal.token, card.token(b"n" * 64, ORIGIN))
+
+    assert answer.status_code == 401
+    assert answer.json["error"]["reason"] == "terminal_disabled"
+
+
+def test_a_token_on_replaced_terminal_credentials_is_refused_and_spends_nothing(
+        hub: Flask, terminal: TerminalCredentials, card: SoftCard):
+    client = hub.test_client()
+    nonce = ask_challenge(client, terminal.token)
+    with hub.app_context(), database().transaction() as tx:
+        accounts.rotate_terminal_secret(tx, terminal.terminal_id)
+
+    answer = present_token(client, terminal.token, card.token(nonce, ORIGIN))
+
+    assert answer.status_code == 401 and answer.json["error"]["reason"] == "session_ended"
+    assert _spent_nonces(hub) == 0 and _count(hub, CardSession) == 0
