@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -22,16 +20,6 @@ pytestmark = pytest.mark.postgres
 BEFORE = "0016"
 MONTHS = (datetime(2025, 11, 20, tzinfo=UTC), datetime(2025, 12, 5, tzinfo=UTC))
 HOUSEHOLD = postings.Owner("household", "7")
-
-
-@pytest.fixture
-def app_role() -> Iterator[str]:
-    name = f"sk_app_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(databases._admin_conninfo(), autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE {name}")
-    yield name
-    with psycopg.connect(databases._admin_conninfo(), autocommit=True) as conn:
-        conn.execute(f"DROP ROLE IF EXISTS {name}")
 
 
 def _pay(engine: Engine, at: datetime | None, period: str) -> int:
