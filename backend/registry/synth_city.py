@@ -103,7 +103,22 @@ def run(app: Flask, plan: Plan, actor: Actor, bars: Bars = no_bars) -> Made:
     if plan.balances:
         with _phase(made, "balances"):
             made.balances = _allocate_month(app, day, bars)
+    with _phase(made, "statistics"):
+        _analyze(engine)
     return made
+
+
+def _analyze(engine: sa.Engine) -> None:
+    """The planner's statistics of every table, now rather than when autovacuum comes by.
+
+    A city just made is used at once (the benchmarks draw cards from it); before its
+    tables are analysed the planner guesses, and at a million people it took an account
+    lookup by its unique key through the index of its first three columns (38 ms, not
+    0.05) and ran a receipt's line lookup on parallel workers (7 ms, not 0.1).
+    ANALYZE samples a fixed number of rows a table, so this takes seconds at any size.
+    """
+    with engine.begin() as conn:
+        conn.execute(sa.text("ANALYZE"))
 
 
 @contextmanager
