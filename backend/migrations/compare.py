@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from backend.partitions import SCHEMA as PARTITIONS
+
 # Tables the migrations make that no model maps, by design, on the databases named.
 UNMAPPED_TABLES = {
     # PostgreSQL only (migration 0007): written and emptied by the SQL functions
@@ -46,10 +48,6 @@ UNMAPPED_FOREIGN_KEYS = {
     "fk_ledger_settlements_entry": {"postgresql"},
 }
 
-# Where PostgreSQL's partitions live (migration 0016). A foreign key to a partitioned
-# table is kept by PostgreSQL as the key plus one internal copy per partition, which
-# reflection reports as keys of their own: they come and go with the months.
-PARTITIONS_SCHEMA = "partitions"  # backend.partitions.SCHEMA, without importing it here
 
 # Foreign keys the models declare that exist only on the databases named.
 FOREIGN_KEY_DIALECTS = {
@@ -89,8 +87,11 @@ def include_object_for(dialect: str) -> Callable[..., bool]:
         if type_ == "column" and reflected and compare_to is None:
             return dialect not in UNMAPPED_COLUMNS.get((obj.table.name, name or ""), set())
         if type_ == "foreign_key_constraint" and reflected and compare_to is None:
-            if obj.referred_table.schema == PARTITIONS_SCHEMA:
-                return False  # PostgreSQL's own copy of a key, one per partition referred to
+            if obj.referred_table.schema == PARTITIONS:
+                # PostgreSQL keeps a foreign key to a partitioned table as the key plus an
+                # internal copy per partition, which reflection reports as keys of their
+                # own: they come and go with the months.
+                return False
             if name in UNMAPPED_FOREIGN_KEYS:
                 return dialect not in UNMAPPED_FOREIGN_KEYS[name]
         if type_ == "foreign_key_constraint" and name in FOREIGN_KEY_DIALECTS:
