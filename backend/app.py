@@ -68,7 +68,8 @@ def create_app(**overrides: Any) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.session_interface = CookieSessions()
     logs.configure(settings["LOG_LEVEL"], settings["LOG_FORMAT"])
-    app.extensions["satukartu.db"] = Database(settings["DATABASE_URL"], settings["DATABASE_POOLER"])
+    app.extensions["satukartu.db"] = Database(settings["DATABASE_URL"], settings["DATABASE_POOLER"],
+                                              settings["DATABASE_REPLICA_URL"])
     if settings["PROXY_HOPS"]:
         hops = settings["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]

@@ -202,6 +202,13 @@ SETTINGS: tuple[Setting, ...] = (
             "pooler in transaction mode (PgBouncer): the driver then prepares no statement "
             "on the server, since a transaction's next one may run on another server "
             "connection. Empty: the hub's connections are its own.", _pooler),
+    Setting("DATABASE_REPLICA_URL", "", "A streaming replica of the PostgreSQL database "
+            "that serves the audit log's readers (a citizen's access log, the auditors' "
+            "search, export and verification) once it has replayed what they must see; "
+            "their own audit records still go to the primary. Empty: the primary serves "
+            "them.", _database_url, secret=True),
+    Setting("DATABASE_REPLICA_WAIT_MS", "1000", "Milliseconds a reader waits for the "
+            "replica to catch up before the primary serves it instead.", _count),
     Setting("SECRET_KEY", "", "Key for signing staff and terminal tokens. Empty: generated "
             "once and kept in the instance folder.", secret=True),
     Setting("ORIGIN", "http://127.0.0.1:8000", "The hub's canonical URL; cards sign it. "
@@ -308,7 +315,8 @@ SETTINGS: tuple[Setting, ...] = (
 
 PREFIX = "SATUKARTU_"
 # A URL setting whose password may come alone from a file: the variable naming it.
-PASSWORD_FILES = {"DATABASE_URL": "DATABASE_PASSWORD_FILE", "BROKER_URL": "BROKER_PASSWORD_FILE"}
+PASSWORD_FILES = {"DATABASE_URL": "DATABASE_PASSWORD_FILE", "BROKER_URL": "BROKER_PASSWORD_FILE",
+                  "DATABASE_REPLICA_URL": "DATABASE_REPLICA_PASSWORD_FILE"}
 
 
 def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
@@ -379,6 +387,11 @@ def _derive(values: dict[str, Any]) -> None:
         values["APPROVAL_FILES_DIR"] = str(instance / "approvals")
     if not 1 <= values["PIN_MAX_TRIES"] <= 10:
         raise ConfigError(f"{PREFIX}PIN_MAX_TRIES: must be between 1 and 10")
+    if values["DATABASE_REPLICA_URL"] and not all(
+            values[name].startswith(("postgresql", "postgres:"))
+            for name in ("DATABASE_URL", "DATABASE_REPLICA_URL")):
+        raise ConfigError(f"{PREFIX}DATABASE_REPLICA_URL: a replica is a PostgreSQL standby "
+                          "of a PostgreSQL primary (both URLs postgresql://...)")
     values["NATIONAL_ID_FORMATS"] = _list(values["NATIONAL_ID_FORMATS"]) if isinstance(
         values["NATIONAL_ID_FORMATS"], str) else tuple(values["NATIONAL_ID_FORMATS"])
     values["SERVICES"] = _list(values["SERVICES"]) if isinstance(

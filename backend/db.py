@@ -188,8 +188,10 @@ def request_begin() -> str:
 class Database:
     """The app's engine and session factory (tests swap the factory for a savepoint one)."""
 
-    def __init__(self, url: str, pooler: str = "") -> None:
+    def __init__(self, url: str, pooler: str = "", replica_url: str = "") -> None:
         self.engine = make_engine(url, pooler)
+        # A streaming replica for the audit log's readers (`backend.replica`), if any.
+        self.replica = make_engine(replica_url, pooler) if replica_url else None
         # Sessions are units of work that may write: on SQLite they begin IMMEDIATE, on
         # the same pool. Bare `engine` connections begin deferred.
         self.writer = (self.engine.execution_options(**{SQLITE_BEGIN: BEGIN_IMMEDIATE})
@@ -303,9 +305,29 @@ def _sqlite_read_row(conn: Connection, statement: Executable,
 
 
 def close_request_connection() -> None:
-    """Give the request's connection back to the pool (the app's teardown)."""
-    conn = g.pop("db_connection", None)
+    """Give the request's connections back to their pools (the app's teardown)."""
+    for name in ("db_connection", "replica_connection"):
+        conn = g.pop(name, None)
+        if conn is not None:
+            conn.close()
+
+
+def replica_connection() -> Connection:
+    """The request's one connection to the replica (`Database.replica`, which the caller
+    checked is there); it reads in a transaction of its own, ended with the request."""
+    db = database()
+    assert db.replica is not None, "the hub has no replica"
+    conn = g.get("replica_connection")
+    if conn is None:
+        conn = g.replica_connection = db.replica.connect()
+    return conn
+
+
+def drop_replica_connection() -> None:
+    """Forget a replica connection that failed, so the request goes on without it."""
+    conn = g.pop("replica_connection", None)
     if conn is not None:
+        conn.invalidate()
         conn.close()
 
 

@@ -41,9 +41,9 @@ from backend.api.routing import MAX_INT, commit
 from backend.audit import api as audit_api
 from backend.audit import checkpoints as cp
 from backend.audit.models import AuditCheckpoint
+from backend.audit.reading import chained_connection
 from backend.audit.record import record
-from backend.audit.sequencer import settle
-from backend.db import database, session
+from backend.db import session
 from backend.errors import ApiError
 
 blueprint = screen_blueprint("audit", __name__, "/audit")
@@ -94,13 +94,6 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
     return Response(html, status=status)
 
 
-def _chain() -> Connection:
-    """The request's connection, once what committed before it is chained (as the API's
-    readers do)."""
-    settle(database().engine)
-    return session().connection()
-
-
 def _before(name: str) -> int | None:
     raw = request.args.get(name, "")
     return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_INT else None
@@ -110,7 +103,7 @@ def _before(name: str) -> int | None:
 
 @blueprint.get("/")
 def index() -> Response:
-    conn = _chain()
+    conn = chained_connection()
     filters, problems = search.read_filters(request.args, conn, by_number=False)
     return _results(conn, filters, problems, _before("before"))
 
@@ -118,7 +111,7 @@ def index() -> Response:
 @blueprint.post("/")
 def search_post() -> BaseResponse:
     """The form names the citizen by national number; the results page, by id."""
-    conn = _chain()
+    conn = chained_connection()
     filters, problems = search.read_filters(request.form, conn, by_number=True)
     if problems:
         number = (request.form.get("national_number") or "").strip()[:40]
@@ -151,7 +144,7 @@ def _results(conn: Connection, filters: search.Filters, problems: list[search.Pr
 
 @blueprint.get("/records/<int:seq>")
 def record_page(seq: int) -> Response:
-    conn = _chain()
+    conn = chained_connection()
     found = search.one_record(conn, seq) if seq <= MAX_INT else None
     if found is None:
         abort(404)

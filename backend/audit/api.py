@@ -13,7 +13,7 @@ from typing import Literal
 
 from flask import Response, current_app
 from pydantic import Field
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from backend.api.routing import MAX_INT, Api, OutModel, StrictModel
 from backend.audit import access, export
@@ -26,8 +26,8 @@ from backend.audit.checkpoints import (
 )
 from backend.audit.checkpoints import from_table as checkpoints_in_table
 from backend.audit.models import AuditRecord
+from backend.audit.reading import chained_connection
 from backend.audit.record import record
-from backend.audit.sequencer import settle
 from backend.audit.verify import verify_app
 from backend.auth.principal import PUBLIC, Requirement, current_principal
 from backend.db import database, session
@@ -73,12 +73,6 @@ def _holder() -> int:
     return principal.card.citizen_id
 
 
-def _chain_connection() -> Connection:
-    """The request's connection, once what committed before this request is chained."""
-    settle(database().engine)
-    return session().connection()
-
-
 def _read_own_log(query: AccessQuery, purpose: str) -> tuple[int, list[access.Access]]:
     citizen_id = _holder()
     return citizen_id, own_access_log(citizen_id, purpose, limit=query.limit,
@@ -88,7 +82,7 @@ def _read_own_log(query: AccessQuery, purpose: str) -> tuple[int, list[access.Ac
 def own_access_log(citizen_id: int, purpose: str, *, limit: int = 50,
                    before: int | None = None) -> list[access.Access]:
     """The card holder's access log, for the API and the kiosk; reading it is logged too."""
-    entries = access.accesses(_chain_connection(), citizen_id, limit=limit, before=before)
+    entries = access.accesses(chained_connection(), citizen_id, limit=limit, before=before)
     record(session(), action=access.ACCESS_LOG_READ, subject_type="citizen",
            subject_id=str(citizen_id), citizen_id=citizen_id, purpose=purpose,
            details={"entries": len(entries)})
@@ -158,7 +152,7 @@ def list_records(query: RecordsQuery) -> RecordsOut:
         statement = statement.where(table.c.citizen_id == query.citizen_id)
     if query.action:
         statement = statement.where(table.c.action == query.action)
-    rows = [export.record_json(dict(r._mapping)) for r in _chain_connection().execute(statement)]
+    rows = [export.record_json(dict(r._mapping)) for r in chained_connection().execute(statement)]
     record(session(), action="audit.log.read", citizen_id=query.citizen_id,
            subject_type="audit_log", purpose="audit",
            details=query.model_dump(exclude_none=True) | {"returned": len(rows)})
@@ -187,7 +181,7 @@ class VerifyOut(OutModel):
            auth=AUDITORS, response=VerifyOut)
 def verify_now() -> VerifyOut:
     """Recompute every hash and check every checkpoint, as `satukartu audit verify` does."""
-    report = verify_app(_chain_connection(), current_app.config)
+    report = verify_app(chained_connection(), current_app.config)
     record(session(), action="audit.verify", subject_type="audit_log",
            details={"intact": report.intact, "records": report.records,
                     "findings": [f.to_dict() for f in report.findings][:20]})
@@ -273,7 +267,7 @@ def export_range(query: ExportQuery) -> Response:
         span = export.Range.parse(query.from_, query.to)
     except ValueError as exc:
         raise ApiError(Reason.AUDIT_RANGE_INVALID, str(exc), 400) from exc
-    conn = _chain_connection()
+    conn = chained_connection()
     if query.format == "pdf":
         body, mimetype = export.export_pdf(conn, span, current_app.config["CITY_NAME"]), \
             "application/pdf"

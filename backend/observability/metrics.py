@@ -10,6 +10,8 @@
   `satukartu_responses_total{endpoint,method,status}`: by the route's rule
   (`/api/v1/cards/<serial>`), never the path, so a scan of made-up URLs cannot
   create series without end;
+- `satukartu_audit_reads_total{served_by}`: the audit log's readers, by what served
+  them (`backend.audit.reading`: the primary, or a replica that had caught up);
 - `satukartu_audit_queue_depth`: audit records waiting for the sequencer, read from
   the database when scraped (a queue that keeps growing: the chain is stuck).
 
@@ -41,6 +43,7 @@ from sqlalchemy import Engine, text
 
 from backend.api.routing import Operation, add_refusal_hook
 from backend.audit import sequencer
+from backend.audit.reading import READS as AUDIT_READS
 from backend.auth.principal import Principal
 from backend.errors import ApiError
 from backend.observability import requestid
@@ -69,7 +72,7 @@ LATENCY = Histogram("satukartu_request_duration_seconds", "Time the hub took to 
 RESPONSES = Counter("satukartu_responses", "Answers by route rule, method and status.",
                     ["endpoint", "method", "status"], registry=None)
 METRICS: tuple[Collector, ...] = (AUTHENTICATIONS, REFUSALS, SERVICE_ACTIONS, LATENCY,
-                                  RESPONSES)
+                                  RESPONSES, AUDIT_READS)
 
 
 class AuditQueueCollector(Collector):

@@ -143,6 +143,19 @@ class PrivatePostgres:
                        "max_connections = 100\nshared_buffers = 64MB\n")
         return self
 
+    def standby(self, settings: str = "") -> PrivatePostgres:
+        """A streaming replica of this cluster (pg_basebackup -R: it follows this one's
+        WAL as a hot standby), started; `settings` are added to its postgresql.conf."""
+        replica = PrivatePostgres()
+        replica._run(str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.port),
+                     "-U", "postgres", "-D", str(replica.data), "-R", "-X", "stream",
+                     "-c", "fast", "--no-sync")
+        with open(replica.data / "postgresql.conf", "a") as conf:
+            conf.write(f"port = {replica.port}\nunix_socket_directories = '{replica.workdir}'\n"
+                       f"{settings}\n")
+        replica.start()
+        return replica
+
     def start(self) -> None:
         self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
                   "-w", "-t", "90", "start")
