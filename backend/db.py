@@ -256,6 +256,13 @@ def read_row(statement: Executable, params: Mapping[str, Any]) -> Row | None:
         return conn.execute(statement, params).first()
 
 
+def alone_possible() -> bool:
+    """Whether `statements_alone` would give the request's connection now."""
+    db = database()
+    return ("db_session" not in g and db.reads_outside_transactions
+            and db.dialect == "postgresql")
+
+
 @contextmanager
 def statements_alone() -> Iterator[Connection | None]:
     """The request's connection in autocommit on PostgreSQL: each statement run on it
@@ -266,11 +273,10 @@ def statements_alone() -> Iterator[Connection | None]:
     For `read_row`, and for a request whose whole change is one statement (a card
     token: `backend.cards.authentication.authenticate_alone`).
     """
-    db = database()
-    if "db_session" in g or not db.reads_outside_transactions or db.dialect != "postgresql":
+    if not alone_possible():
         yield None
         return
-    conn = _request_connection(db)
+    conn = _request_connection(database())
     raw = driver_connection(conn)
     # psycopg's flag, not SQLAlchemy's isolation option: switching it sends nothing
     # and costs nothing, where the option costs ~35 us a request (set, then reset at

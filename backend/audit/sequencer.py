@@ -47,6 +47,16 @@ def queues_in_database(conn: Connection) -> bool:
     return found
 
 
+def engine_queues(engine: Engine) -> bool:
+    """`queues_in_database` for an engine, asked on a connection of its own only the
+    first time (a caller that has none open yet: `authenticate_alone`)."""
+    found = _queues.get(engine)
+    if found is None:
+        with engine.connect() as conn:
+            found = queues_in_database(conn)
+    return found
+
+
 def settle(engine: Engine, *, lock_timeout_ms: int = 2000) -> tuple[int, int] | None:
     """Chain whatever is queued now, waiting for the lock (at most `lock_timeout_ms`).
 

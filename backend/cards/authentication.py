@@ -58,14 +58,14 @@ from sqlalchemy.engine import Connection
 from backend.audit.background import nudge
 from backend.audit.chain import clean_text
 from backend.audit.record import make_entry
-from backend.audit.sequencer import QUEUE_TABLE, queues_in_database
+from backend.audit.sequencer import QUEUE_TABLE, engine_queues
 from backend.auth.principal import Principal
 from backend.cards import nonces
 from backend.cards.chain import CardCertificate, CertificateRefused
 from backend.cards.sessions import CardRow, NewSession, OpenedSession
 from backend.cards.store import card_sessions, cards, challenges, digest
 from backend.cards.tokens import ParsedToken
-from backend.db import statements_alone
+from backend.db import alone_possible, database, statements_alone
 from backend.errors import ApiError
 from backend.identity.models import Terminal
 from backend.identity.resolver import TerminalCheck, judge_terminal_row
@@ -322,11 +322,8 @@ def authenticate_alone(parsed: ParsedToken, terminal: Principal, check: Terminal
     transaction, for the one refusal that reads the table first (`nonce_reused` for
     another terminal's nonce).
     """
-    if check is None:
+    if check is None or not alone_possible() or not engine_queues(database().engine):
         return None
-    with statements_alone() as conn:
-        if conn is None or not queues_in_database(conn):  # known after the first time
-            return None
     tok, cert = parsed.token, parsed.certificate
     new = NewSession.make(terminal, ASSURANCE_BY_KEY[tok.key_ref], ttl, now)
     expires = check_nonce(key, connection, tok.nonce, new.terminal_id, now)
