@@ -84,7 +84,13 @@ _CHECKED_IN = "satukartu.checked_in"
 def make_engine(url: str, pooler: str = "", **kwargs: Any) -> Engine:
     """An engine for `url`. Through a `transaction` pooler psycopg prepares nothing: it
     prepares a statement on its fifth run on a connection, and a pooler in transaction
-    mode may hand the next transaction another server connection, which lacks it."""
+    mode may hand the next transaction another server connection, which lacks it.
+
+    On PostgreSQL the hub's sessions run without JIT compilation: its statements are
+    short, and the planner compiles any it over-estimates (a name search at ten million
+    people: ~7 ms of compiling for a 35 ms query, bench/bench_citizen_search.py). A
+    pooler in transaction mode passes no session options; there, set `jit = off` for
+    the hub's role (`ALTER ROLE ... SET jit = off`)."""
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {"timeout": 30})
@@ -92,8 +98,8 @@ def make_engine(url: str, pooler: str = "", **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    if pooler == "transaction":
-        kwargs.setdefault("connect_args", {"prepare_threshold": None})
+    kwargs.setdefault("connect_args", {"prepare_threshold": None} if pooler == "transaction"
+                      else {"options": "-c jit=off"})
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)

@@ -103,15 +103,18 @@ def test_any_part_of_a_thai_name_finds_it(client, clerk, citizen):
 
 
 @pytest.mark.parametrize("walk", [40, 10], ids=["second walk", "index"])
+@pytest.mark.parametrize(("part", "limit"), [("dewi kartika", "JOINED_WALK"),
+                                             ("kartika", "SEARCH_WALK")],
+                         ids=["two words", "one word"])
 def test_a_page_found_by_a_longer_walk_or_by_the_index_is_the_same(
-        client, clerk, citizen, monkeypatch, walk):
+        client, clerk, citizen, monkeypatch, walk, part, limit):
     monkeypatch.setattr(service, "SEARCH_WINDOW", 4)
-    monkeypatch.setattr(service, "SEARCH_WALK", walk)
+    monkeypatch.setattr(service, limit, walk)
     people = [citizen(full_name="Dewi Kartika" if n % 2 else "Budi Santoso", sex="F")
               for n in range(24)]
     dewis = [person.id for person in people if person.full_name == "Dewi Kartika"]
     answer = client.get(URL, query_string={"purpose": "find the applicant",
-                                           "name": "dewi kartika", "per_page": 5},
+                                           "name": part, "per_page": 5},
                         headers=clerk)
     assert [item["id"] for item in answer.json["items"]] == dewis[:5]
     assert answer.json["has_more"] is True
