@@ -117,6 +117,13 @@ def _database_url(value: str) -> str:
     return value
 
 
+def _database_backend(url: str) -> str:
+    """`postgresql` or `sqlite`, for a URL `_database_url` accepted."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).get_backend_name()
+
+
 POOLERS = ("", "transaction")
 
 
@@ -388,7 +395,7 @@ def _derive(values: dict[str, Any]) -> None:
     if not 1 <= values["PIN_MAX_TRIES"] <= 10:
         raise ConfigError(f"{PREFIX}PIN_MAX_TRIES: must be between 1 and 10")
     if values["DATABASE_REPLICA_URL"] and not all(
-            values[name].startswith(("postgresql", "postgres:"))
+            _database_backend(values[name]) == "postgresql"
             for name in ("DATABASE_URL", "DATABASE_REPLICA_URL")):
         raise ConfigError(f"{PREFIX}DATABASE_REPLICA_URL: a replica is a PostgreSQL standby "
                           "of a PostgreSQL primary (both URLs postgresql://...)")

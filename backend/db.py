@@ -196,7 +196,7 @@ class Database:
 
     def __init__(self, url: str, pooler: str = "", replica_url: str = "") -> None:
         self.engine = make_engine(url, pooler)
-        # A streaming replica for the audit log's readers (`backend.replica`), if any.
+        # A streaming replica for the audit log's readers (`backend.audit.reading`), if any.
         self.replica = make_engine(replica_url, pooler) if replica_url else None
         # Sessions are units of work that may write: on SQLite they begin IMMEDIATE, on
         # the same pool. Bare `engine` connections begin deferred.

@@ -43,9 +43,10 @@ POLL_SECONDS = 0.002
 
 def chained_connection() -> Connection:
     """A connection that sees every audit record committed before this request, chained."""
-    settle(database().engine)
+    db = database()
+    settle(db.engine)
     primary = session().connection()
-    if database().replica is None:
+    if db.replica is None:
         READS.labels("primary").inc()
         return primary
     position = primary.execute(_POSITION).scalar_one()

@@ -59,3 +59,20 @@ def test_an_idle_connection_is_pinged_and_replaced_when_dead(
 
     assert pinged == [1]
     assert fresh != dead
+
+
+_JIT = text("SELECT setting, source FROM pg_settings WHERE name = 'jit'")
+
+
+def test_the_hubs_connections_run_without_jit(pg_url: str, engine_for: Any):
+    with engine_for(pg_url).connect() as conn:
+        assert tuple(conn.execute(_JIT).one()) == ("off", "client")
+
+
+def test_through_a_transaction_pooler_no_session_option_is_sent(pg_url: str):
+    engine = db.make_engine(pg_url, "transaction")
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(_JIT).one().source != "client"
+    finally:
+        engine.dispose()
