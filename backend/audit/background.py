@@ -30,6 +30,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from backend.audit.sequencer import TRY_SEQUENCE
+from backend.db import autocommitted
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,8 @@ class _Sequencer:
         if engine is None:
             self.wake.clear()
             return None
-        try:
-            with engine.begin() as conn:
+        try:  # one round trip: the function's transaction is the statement's own
+            with engine.connect() as conn, autocommitted(conn):
                 first, last = conn.execute(_TRY).one()
         except DBAPIError as exc:
             # The next commit's nudge, or the next reader's settle(), takes them.

@@ -110,3 +110,30 @@ def test_verifier_reports_records_left_unchained_too_long(audit_store):
     assert [(f.kind, f.position, f.count) for f in report.findings] == [("unchained", 2, 1)]
     settle(audit_store.engine)
     assert audit_store.verify().intact
+
+
+def test_a_queue_longer_than_a_batch_is_chained_in_order_in_one_settle(audit_store):
+    release, holder = _lock_held(audit_store)
+    audit_store.fill(2_345, per_transaction=500)  # three of the sequencer's batches
+    release.set()
+    holder.join()
+    settle(audit_store.engine)
+    chained = audit_store.chained()
+    assert [r["seq"] for r in chained] == list(range(1, 2_346))
+    assert [r["subject_id"] for r in chained] == [str(n) for n in range(1, 2_346)]
+    assert _queued(audit_store) == 0
+    assert audit_store.verify().intact
+
+
+def test_a_record_queued_with_an_earlier_time_takes_the_heads_time(audit_store):
+    audit_store.fill(1)
+    head = audit_store.chained_soon(1)[0]
+    with audit_store.tamper() as owner:  # a writer whose clock was behind the chain's head
+        owner.execute(text(
+            "INSERT INTO audit_queue (at, actor_kind, action, outcome, details, details_digest) "
+            "VALUES (clock_timestamp() - interval '1 hour', 'system', 'late.write', 'ok', "
+            "'{}', sha256('{}'))"))
+    settle(audit_store.engine)
+    late = audit_store.chained()[1]
+    assert (late["action"], late["at"]) == ("late.write", head["at"])
+    assert audit_store.verify().intact
