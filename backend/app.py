@@ -27,6 +27,7 @@ API_MODULES = (
     "backend.cards.face_api",
     "backend.audit.api",
     "backend.ledger.api",
+    "backend.signals.api",
     "backend.services.api",
     "backend.programmes.api",
     "backend.documents.api",

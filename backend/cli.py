@@ -51,6 +51,7 @@ COMMANDS = (
 # (module, attribute, group) of commands added to a group another module owns.
 SUBCOMMANDS = (
     ("backend.bulk.cli", "revoke_many", "card"),
+    ("backend.signals.cli", "signals_command", "ledger"),
     ("backend.partitions.cli", "partitions_command", "db"),
 )
 

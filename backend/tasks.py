@@ -29,6 +29,7 @@ TASK_MODULES = (
     "backend.audit.tasks",
     "backend.cards.tasks",
     "backend.ledger.tasks",
+    "backend.signals.tasks",
     "backend.approvals.tasks",
     "backend.bulk.tasks",
     "backend.partitions.tasks",

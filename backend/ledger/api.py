@@ -156,7 +156,7 @@ class Findings(OutModel):
     findings: list[dict[str, Any]]
 
 
-def _range(query: PatternQuery) -> tuple[datetime, datetime]:
+def checked_range(query: PatternQuery) -> tuple[datetime, datetime]:
     if not timedelta(0) < query.until - query.since + timedelta(days=1) <= MAX_RANGE:
         raise ApiError(Reason.VALIDATION_FAILED, "since..until spans 1 to 31 days", 400)
     zone = current_app.config["CITY_TIMEZONE"]
@@ -176,7 +176,7 @@ def _audit_review(pattern: str, query: PatternQuery, found: int) -> None:
 @api.route("/patterns/card-many-shops", summary="Cards used at many shops within a window",
            auth=OVERSIGHT, query=PatternQuery, response=Findings)
 def card_many_shops(query: PatternQuery) -> Findings:
-    since, until = _range(query)
+    since, until = checked_range(query)
     found = patterns.card_at_many_shops(session(), since, until,
                                         timedelta(minutes=query.window_minutes),
                                         query.min_shops)
@@ -187,10 +187,11 @@ def card_many_shops(query: PatternQuery) -> Findings:
 @api.route("/patterns/shop-night-cards", summary="Shops where many cards redeemed at night",
            auth=OVERSIGHT, query=PatternQuery, response=Findings)
 def shop_night_cards(query: PatternQuery) -> Findings:
-    since, until = _range(query)
+    since, until = checked_range(query)
     found = patterns.shop_with_many_cards_at_night(
         session(), since, until, current_app.config["CITY_TIMEZONE"],
         min_cards=query.min_cards)
     _audit_review("shop-night-cards", query, len(found))
     return Findings(findings=found)
+
 
