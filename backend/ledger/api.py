@@ -193,5 +193,3 @@ def shop_night_cards(query: PatternQuery) -> Findings:
         min_cards=query.min_cards)
     _audit_review("shop-night-cards", query, len(found))
     return Findings(findings=found)
-
-

@@ -158,4 +158,3 @@ def check_command(as_json: bool) -> None:
             click.echo(f"{name}: {len(rows)} (first: {rows[0]})")
         click.echo("intact" if not broken else "NOT intact")
     sys.exit(1 if broken else 0)
-

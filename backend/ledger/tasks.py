@@ -163,4 +163,3 @@ def expire_all(day: date) -> dict[tuple[str, str], tuple[int, int]]:
                 done[(module.key, purse)] = expire(database(), module.key, purse, as_of=day,
                                                    batch=current_app.config["ALLOCATION_BATCH"])
     return done
-
