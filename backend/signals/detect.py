@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+Row = TypeVar("Row")
 KINDS = ("card_many_agents", "just_under_cap", "takings_spike", "round_amounts",
          "outside_hours", "refusal_cluster")
 
@@ -101,11 +103,15 @@ def _evidence(rows: Iterable[Redemption | Refusal]) -> dict[str, tuple]:
             "times": tuple(r.at.isoformat() for r in ordered)}
 
 
-def _by_agent(rows: Iterable[Redemption]) -> dict[str, list[Redemption]]:
-    grouped: dict[str, list[Redemption]] = defaultdict(list)
+def _grouped(rows: Iterable[Row], key: Callable[[Row], str]) -> dict[str, list[Row]]:
+    grouped: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
-        grouped[row.agent].append(row)
+        grouped[key(row)].append(row)
     return grouped
+
+
+def _by_agent(rows: Iterable[Redemption]) -> dict[str, list[Redemption]]:
+    return _grouped(rows, lambda r: r.agent)
 
 
 def busiest_window(rows: Sequence[Redemption | Refusal], window: timedelta,
@@ -126,11 +132,8 @@ def busiest_window(rows: Sequence[Redemption | Refusal], window: timedelta,
 def card_many_agents(day: Day, limits: Thresholds) -> list[Signal]:
     """One card redeemed at several agents within minutes: a card held by an agent
     network, or cloned, rather than carried by its holder."""
-    by_card: dict[str, list[Redemption]] = defaultdict(list)
-    for row in day.redemptions:
-        by_card[row.card].append(row)
     found = []
-    for card, rows in by_card.items():
+    for card, rows in _grouped(day.redemptions, lambda r: r.card).items():
         window = busiest_window(rows, limits.many_agents_window, distinct=True)
         agents = sorted({r.agent for r in window})
         if len(agents) >= limits.many_agents:
@@ -217,11 +220,8 @@ def outside_hours(day: Day, limits: Thresholds) -> list[Signal]:
 def refusal_cluster(day: Day, limits: Thresholds) -> list[Signal]:
     """Card refusals bunched at one agent: cards tried that are not the holder's, or a
     reader being probed."""
-    by_agent: dict[str, list[Refusal]] = defaultdict(list)
-    for row in day.refusals:
-        by_agent[row.agent].append(row)
     found = []
-    for agent, rows in by_agent.items():
+    for agent, rows in _grouped(day.refusals, lambda r: r.agent).items():
         window = busiest_window(rows, limits.refusal_window, distinct=False)
         if len(window) >= limits.refusal_count:
             minutes = int(limits.refusal_window.total_seconds() // 60)

@@ -41,7 +41,8 @@ def to_pdf(signals: Sequence[Signal], since: date, until: date, city: str,
     facts = [("City", city), ("Days", f"{since} to {until}"),
              ("Made", made_at.isoformat(timespec="seconds")),
              ("Signals", str(len(signals)) + (" (" + ", ".join(
-                 f"{k} {n}" for k, n in sorted(kinds.items())) + ")" if kinds else ""))]
+                 f"{k.replace('_', ' ')} {n}" for k, n in sorted(kinds.items())) + ")"
+                 if kinds else ""))]
     rows = [(s.day.isoformat(), s.kind.replace("_", " "), s.subject, s.summary,
              " ".join(str(e) for e in s.evidence[:40])
              + (f" (+{len(s.evidence) - 40})" if len(s.evidence) > 40 else ""))
