@@ -380,6 +380,10 @@ CATALOGUE: dict[str, Builder] = {
                                                     query=WEEK),
     "api_ledger.shop_night_cards": lambda c, _: Call(f"{W}/ledger/patterns/shop-night-cards",
                                                      query=WEEK),
+    # irregularity signals
+    "api_signals.list_signals": lambda c, _: Call(f"{W}/ledger/signals", query=WEEK),
+    "api_signals.signals_csv": lambda c, _: Call(f"{W}/ledger/signals.csv", query=WEEK),
+    "api_signals.signals_pdf": lambda c, _: Call(f"{W}/ledger/signals.pdf", query=WEEK),
     # services (the action route is expanded per action by the matrix)
     "api_services.list_services": lambda c, _: Call(f"{W}/services"),
     # programmes (enabling needs no approval: an admin's change is direct)
