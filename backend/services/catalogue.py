@@ -2,7 +2,9 @@
 
 The loader finds modules through the `satukartu.services` entry point group, checks
 their names and declarations, keeps those enabled by `SATUKARTU_SERVICES` and gives
-each its parameters (`SATUKARTU_SERVICES_FILE`, then `SATUKARTU_SERVICE_<KEY>_<PARAM>`).
+each its parameters (`SATUKARTU_SERVICES_FILE`, then `SATUKARTU_SERVICE_<KEY>_<PARAM>`)
+and its purses' rules (`backend.services.purse_rules`: the default file, a plugin's
+own, then the city's).
 A module that is misnamed or misdeclared stops the hub at start, never at a citizen's
 request. What admins change while the hub runs (enabled, parameters) is kept in the
 database and laid over this configuration by `backend.programmes.live`: `modules()`
