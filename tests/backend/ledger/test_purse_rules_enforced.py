@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 from backend.cards import ca as ca_module
 from backend.cards.context import state
 from backend.db import database, session
-from backend.documents.models import Document
+from backend.documents.models import IssuedDocument
 from backend.ledger import postings
 from backend.reasons import Reason
 from backend.testing.cards import KEY_BY_ASSURANCE, authenticate, make_soft_card, record_soft_card
@@ -161,11 +161,11 @@ def test_a_refused_debit_writes_nothing(family, redeem, app):
     assert redeem(family, 30_000).status_code == 200
     warung = make_terminal(app, "agent", category="warung-kopi")
     before = ledger_snapshot()
-    receipts = session().execute(select(func.count()).select_from(Document)).scalar_one()
+    receipts = session().execute(select(func.count()).select_from(IssuedDocument)).scalar_one()
     refused(redeem(family, 1), Reason.DAILY_CAP_EXCEEDED)
     refused(redeem(family, 1, warung), Reason.AGENT_CATEGORY_NOT_ALLOWED, 403)
     assert ledger_snapshot() == before
-    assert session().execute(select(func.count()).select_from(Document)).scalar_one() \
+    assert session().execute(select(func.count()).select_from(IssuedDocument)).scalar_one() \
         == receipts
 
 
