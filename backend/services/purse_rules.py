@@ -73,6 +73,7 @@ class Source:
     label: str
     text: str
     only: str | None = None  # a plugin's fragment declares only its own programme
+    parameters: bool = False  # only the city's file also holds parameters
 
 
 def default_source() -> Source:
@@ -105,7 +106,7 @@ def fragment_source(key: str, module_name: str) -> Source | None:
 def city_source(path: str) -> Source:
     where = f"SATUKARTU_SERVICES_FILE {path}"
     try:
-        return Source(where, Path(path).read_text(encoding="utf-8"))
+        return Source(where, Path(path).read_text(encoding="utf-8"), parameters=True)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where}: cannot be read: {exc}") from exc
 
@@ -124,9 +125,14 @@ def purse_tables(source: Source, installed: Iterable[str]) -> Tables:
         if not isinstance(table, dict):
             problems.append(f"{programme}: must be a [{programme}] table")
             continue
+        if not source.parameters:
+            problems += [f"{programme}: unknown key {key!r} (this file holds only "
+                         f"[{programme}.{PURSES}.<purse>] tables; parameters are the "
+                         "city's, in SATUKARTU_SERVICES_FILE)"
+                         for key in table if key != PURSES]
         purses = table.get(PURSES)
         if purses is None:
-            continue  # parameters only
+            continue  # no purse, or (the city's file) parameters only
         if source.only is not None and programme != source.only:
             problems.append(f"{programme}: a plugin's file declares only its own "
                             f"programme ({source.only})")
@@ -143,8 +149,10 @@ def purse_tables(source: Source, installed: Iterable[str]) -> Tables:
             if not isinstance(keys, dict):
                 problems.append(f"{where}: must be a [{where}] table")
                 continue
-            problems += [_key_problem(where, key, value) for key, value in keys.items()
-                         if _key_problem(where, key, value)]
+            for key, value in keys.items():
+                problem = _key_problem(where, key, value)
+                if problem:
+                    problems.append(problem)
             found.setdefault(programme, {})[purse] = dict(keys)
     if problems:
         raise ConfigError(f"{source.label}: " + "; ".join(problems))

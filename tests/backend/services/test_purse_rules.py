@@ -128,3 +128,32 @@ def test_a_plugins_file_declares_only_its_own_programme(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"greedy/services.toml: food: a plugin's file "
                                           r"declares only its own programme"):
         load_modules({"SERVICES": ("greedy",)}, environ={})
+
+
+def test_a_plugins_file_holds_purses_not_parameters(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    package = tmp_path / "chatty"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from backend.services import ServiceModule\n"
+        "class Chatty(ServiceModule):\n    key = 'chatty'\nmodule = Chatty()\n")
+    (package / "services.toml").write_text(
+        "[chatty]\nmonthly_amount = 5\n\n[chatty.purses.points]\nholder = 'citizen'\n")
+    dist_info(tmp_path, "chatty", {"chatty": "chatty:module"})
+    with pytest.raises(ConfigError, match=r"chatty/services.toml: chatty: unknown key "
+                                          r"'monthly_amount'"):
+        load_modules({"SERVICES": ("chatty",)}, environ={})
+
+
+def test_a_plugins_own_file_gives_it_its_purses(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    package = tmp_path / "points"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from backend.services import ServiceModule\n"
+        "class Points(ServiceModule):\n    key = 'points'\nmodule = Points()\n")
+    (package / "services.toml").write_text(
+        "[points.purses.stars]\nholder = 'citizen'\ndaily_cap = 10\n")
+    dist_info(tmp_path, "points", {"points": "points:module"})
+    found = load_modules({"SERVICES": ("points",)}, environ={})
+    assert found["points"].purses == {"stars": PurseRule(holder="citizen", daily_cap=10)}
