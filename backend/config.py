@@ -240,7 +240,9 @@ SETTINGS: tuple[Setting, ...] = (
             "`audit-signing.keyring.json` beside it."),
     Setting("SERVICES", "", "Enabled service modules, comma separated. Empty: all installed."),
     Setting("SERVICES_FILE", "", "TOML file of service parameters, a `[key]` table per "
-            "module; `SATUKARTU_SERVICE_<KEY>_<PARAM>` variables override it."),
+            "module; `SATUKARTU_SERVICE_<KEY>_<PARAM>` variables override it. Its "
+            "`[key.purses.<purse>]` tables change the purse rules of the default "
+            "`services/services.toml` (caps, agent categories, ...), key by key."),
     Setting("PROGRAMME_REFRESH_MS", "1000", "Milliseconds a hub process (web or Celery "
             "worker) trusts its programmes before checking the database for an admin's "
             "change (one single-row read); 0: every request.", _count),

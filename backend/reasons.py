@@ -111,6 +111,9 @@ class Reason(StrEnum):
     CREDIT_EXPIRED = "credit_expired"
     PURSE_NOT_CASHABLE = "purse_not_cashable"
     UNKNOWN_PURSE = "unknown_purse"
+    DAILY_CAP_EXCEEDED = "daily_cap_exceeded"  # the purse's daily cap per holder
+    MONTHLY_CAP_EXCEEDED = "monthly_cap_exceeded"  # the purse's monthly cap per holder
+    AGENT_CATEGORY_NOT_ALLOWED = "agent_category_not_allowed"  # this shop may not redeem it
     PERIOD_INVALID = "period_invalid"
     ALREADY_SETTLED = "already_settled"
     NOT_COVERED = "not_covered"

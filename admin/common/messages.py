@@ -72,6 +72,14 @@ ADVICE: dict[str, Advice] = {
                              _l("The credit is renewed at the start of the month.")),
     "category_not_allowed": Advice(_l("This item cannot be paid with this credit"),
                                    _l("Please choose another kind of goods.")),
+    "daily_cap_exceeded": Advice(_l("Today's limit for this credit is reached"),
+                                 _l("Please enter a smaller amount, or come back tomorrow.")),
+    "monthly_cap_exceeded": Advice(_l("This month's limit for this credit is reached"),
+                                   _l("Please enter a smaller amount, or come back next "
+                                      "month.")),
+    "agent_category_not_allowed": Advice(_l("This credit is not used at this shop"),
+                                         _l("The service counter can say which shops "
+                                            "take it.")),
     "not_eligible": Advice(_l("Not part of this programme"),
                            _l("Please ask at the service counter if you think this is "
                               "wrong.")),

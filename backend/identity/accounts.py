@@ -23,6 +23,8 @@ from backend.reasons import Reason
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 TERMINAL_ID = re.compile(r"^[a-z]{1,16}-[0-9a-f]{10}$")
+# An agent's category, as purse rules name it (`agent_categories`): "e-warong", "bank_agent".
+TERMINAL_CATEGORY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 
 def normalise_username(raw: str) -> str:
@@ -139,22 +141,35 @@ def end_staff_tokens(session: Session, account_id: int) -> None:
 # --- terminals ---------------------------------------------------------------------
 
 def create_terminal(session: Session, *, kind: str, name: str,
-                    principal: Principal | None = None) -> tuple[Terminal, str]:
-    """Register a terminal; the client secret is returned here, once, and stored hashed."""
+                    principal: Principal | None = None,
+                    category: str | None = None) -> tuple[Terminal, str]:
+    """Register a terminal; the client secret is returned here, once, and stored hashed.
+
+    `category` is an agent shop's (purse rules say which categories redeem a purse);
+    only agents have one, since only agents redeem purses for goods."""
     if kind not in TERMINAL_KINDS:
         raise ApiError(Reason.VALIDATION_FAILED,
                        f"kind must be one of {', '.join(TERMINAL_KINDS)}", 400)
     name = name.strip()
     if not name:
         raise ApiError(Reason.VALIDATION_FAILED, "a terminal needs a name", 400)
+    if category is not None:
+        if kind != "agent":
+            raise ApiError(Reason.VALIDATION_FAILED, "only an agent terminal has a category",
+                           400)
+        if not TERMINAL_CATEGORY.fullmatch(category):
+            raise ApiError(Reason.VALIDATION_FAILED, "a category is 1-40 lowercase letters, "
+                           "digits, - or _", 400)
     secret = secrets.token_urlsafe(32)
     terminal = Terminal(id=f"{kind}-{secrets.token_hex(5)}", kind=kind, name=name,
+                        category=category,
                         client_id=f"tc_{secrets.token_hex(12)}", secret_hash=secret_digest(secret),
                         enabled=True, token_generation=0)
     session.add(terminal)
     session.flush()
     events.record(session, action="terminal.register", subject_type="terminal",
                   subject_id=terminal.id, details={"kind": kind, "name": name,
+                                                   "category": category,
                                                    "client_id": terminal.client_id},
                   principal=principal)
     return terminal, secret

@@ -170,7 +170,8 @@ def list_terminals(query: TerminalQuery) -> TerminalList:
            body=TerminalCreate, response=TerminalCredentials, status=201)
 def register_terminal(body: TerminalCreate) -> tuple[TerminalCredentials, int]:
     """The client secret is in this answer only; the hub keeps its hash."""
-    terminal, secret = accounts.create_terminal(session(), kind=body.kind, name=body.name)
+    terminal, secret = accounts.create_terminal(session(), kind=body.kind, name=body.name,
+                                                category=body.category)
     return _credentials(terminal, secret), 201
 
 

@@ -164,11 +164,14 @@ def _credentials(row: Any, secret: str) -> dict[str, Any]:
 @terminal.command("add")
 @click.option("--kind", type=click.Choice(TERMINAL_KINDS), required=True)
 @click.option("--name", required=True, help="Where it stands, e.g. 'Kelurahan Menteng kiosk 1'.")
+@click.option("--category", default=None,
+              help="An agent shop's category, e.g. 'e-warong' (purse rules' agent_categories).")
 @click.option("--json", "as_json", is_flag=True)
-def terminal_add(kind: str, name: str, as_json: bool) -> None:
+def terminal_add(kind: str, name: str, category: str | None, as_json: bool) -> None:
     """Register a terminal; its client secret is shown once."""
     with _transaction() as tx:
-        row, secret = accounts.create_terminal(tx, kind=kind, name=name, principal=cli_operator())
+        row, secret = accounts.create_terminal(tx, kind=kind, name=name, principal=cli_operator(),
+                                               category=category)
         out = _credentials(row, secret)
     _emit(out, as_json, lambda: (f"terminal {out['terminal_id']} ({kind})\n"
                                  f"client_id:     {out['client_id']}\n"
@@ -183,7 +186,7 @@ def terminal_list(as_json: bool) -> None:
         rows = [TerminalOut.of(t).model_dump(mode="json") for t in accounts.list_terminals(tx)]
     _emit(rows, as_json, lambda: "\n".join(
         f"{r['terminal_id']:<20} {r['kind']:<8} {'enabled' if r['enabled'] else 'disabled':<9}"
-        f" {r['name']}" for r in rows))
+        f" {r['category'] or '-':<12} {r['name']}" for r in rows))
 
 
 @terminal.command("disable")

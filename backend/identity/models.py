@@ -72,6 +72,9 @@ class Terminal(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
+    # An agent shop's category (e.g. "e-warong"): which purses it may redeem is the
+    # purse's `agent_categories` rule (backend/services/purse_rules.py). None: in none.
+    category: Mapped[str | None] = mapped_column(String(40))
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -119,6 +119,10 @@ class StaffList(OutModel):
 class TerminalCreate(StrictModel):
     kind: Kind
     name: str = Field(min_length=1, max_length=200, pattern=PRINTABLE)
+    category: str | None = Field(None, min_length=1, max_length=40,
+                                 pattern=r"^[a-z0-9][a-z0-9_-]*$",
+                                 description="an agent shop's category (e.g. e-warong), "
+                                 "which purse rules' agent_categories name")
 
 
 class TerminalQuery(StrictModel):
@@ -130,6 +134,7 @@ class TerminalOut(OutModel):
     terminal_id: str
     kind: str
     name: str
+    category: str | None = None
     client_id: str
     enabled: bool
     created_at: dt.datetime | None
@@ -138,7 +143,8 @@ class TerminalOut(OutModel):
     @classmethod
     def fields_of(cls, terminal: Terminal) -> dict[str, object]:
         return {"terminal_id": terminal.id, "kind": terminal.kind, "name": terminal.name,
-                "client_id": terminal.client_id, "enabled": terminal.enabled,
+                "category": terminal.category, "client_id": terminal.client_id,
+                "enabled": terminal.enabled,
                 "created_at": terminal.created_at, "last_token_at": terminal.last_token_at}
 
     @classmethod

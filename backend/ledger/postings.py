@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 
 from sqlalchemy import func, insert, select, text
@@ -129,13 +129,24 @@ _MOVE = text(
     "AND (:delta >= 0 OR expires_on IS NULL OR expires_on >= :today) RETURNING balance")
 
 
+@dataclass(frozen=True)
+class Caps:
+    """The most one account may be debited in a UTC day and in a calendar month (a
+    purse's `daily_cap` and `monthly_cap`; None: no cap)."""
+
+    account_id: int
+    daily: int | None = None
+    monthly: int | None = None
+
+
 def post(sess: Session, entry: Entry, legs: Sequence[tuple[int, int]],
-         today: date | None = None) -> tuple[int, dict[int, int]]:
+         today: date | None = None, caps: Caps | None = None) -> tuple[int, dict[int, int]]:
     """Write one balanced entry moving `legs` ((account_id, signed amount)).
 
     Returns the entry id and each account's balance after it. Refuses, before the
     caller's transaction can commit anything, `insufficient_balance` or
-    `credit_expired` naming the account.
+    `credit_expired` naming the account, and with `caps`, `daily_cap_exceeded` or
+    `monthly_cap_exceeded` (see `check_caps`).
     """
     if sum(amount for _, amount in legs) != 0 or len(legs) < 2:
         raise ValueError("a journal entry's legs must sum to zero")
@@ -147,6 +158,8 @@ def post(sess: Session, entry: Entry, legs: Sequence[tuple[int, int]],
         if row is None:
             _refuse_debit(sess, account_id, -amount, today)
         after[account_id] = int(row[0])
+    if caps is not None:
+        check_caps(sess, caps, -sum(a for acc, a in legs if acc == caps.account_id))
     entry_id = next_entry_id(sess)
     sess.execute(insert(LINES), [
         {"entry_id": entry_id, "line_no": number, "account_id": account_id,
@@ -159,6 +172,47 @@ def post(sess: Session, entry: Entry, legs: Sequence[tuple[int, int]],
         details=dict(entry.details) if entry.details else None,
         created_at=entry.at or entry_clock(sess)))
     return entry_id, after
+
+
+# Debits the ledger writes itself (lapsed credit) are not spending, so no cap counts them.
+NOT_SPENDING = ("expiry",)
+
+
+def check_caps(sess: Session, caps: Caps, amount: int, now: datetime | None = None) -> None:
+    """Refuse a debit of `amount` that would take the account's debits this UTC day
+    (`daily_cap_exceeded`) or calendar month (`monthly_cap_exceeded`) past its cap.
+
+    Called by `post` once the account's row is locked by its balance's move, so the
+    lock that keeps two redemptions from spending the same credit also keeps them from
+    both passing a cap: the second waits for the first to commit, and its sum (a new
+    statement, read committed) counts the first's lines. Counts committed entries by
+    their time (`created_at`, the database's clock, UTC) from the day's or month's
+    first instant by this process's UTC clock.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    for cap, since, reason, span in (
+            (caps.daily, day, Reason.DAILY_CAP_EXCEEDED, "day"),
+            (caps.monthly, day.replace(day=1), Reason.MONTHLY_CAP_EXCEEDED, "month")):
+        if cap is None:
+            continue
+        spent = spent_since(sess, caps.account_id, since)
+        if spent + amount > cap:
+            raise ApiError(reason, f"this credit allows {cap} a {span}; {spent} is spent "
+                           f"already, {amount} more would pass it", 409,
+                           {"cap": cap, "spent": spent, "amount": amount})
+
+
+def spent_since(sess: Session, account_id: int, since: datetime) -> int:
+    """The account's debits (ledger expiry aside) in entries written at or after `since`."""
+    if sess.get_bind().dialect.name == "sqlite":
+        since = since.astimezone(UTC).replace(tzinfo=None)  # stored as naive UTC text
+    total = sess.execute(
+        select(func.coalesce(func.sum(-LINES.c.amount), 0))
+        .select_from(LINES.join(ENTRIES, ENTRIES.c.id == LINES.c.entry_id))
+        .where(LINES.c.account_id == account_id, LINES.c.amount < 0,
+               ENTRIES.c.kind.not_in(NOT_SPENDING), ENTRIES.c.created_at >= since))
+    return int(total.scalar_one())
 
 
 def _refuse_debit(sess: Session, account_id: int, amount: int, today: date) -> NoReturn:

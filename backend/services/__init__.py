@@ -27,15 +27,17 @@ refuses with `refuse(Reason.X, ...)`, or with a reason of its own declared in
 
 Money-like values are integers in the currency's smallest unit. A module holds its
 balances in *purses* (one account per beneficiary and purse); each purse's rules
-(`PurseRule`) are data the ledger enforces. Periodic grants are `Allocation`s: one SQL
-select over the registry that the hub runs in batches, so a city of a million
-households is allocated in one pass, idempotently (one grant per programme, period
-and beneficiary).
+(`PurseRule`: holder, cashable, carry-over, categories, caps, agent categories) are
+data in a services file, not code, and the ledger enforces them (`purse_rules`).
+Periodic grants are `Allocation`s: one SQL select over the registry that the hub runs
+in batches, so a city of a million households is allocated in one pass, idempotently
+(one grant per programme, period and beneficiary).
 
 The contract is this package's top level, in a few small files: `interface` (the
 module, its actions and parameters, the context), `records` (registry values),
 `periods`, `purses`, `allocations` and `rules` (rules several programmes share).
 The hub's side lives beside it: `catalogue` (finding and configuring modules),
+`purse_rules` (reading the purses' rules from the services files),
 `authorise`, `context` (the `ServiceContext` implementation) and `api`.
 """
 

@@ -2,7 +2,9 @@
 
 The loader finds modules through the `satukartu.services` entry point group, checks
 their names and declarations, keeps those enabled by `SATUKARTU_SERVICES` and gives
-each its parameters (`SATUKARTU_SERVICES_FILE`, then `SATUKARTU_SERVICE_<KEY>_<PARAM>`).
+each its parameters (`SATUKARTU_SERVICES_FILE`, then `SATUKARTU_SERVICE_<KEY>_<PARAM>`)
+and its purses' rules (`backend.services.purse_rules`: the default file, a plugin's
+own, then the city's).
 A module that is misnamed or misdeclared stops the hub at start, never at a citizen's
 request. What admins change while the hub runs (enabled, parameters) is kept in the
 database and laid over this configuration by `backend.programmes.live`: `modules()`
@@ -16,7 +18,7 @@ import logging
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -28,7 +30,9 @@ from pydantic import BaseModel
 from backend.auth.principal import ASSURANCE_ORDER, STAFF_ROLES, TERMINAL_KINDS
 from backend.config import ConfigError
 from backend.reasons import Reason
+from backend.services import purse_rules
 from backend.services.interface import ENTRY_POINT_GROUP, KEY_PATTERN, ServiceModule
+from backend.services.purses import PurseRule
 
 if TYPE_CHECKING:
     from backend.programmes.live import LiveProgrammes
@@ -69,6 +73,7 @@ class Catalogue:
     params: dict[str, dict[str, str]]
     base: dict[str, ServiceModule]
     problems: dict[str, str]
+    purse_rules: dict[str, dict[str, PurseRule]] = field(default_factory=dict)
 
     @property
     def installed(self) -> tuple[str, ...]:
@@ -79,7 +84,7 @@ class Catalogue:
         (ValueError names a parameter the module refuses)."""
         if not overrides:
             return self.base[key]
-        module = _instantiate(key, self.exposed[key])
+        module = _instantiate(key, self.exposed[key], self.purse_rules.get(key, {}))
         module.configure(self.params.get(key, {}))
         module.configure(overrides)
         return module
@@ -103,10 +108,19 @@ def load_catalogue(config: Mapping[str, Any], environ: Mapping[str, str] | None 
     exposed: dict[str, Any] = {}
     base: dict[str, ServiceModule] = {}
     problems: dict[str, str] = {}
-    for key in (*enabled, *sorted(set(installed) - set(enabled))):
+    order = (*enabled, *sorted(set(installed) - set(enabled)))
+    for key in order:
         try:
             exposed[key] = installed[key].load()
-            module = _instantiate(key, exposed[key])
+        except Exception as exc:  # a module nobody enabled must not stop the hub
+            if key in enabled:
+                raise
+            problems[key] = f"{key}: cannot be loaded: {exc!r}"
+    rules = purse_rules.load_rules({key: point.module for key, point in installed.items()},
+                                   config.get("SERVICES_FILE") or None)
+    for key in (k for k in order if k in exposed):
+        try:
+            module = _instantiate(key, exposed[key], rules.get(key, {}))
             module.configure(params.get(key, {}))
         except ConfigError as exc:  # misnamed or misdeclared
             if key in enabled:
@@ -124,7 +138,7 @@ def load_catalogue(config: Mapping[str, Any], environ: Mapping[str, str] | None 
             base[key] = module
     for key, problem in problems.items():
         log.warning("service %s cannot be enabled: %s", key, problem)
-    return Catalogue(exposed, enabled, params, base, problems)
+    return Catalogue(exposed, enabled, params, base, problems, rules)
 
 
 def load_modules(config: Mapping[str, Any], environ: Mapping[str, str] | None = None
@@ -133,7 +147,10 @@ def load_modules(config: Mapping[str, Any], environ: Mapping[str, str] | None = 
     return load_catalogue(config, environ).enabled_modules()
 
 
-def _instantiate(key: str, exposed: Any) -> ServiceModule:
+def _instantiate(key: str, exposed: Any, purses: Mapping[str, PurseRule]) -> ServiceModule:
+    """A copy of what the entry point exposes, with its purse rules from the services
+    files attached (a module declaring purses in Python is refused: the rules are the
+    city's data, see `backend.services.purse_rules`)."""
     if isinstance(exposed, type) and issubclass(exposed, ServiceModule):
         exposed = exposed()
     module = copy.copy(exposed)
@@ -141,6 +158,11 @@ def _instantiate(key: str, exposed: Any) -> ServiceModule:
         raise ConfigError(f"service {key!r}: the entry point must expose a ServiceModule")
     if module.key != key:
         raise ConfigError(f"service {key!r}: the module calls itself {module.key!r}")
+    if module.purses:
+        raise ConfigError(f"service {key!r}: declares purses in Python; purse rules are "
+                          f"data: declare them as [{key}.purses.<purse>] tables in the "
+                          "module's package's services.toml or the city's services file")
+    module.purses = dict(purses)
     module.config = {name: p.default for name, p in module.params.items()}
     _check_declarations(module)
     return module
@@ -165,7 +187,9 @@ def _check_declarations(module: ServiceModule) -> None:
     problems += _reason_problems(module)
     for allocation in module.allocations:
         if allocation.purse not in module.purses:
-            problems.append(f"{module.key}: allocation to undeclared purse {allocation.purse}")
+            problems.append(f"{module.key}: allocation to undeclared purse {allocation.purse}"
+                            f" (no [{module.key}.purses.{allocation.purse}] in the services "
+                            "files)")
     if problems:
         raise ConfigError("; ".join(problems))
 
@@ -190,8 +214,9 @@ def _parameters(enabled: tuple[str, ...], config: Mapping[str, Any],
     params: dict[str, dict[str, str]] = {key: {} for key in enabled}
     if config.get("SERVICES_FILE"):
         for key, values in _services_file(config["SERVICES_FILE"]).items():
-            if key in params:
-                params[key].update({k: _text(v) for k, v in values.items()})
+            if key in params:  # its purses are rules, not parameters (`purse_rules`)
+                params[key].update({k: _text(v) for k, v in values.items()
+                                    if k != purse_rules.PURSES})
     longest_first = sorted(enabled, key=len, reverse=True)
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX):

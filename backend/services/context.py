@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from backend import services as iface
 from backend.auth.principal import Principal
 from backend.errors import ApiError
+from backend.identity.models import Terminal
 from backend.ledger import postings
 from backend.ledger.models import ServiceFact
 from backend.reasons import Reason
@@ -26,6 +27,7 @@ CITIZENS = reg.Citizen.__table__
 HOUSEHOLDS = reg.Household.__table__
 MEMBERS = reg.HouseholdMember.__table__
 FACTS = ServiceFact.__table__
+TERMINALS = Terminal.__table__
 
 
 def citizen_view(row: Any) -> iface.Citizen:
@@ -169,6 +171,7 @@ class HubContext:
             raise ApiError(Reason.CATEGORY_NOT_ALLOWED,
                            f"{purse} credit does not buy {', '.join(outside)}", 422,
                            {"categories": outside, "allowed": sorted(rule.categories or ())})
+        self._check_agent(purse, rule)
         source = self.account_id(purse, beneficiary)
         if source is None:
             raise ApiError(Reason.INSUFFICIENT_BALANCE, f"no {purse} credit", 409,
@@ -176,10 +179,31 @@ class HubContext:
         terminal = self.principal.terminal_id if self.principal else None
         sink = postings.open_account(self.session, self.key, purse,
                                      postings.Owner("terminal", terminal or "hub"))
+        caps = None
+        if rule.daily_cap is not None or rule.monthly_cap is not None:
+            caps = postings.Caps(source, rule.daily_cap, rule.monthly_cap)
         entry_id, after = postings.post(self.session, self._entry(kind, purse, details),
-                                        [(source, -amount), (sink, amount)], self.today)
+                                        [(source, -amount), (sink, amount)], self.today,
+                                        caps=caps)
         self._sign_receipt(kind, entry_id)
         return iface.Posting(entry_id, amount, after[source])
+
+    def _check_agent(self, purse: str, rule: iface.PurseRule) -> None:
+        """An agent shop redeems a purse only if its category is one the purse's rule
+        lists (a terminal registered with no category is in none). Read from the
+        terminal's row, not the token, so a re-categorised shop is held to it at once;
+        only for purses with the rule, so others pay no extra read."""
+        principal = self.principal
+        if rule.agent_categories is None or principal is None \
+                or principal.terminal_kind != "agent":
+            return
+        category = self.session.execute(
+            select(TERMINALS.c.category).where(TERMINALS.c.id == principal.terminal_id)
+        ).scalar()
+        if category not in rule.agent_categories:
+            raise ApiError(Reason.AGENT_CATEGORY_NOT_ALLOWED,
+                           f"{purse} credit is not redeemed at this kind of shop", 403,
+                           {"category": category, "allowed": sorted(rule.agent_categories)})
 
     def _sign_receipt(self, kind: str, entry_id: int) -> None:
         """A redemption's receipt is signed in the redemption's own transaction, so it

@@ -144,7 +144,10 @@ class ServiceContext(Protocol):
         """Move `amount` from the beneficiary's purse to this terminal's account.
 
         Refuses `amount_invalid` (<= 0), `insufficient_balance`, `credit_expired`,
-        `category_not_allowed` (a category outside the purse's rule) and, for
+        `category_not_allowed` (a category outside the purse's rule),
+        `agent_category_not_allowed` (an agent shop whose category the purse's rule does
+        not list), `daily_cap_exceeded` and `monthly_cap_exceeded` (the holder's debits
+        of the purse this UTC day or month would pass its cap) and, for
         `kind="withdrawal"`, `purse_not_cashable`.
         """
 
@@ -171,11 +174,16 @@ class ServiceModule:
     `eligibility` (and `overview` if the kiosk should show more than balances).
 
     Attributes: `key`; `title` ({"en": ..., "id": ...}); `params` (name -> Param);
-    `purses` (name -> PurseRule); `actions` (name -> Action); `allocations`;
+    `actions` (name -> Action); `allocations`;
     `reasons`: the module's own refusal reasons, a `StrEnum` whose values are
     lowercase codes that no hub `Reason` has (checked at start), for a refusal the
     hub's reasons do not describe (a library's `book_overdue`, say).
     After `configure`, `self.config` holds the parsed parameters.
+
+    A module does not declare its purses' rules: they are the city's data, in a
+    services file (`[<key>.purses.<name>]`: the hub's default for its own programmes, a
+    `services.toml` in a third party's package beside its module, then the city's
+    `SATUKARTU_SERVICES_FILE`). The hub attaches them as `purses` (name -> PurseRule).
     """
 
     key: str = ""

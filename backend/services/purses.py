@@ -13,12 +13,16 @@ HolderKind = Literal["citizen", "household"]
 
 @dataclass(frozen=True)
 class PurseRule:
-    """How the ledger treats one purse's balances; a programme declares, the ledger enforces.
+    """How the ledger treats one purse's balances: data the city declares in its services
+    file (`backend.services.purse_rules`), enforced by the ledger, never by a module.
 
     `holder`: whose account it is. `cashable`: may be withdrawn as cash at a counter.
     `carry_over`: False means unspent credit expires at the end of the period it was
     granted for (`expires_after_days` later); True keeps it, unless `expires_after_days`
     is set. `categories`: the item categories it may buy (None: any).
+    `daily_cap`, `monthly_cap`: the most one holder's account may be debited in a UTC
+    day or calendar month, in the programme's smallest unit (None: no cap).
+    `agent_categories`: the categories of agent terminal that may redeem it (None: any).
     Expiry is written as journal entries, never as edits.
     """
 
@@ -27,6 +31,9 @@ class PurseRule:
     carry_over: bool = True
     categories: frozenset[str] | None = None
     expires_after_days: int | None = None
+    daily_cap: int | None = None
+    monthly_cap: int | None = None
+    agent_categories: frozenset[str] | None = None
 
     def expires_on(self, period: Period) -> date | None:
         """When credit granted for `period` lapses (None: never)."""

@@ -63,11 +63,14 @@ def make_staff(app: Flask, role: str = "admin", *, username: str | None = None,
 
 
 def make_terminal(app: Flask, kind: str = "kiosk", *, name: str | None = None,
-                  address: str = "127.0.0.1") -> TerminalCredentials:
-    """A registered terminal and a token from the token endpoint."""
+                  address: str = "127.0.0.1", category: str | None = None
+                  ) -> TerminalCredentials:
+    """A registered terminal (an agent with its shop's `category`, if given) and a token
+    from the token endpoint."""
     with app.app_context(), database().transaction() as tx:
         row, secret = accounts.create_terminal(tx, kind=kind,
-                                               name=name or f"{kind} {next(_counter)}")
+                                               name=name or f"{kind} {next(_counter)}",
+                                               category=category)
         terminal_id, client_id = row.id, row.client_id
     answer = app.test_client().post(
         "/api/v1/oauth/token", data={"grant_type": "client_credentials", "scope": kind},

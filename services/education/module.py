@@ -16,7 +16,6 @@ from backend.services import (
     Citizen,
     Eligibility,
     Param,
-    PurseRule,
     ServiceContext,
     ServiceModule,
     cash_withdrawal,
@@ -39,7 +38,6 @@ class EducationStipend(ServiceModule):
         "junior_amount": Param(750_000, "Stipend per semester, junior secondary."),
         "senior_amount": Param(1_000_000, "Stipend per semester, senior secondary."),
     }
-    purses = {PURSE: PurseRule(holder="citizen", cashable=True, carry_over=True)}
     actions = {
         "withdraw": Action(cash_withdrawal(PURSE),
                            purpose="education stipend withdrawal at a counter or agent",

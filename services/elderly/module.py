@@ -9,7 +9,6 @@ from backend.services import (
     Citizen,
     Eligibility,
     Param,
-    PurseRule,
     ServiceContext,
     ServiceModule,
     cash_withdrawal,
@@ -29,7 +28,6 @@ class ElderlyAllowance(ServiceModule):
         "decile_threshold": Param(4, "Households at or below this welfare decile qualify."),
         "monthly_amount": Param(600_000, "Allowance per month (rupiah)."),
     }
-    purses = {PURSE: PurseRule(holder="citizen", cashable=True, carry_over=True)}
     actions = {
         "withdraw": Action(cash_withdrawal(PURSE),
                            purpose="elderly allowance withdrawal at a counter or agent",

@@ -18,7 +18,6 @@ from backend.services import (
     Eligibility,
     Param,
     Period,
-    PurseRule,
     ServiceContext,
     ServiceModule,
     cash_withdrawal,
@@ -59,7 +58,6 @@ class FamilyHope(ServiceModule):
         "pregnancy_amount": Param(750_000, "Per pregnancy, per quarter."),
         "school_amount": Param(300_000, "Per school-age child, per quarter."),
     }
-    purses = {PURSE: PurseRule(holder="household", cashable=True, carry_over=True)}
     actions = {
         "conditions": Action(conditions, purpose="show the household's family hope "
                              "conditions this quarter", summary="Conditions met so far",

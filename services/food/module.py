@@ -15,7 +15,6 @@ from backend.services import (
     Citizen,
     Eligibility,
     Param,
-    PurseRule,
     Reason,
     ServiceContext,
     ServiceModule,
@@ -56,8 +55,6 @@ class FoodAssistance(ServiceModule):
         "monthly_amount": Param(200_000, "Monthly credit per household (rupiah)."),
         "max_redemption": Param(200_000, "Largest single redemption (rupiah)."),
     }
-    purses = {PURSE: PurseRule(holder="household", cashable=False, carry_over=False,
-                               categories=rules.CATEGORIES)}
     actions = {
         "redeem": Action(redeem, purpose="food assistance redemption at an agent shop",
                          summary="Pay for a basket of staples", input=Redeem,

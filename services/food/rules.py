@@ -9,9 +9,6 @@ from sqlalchemy import Select, literal, select
 
 from backend.services import Eligibility, Household, Period, RegistryTables
 
-# The staple categories the grocery credit buys (rice, eggs, protein, vegetables, fruit).
-CATEGORIES = frozenset({"rice", "eggs", "protein", "vegetables", "fruit", "tubers"})
-
 
 def decide(household: Household | None, params: Mapping[str, Any]) -> Eligibility:
     if household is None:

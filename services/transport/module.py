@@ -14,7 +14,6 @@ from backend.services import (
     Citizen,
     Eligibility,
     Param,
-    PurseRule,
     Reason,
     ServiceContext,
     ServiceModule,
@@ -47,7 +46,6 @@ class TransportSubsidy(ServiceModule):
         "monthly_amount": Param(150_000, "Transit credit per month (rupiah)."),
         "fare_cap": Param(10_000, "Largest fare a gate may deduct on a tap (rupiah)."),
     }
-    purses = {PURSE: PurseRule(holder="citizen", cashable=False, carry_over=False)}
     actions = {
         "fare": Action(pay_fare, purpose="transit fare at a gate", summary="Deduct a fare",
                        input=Fare, assurance="tap", terminal_kinds=("gate",)),

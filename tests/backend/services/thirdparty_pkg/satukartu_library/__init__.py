@@ -1,6 +1,9 @@
 """The city library's print credit: residents print pages at a library kiosk.
 
-Written only against `backend.services`, as a third party would.
+Written only against `backend.services`, as a third party would. Its purse's rules
+are data, in `services.toml` beside this file (package data): installed with the code,
+so a city adds the programme without editing its own services file, and may still
+change the rules there (`backend.services.purse_rules`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from backend.services import (
     Citizen,
     Eligibility,
     Param,
-    PurseRule,
     Reason,
     ServiceContext,
     ServiceModule,
@@ -55,7 +57,6 @@ class Library(ServiceModule):
     params = {"max_pages": Param(50, "Most pages in one print job."),
               "closed": Param(False, "The library is closed: no printing.", parse=_yes_no,
                               needs_approval=False)}
-    purses = {"pages": PurseRule(holder="citizen", carry_over=True)}
     actions = {"print": Action(print_pages, purpose="library printing", input=PrintJob,
                                assurance="pin", terminal_kinds=("kiosk",))}
     reasons = LibraryReason
