@@ -51,7 +51,7 @@ class Thresholds:
     near_cap_band: float = 0.05  # within 5 % under a programme's per-redemption cap
     near_cap_count: int = 4
     near_cap_share: float = 0.2
-    spike_factor: float = 3.0  # a day's takings against the agent's own median day
+    spike_factor: float = 3.5  # a day's takings against the agent's own median day
     spike_history_days: int = 7  # fewer days of history: against the peers' median
     spike_peer_factor: float = 5.0
     spike_min_redemptions: int = 8
