@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
@@ -131,12 +132,14 @@ _MOVE = text(
 
 @dataclass(frozen=True)
 class Caps:
-    """The most one account may be debited in a UTC day and in a calendar month (a
-    purse's `daily_cap` and `monthly_cap`; None: no cap)."""
+    """The most one account may be debited in a day and in a calendar month of the
+    city's clock (a purse's `daily_cap` and `monthly_cap`; None: no cap). `zone` is the
+    city's (CITY_TIMEZONE): a Jakarta shop's day starts at 17:00 UTC, not at midnight."""
 
     account_id: int
     daily: int | None = None
     monthly: int | None = None
+    zone: str = "UTC"
 
 
 def post(sess: Session, entry: Entry, legs: Sequence[tuple[int, int]],
@@ -179,24 +182,24 @@ NOT_SPENDING = ("expiry",)
 
 
 def check_caps(sess: Session, caps: Caps, amount: int, now: datetime | None = None) -> None:
-    """Refuse a debit of `amount` that would take the account's debits this UTC day
+    """Refuse a debit of `amount` that would take the account's debits this local day
     (`daily_cap_exceeded`) or calendar month (`monthly_cap_exceeded`) past its cap.
 
     Called by `post` once the account's row is locked by its balance's move, so the
     lock that keeps two redemptions from spending the same credit also keeps them from
     both passing a cap: the second waits for the first to commit, and its sum (a new
     statement, read committed) counts the first's lines. Counts committed entries by
-    their time (`created_at`, the database's clock, UTC) from the day's or month's
-    first instant by this process's UTC clock.
+    their time (`created_at`, the database's clock, UTC) from the local day's or
+    month's first instant by this process's clock.
     """
-    now = (now or datetime.now(UTC)).astimezone(UTC)
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    local = (now or datetime.now(UTC)).astimezone(ZoneInfo(caps.zone))
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
     for cap, since, reason, span in (
             (caps.daily, day, Reason.DAILY_CAP_EXCEEDED, "day"),
             (caps.monthly, day.replace(day=1), Reason.MONTHLY_CAP_EXCEEDED, "month")):
         if cap is None:
             continue
-        spent = spent_since(sess, caps.account_id, since)
+        spent = spent_since(sess, caps.account_id, since.astimezone(UTC))
         if spent + amount > cap:
             raise ApiError(reason, f"this credit allows {cap} a {span}; {spent} is spent "
                            f"already, {amount} more would pass it", 409,

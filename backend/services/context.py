@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
@@ -181,7 +182,8 @@ class HubContext:
                                      postings.Owner("terminal", terminal or "hub"))
         caps = None
         if rule.daily_cap is not None or rule.monthly_cap is not None:
-            caps = postings.Caps(source, rule.daily_cap, rule.monthly_cap)
+            caps = postings.Caps(source, rule.daily_cap, rule.monthly_cap,
+                                 current_app.config["CITY_TIMEZONE"])
         entry_id, after = postings.post(self.session, self._entry(kind, purse, details),
                                         [(source, -amount), (sink, amount)], self.today,
                                         caps=caps)
