@@ -147,7 +147,7 @@ class ServiceContext(Protocol):
         `category_not_allowed` (a category outside the purse's rule),
         `agent_category_not_allowed` (an agent shop whose category the purse's rule does
         not list), `daily_cap_exceeded` and `monthly_cap_exceeded` (the holder's debits
-        of the purse this UTC day or month would pass its cap) and, for
+        of the purse this local day or month would pass its cap) and, for
         `kind="withdrawal"`, `purse_not_cashable`.
         """
 
