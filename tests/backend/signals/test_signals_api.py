@@ -77,7 +77,9 @@ def test_reading_the_signals_is_audited(app, client, staff_token):
 
 def test_the_daily_job_writes_the_days_reports_as_csv_and_pdf(app):
     night_shift()
-    assert signals_daily(str(NIGHT)) == {"day": str(NIGHT), "signals": 1}
+    # the task's body in this test's app (called as a task, it would enter the app its
+    # Celery was made from)
+    assert signals_daily.run(str(NIGHT)) == {"day": str(NIGHT), "signals": 1}
     folder = Path(app.config["INSTANCE_DIR"]) / "signals"
     assert "shop-night" in (folder / f"signals-{NIGHT}.csv").read_text()
     assert (folder / f"signals-{NIGHT}.pdf").read_bytes().startswith(b"%PDF")
