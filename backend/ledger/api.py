@@ -156,12 +156,13 @@ class Findings(OutModel):
     findings: list[dict[str, Any]]
 
 
-def checked_range(query: PatternQuery) -> tuple[datetime, datetime]:
-    if not timedelta(0) < query.until - query.since + timedelta(days=1) <= MAX_RANGE:
+def checked_range(since: date, until: date) -> tuple[datetime, datetime]:
+    """The city's local days `since` to `until` as UTC instants, at most MAX_RANGE."""
+    if not timedelta(0) < until - since + timedelta(days=1) <= MAX_RANGE:
         raise ApiError(Reason.VALIDATION_FAILED, "since..until spans 1 to 31 days", 400)
     zone = current_app.config["CITY_TIMEZONE"]
-    start = settlement.day_bounds(query.since, zone)[0]
-    return start, settlement.day_bounds(query.until, zone)[1]
+    start = settlement.day_bounds(since, zone)[0]
+    return start, settlement.day_bounds(until, zone)[1]
 
 
 def _audit_review(pattern: str, query: PatternQuery, found: int) -> None:
@@ -176,7 +177,7 @@ def _audit_review(pattern: str, query: PatternQuery, found: int) -> None:
 @api.route("/patterns/card-many-shops", summary="Cards used at many shops within a window",
            auth=OVERSIGHT, query=PatternQuery, response=Findings)
 def card_many_shops(query: PatternQuery) -> Findings:
-    since, until = checked_range(query)
+    since, until = checked_range(query.since, query.until)
     found = patterns.card_at_many_shops(session(), since, until,
                                         timedelta(minutes=query.window_minutes),
                                         query.min_shops)
@@ -187,7 +188,7 @@ def card_many_shops(query: PatternQuery) -> Findings:
 @api.route("/patterns/shop-night-cards", summary="Shops where many cards redeemed at night",
            auth=OVERSIGHT, query=PatternQuery, response=Findings)
 def shop_night_cards(query: PatternQuery) -> Findings:
-    since, until = checked_range(query)
+    since, until = checked_range(query.since, query.until)
     found = patterns.shop_with_many_cards_at_night(
         session(), since, until, current_app.config["CITY_TIMEZONE"],
         min_cards=query.min_cards)

@@ -12,7 +12,7 @@ from backend.api.routing import Api, OutModel, StrictModel
 from backend.audit import record
 from backend.audit.reading import chained_connection
 from backend.db import session
-from backend.ledger.api import OVERSIGHT, PatternQuery, checked_range
+from backend.ledger.api import OVERSIGHT, checked_range
 from backend.signals.judge import run
 from backend.signals.report import to_csv, to_pdf
 
@@ -42,7 +42,7 @@ class SignalsOut(OutModel):
 
 def _signals(query: SignalsQuery, form: str) -> list[Any]:
     """The days' signals, read from the chained audit log, the read itself audited."""
-    checked_range(PatternQuery(since=query.since, until=query.until))
+    checked_range(query.since, query.until)  # the patterns' bounds: 1 to 31 days
     found = run(session(), chained_connection(), query.since, query.until)
     record(session(), action="ledger.signals.read", subject_type="signals",
            subject_id=f"{query.since}..{query.until}", purpose="irregularity review",

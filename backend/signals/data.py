@@ -8,7 +8,7 @@ day is the city's local day (`CITY_TIMEZONE`), as for settlements.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,11 +28,15 @@ A = AuditRecord.__table__
 
 
 def load_day(sess: Session, audit: Connection, day: date, zone: str,
-             caps: dict[str, int]) -> Day:
+             caps: dict[str, int], takings: dict[str, dict[date, int]]) -> Day:
+    """`takings`: each agent's takings per local day, `history` read once for a range."""
     start, end = day_bounds(day, zone)
+    first = day - timedelta(days=HISTORY_DAYS)
+    before = {agent: {d: v for d, v in days.items() if first <= d < day}
+              for agent, days in takings.items()}
     return Day(day=day, zone=ZoneInfo(zone), redemptions=redemptions(sess, start, end),
-               refusals=refusals(audit, start, end), history=history(sess, day, zone),
-               caps=caps)
+               refusals=refusals(audit, start, end),
+               history={agent: days for agent, days in before.items() if days}, caps=caps)
 
 
 def redemptions(sess: Session, start: Any, end: Any) -> list[Redemption]:
@@ -54,10 +58,11 @@ def refusals(audit: Connection, start: Any, end: Any) -> list[Refusal]:
     return [Refusal(r.seq, r.terminal_id, _utc(r.at), r.outcome) for r in rows]
 
 
-def history(sess: Session, day: date, zone: str) -> dict[str, dict[date, int]]:
-    """Each agent's takings per local day over the HISTORY_DAYS before `day`."""
-    start = day_bounds(day - timedelta(days=HISTORY_DAYS), zone)[0]
-    end = day_bounds(day, zone)[0]
+def history(sess: Session, since: date, until: date, zone: str) -> dict[str, dict[date, int]]:
+    """Each agent's takings per local day from HISTORY_DAYS before `since` to the day
+    before `until`: what judging every day from `since` to `until` looks back on."""
+    start = day_bounds(since - timedelta(days=HISTORY_DAYS), zone)[0]
+    end = day_bounds(until, zone)[0]
     local = ZoneInfo(zone)
     days: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     for r in sess.execute(
@@ -71,6 +76,4 @@ def history(sess: Session, day: date, zone: str) -> dict[str, dict[date, int]]:
 
 def _utc(at: Any) -> Any:
     """SQLite hands back naive times; every time stored is UTC."""
-    from datetime import UTC
-
     return at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from backend.signals.data import CAP_PARAMETER, load_day
+from backend.signals.data import CAP_PARAMETER, history, load_day
 from backend.signals.detect import Signal, Thresholds, detect
 
 
@@ -34,9 +34,9 @@ def run(sess: Session, audit: Connection, since: date, until: date,
         limits: Thresholds = Thresholds()) -> list[Signal]:
     """The signals of every local day from `since` to `until`, both included."""
     zone = current_app.config["CITY_TIMEZONE"]
-    programme_caps = caps(sess)
-    return [signal for day in days_between(since, until)
-            for signal in detect(load_day(sess, audit, day, zone, programme_caps), limits)]
+    programme_caps, takings = caps(sess), history(sess, since, until, zone)
+    return [signal for day in days_between(since, until) for signal in detect(
+        load_day(sess, audit, day, zone, programme_caps, takings), limits)]
 
 
 def write_reports(sess: Session, audit: Connection, day: date, folder: Path,
