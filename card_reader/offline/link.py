@@ -2,10 +2,12 @@
 queue sent when the hub answers.
 
 One background thread. Every `interval` seconds it asks the hub's liveness check
-(short timeout); while the hub answers it refreshes the bundle (at start and every
-`refresh_every` seconds; a failed refresh keeps the bundle held) and sends the queue
-in batches, storing each final result. A network error or a 5xx leaves the rest
-queued for the next round: every result is final at the hub and repeatable by key,
+(short timeout); the link is down after MISSES_TO_OFFLINE misses in a row (at start,
+after one), up again at the first answer. While the hub answers the thread refreshes
+the bundle (at start, when the link comes back, and every `refresh_every` seconds; a
+failed refresh keeps the bundle held and is tried again after RETRY_REFRESH) and
+sends the queue in batches, storing each final result. A network error or a 5xx
+leaves the rest queued for the next round: every result is final at the hub and repeatable by key,
 so a batch sent twice (the answer was lost) posts nothing twice. Each change of the
 link's state (online, queued, syncing, offline_ready) goes to `publish` as a `link`
 event, for the screen.
@@ -28,7 +30,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 5.0
 REFRESH_EVERY = 600.0
+RETRY_REFRESH = 60.0  # after a failed refresh (the bundle held is kept meanwhile)
 PROBE_TIMEOUT = 2.0
+MISSES_TO_OFFLINE = 2  # one slow answer from a busy hub is not yet a partition
 
 
 class Link:
@@ -44,12 +48,13 @@ class Link:
         self.publish = publish
         self.interval = interval
         self.refresh_every = refresh_every
-        self.probe_timeout = min(probe_timeout, max(interval, 0.2))
+        self.probe_timeout = probe_timeout
+        self._misses = 0
+        self._refresh_due = 0.0  # monotonic time of the next refresh
         self._lock = threading.Lock()
         self._online = False
         self._syncing = False
         self._trust: Trust | None = None
-        self._refreshed_at: float | None = None
         self._last: dict[str, Any] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -109,8 +114,10 @@ class Link:
 
     def round(self) -> None:
         """Probe; when online, refresh the bundle if due and send the queue."""
-        online = self.hub.reachable(self.probe_timeout)
+        answered = self.hub.reachable(self.probe_timeout)
+        self._misses = 0 if answered else self._misses + 1
         with self._lock:
+            online = answered or (self._online and self._misses < MISSES_TO_OFFLINE)
             flipped = online != self._online
             self._online = online
         if flipped:
@@ -119,10 +126,10 @@ class Link:
         self.changed()
         if not online:
             return
-        due = self._refreshed_at is None or \
-            time.monotonic() - self._refreshed_at >= self.refresh_every
-        if due:
-            self.refresh()
+        if flipped or time.monotonic() >= self._refresh_due:
+            self._refresh_due = time.monotonic() + (
+                self.refresh_every if self.refresh() else min(RETRY_REFRESH,
+                                                              self.refresh_every))
         self.sync()
 
     def refresh(self) -> bool:
@@ -143,7 +150,6 @@ class Link:
                 "event": "offline_bundle_failed", "error": str(exc)})
         with self._lock:
             self._trust = trust
-            self._refreshed_at = time.monotonic()
         log.info("offline bundle refreshed", extra={
             "event": "offline_bundle", "crl_number": trust.crl_number,
             "programmes": len(bundle.programmes), "counter": bundle.counter})

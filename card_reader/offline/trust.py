@@ -102,7 +102,11 @@ class Trust:
         self.bundle = bundle
         self.roots = [x509.load_pem_x509_certificate(p.encode()) for p in bundle.roots]
         issuers = [x509.load_pem_x509_certificate(p.encode()) for p in bundle.issuers]
-        self.issuers = [i for i in issuers if any(_signed_by(i, r) for r in self.roots)]
+        # Each issuing certificate with the root that signed it; the others are dropped.
+        self.chains = [(i, root) for i in issuers
+                       for root in [next((r for r in self.roots if _signed_by(i, r)), None)]
+                       if root is not None]
+        self.issuers = [issuer for issuer, _ in self.chains]
         self.crl: x509.CertificateRevocationList | None = None
         self.crl_number = 0
         self.crl_issuer: x509.Certificate | None = None
@@ -138,13 +142,17 @@ class Trust:
             cert = x509.load_der_x509_certificate(der)
         except ValueError as exc:
             raise Refused("card_untrusted", "the card's certificate does not parse") from exc
-        issuer = next((i for i in self.issuers if _signed_by(cert, i)), None)
-        if issuer is None:
+        issuer, root = next(((i, r) for i, r in self.chains if _signed_by(cert, i)),
+                            (None, None))
+        if issuer is None or root is None:
             raise Refused("card_untrusted", "not signed by the city's issuing CA")
         key = cert.public_key()
         if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
             raise Refused("card_untrusted", "the card's key is not P-256")
-        if not (_valid_at(cert, now) and _valid_at(issuer, now)):
+        with contextlib.suppress(x509.ExtensionNotFound):
+            if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+                raise Refused("card_untrusted", "a CA certificate is not a card's")
+        if not all(_valid_at(c, now) for c in (cert, issuer, root)):
             raise Refused("card_expired", "the card's certificate is not valid now")
         assert self.crl is not None  # ready() said so
         if issuer.subject != self.crl.issuer:  # revocations of its issuer unknown here

@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -18,9 +19,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from card_reader.offline.queue import OfflineQueue
+from card_reader.offline.trust import BundleStore
 from card_reader.offline_wire import SignedRedemption
-from tests.card_reader.bridge_page import wait_until
+from tests.card_reader.bridge_page import FOREIGN, ORIGIN, call, wait_until
 from tests.card_reader.offline_agent import TERMINAL, Agent, CityPki, nine_a_serial
+from tests.card_reader.stub_hub import CLIENT_ID, CLIENT_SECRET
 from tests.pcsc_fixtures import issue_card
 
 pytestmark = pytest.mark.pcsc
@@ -141,11 +144,47 @@ def test_while_the_hub_answers_the_agent_redeems_online(city_card, agent, hub, p
     assert running.redeem(city_card.pin) == (409, {"refused": "link_online"})
 
 
+def test_with_no_card_in_the_reader_there_is_nothing_to_redeem(city_card, agent, hub, pki):
+    city_card.card.remove()
+    running = offline_agent(agent, hub, pki)
+    assert running.redeem(city_card.pin, card=False) == (409, {"refused": "no_card"})
+
+
+@pytest.mark.parametrize("fields, refusal", [
+    ({"amount": 0}, (400, {"refused": "amount_invalid"})),
+    ({"amount": "25000"}, (400, {"refused": "amount_invalid"})),
+    ({"programme": "Food; drop"}, (400, {"refused": "request_malformed"})),
+    ({"pin": "12ab"}, (400, {"refused": "pin_format"})),
+])
+def test_a_request_of_the_wrong_shape_is_refused_before_the_card(
+        city_card, agent, hub, pki, fields, refusal):
+    running = offline_agent(agent, hub, pki)
+    pin = fields.pop("pin", city_card.pin)
+    assert running.redeem(pin, card=False, **fields) == refusal
+    assert running.offline.queue.queued() == 0
+
+
+def test_only_the_hubs_pages_may_redeem(agent, hub, pki):
+    running = offline_agent(agent, hub, pki)
+    body = {"pin": "246810", "programme": "food", "purse": "groceries", "amount": 1000,
+            "category": "rice"}
+    assert call(running.url, "POST", "/offline/redeem", body, origin=FOREIGN).status == 403
+    assert call(running.url, "POST", "/offline/redeem", body, origin=None).status == 403
+    assert call(running.url, "GET", "/offline", origin=FOREIGN).status == 403
+
+
+def test_a_terminal_without_offline_mode_has_no_offline_routes(bare):
+    assert call(bare.url, "GET", "/offline").status == 404
+    assert call(bare.url, "POST", "/offline/redeem", {"pin": "246810"}).status == 404
+    assert "link" not in call(bare.url, "GET", "/state").body
+
+
 # --- the queue ----------------------------------------------------------------------
 
 CRASH = """
 import os, signal, sys
 from card_reader.offline.queue import OfflineQueue
+from card_reader.offline.trust import BundleStore
 from card_reader.offline_wire import OfflineRedemption, SignedRedemption
 queue = OfflineQueue(sys.argv[1])
 for _ in range(3):
@@ -232,3 +271,75 @@ def test_link_events_follow_the_hub_going_and_coming_back(agent, hub, pki):
     hub.down = False
     assert stream.next_of("link")[1] == {"event": "link", "online": True, "queued": 0,
                                          "syncing": False, "offline_ready": True}
+
+
+# --- `satukartu reader --kind agent`, as a process ----------------------------------------
+
+DAEMON = "from card_reader.cli import reader_command; reader_command()"
+
+
+def start_daemon(hub, directory, port: int, kind: str = "agent") -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
+           "SATUKARTU_TERMINAL_CLIENT_ID": CLIENT_ID,
+           "SATUKARTU_TERMINAL_CLIENT_SECRET": CLIENT_SECRET,
+           "SATUKARTU_READER_OFFLINE_DIR": str(directory),
+           "SATUKARTU_READER_LINK_INTERVAL": "0.5"}
+    proc = subprocess.Popen([sys.executable, "-c", DAEMON, "--hub", hub.url, "--kind", kind,
+                             "--bridge", f"127.0.0.1:{port}", "--bridge-origin", ORIGIN],
+                            env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    assert wait_until(lambda: _answers(url), timeout=15), "the daemon's bridge did not start"
+    return proc
+
+
+def _answers(url: str) -> bool:
+    try:
+        return call(url, "GET", "/state").status == 200
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_an_agent_daemon_killed_keeps_its_queue_and_never_repeats_a_counter(
+        city_card, hub, pki, tmp_path):
+    hub.down = True
+    directory = tmp_path / "offline"
+    directory.mkdir()
+    BundleStore(directory).save(pki.bundle(hub.url, counter=5))
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    body = {"pin": city_card.pin, "programme": "food", "purse": "groceries",
+            "amount": 10_000, "category": "rice"}
+    proc = start_daemon(hub, directory, port)
+    try:
+        assert wait_until(lambda: call(url, "GET", "/state").body["card"])
+        first = call(url, "POST", "/offline/redeem", body).body
+        assert first["counter"] == 6
+        proc.kill()  # SIGKILL: no clean shutdown of the queue
+        proc.wait(10)
+        proc = start_daemon(hub, directory, port)
+        assert call(url, "GET", "/offline").body["queued"] == 1
+        assert wait_until(lambda: call(url, "GET", "/state").body["card"])
+        second = call(url, "POST", "/offline/redeem", body).body
+        assert (second["counter"], second["queued_count"]) == (7, 2)
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_a_kiosk_daemon_has_no_offline_mode(pcscd, hub, tmp_path):
+    port = _free_port()
+    proc = start_daemon(hub, tmp_path / "offline", port, kind="kiosk")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert call(url, "GET", "/offline").status == 404
+        assert "link" not in call(url, "GET", "/state").body
+    finally:
+        proc.terminate()
+        proc.wait(10)
