@@ -70,7 +70,7 @@ class OfflineMode:
         spent = 0
         if trust is not None:
             day = local_day(trust.bundle.timezone, dt.datetime.now(dt.UTC))
-            spent = self.queue.spent(day, "").agent
+            spent = self.queue.spent(day, card_serial="").agent  # no card: the agent's
         return {**self.status(), "programmes": programmes, "agent_spent_today": spent,
                 "card": self._card_present()}
 
