@@ -32,12 +32,36 @@ The protocol, as the page's script uses it (names are stable):
   409, `pin_format` 400 for a PUK or new PIN of the wrong shape, `puk_invalid` 403
   with `attempts_remaining`, `puk_blocked` 403, `card_removed` 409, `reader_error`
   503). Like the PIN, the PUK and the new PIN go to the card only.
+- An agent terminal's offline mode (card_reader/offline; other terminals answer
+  these two 404 `not_found`, and their state has no `link`):
+  - `GET /state` and the `state` event also carry `"link": {"online": bool, "queued":
+    int, "syncing": bool, "offline_ready": bool}` (offline_ready: a bundle is held and
+    its CRL is within nextUpdate plus the city's grace), and the stream gets `{"event":
+    "link", "online", "queued", "syncing", "offline_ready"}` whenever any of these
+    changes (each probe that flips the link, each redemption queued, each batch sent).
+  - While the link is down, a card gives `{"event": "inserted", "reader", "offline":
+    true}` and nothing else: no hub call, so no `session` or `refused` follows.
+  - `GET /offline` (as `GET /state`): `{"online", "queued", "syncing", "offline_ready",
+    "programmes": [OfflineProgramme], "agent_spent_today": int, "card": bool}`.
+  - `POST /offline/redeem` with `{"pin": "123456", "programme": "food", "purse":
+    "groceries", "amount": 25000, "category": "rice" | null}`: the card proves itself
+    and signs the redemption, which is queued for the hub; 200 `{"queued": true,
+    "key", "counter", "amount", "programme", "purse", "redeemed_at", "queued_count",
+    "card_left_today"}`, or `{"refused": REASON, ...}`: `no_card` 409, `card_removed`
+    409, `pin_format` 400, `request_malformed` 400, `pin_invalid` 403 (with
+    `attempts_remaining`), `pin_blocked` 403, `link_online` 409 (the hub answers:
+    redeem online), `offline_not_ready` 503, `offline_not_allowed` 400,
+    `amount_invalid` 400, `amount_above_cap` 409 (with `cap`),
+    `offline_card_cap_exceeded` and `offline_agent_cap_exceeded` 409 (with `cap` and
+    `spent`), `card_untrusted`, `card_revoked`, `card_expired`, `signature_invalid`
+    403, `reader_busy`, `reader_error`, `card_timeout` 503. The PIN is never logged,
+    kept or echoed.
 - `OPTIONS` on any of these: the CORS preflight, Private Network Access included.
 
 Who may call: a request whose `Origin` is one of `allowed_origins` (the hub's pages)
 gets `Access-Control-Allow-Origin` for that origin; any other `Origin` is refused 403
 `{"refused": "origin_not_allowed"}`, so another web page, or a plain cross-site form,
-cannot drive the card or read the sessions. Without an `Origin` only the two GETs are
+cannot drive the card or read the sessions. Without an `Origin` only the GETs are
 answered, and only to loopback clients (tools, tests). The `Host` header must name a
 loopback address, which stops DNS rebinding (a hostile name resolving to 127.0.0.1
 would make the hostile page same-origin with the bridge, so the browser would send no
@@ -56,7 +80,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from card_reader import piv, wire
 from card_reader.bridge_access import is_loopback_host, origin_of
@@ -73,7 +97,7 @@ MAX_BODY_BYTES = 1024
 WRITE_TIMEOUT = 10.0  # a stream that cannot take a few bytes for this long is dead
 POLL_SECONDS = 1.0  # how often an idle stream checks that its client is still there
 
-PATHS = ("/events", "/state", "/pin", "/unblock")
+PATHS = ("/events", "/state", "/pin", "/unblock", "/offline", "/offline/redeem")
 
 # The HTTP status of a refused PIN login; anything not listed is a refusal by the hub.
 PIN_STATUS = {
@@ -92,6 +116,42 @@ PIN_STATUS = {
 # The HTTP status of a refused unblock (see `ReaderUnblock`).
 UNBLOCK_STATUS = {"no_card": 409, "card_removed": 409, "pin_format": 400,
                   "puk_invalid": 403, "puk_blocked": 403, "card_not_issued": 409}
+
+# The HTTP status of a refused offline redemption (see card_reader/offline/redeem.py).
+OFFLINE_STATUS = {
+    "no_card": 409,
+    "card_removed": 409,
+    "card_not_issued": 409,
+    "pin_format": 400,
+    "request_malformed": 400,
+    "pin_invalid": 403,
+    "pin_blocked": 403,
+    "link_online": 409,
+    "offline_not_ready": 503,
+    "offline_not_allowed": 400,
+    "amount_invalid": 400,
+    "amount_above_cap": 409,
+    "offline_card_cap_exceeded": 409,
+    "offline_agent_cap_exceeded": 409,
+    "card_untrusted": 403,
+    "card_revoked": 403,
+    "card_expired": 403,
+    "signature_invalid": 403,
+    "reader_busy": 503,
+    "reader_error": 503,
+    "card_timeout": 503,
+}
+
+
+class OfflineDesk(Protocol):
+    """An agent's offline mode as the bridge uses it (card_reader.offline.mode)."""
+
+    def status(self) -> dict[str, Any]: ...
+
+    def overview(self) -> dict[str, Any]: ...
+
+    def redeem(self, pin: OneTimePin, request: dict[str, Any]) -> dict[str, Any]: ...
+
 
 PinLogin = Callable[[OneTimePin], wire.CardSession]
 PinUnblock = Callable[[OneTimePin, OneTimePin], None]  # (PUK, new PIN)
@@ -204,22 +264,33 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self._path()
-        if path not in ("/events", "/state"):
+        offline = self.server.bridge.offline
+        if path not in ("/events", "/state") and not (path == "/offline" and offline):
             return self._reply(404, {"refused": "not_found"})
         admitted, origin = self._admit(allow_missing_origin=True)
         if not admitted:
             return None
         if path == "/state":
             return self._reply(200, self.server.bridge.feed.state(), origin)
+        if path == "/offline":
+            assert offline is not None
+            return self._reply(200, offline.overview(), origin)
         return self._stream(origin)
 
     def do_POST(self) -> None:
-        if self._path() not in ("/pin", "/unblock"):
+        path = self._path()
+        if path not in ("/pin", "/unblock") and not (
+                path == "/offline/redeem" and self.server.bridge.offline):
             return self._reply(404, {"refused": "not_found"})
         admitted, origin = self._admit(allow_missing_origin=False)
         if not admitted:
             return None
-        status, body = self._pin_login() if self._path() == "/pin" else self._unblock()
+        if path == "/pin":
+            status, body = self._pin_login()
+        elif path == "/unblock":
+            status, body = self._unblock()
+        else:
+            status, body = self._offline_redeem()
         return self._reply(status, body, origin)
 
     # --- PIN ------------------------------------------------------------------
@@ -252,6 +323,36 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             del pin
         return 200, session.to_dict()
+
+    def _offline_redeem(self) -> tuple[int, dict[str, Any]]:
+        """Read `{"pin", "programme", "purse", "amount", "category"}`, box the PIN at
+        once, and have the card sign a queued redemption."""
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            return 411, {"refused": "request_malformed"}
+        if not 0 <= length <= MAX_BODY_BYTES:
+            return 413, {"refused": "request_too_large"}
+        try:
+            data = json.loads(self.rfile.read(length))
+        except (ValueError, OSError):
+            return 400, {"refused": "request_malformed"}
+        if not isinstance(data, dict) or not isinstance(data.get("pin"), str):
+            return 400, {"refused": "request_malformed"}
+        if not piv.pin_is_valid(data["pin"]):
+            return 400, {"refused": "pin_format"}
+        pin = OneTimePin(data.pop("pin"))
+        offline = self.server.bridge.offline
+        assert offline is not None  # do_POST routes here only then
+        try:
+            return 200, offline.redeem(pin, data)
+        except Refused as exc:
+            return OFFLINE_STATUS.get(exc.reason, 403), exc.to_dict()
+        except Exception:  # a bug: say so without a traceback's locals in the answer
+            log.exception("offline redemption failed", extra={"event": "bridge_error"})
+            return 500, {"refused": "internal_error"}
+        finally:
+            del pin, data
 
     def _unblock(self) -> tuple[int, dict[str, Any]]:
         """Read `{"puk", "new_pin"}`, box both at once, and reset the card's PIN."""
@@ -324,7 +425,8 @@ class _Handler(BaseHTTPRequestHandler):
 class Bridge:
     """The bridge's HTTP server on a loopback address, serving one EventFeed.
 
-    `pin_login` is the daemon's (`ReaderDaemon.pin_login`). Port 0 picks a free port
+    `pin_login` is the daemon's (`ReaderDaemon.pin_login`); `offline`, an agent's
+    offline mode (`card_reader.offline.mode.OfflineMode`). Port 0 picks a free port
     (see `port` and `url`). Threads are daemon threads; `stop()` ends every stream
     and closes the socket.
     """
@@ -332,12 +434,14 @@ class Bridge:
     def __init__(self, feed: EventFeed, pin_login: PinLogin, allowed_origins: Iterable[str],
                  host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                  keepalive: float = KEEPALIVE_SECONDS,
-                 pin_unblock: PinUnblock | None = None) -> None:
+                 pin_unblock: PinUnblock | None = None,
+                 offline: OfflineDesk | None = None) -> None:
         if not is_loopback_host(host):
             raise ValueError(f"{host} is not a loopback address")
         self.feed = feed
         self.pin_login = pin_login
         self.pin_unblock = pin_unblock or ReaderUnblock(feed)
+        self.offline = offline
         self.allowed_origins = frozenset(origin_of(o) for o in allowed_origins)
         self.keepalive = keepalive
         self._server = _Server(host, port, self)

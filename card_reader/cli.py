@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 import click
@@ -84,18 +85,31 @@ def _stop_on_signals(stop: object) -> None:
 @click.option("--bridge-origin", "bridge_origins", multiple=True, metavar="URL",
               help="Origin of pages allowed to use the bridge (repeatable; default: the "
                    "--hub URL's origin).")
+@click.option("--offline-dir", "offline_dir", envvar="SATUKARTU_READER_OFFLINE_DIR",
+              show_envvar=True, default=None, type=click.Path(file_okay=False),
+              help="An agent terminal's offline mode keeps its bundle (CA chain, CRL, "
+                   "caps) and its queue of offline redemptions here. Default: "
+                   "$XDG_STATE_HOME (or ~/.local/state)/satukartu/offline-<client id>.")
+@click.option("--link-interval", "link_interval", envvar="SATUKARTU_READER_LINK_INTERVAL",
+              show_envvar=True, default=5.0, show_default=True,
+              type=click.FloatRange(0.1, 3600),
+              help="Seconds between an agent terminal's checks that the hub answers "
+                   "(offline mode; the queue is sent once it does).")
 def reader_command(hub_url: str, client_id: str, client_secret: str | None,
                    client_secret_file: str | None, scope: str | None,
                    reader_name: str | None, once: bool, as_json: bool, pin: str | None,
                    timeout: float, bridge_bind: str, no_bridge: bool,
-                   bridge_origins: tuple[str, ...]) -> None:
+                   bridge_origins: tuple[str, ...], offline_dir: str | None,
+                   link_interval: float) -> None:
     """The card-reader daemon: a card inserted becomes a hub session, removed ends it.
 
     Beside it, unless --no-bridge, the local bridge of card_reader/bridge.py tells the
     screen's page about cards at once and takes the citizen's PIN to the card.
     With --kind desk (an enrolment desk) the daemon issues the hub's jobs onto blank
     cards instead (card_reader/desk.py), without the bridge; --once still authenticates
-    the card in the reader once, e.g. to try a new card's PIN.
+    the card in the reader once, e.g. to try a new card's PIN. An agent terminal with
+    the bridge also works offline (card_reader/offline), keeping its state in
+    --offline-dir.
     """
     from card_reader.daemon import JsonLinesSink, ReaderDaemon, fan_out, run_once
     from card_reader.hub_client import HubClient
@@ -105,8 +119,10 @@ def reader_command(hub_url: str, client_id: str, client_secret: str | None,
     client_secret = _client_secret(client_secret, client_secret_file)
     configure_logging()
     hub = HubClient(hub_url, client_id, client_secret, scope=scope, timeout=timeout)
+    offline = None
     try:
-        if not once and (scope or _granted_kind(hub)) == "desk":
+        kind = None if once else scope or _granted_kind(hub)
+        if kind == "desk":
             _run_desk(hub, reader_name, pin)
             return
         if once:
@@ -117,14 +133,22 @@ def reader_command(hub_url: str, client_id: str, client_secret: str | None,
             from card_reader.event_feed import EventFeed
 
             feed = EventFeed()
-        daemon = ReaderDaemon(hub, sink=fan_out(JsonLinesSink(), feed) if feed else None,
+        sink = fan_out(JsonLinesSink(), feed) if feed else JsonLinesSink()
+        if kind == "agent" and feed is not None:
+            from card_reader.offline.mode import OfflineMode, default_offline_dir
+
+            offline = OfflineMode(hub, Path(offline_dir) if offline_dir
+                                  else default_offline_dir(client_id), sink, link_interval)
+        daemon = ReaderDaemon(hub, sink=sink,
                               pin_provider=(lambda reader: pin) if pin else None,
-                              reader=reader_name)
+                              reader=reader_name, link=offline)
         bridge = None
         if feed is not None:
             assert bridge_args is not None  # the feed is made for the bridge only
+            if offline is not None:
+                offline.attach(daemon).start()
             try:
-                bridge = Bridge(feed, daemon.pin_login, **bridge_args).start()
+                bridge = Bridge(feed, daemon.pin_login, **bridge_args, offline=offline).start()
             except OSError as exc:
                 raise click.ClickException(
                     f"cannot serve the bridge on {bridge_bind}: {exc.strerror or exc}") from exc
@@ -135,6 +159,8 @@ def reader_command(hub_url: str, client_id: str, client_secret: str | None,
             if bridge is not None:
                 bridge.stop()
     finally:
+        if offline is not None:
+            offline.stop()
         hub.close()
 
 

@@ -26,7 +26,7 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, Any
+from typing import IO, Any, Protocol, TypeVar
 
 from card_reader import ber, piv, wire
 from card_reader.client import Connection, PivSession
@@ -44,6 +44,14 @@ log = logging.getLogger(__name__)
 
 Sink = Callable[[dict[str, Any]], None]
 PinProvider = Callable[[str], str | None]  # reader name -> PIN, or None for a tap
+T = TypeVar("T")
+
+
+class LinkState(Protocol):
+    """Whether the hub answers now (an agent's offline mode: card_reader.offline)."""
+
+    @property
+    def online(self) -> bool: ...
 
 
 class Refused(Exception):
@@ -187,13 +195,17 @@ class ReaderDaemon:
     """Turns reader events into hub sessions until `stop()`.
 
     Events to the sink: `inserted`, then `session` or `refused`, for each card;
-    `removed` when it leaves, then `session_ended` when a session was open.
+    `removed` when it leaves, then `session_ended` when a session was open. With a
+    `link` (an agent's offline mode) that says the hub is down, a card gives
+    `inserted` with `"offline": true` only: no hub call, so no `session` or `refused`.
     """
 
     def __init__(self, hub: HubClient, sink: Sink | None = None,
                  pin_provider: PinProvider | None = None, reader: str | None = None,
-                 command_timeout: float = 2.0, watcher: StatusWatcher | None = None) -> None:
+                 command_timeout: float = 2.0, watcher: StatusWatcher | None = None,
+                 link: LinkState | None = None) -> None:
         self.hub = hub
+        self.link = link
         self.sink = sink or JsonLinesSink()
         self.pin_provider = pin_provider or (lambda reader: None)
         self.command_timeout = command_timeout
@@ -272,6 +284,45 @@ class ReaderDaemon:
             self._logout(reader, replaced)
         return session
 
+    def card_present(self) -> bool:
+        with self._state:
+            return bool(self._cards)
+
+    def with_card(self, work: Callable[[PcscConnection, str], T], wait: float = 10.0) -> T:
+        """Run `work(connection, reader)` on the card in the reader now, under the card
+        lock, on a fresh connection that is reset afterwards (a PIN was verified).
+
+        For the bridge's offline redemption. Raises Refused: `no_card`, `reader_busy`,
+        `card_removed` when the card left or was swapped meanwhile (whatever `work`
+        returned is then not given out), or the reason of whatever stopped `work`; the
+        frames behind a refusal are cleared (they held the PIN).
+        """
+        if not self._card_lock.acquire(timeout=wait):
+            raise Refused("reader_busy", "another card operation is under way")
+        try:
+            with self._state:
+                if not self._cards:
+                    raise Refused("no_card", "no card in the reader")
+                reader, insertion = next(reversed(self._cards.items()))
+            try:
+                conn = PcscConnection(reader, self.command_timeout)
+            except PcscError as exc:
+                raise _refusal(exc) from exc
+            try:
+                result = work(conn, reader)
+            except Exception as exc:
+                _forget_locals(exc)
+                raise _refusal(exc) from None
+            finally:
+                with contextlib.suppress(PcscError):  # a card already gone needs no reset
+                    conn.close(reset=True)
+            with self._state:
+                if self._cards.get(reader) != insertion:
+                    raise Refused("card_removed", "the card left during the operation")
+            return result
+        finally:
+            self._card_lock.release()
+
     def _emit(self, event: dict[str, Any]) -> None:
         """To the sink; callers hold `_state`, so the sink sees events in state order."""
         self.sink(event)
@@ -295,9 +346,13 @@ class ReaderDaemon:
 
     def _on_insert(self, reader: str) -> None:
         started = time.perf_counter()
+        offline = self.link is not None and not self.link.online
         with self._state:
             self._cards[reader] = next(self._insertions)
-            self._emit({"event": "inserted", "reader": reader})
+            self._emit({"event": "inserted", "reader": reader, **(
+                {"offline": True} if offline else {})})
+        if offline:  # the screen offers an offline redemption (POST /offline/redeem)
+            return
         with self._card_lock:
             try:
                 session = self._authenticate(reader, self.pin_provider(reader))

@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 64  # events a subscriber may lag behind before it is dropped
 MAX_SUBSCRIBERS = 32
-PROTOCOL_EVENTS = frozenset({"inserted", "session", "refused", "removed"})
+PROTOCOL_EVENTS = frozenset({"inserted", "session", "refused", "removed", "link"})
+LINK_FIELDS = ("online", "queued", "syncing", "offline_ready")
 SESSION_FIELDS = tuple(wire.CardSession.__dataclass_fields__)
 
 
@@ -76,6 +77,7 @@ class EventFeed:
         self.max_subscribers = max_subscribers
         self._lock = threading.Lock()
         self._cards: dict[str, dict[str, Any] | None] = {}  # reader -> session, in order
+        self._link: dict[str, Any] | None = None  # an agent's offline mode only
         self._subscribers: list[Subscription] = []
         self._closed = False
 
@@ -97,6 +99,8 @@ class EventFeed:
                 self._cards[reader] = {k: event.get(k) for k in SESSION_FIELDS}
             elif kind == "removed":
                 self._cards.pop(reader, None)
+            elif kind == "link":
+                self._link = {k: event.get(k) for k in LINK_FIELDS}
             for subscriber in list(self._subscribers):
                 if not subscriber.offer(frame):
                     log.info("event stream dropped: too far behind",
@@ -104,15 +108,17 @@ class EventFeed:
                     self._drop(subscriber)
 
     def state(self) -> dict[str, Any]:
-        """The `state` event: is a card in, and its session (the latest card's)."""
+        """The `state` event: is a card in, and its session (the latest card's); with
+        an agent's offline mode, the `link` too (from the latest `link` event)."""
         with self._lock:
             return self._state()
 
     def _state(self) -> dict[str, Any]:
+        link = {} if self._link is None else {"link": dict(self._link)}
         if not self._cards:
-            return {"event": "state", "card": False, "reader": None, "session": None}
+            return {"event": "state", "card": False, "reader": None, "session": None, **link}
         reader, session = next(reversed(self._cards.items()))
-        return {"event": "state", "card": True, "reader": reader, "session": session}
+        return {"event": "state", "card": True, "reader": reader, "session": session, **link}
 
     def subscribe(self) -> Subscription | None:
         """A new stream starting with the state; None when closed or full."""

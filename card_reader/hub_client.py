@@ -31,7 +31,7 @@ import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
 
-from card_reader import wire
+from card_reader import offline_wire, wire
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +175,34 @@ class HubClient:
             time.sleep(_retry_wait(resp))
         return self._json(resp, path, request_id)
 
+    def _terminal_get(self, path: str) -> Any:
+        """A GET with the terminal's token; no retry (the caller keeps what it had)."""
+        if not self._oauth.token:
+            self.sign_in()
+        request_id = new_request_id()
+        started = time.monotonic()
+        try:
+            resp = self._oauth.get(self.base_url + path, timeout=self.timeout,
+                                   headers={REQUEST_ID_HEADER: request_id})
+        except AuthlibBaseError as exc:
+            _log_call(path, request_id, started, exc.error or "refused")
+            raise _tagged(HubRefusal(exc.error or "invalid_client", exc.description or ""),
+                          request_id) from exc
+        except requests.RequestException as exc:
+            _log_call(path, request_id, started, type(exc).__name__)
+            raise _tagged(HubError(f"GET {path} failed: {exc}"), request_id) from exc
+        _log_call(path, request_id, started, resp.status_code)
+        return self._json(resp, path, request_id)
+
+    def reachable(self, timeout: float = 2.0) -> bool:
+        """Does the hub answer its liveness check now? For an agent's offline mode: a
+        short timeout, no token, no retry, and never an exception."""
+        try:
+            resp = self._plain.get(self.base_url + PATH_HEALTH, timeout=timeout)
+        except requests.RequestException:
+            return False
+        return resp.status_code == 200
+
     @staticmethod
     def _json(resp: requests.Response, path: str, request_id: str | None = None) -> Any:
         if resp.status_code >= 400:
@@ -215,6 +243,30 @@ class HubClient:
         if resp.status_code >= 400:
             raise _tagged(_refusal_from(resp), request_id)
 
+    # --- an agent's offline redemptions (card_reader/offline_wire.py) ---------------
+
+    def offline_bundle(self) -> offline_wire.Bundle:
+        """What this agent terminal keeps to redeem offline: CA chain, CRL, caps."""
+        try:
+            return offline_wire.Bundle.from_dict(
+                self._terminal_get(offline_wire.PATH_OFFLINE_BUNDLE))
+        except (offline_wire.OfflineWireError, TypeError, ValueError, KeyError) as exc:
+            raise HubError(f"offline bundle of the wrong shape: {exc}") from exc
+
+    def post_offline_redemptions(self, batch: list[dict[str, Any]],
+                                 ) -> list[offline_wire.Result]:
+        """Send queued redemptions (SignedRedemption dicts, at most MAX_BATCH); the
+        hub's final result for each, in order, or HubError when it gave none."""
+        data = self._terminal_post(offline_wire.PATH_OFFLINE_REDEMPTIONS,
+                                   {"redemptions": batch})
+        try:
+            results = [offline_wire.Result.from_dict(r) for r in data["results"]]
+        except (offline_wire.OfflineWireError, TypeError, KeyError) as exc:
+            raise HubError(f"offline results of the wrong shape: {exc}") from exc
+        if [r.key for r in results] != [item["redemption"]["key"] for item in batch]:
+            raise HubError("offline results do not match the batch sent")
+        return results
+
     # --- issuance at an enrolment desk (the hub's side: backend/cards/desk.py) ---------
 
     def claim_job(self) -> DeskJob | None:
@@ -253,6 +305,7 @@ class HubClient:
 
 
 PATH_DESK_CLAIM = f"{wire.API_PREFIX}/desk/jobs/claim"
+PATH_HEALTH = f"{wire.API_PREFIX}/health"
 
 
 def desk_job_path(job_id: int, step: str) -> str:

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from card_reader import wire
+from card_reader import offline_wire, wire
 
 CLIENT_ID, CLIENT_SECRET = "kiosk-1", "s3cret"
 
@@ -29,6 +29,11 @@ class StubHub:
         self.unavailable = 0  # answer this many more terminal calls with 503
         self.calls: list[str] = []
         self.request_ids: list[str | None] = []  # X-Request-Id of every POST, in order
+        self.down = False  # the hub "stopped": its health check and every call say 503
+        self.bundle: offline_wire.Bundle | None = None  # served to agents when set
+        self.offline_posts = 0  # POSTs of offline redemptions, answered or not
+        self.batches: list[list[dict]] = []  # offline batches answered 200, as sent
+        self.results: dict[str, dict] = {}  # final result by key (repeatable)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -66,8 +71,36 @@ class StubHub:
             def refuse(self, status: int, reason: str) -> None:
                 self.reply(status, {"error": {"reason": reason, "message": reason}})
 
+            def do_GET(self) -> None:
+                if hub.down:
+                    return self.unavailable()
+                if self.path == "/api/v1/health":
+                    return self.reply(200, {"status": "ok"})
+                if self.headers.get("Authorization", "") != "Bearer terminal-token":
+                    return self.refuse(401, "authentication_required")
+                hub.calls.append("GET " + self.path)
+                if self.path == offline_wire.PATH_OFFLINE_BUNDLE and hub.bundle is not None:
+                    return self.reply(200, hub.bundle.to_dict())
+                return self.refuse(404, "not_found")
+
+            def offline_redemptions(self, data: dict) -> None:
+                """Every item posted (each result final and repeatable by key)."""
+                batch = data["redemptions"]
+                results = []
+                for item in batch:
+                    signed = offline_wire.SignedRedemption.from_dict(item)
+                    key = signed.redemption.key
+                    hub.results.setdefault(key, offline_wire.Result(
+                        key, offline_wire.POSTED, paid=signed.redemption.amount,
+                        entry_id=len(hub.results) + 1).to_dict())
+                    results.append(hub.results[key])
+                hub.batches.append(batch)
+                return self.reply(200, {"results": results})
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if hub.down:
+                    return self.unavailable()
                 hub.request_ids.append(self.headers.get("X-Request-Id"))
                 auth = self.headers.get("Authorization", "")
                 if self.path == wire.PATH_TERMINAL_TOKEN:
@@ -82,6 +115,8 @@ class StubHub:
                 if auth != "Bearer terminal-token":
                     return self.refuse(401, "authentication_required")
                 hub.calls.append(self.path)
+                if self.path == offline_wire.PATH_OFFLINE_REDEMPTIONS:
+                    hub.offline_posts += 1
                 if hub.unavailable > 0:
                     hub.unavailable -= 1
                     return self.unavailable()
@@ -92,6 +127,8 @@ class StubHub:
                                       .to_dict())
                 if self.path == wire.PATH_CARD_TOKEN:
                     return self.card_token(json.loads(body))
+                if self.path == offline_wire.PATH_OFFLINE_REDEMPTIONS:
+                    return self.offline_redemptions(json.loads(body))
                 return self.refuse(404, "not_found")
 
             def card_token(self, data: dict) -> None:
