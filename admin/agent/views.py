@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from flask import Response, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from admin.agent import sale
+from admin.agent import offline, sale
 from admin.common import receipt_pages, render, screen_blueprint, visit
 from admin.common.messages import advice
 from admin.common.pending_sign_in import MAX_CODE, drop, hold, pending
@@ -74,7 +74,8 @@ def idle() -> str:
     problem = staff_advice(reason) if reason else None
     if staff_principal(AGENT) is None:
         return _page("agent/sign_in.html", problem=problem, errors=[])
-    return _page("agent/idle.html", problem=problem)
+    return _page("agent/idle.html", problem=problem, refusals=offline.refusal_words(),
+                 categories=offline.category_names())
 
 
 def _shift() -> int:
