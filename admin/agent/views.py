@@ -63,8 +63,11 @@ def _card() -> Principal:
 
 
 def _page(template: str, **context: Any) -> str:
+    """An agent page; the words of the offline sale ride along (agent/offline_panel.html)."""
     return render(template, SCREEN, accept="pin",
-                  agent=g.get("agent") or staff_principal(AGENT), **context)
+                  agent=g.get("agent") or staff_principal(AGENT),
+                  refusals=offline.refusal_words(), categories=offline.category_names(),
+                  **context)
 
 
 @blueprint.get("/")
@@ -74,8 +77,7 @@ def idle() -> str:
     problem = staff_advice(reason) if reason else None
     if staff_principal(AGENT) is None:
         return _page("agent/sign_in.html", problem=problem, errors=[])
-    return _page("agent/idle.html", problem=problem, refusals=offline.refusal_words(),
-                 categories=offline.category_names())
+    return _page("agent/idle.html", problem=problem)
 
 
 def _shift() -> int:

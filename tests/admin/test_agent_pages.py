@@ -205,3 +205,18 @@ def test_the_offline_words_are_in_the_pages_language(site, agent_signed_in):
     page = site.get("/agent/?lang=id").get_data(as_text=True)
     assert "Transaksi tanpa sambungan" in page
     assert '"rice": "Beras"' in html.unescape(page)
+
+
+def test_the_receipt_and_the_day_carry_the_offline_sale_too(site, visit, food_household,
+                                                           agent_signed_in):
+    visit(food_household, "pin", screen="agent")
+    receipt = site.get(_sell(site).headers["Location"]).get_data(as_text=True)
+    day = site.get("/agent/day").get_data(as_text=True)
+    for page in (receipt, day):
+        assert 'id="offline"' in page and 'data-refusal="pin_blocked"' in page
+
+
+def test_a_card_holders_sale_does_not_carry_the_offline_sale(site, visit, food_household,
+                                                            agent_signed_in):
+    visit(food_household, "pin", screen="agent")
+    assert 'id="offline"' not in site.get("/agent/sale").get_data(as_text=True)

@@ -2,8 +2,9 @@
  *
  * The reader daemon on this PC says whether it reaches the hub (`link` in its `state`
  * event, and `link` events: online, queued, syncing, offline_ready). Every agent page
- * shows that in its bar. On the idle page, while the link is down and the daemon can
- * check cards by itself (offline_ready), the page switches to the offline sale: the
+ * shows that in its bar. On the pages that hold no card holder's data (idle, receipt,
+ * day), while the link is down and the daemon can check cards by itself
+ * (offline_ready), the page steps aside for the offline sale: the
  * credits the bridge lists (`GET /offline`), the kind of goods, the amount, then the
  * card holder's PIN, all sent to the bridge (`POST /offline/redeem`), never to the hub,
  * which cannot be reached. Everything shown comes from the page (rendered in its
@@ -50,7 +51,7 @@
     if ($("link-warning").textContent !== warning) { $("link-warning").textContent = warning; }
   }
 
-  /* --- the offline sale (the idle page only) --- */
+  /* --- the offline sale (agent/offline_panel.html) --- */
   var panel = $("offline");
   var link = null;
   var open = false;
@@ -58,6 +59,7 @@
   var categoryNames = {};
   var amount = null;
   var pin = null;
+  var speech = null;  /* the page's own speech script, while the panel speaks instead */
 
   function signs() { return panel; }
   function money(value) { return screen.money(value, signs()); }
@@ -183,10 +185,24 @@
       .catch(function () { $("offline-loading").textContent = text("offline"); });
   }
 
+  /* the page's own content steps aside for the panel, and comes back after */
+  function pageContent() {
+    return Array.prototype.filter.call(panel.parentElement.children, function (child) {
+      return child !== panel && child.id !== "offline-problem" && child.id !== "offline-words";
+    });
+  }
+
   function openPanel() {
     open = true;
-    $("online-idle").hidden = true;
+    pageContent().forEach(function (child) {
+      if (!child.hidden) { child.hidden = true; child.dataset.offlineAside = "true"; }
+    });
     panel.hidden = false;
+    /* "Read aloud" reads what is on screen now */
+    var main = $("main");
+    if (main && speech === null) { speech = main.dataset.speech || ""; }
+    if (main) { main.dataset.speech = $("offline-title").textContent + ". " +
+                panel.querySelector(".lead").textContent; }
     clearProblem();
     step("sale");
     load();
@@ -195,7 +211,11 @@
   function closePanel(why) {
     open = false;
     panel.hidden = true;
-    $("online-idle").hidden = false;
+    if ($("main") && speech !== null) { $("main").dataset.speech = speech; }
+    clearProblem();
+    pageContent().forEach(function (child) {
+      if (child.dataset.offlineAside) { child.hidden = false; delete child.dataset.offlineAside; }
+    });
     if (why) {
       var status = document.querySelector("[data-status]");
       if (status) { status.textContent = text(why); }
