@@ -294,7 +294,19 @@
     load();  /* what is left today may have changed */
   }
 
+  /* the idle page's own line must not say "ready" while no card can be served */
+  function idleStatus(next) {
+    var status = document.querySelector("[data-status]");
+    var unready = next.online === false && next.offline_ready === false;
+    if (!status) { return; }
+    if (unready) { status.textContent = text("link-not-ready"); }
+    else if (link && link.online === false && link.offline_ready === false) {
+      status.textContent = text("ready");
+    }
+  }
+
   function onLink(next) {
+    idleStatus(next);
     link = next;
     var wanted = next.online === false && next.offline_ready === true;
     if (wanted && !open) { openPanel(); return; }
