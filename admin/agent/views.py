@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from flask import Response, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from admin.agent import sale
+from admin.agent import offline, sale
 from admin.common import receipt_pages, render, screen_blueprint, visit
 from admin.common.messages import advice
 from admin.common.pending_sign_in import MAX_CODE, drop, hold, pending
@@ -63,8 +63,11 @@ def _card() -> Principal:
 
 
 def _page(template: str, **context: Any) -> str:
+    """An agent page; the words of the offline sale ride along (agent/offline_panel.html)."""
     return render(template, SCREEN, accept="pin",
-                  agent=g.get("agent") or staff_principal(AGENT), **context)
+                  agent=g.get("agent") or staff_principal(AGENT),
+                  refusals=offline.refusal_words(), categories=offline.category_names(),
+                  **context)
 
 
 @blueprint.get("/")

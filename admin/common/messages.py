@@ -99,6 +99,29 @@ ADVICE: dict[str, Advice] = {
                                _l("Agents sign in on the agent screen.")),
     "signed_out": Advice(_l("You have signed out"),
                          _l("Sign in again to carry on.")),
+    # The agent's offline sale (the reader's bridge judges the card while the hub is out
+    # of reach): these speak to the agent, who tells the card holder what to do.
+    "offline_card_cap_exceeded": Advice(_l("This card's offline limit for today is reached"),
+                                        _l("Enter a smaller amount, or ask the card holder "
+                                           "to come back when the link is back.")),
+    "offline_agent_cap_exceeded": Advice(_l("This shop's offline limit for today is reached"),
+                                         _l("No more offline sales today. Ask card holders "
+                                            "to come back when the link is back.")),
+    "offline_not_ready": Advice(_l("This PC cannot check cards now"),
+                                _l("Ask the card holder to come back when the link is "
+                                   "back.")),
+    "offline_not_allowed": Advice(_l("This credit cannot be used offline"),
+                                  _l("Choose another credit, or serve the card holder when "
+                                     "the link is back.")),
+    "card_untrusted": Advice(_l("This card cannot be trusted"),
+                             _l("It is not a card the city issued. Ask the card holder to "
+                                "go to the service counter.")),
+    "card_expired": Advice(_l("This card has expired"),
+                           _l("Please ask at the service counter for a new card.")),
+    "signature_invalid": Advice(_l("The card could not sign the sale"),
+                                _l("Please take your card out and insert it again.")),
+    "link_online": Advice(_l("The link is back"),
+                          _l("Serve this card holder as usual.")),
     "timed_out": Advice(_l("You were signed out because you did nothing for 15 minutes"),
                         _l("Sign in again to carry on. Nothing you had sent was lost.")),
 }

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import io
+import json
 import re
 from datetime import date
 
 import pytest
 from pypdf import PdfReader
 
+from admin.agent import offline
 from tests.admin.conftest import SAME_ORIGIN
 
 
@@ -171,3 +174,49 @@ def test_the_agents_screen_keeps_the_agents_language(site, visit, citizen, house
     site.get("/agent/?lang=vi")
     visit(holder, "pin", screen="agent")
     assert 'lang="vi"' in site.get("/agent/sale").get_data(as_text=True)
+
+
+def test_every_agent_page_has_a_live_place_for_the_link_to_the_hub(site, agent_signed_in):
+    for path in ("/agent/", "/agent/day"):
+        page = site.get(path).get_data(as_text=True)
+        assert re.search(r'<div class="link" id="link" role="status" aria-live="polite">', page)
+        assert 'data-offline="true"' in page and "common/offline.js" in page
+
+
+def test_the_kiosk_has_no_offline_mode(site):
+    page = site.get("/kiosk/").get_data(as_text=True)
+    assert 'data-offline="true"' not in page and "offline.js" not in page
+
+
+def test_the_idle_page_carries_the_offline_sale_and_its_words(site, agent_signed_in):
+    page = site.get("/agent/?lang=en").get_data(as_text=True)
+    assert re.search(r'<section class="offline" id="offline"[^>]*hidden', page)
+    for part in ("offline-amount-pad", "offline-pin-pad", "offline-done-counter"):
+        assert f'id="{part}"' in page
+    categories = json.loads(html.unescape(re.search(r"data-categories='([^']*)'", page)[1]))
+    assert categories["rice"] == "Rice"
+    for reason in offline.REFUSALS:
+        assert f'data-refusal="{reason}"' in page
+    title = re.search(r'data-refusal="offline_card_cap_exceeded" data-title="([^"]*)"', page)[1]
+    assert html.unescape(title) == "This card's offline limit for today is reached"
+
+
+def test_the_offline_words_are_in_the_pages_language(site, agent_signed_in):
+    page = site.get("/agent/?lang=id").get_data(as_text=True)
+    assert "Transaksi tanpa sambungan" in page
+    assert '"rice": "Beras"' in html.unescape(page)
+
+
+def test_the_receipt_and_the_day_carry_the_offline_sale_too(site, visit, food_household,
+                                                           agent_signed_in):
+    visit(food_household, "pin", screen="agent")
+    receipt = site.get(_sell(site).headers["Location"]).get_data(as_text=True)
+    day = site.get("/agent/day").get_data(as_text=True)
+    for page in (receipt, day):
+        assert 'id="offline"' in page and 'data-refusal="pin_blocked"' in page
+
+
+def test_a_card_holders_sale_does_not_carry_the_offline_sale(site, visit, food_household,
+                                                            agent_signed_in):
+    visit(food_household, "pin", screen="agent")
+    assert 'id="offline"' not in site.get("/agent/sale").get_data(as_text=True)

@@ -9,6 +9,14 @@
  *    holding the digits only in a local variable, cleared as soon as they are sent;
  *  - warns an idle citizen with a countdown and one-tap "more time", then resets.
  * No inline script: the page's data-* attributes carry what differs per screen.
+ *
+ * A page that can work with the hub out of reach (the agent's, `data-offline="true"`)
+ * follows the daemon's link to the hub (`link` in `state`, and `link` events): while
+ * the link is down, nothing here navigates to the hub (the page would be lost to a
+ * browser error with no way back); a navigation asked for then happens once the link
+ * is back. The kiosk has no offline mode and behaves as before.
+ * `window.SatuKartuScreen` lends the keypads, the money display and the bridge's
+ * events to the agent's offline script, so there is one keypad and one event stream.
  */
 (function () {
   "use strict";
@@ -18,20 +26,51 @@
   var bridge = data.bridge;
   var needsCard = data.needsCard === "true";
   var waiting = data.waiting === "true";  /* the welcome screen, waiting for a card */
+  var offlineMode = data.offline === "true";  /* the agent's: the hub may be out of reach */
   var handingOver = false;
+  var link = null;  /* the daemon's last word on its link to the hub */
+  var deferred = null;  /* where to go once the link is back */
+  var listeners = [];
+  var lastState = null;
 
   function $(selector) { return document.querySelector(selector); }
+
+  function text(key) {
+    var template = document.querySelector('[data-text="' + key + '"]');
+    return template ? template.textContent : "";
+  }
 
   function setStatus(key, extra) {
     var status = $("[data-status]");
     if (!status) { return; }
-    var template = document.querySelector('[data-text="' + key + '"]');
-    status.textContent = template ? template.textContent : "";
+    status.textContent = text(key);
     status.classList.toggle("busy", key === "reading");
     if (extra) { status.textContent += " " + extra; }
   }
 
-  function go(url) { window.location.replace(url); }
+  function linkDown() { return offlineMode && link !== null && link.online === false; }
+
+  function go(url) {
+    if (linkDown()) { deferred = url; return; }
+    window.location.replace(url);
+  }
+
+  function onLink(next) {
+    link = {online: next.online, queued: next.queued, syncing: next.syncing,
+            offline_ready: next.offline_ready};
+    if (!linkDown() && deferred) {
+      var url = deferred;
+      deferred = null;
+      go(url);
+    }
+  }
+
+  /* the offline script hears every event, and the last state and link at once */
+  function onBridge(listener) {
+    listeners.push(listener);
+    if (lastState) { listener(lastState); }
+    if (link) { listener(Object.assign({event: "link"}, link)); }
+  }
 
   function csrfToken() {
     var meta = document.querySelector('meta[name="csrf-token"]');
@@ -81,7 +120,23 @@
     go(data.start + "?problem=" + encodeURIComponent(event.refused));
   }
 
+  function hubUnreachable(event) {
+    /* offline, no session follows a card and a refusal for want of the hub leads nowhere */
+    if (!offlineMode) { return false; }
+    if (event.event === "inserted") { return event.offline === true; }
+    return event.event === "refused" && (linkDown() || event.refused === "hub_unavailable");
+  }
+
   function onEvent(event) {
+    if (event.event === "state" && event.link) { onLink(event.link); }
+    if (event.event === "link") { onLink(event); }
+    if (event.event === "state") { lastState = event; }
+    listeners.forEach(function (listener) { listener(event); });
+    if (hubUnreachable(event)) {
+      if (event.event === "refused" && waiting) { setStatus("hub-unavailable"); }
+      return;
+    }
+    if (event.event === "link") { return; }
     if (event.event === "state") {
       if (!event.card && needsCard) { endVisit("removed"); return; }
       if (event.card && event.session && waiting) { handOver(event.session); }
@@ -91,7 +146,7 @@
     if (event.event === "inserted") { if (waiting) { setStatus("reading"); } return; }
     if (event.event === "removed") {
       if (needsCard || data.pinPage) { endVisit("removed"); }
-      else if ($(".problem")) { go(data.start); }
+      else if ($(".problem:not([hidden])")) { go(data.start); }
       else { setStatus("ready"); }
       return;
     }
@@ -121,13 +176,15 @@
     window.addEventListener("pagehide", function () { source.close(); });
   }
 
-  /* --- the PIN keypad: digits live here only, and only until OK --- */
-  function pinPad() {
-    var pad = $("#pin-pad");
-    if (!pad) { return; }
+  /* --- the PIN keypad: digits live here only, and only until OK ---
+   * `parts`: the keypad, its masked display and its message line; `send(pin, say)`
+   * takes the PIN away (to the bridge) and may say what came of it. */
+  function pinPad(parts, send) {
+    var pad = parts.pad;
+    if (!pad) { return null; }
     var digits = [];
-    var display = $("#pin-display");
-    var message = $("[data-pin-message]");
+    var display = parts.display;
+    var message = parts.message;
     var maxLength = 8;
 
     function show() {
@@ -135,10 +192,7 @@
       display.setAttribute("aria-label", display.dataset.label.replace("{n}", String(digits.length)));
     }
 
-    function say(key) {
-      var text = document.querySelector('[data-text="' + key + '"]');
-      message.textContent = text ? text.textContent : "";
-    }
+    function say(key) { message.textContent = key ? text(key) : ""; }
 
     function submit() {
       if (digits.length < 6) { say("pin-short"); return; }
@@ -146,21 +200,7 @@
       digits = [];
       show();
       say("checking");
-      fetch(bridge + "/pin", {
-        method: "POST", headers: {"Content-Type": "application/json"},
-        body: JSON.stringify({pin: pin})
-      }).then(function (answer) {
-        return answer.json().then(function (json) {
-          if (answer.ok) { handOver(json, data.afterPin); return; }
-          if (json.refused === "pin_invalid") {
-            if (json.attempts_remaining === 0) { go(data.start + "?problem=pin_blocked"); return; }
-            say("pin-invalid-" + json.attempts_remaining);
-            return;
-          }
-          if (json.refused === "pin_format") { say("pin-short"); return; }
-          go(data.start + "?problem=" + encodeURIComponent(json.refused || "card_error"));
-        });
-      }).catch(function () { say("offline"); });
+      send(pin, say);
       pin = null;
     }
 
@@ -179,23 +219,51 @@
       show();
     });
     show();
+    return {reset: function () { digits = []; show(); say(""); }, say: say};
   }
 
-  /* --- an amount keypad (agent): fills a hidden input, shows money as typed --- */
-  function amountPad() {
-    var pad = $("#amount-pad");
-    if (!pad) { return; }
-    var input = $("#amount");
-    var display = $("#amount-display");
-    var pay = $("#pay");
-    var value = input.value || "";
+  /* the PIN page's PIN: a card session from the bridge, handed to the hub */
+  function pinLogin(pin, say) {
+    fetch(bridge + "/pin", {
+      method: "POST", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({pin: pin})
+    }).then(function (answer) {
+      return answer.json().then(function (json) {
+        if (answer.ok) { handOver(json, data.afterPin); return; }
+        if (json.refused === "pin_invalid") {
+          if (json.attempts_remaining === 0) { go(data.start + "?problem=pin_blocked"); return; }
+          say("pin-invalid-" + json.attempts_remaining);
+          return;
+        }
+        if (json.refused === "pin_format") { say("pin-short"); return; }
+        if (offlineMode && json.refused === "hub_unavailable") { say("hub-unavailable"); return; }
+        go(data.start + "?problem=" + encodeURIComponent(json.refused || "card_error"));
+      });
+    }).catch(function () { say("offline"); });
+  }
+
+  /* --- money as the screens write it: the page's currency signs around the digits --- */
+  function money(value, signs) {
     var format = new Intl.NumberFormat(document.documentElement.lang, {maximumFractionDigits: 0});
+    return signs.dataset.prefix + format.format(Number(value)) + signs.dataset.suffix;
+  }
+
+  /* --- an amount keypad (agent): fills a hidden input, shows money as typed ---
+   * `parts`: the keypad, the hidden input, the display (which carries the currency's
+   * signs) and the button it enables; `changed(value)` hears every key. */
+  function amountPad(parts, changed) {
+    var pad = parts.pad;
+    if (!pad) { return null; }
+    var input = parts.input;
+    var display = parts.display;
+    var pay = parts.pay;
+    var value = input.value || "";
 
     function show() {
       input.value = value;
-      display.textContent = value ? display.dataset.prefix + format.format(Number(value)) +
-        display.dataset.suffix : "";
+      display.textContent = value ? money(value, display) : "";
       if (pay) { pay.disabled = !value || Number(value) <= 0; }
+      if (changed) { changed(value); }
     }
 
     pad.addEventListener("click", function (click) {
@@ -209,6 +277,13 @@
       show();
     });
     show();
+    return {reset: function () { value = ""; show(); },
+            value: function () { return value; }};
+  }
+
+  function salePad() {
+    return amountPad({pad: $("#amount-pad"), input: $("#amount"),
+                      display: $("#amount-display"), pay: $("#pay")});
   }
 
   /* --- the idle warning (WCAG 2.2.1: at least 20 s to answer, extendable) --- */
@@ -280,7 +355,7 @@
 
   function clearProblem() {
     /* a refusal shown on the welcome screen is for the person who was there */
-    if ($(".problem") && !needsCard) {
+    if ($(".problem:not([hidden])") && !needsCard) {
       setTimeout(function () { go(data.start); }, 30000);
     }
   }
@@ -290,11 +365,14 @@
     if (summary) { summary.focus(); }
   }
 
+  window.SatuKartuScreen = {amountPad: amountPad, pinPad: pinPad, money: money, text: text,
+                            onBridge: onBridge, linkDown: linkDown, bridge: bridge};
   listen();
-  pinPad();
-  amountPad();
+  pinPad({pad: $("#pin-pad"), display: $("#pin-display"), message: $("[data-pin-message]")},
+         pinLogin);
+  salePad();
   /* a part of the page swapped in by htmx brings its own keypad */
-  document.body.addEventListener("htmx:afterSettle", function () { amountPad(); });
+  document.body.addEventListener("htmx:afterSettle", function () { salePad(); });
   idleTimer();
   speech();
   doneButtons();
