@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import current_app, request
 from pydantic import Field
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,7 @@ from backend.cards.context import state
 from backend.cards.store import utcnow
 from backend.db import session
 from backend.errors import ApiError
+from backend.identity.models import Terminal
 from backend.offline import bundle, post
 from backend.offline.judge import Item, Refused, Settings, judge
 from backend.reasons import Reason
@@ -148,6 +150,8 @@ def sync_redemptions() -> dict[str, Any]:
                         grace=dt.timedelta(hours=config["OFFLINE_CRL_GRACE_HOURS"]),
                         zone=config["CITY_TIMEZONE"], now=utcnow())
     sess, live = session(), modules()
+    # One sync at a time per terminal: its counters and its day cap are judged in turn.
+    sess.execute(select(Terminal.id).where(Terminal.id == terminal_id).with_for_update())
     return {"results": [_one(sess, item, live, principal, settings).to_dict()
                         for item in items]}
 

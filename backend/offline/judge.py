@@ -149,8 +149,9 @@ def _offline_terms(sess: Session, modules: dict[str, ServiceModule], red: Any,
 
 
 def _card(sess: Session, item: Item) -> Any:
+    # Locked: two agents syncing the same card's redemptions count each other's (cap).
     card = sess.execute(select(CARDS.c.id, CARDS.c.citizen_id).where(
-        CARDS.c.cert_9a_sha256 == item.certificate.sha256)).first()
+        CARDS.c.cert_9a_sha256 == item.certificate.sha256).with_for_update()).first()
     if card is None or int(item.redemption.card_serial, 16) != int(
             item.certificate.serial_hex, 16):
         raise Refused(Reason.CARD_UNKNOWN, "no card was issued with this certificate")
