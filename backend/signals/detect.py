@@ -62,12 +62,14 @@ class Thresholds:
     outside_count: int = 3
     refusal_window: timedelta = timedelta(minutes=15)
     refusal_count: int = 5
-    # Offline redemptions out of proportion: a link down for an hour or three leaves a
-    # fifth to a third of a day offline; most of a day offline, while the agent's peers
+    # Offline redemptions out of proportion: a link down for an hour or four leaves a
+    # tenth to a third of a day offline (at 0.5 and 5, three clean agents of 228 with
+    # a chance bunching of their outage's sales were flagged, at 51-56 %; BENCHMARKS.md);
+    # most of a day offline, while the agent's peers
     # were online, is the agent choosing to be unreachable (no balance check, no live
     # card status) rather than an outage.
-    offline_share: float = 0.5  # of the day's takings (amounts), online and offline
-    offline_count: int = 5  # offline redemptions at least
+    offline_share: float = 0.6  # of the day's takings (amounts), online and offline
+    offline_count: int = 6  # offline redemptions at least
     offline_peer_factor: float = 3.0  # times the median share of the day's other agents
 
 
