@@ -42,11 +42,11 @@ from backend.cards.models import Card, PublishedCrl
 from backend.cards.store import as_utc
 from backend.ledger.settlement import day_bounds
 from backend.offline.bundle import redeems_here, terminal_category
-from backend.offline.models import ACCEPTED_WHERE, OfflineRedemptionRow
+from backend.offline.models import OfflineRedemptionRow
 from backend.offline.programmes import offline_purse
 from backend.reasons import Reason
 from backend.services import ServiceModule
-from card_reader.offline_wire import OfflineProgramme, SignedRedemption
+from card_reader.offline_wire import OfflineProgramme, OfflineRedemption, SignedRedemption
 
 ROWS = OfflineRedemptionRow.__table__
 CARDS = Card.__table__
@@ -54,8 +54,7 @@ OFFLINE_KEY = "9A"  # the card signs a redemption with its PIN key only
 CLOCK_SKEW = dt.timedelta(minutes=5)
 CRL_REASONS = {x509.ReasonFlags.certificate_hold: Reason.CARD_SUSPENDED,
                x509.ReasonFlags.superseded: Reason.CARD_SUPERSEDED}
-ACCEPTED = ("posted", "shortfall")
-assert ACCEPTED_WHERE == "status IN ('posted', 'shortfall')"
+ACCEPTED = ("posted", "shortfall")  # the statuses of ACCEPTED_WHERE (the unique index)
 
 
 class Refused(Exception):
@@ -77,7 +76,7 @@ class Item:
     signed_sha256: str  # SHA-256 of the bytes the card's signature covers
 
     @property
-    def redemption(self) -> Any:
+    def redemption(self) -> OfflineRedemption:
         return self.signed.redemption
 
 
@@ -132,7 +131,7 @@ def _counter_free(sess: Session, terminal_id: str, counter: int, key: str) -> No
                       f"counter {counter} was used by another redemption of this terminal")
 
 
-def _offline_terms(sess: Session, modules: dict[str, ServiceModule], red: Any,
+def _offline_terms(sess: Session, modules: dict[str, ServiceModule], red: OfflineRedemption,
                    terminal_id: str) -> tuple[ServiceModule, OfflineProgramme]:
     module = modules.get(red.programme)
     terms = offline_purse(module, red.purse) if module is not None else None
