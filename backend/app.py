@@ -33,6 +33,7 @@ API_MODULES = (
     "backend.documents.api",
     "backend.approvals.api",
     "backend.bulk.api",
+    "backend.offline.api",
 )
 
 

@@ -273,6 +273,9 @@ SETTINGS: tuple[Setting, ...] = (
             "is valid.", _positive),
     Setting("CHALLENGE_TTL", "300", "Seconds a card-authentication challenge is valid.", _positive),
     Setting("CRL_VALIDITY_HOURS", "24", "Hours until a published CRL's nextUpdate.", _positive),
+    Setting("OFFLINE_CRL_GRACE_HOURS", "24", "Hours past a CRL's nextUpdate that an agent's "
+            "reader still redeems offline by it (and the hub accepts what it redeemed).",
+            _count),
     # two-person approval and bulk jobs
     Setting("APPROVAL_REVOKE_THRESHOLD", "10", "Cards one revocation may end without a second "
             "admin's approval; more need one (0: every bulk revocation does).", _count),

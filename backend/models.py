@@ -15,6 +15,7 @@ MODEL_MODULES = (
     "backend.bulk.models",
     "backend.programmes.models",
     "backend.cards.desk_models",
+    "backend.offline.models",
 )
 
 

@@ -118,6 +118,15 @@ class Reason(StrEnum):
     ALREADY_SETTLED = "already_settled"
     NOT_COVERED = "not_covered"
 
+    # offline redemptions synced by an agent's daemon (backend/offline), judged in order
+    REDEMPTION_MALFORMED = "redemption_malformed"  # the whole batch: nothing is judged
+    TERMINAL_MISMATCH = "terminal_mismatch"  # signed for another terminal than the caller
+    OFFLINE_COUNTER_REUSED = "offline_counter_reused"  # the counter went with another key
+    OFFLINE_NOT_ALLOWED = "offline_not_allowed"  # purse or category not redeemed offline
+    OFFLINE_CRL_STALE = "offline_crl_stale"  # redeemed outside its CRL's window (+ grace)
+    OFFLINE_CARD_CAP_EXCEEDED = "offline_card_cap_exceeded"  # the card's offline day cap
+    OFFLINE_AGENT_CAP_EXCEEDED = "offline_agent_cap_exceeded"  # the terminal's day cap
+
     # documents (verification of what the city issued)
     DOCUMENT_ALTERED = "document_altered"
     DOCUMENT_FILE_MISMATCH = "document_file_mismatch"

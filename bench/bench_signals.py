@@ -11,7 +11,9 @@ append (in time order). Clean agents differ in size, opening hours and customers
 baskets are priced item by item. Then it plants, each on its own agent (or card) and day
 among the judged days: a card at three agents within half an hour, redemptions just
 under the cap, a day's takings several times the usual, round amounts, redemptions after
-closing, a burst of card refusals. It judges each day with `backend.signals.run`,
+closing, a burst of card refusals, most of a day's redemptions made offline (clean
+agents have link outages of 1-4 hours on 2 % of their days, whose redemptions are
+offline too). It judges each day with `backend.signals.run`,
 as the daily job does, and prints the share of planted irregularities flagged (the goal:
 at least 95 %) and the share of clean agents flagged at least once (the goal: at most 1
 %).
@@ -20,6 +22,7 @@ at least 95 %) and the share of clean agents flagged at least once (the goal: at
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import random
 import sys
@@ -37,6 +40,8 @@ CAP = 200_000  # food's max_redemption
 PROGRAMME, PURSE = "food", "groceries"
 AGENT_KINDS = ("just_under_cap", "takings_spike", "round_amounts", "outside_hours",
                "refusal_cluster")
+OFFLINE_KIND = "offline_share"  # planted after the others, from a random stream of its own
+OUTAGE_RATE = 0.02  # a clean agent's chance, each day, of a link outage of 1-4 hours
 
 
 @dataclass
@@ -54,6 +59,7 @@ class Spend:
     agent: str
     at: dt.datetime
     amount: int
+    offline: bool = False  # redeemed while the link was down, synced when it returned
 
 
 def basket(rng: random.Random) -> int:
@@ -75,16 +81,22 @@ def poisson(rng: random.Random, rate: float) -> int:
     return count
 
 
-def clean_month(rng: random.Random, agents: list[Agent], days: list[dt.date]
-                ) -> tuple[list[Spend], list[tuple[str, dt.datetime]]]:
+def clean_month(rng: random.Random, agents: list[Agent], days: list[dt.date],
+                links: random.Random) -> tuple[list[Spend], list[tuple[str, dt.datetime]]]:
+    """`links` draws the link outages apart from `rng`, so the month is otherwise the
+    one the other signals' thresholds were set on."""
     spends, refusals = [], []
     for day in days:
         busy = 0.6 if day.weekday() == 6 else 1.0
         for a in agents:
+            down = (-1.0, -1.0)
+            if links.random() < OUTAGE_RATE:
+                start = links.uniform(a.opens, a.closes - 1)
+                down = (start, start + links.uniform(1, 4))
             for _ in range(poisson(rng, a.rate * busy)):
                 hour = rng.uniform(a.opens, a.closes - 0.05)
                 spends.append(Spend(rng.choice(a.customers), a.name, local(day, hour),
-                                    basket(rng)))
+                                    basket(rng), down[0] <= hour < down[1]))
             for _ in range(poisson(rng, 0.3)):
                 refusals.append((a.name, local(day, rng.uniform(a.opens, a.closes))))
     return spends, refusals
@@ -136,6 +148,20 @@ def plant(rng: random.Random, agents: list[Agent], judged: list[dt.date], per_ki
     return spends, refusals, truth
 
 
+def plant_offline(links: random.Random, agents: list[Agent], judged: list[dt.date],
+                  per_kind: int, taken: set[str]) -> tuple[list[Spend], set]:
+    """Agents redeeming most of a day offline (three times their usual day's count, on
+    top of it), out of the hub's sight, each on its own agent and day."""
+    spends: list[Spend] = []
+    truth = set()
+    for a in links.sample([a for a in agents if a.name not in taken], per_kind):
+        day = links.choice(judged)
+        truth.add((OFFLINE_KIND, a.name, day))
+        spends += [dataclasses.replace(s, offline=True) for s in at_shop(
+            links, a, day, int(a.rate * 3), lambda: basket(links))]
+    return spends, truth
+
+
 def write(app, spends: list[Spend], refusals: list[tuple[str, dt.datetime]]) -> float:
     from backend.audit.append import append
     from backend.audit.record import make_entry
@@ -168,7 +194,8 @@ def write(app, spends: list[Spend], refusals: list[tuple[str, dt.datetime]]) -> 
                 holder, shop = accounts[("household", s.card)], accounts[("terminal", s.agent)]
                 postings.post(sess, postings.Entry("credit", PROGRAMME, PURSE, at=s.at),
                               [(funding, -s.amount), (holder, s.amount)])
-                postings.post(sess, postings.Entry("spend", PROGRAMME, PURSE,
+                kind = "offline_spend" if s.offline else "spend"
+                postings.post(sess, postings.Entry(kind, PROGRAMME, PURSE,
                                                    terminal_id=s.agent, actor=f"card:{s.card}",
                                                    at=s.at),
                               [(holder, -s.amount), (shop, s.amount)])
@@ -210,8 +237,13 @@ def main() -> None:
         agents.append(Agent(f"agent-{n:04d}", rate, rng.choice((6, 7, 8)),
                             rng.choice((20, 21, 22)),
                             [f"card-{n:04d}-{c}" for c in range(int(rate * 3))]))
-    spends, refusals = clean_month(rng, agents, days)
+    links = random.Random(args.seed * 7919 + 1)
+    spends, refusals = clean_month(rng, agents, days, links)
     planted, planted_refusals, truth = plant(rng, agents, judged, args.plants)
+    offline, offline_truth = plant_offline(links, agents, judged, args.plants,
+                                           {subject for _, subject, _ in truth})
+    planted += offline
+    truth |= offline_truth
 
     name = unique_name("sk_bench_signals")
     with tempfile.TemporaryDirectory() as instance:
@@ -237,7 +269,7 @@ def main() -> None:
     print(f"{args.agents} agents, {len(days)} days ({len(judged)} judged), "
           f"{len(spends) + len(planted)} redemptions, {len(refusals) + len(planted_refusals)} "
           f"card refusals; written in {wrote:.0f} s, judged in {took:.1f} s")
-    for kind in ("card_many_agents", *AGENT_KINDS):
+    for kind in ("card_many_agents", *AGENT_KINDS, OFFLINE_KIND):
         mine = {t for t in truth if t[0] == kind}
         print(f"  {kind:18s} planted {len(mine):3d}, flagged {len(mine & flagged):3d}")
     print(f"planted irregularities flagged: {len(hits)} of {len(truth)} "

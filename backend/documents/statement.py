@@ -19,7 +19,8 @@ from backend.documents.issuing import Issued, Kind, Page, issue
 
 ENTRY_WORDS = {"grant": "Penyaluran / Grant", "credit": "Kredit / Credit",
                "spend": "Pembelian / Purchase", "withdrawal": "Penarikan / Withdrawal",
-               "fare": "Tarif / Fare", "expiry": "Hangus / Expired"}
+               "fare": "Tarif / Fare", "expiry": "Hangus / Expired",
+               "offline_spend": "Pembelian luring / Offline purchase"}
 
 
 def statement_content(holder_name: str, programmes: Sequence[Mapping[str, Any]]

@@ -51,6 +51,11 @@ class Owner:
 FUNDING = Owner("programme", "funding")  # source of grants; may go below zero
 EXPIRED = Owner("programme", "expired")  # where lapsed credit goes
 SETTLED = Owner("programme", "settled")  # agents' takings once paid out
+# What offline redemptions cost beyond the purse that signed them (backend/offline): the
+# goods were handed over before the hub could see the balance, so it may go below zero.
+OFFLINE_RISK = Owner("programme", "offline_risk")
+# The accounts that may go below zero: each is a programme's own, never a beneficiary's.
+MAY_GO_NEGATIVE = frozenset({FUNDING, OFFLINE_RISK})
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,7 @@ def open_account(sess: Session, programme: str, purse: str, owner: Owner) -> int
                 "balance, allow_negative) VALUES (:p, :u, :t, :r, 0, :neg) "
                 "ON CONFLICT DO NOTHING")
     sess.execute(stmt, {"p": programme, "u": purse, "t": owner.type, "r": owner.ref,
-                        "neg": owner == FUNDING})
+                        "neg": owner in MAY_GO_NEGATIVE})
     account = find_account(sess, programme, purse, owner)
     assert account is not None
     return account

@@ -23,6 +23,7 @@ from backend.signals.detect import Day, Redemption, Refusal
 
 HISTORY_DAYS = 28
 CAP_PARAMETER = "max_redemption"  # a programme's largest single redemption
+OFFLINE = ("offline_spend",)  # backend.offline.post.ENTRY_KIND
 REFUSED_TOKEN = "api.cards.token"  # backend.audit.refusals: a card token refused
 A = AuditRecord.__table__
 
@@ -36,13 +37,17 @@ def load_day(sess: Session, audit: Connection, day: date, zone: str,
               for agent, days in takings.items()}
     return Day(day=day, zone=ZoneInfo(zone), redemptions=redemptions(sess, start, end),
                refusals=refusals(audit, start, end),
-               history={agent: days for agent, days in before.items() if days}, caps=caps)
+               history={agent: days for agent, days in before.items() if days}, caps=caps,
+               offline=redemptions(sess, start, end, OFFLINE))
 
 
-def redemptions(sess: Session, start: Any, end: Any) -> list[Redemption]:
+def redemptions(sess: Session, start: Any, end: Any,
+                kinds: tuple[str, ...] = REDEMPTIONS) -> list[Redemption]:
+    """The day's card redemptions at terminals (`kinds`: those synced from offline, by
+    the day the hub posted them, as the agent's takings count them)."""
     rows = sess.execute(
         select(E.c.id, E.c.actor, E.c.terminal_id, E.c.created_at, E.c.amount, E.c.programme)
-        .where(E.c.kind.in_(REDEMPTIONS), E.c.actor.like("card:%"),
+        .where(E.c.kind.in_(kinds), E.c.actor.like("card:%"),
                E.c.terminal_id.is_not(None), E.c.created_at >= start, E.c.created_at < end)
         .order_by(E.c.created_at, E.c.id))
     return [Redemption(r.id, r.actor.removeprefix("card:"), r.terminal_id,

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 Row = TypeVar("Row")
 KINDS = ("card_many_agents", "just_under_cap", "takings_spike", "round_amounts",
-         "outside_hours", "refusal_cluster")
+         "outside_hours", "refusal_cluster", "offline_share")
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,15 @@ class Thresholds:
     outside_count: int = 3
     refusal_window: timedelta = timedelta(minutes=15)
     refusal_count: int = 5
+    # Offline redemptions out of proportion: a link down for an hour or four leaves a
+    # tenth to a third of a day offline (at 0.5 and 5, three clean agents of 228 with
+    # a chance bunching of their outage's sales were flagged, at 51-56 %; BENCHMARKS.md);
+    # most of a day offline, while the agent's peers
+    # were online, is the agent choosing to be unreachable (no balance check, no live
+    # card status) rather than an outage.
+    offline_share: float = 0.6  # of the day's takings (amounts), online and offline
+    offline_count: int = 6  # offline redemptions at least
+    offline_peer_factor: float = 3.0  # times the median share of the day's other agents
 
 
 @dataclass(frozen=True)
@@ -87,13 +96,17 @@ class Day:
     refusals: Sequence[Refusal]
     history: Mapping[str, Mapping[date, int]]  # agent -> earlier local day -> takings
     caps: Mapping[str, int]  # programme -> largest single redemption
+    # Redemptions made offline and synced this day (`backend.offline`): the agent's
+    # takings like the others, judged apart so the other signals see what they always did.
+    offline: Sequence[Redemption] = ()
 
 
 def detect(day: Day, limits: Thresholds = Thresholds()) -> list[Signal]:
     """Every signal of the day, in KINDS order, then by subject."""
     found = [*card_many_agents(day, limits), *just_under_cap(day, limits),
              *takings_spike(day, limits), *round_amounts(day, limits),
-             *outside_hours(day, limits), *refusal_cluster(day, limits)]
+             *outside_hours(day, limits), *refusal_cluster(day, limits),
+             *offline_share(day, limits)]
     return sorted(found, key=lambda s: (KINDS.index(s.kind), s.subject))
 
 
@@ -229,4 +242,28 @@ def refusal_cluster(day: Day, limits: Thresholds) -> list[Signal]:
                 "refusal_cluster", "agent", agent, day.day,
                 f"{len(window)} card refusals within {minutes} minutes",
                 len(window), limits.refusal_count, **_evidence(window)))
+    return found
+
+
+def offline_share(day: Day, limits: Thresholds) -> list[Signal]:
+    """Most of an agent's takings redeemed offline, far more than its peers: redeeming
+    out of the hub's sight, where no balance or card status is checked at the time."""
+    online = defaultdict(int, {agent: sum(r.amount for r in rows)
+                               for agent, rows in _by_agent(day.redemptions).items()})
+    offline = _by_agent(day.offline)
+    shares = {agent: sum(r.amount for r in offline.get(agent, ())) / total
+              for agent in set(online) | set(offline)
+              if (total := online[agent] + sum(r.amount for r in offline.get(agent, ())))}
+    found = []
+    for agent, rows in offline.items():
+        share = shares.get(agent, 0.0)
+        peers = [v for other, v in shares.items() if other != agent]
+        usual = statistics.median(peers) if peers else 0.0
+        if len(rows) >= limits.offline_count and share >= limits.offline_share \
+                and share >= limits.offline_peer_factor * usual:
+            found.append(Signal(
+                "offline_share", "agent", agent, day.day,
+                f"{len(rows)} offline redemptions, {share:.0%} of the day's takings "
+                f"(other agents' median {usual:.0%})", round(share, 3),
+                limits.offline_share, **_evidence(rows)))
     return found

@@ -54,6 +54,11 @@ class FoodAssistance(ServiceModule):
         "decile_threshold": Param(4, "Households at or below this welfare decile qualify."),
         "monthly_amount": Param(200_000, "Monthly credit per household (rupiah)."),
         "max_redemption": Param(200_000, "Largest single redemption (rupiah)."),
+        "offline_card_daily": Param(100_000, "Most one card may redeem offline in a day of "
+                                    "the city's clock, at agents whose link is down "
+                                    "(rupiah; 0: no offline redemption)."),
+        "offline_agent_daily": Param(300_000, "Most one agent terminal may redeem offline "
+                                     "in a day of the city's clock (rupiah; 0: none)."),
     }
     actions = {
         "redeem": Action(redeem, purpose="food assistance redemption at an agent shop",

@@ -380,6 +380,10 @@ CATALOGUE: dict[str, Builder] = {
                                                     query=WEEK),
     "api_ledger.shop_night_cards": lambda c, _: Call(f"{W}/ledger/patterns/shop-night-cards",
                                                      query=WEEK),
+    # offline redemptions (an agent's daemon): an empty batch is a well-formed sync
+    "api_offline.offline_bundle": lambda c, _: Call(f"{W}/offline/bundle"),
+    "api_offline.sync_redemptions": lambda c, _: Call(f"{W}/offline/redemptions",
+                                                      json={"redemptions": []}),
     # irregularity signals
     "api_signals.list_signals": lambda c, _: Call(f"{W}/ledger/signals", query=WEEK),
     "api_signals.signals_csv": lambda c, _: Call(f"{W}/ledger/signals.csv", query=WEEK),
