@@ -134,7 +134,7 @@ def advice(reason: str | None) -> Advice:
 ENTRY_WORDS = {
     "grant": _l("Monthly credit"), "credit": _l("Credit"), "spend": _l("Purchase"),
     "withdrawal": _l("Cash withdrawal"), "fare": _l("Transit fare"),
-    "expiry": _l("Credit ended"),
+    "expiry": _l("Credit ended"), "offline_spend": _l("Purchase while offline"),
 }
 ROLE_WORDS = {
     "admin": _l("City administrator"), "clerk": _l("Service counter clerk"),
