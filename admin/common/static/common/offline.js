@@ -58,6 +58,7 @@
   var programmes = [];
   var categoryNames = {};
   var amount = null;
+  var cardIn = false;
   var pin = null;
   var speech = null;  /* the page's own speech script, while the panel speaks instead */
 
@@ -216,6 +217,8 @@
     pageContent().forEach(function (child) {
       if (child.dataset.offlineAside) { child.hidden = false; delete child.dataset.offlineAside; }
     });
+    /* with no card in, there is no card holder to serve "as usual": just ready */
+    if (why === "link-back" && !cardIn) { why = "ready"; }
     if (why) {
       var status = document.querySelector("[data-status]");
       if (status) { status.textContent = text(why); }
@@ -318,10 +321,16 @@
   }
 
   function onEvent(event) {
+    if (event.event === "state") { cardIn = Boolean(event.card); }
+    if (event.event === "inserted") { cardIn = true; }
+    if (event.event === "removed") { cardIn = false; }
     if (event.event === "state" && event.link) { showLink(event.link); if (panel) { onLink(event.link); } }
     if (event.event === "link") { showLink(event); if (panel) { onLink(event); } }
-    /* a card taken out during the PIN is a card holder gone: start their sale again */
-    if (event.event === "removed" && open && !$("offline-pin").hidden) { step("sale"); }
+    /* a card taken out during the PIN is a card holder gone: start their sale again;
+       one taken out after a refusal leaves a fresh sale for the next card holder */
+    if (event.event !== "removed" || !open) { return; }
+    if (!$("offline-problem").hidden) { next(); }
+    else if (!$("offline-pin").hidden) { step("sale"); }
   }
 
   if (panel) {
