@@ -276,8 +276,10 @@ def run_demo(instance: Path, bind: str, citizens: int, keep: bool) -> None:
         places = _reader_places(pcscds)
         for name, bridge in BRIDGES.items():
             pcscd, reader = places[name]
+            # The shop's offline queue lives with the rest of the demo's files.
+            offline = {"SATUKARTU_READER_OFFLINE_DIR": str(demo.instance / f"offline-{name}")}
             proc = start_reader(demo, f"reader-{name}", setup[name], reader, bridge,
-                                env=pcscd.env)
+                                env={**pcscd.env, **offline})
             wait_bridge(bridge, 30, proc, demo.instance / f"reader-{name}.log")
         start_desk(demo, setup["desk"], places["desk"][1], env=places["desk"][0].env)
         _report(demo, setup, citizen, issued, tap, pin, places)

@@ -118,14 +118,45 @@ class Stack:
         try:
             yield
         finally:
-            agent = start_reader(self.demo, "reader-agent", self.setup["agent"],
-                                 self.pcscd.readers[1], self.bridges["agent"])
-            wait_bridge(self.bridges["agent"], 30, agent,
-                        self.demo.instance / "reader-agent.log")
-            self.readers["agent"] = agent
+            self.readers["agent"] = _start_screen_reader(self.demo, self.setup, "agent",
+                                                         self.pcscd.readers[1], self.bridges)
+
+    @contextmanager
+    def hub_stopped(self) -> Iterator[None]:
+        """The hub down for a while, as when the shop's link is cut: its gunicorn stops
+        (the pages already shown stay in the browser, the daemons stay up), and comes
+        back on the same address after."""
+        hub = next(proc for name, proc in reversed(self.demo.procs) if name == "hub")
+        _stop(hub)
+        try:
+            yield
+        finally:
+            _start_hub(self.demo)
 
     def logs(self) -> str:
         return "".join(p.read_text(errors="replace") for p in self.demo.instance.glob("*.log"))
+
+
+def _start_hub(demo: Demo) -> subprocess.Popen:
+    hub = demo.start("hub", "serve", "--bind", demo.bind, "--workers", "2")
+    _wait_http(f"{demo.origin}/api/v1/health", 60, hub, demo.instance / "hub.log")
+    return hub
+
+
+# The shop's daemon notices a cut link within a second here (a shop's default is slower).
+AGENT_READER_ENV = {"SATUKARTU_READER_LINK_INTERVAL": "0.5"}
+
+
+def _start_screen_reader(demo: Demo, setup: dict[str, Any], screen: str, reader: str,
+                         bridges: dict[str, str]) -> subprocess.Popen:
+    """One screen's reader daemon, its bridge answering; the shop's keeps its offline
+    queue in the instance, so it outlives a restart of the daemon."""
+    env = {**AGENT_READER_ENV, "SATUKARTU_READER_OFFLINE_DIR":
+           str(demo.instance / "offline-agent")} if screen == "agent" else None
+    proc = start_reader(demo, f"reader-{screen}", setup[screen], reader, bridges[screen],
+                        env=env)
+    wait_bridge(bridges[screen], 30, proc, demo.instance / f"reader-{screen}.log")
+    return proc
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -173,15 +204,11 @@ def running_stack(pcscd: PrivatePcscd, instance: Path, citizens: int = 80,
             "card", "issue", "--citizen", citizen["number"], "--reader", pcscd.readers[0],
             "--pin", DEMO_PIN, "--json"))
         card.remove()
-        hub = demo.start("hub", "serve", "--bind", demo.bind, "--workers", "2")
+        _start_hub(demo)
         demo.start("worker", "worker", "--concurrency", "1")
-        _wait_http(f"{demo.origin}/api/v1/health", 60, hub, instance / "hub.log")
-        readers = {}
-        for screen, reader in (("kiosk", pcscd.readers[0]), ("agent", pcscd.readers[1])):
-            proc = start_reader(demo, f"reader-{screen}", setup[screen], reader,
-                                bridges[screen])
-            wait_bridge(bridges[screen], 30, proc, instance / f"reader-{screen}.log")
-            readers[screen] = proc
+        readers = {screen: _start_screen_reader(demo, setup, screen, reader, bridges)
+                   for screen, reader in (("kiosk", pcscd.readers[0]),
+                                          ("agent", pcscd.readers[1]))}
         yield Stack(demo, pcscd, setup, citizen, instance / "card.json", database,
                     bridges, readers, issued)
     finally:
