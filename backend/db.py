@@ -58,6 +58,13 @@ def rowcount(result: Result[*tuple[Any, ...]]) -> int:
     return cast(CursorResult[*tuple[Any, ...]], result).rowcount
 
 
+def dialect_insert(sess: Session) -> Any:
+    """`insert` of the session's dialect, for its ON CONFLICT clauses (both have them)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if sess.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
 def driver_connection(conn: Connection) -> Any:
     """The driver's own connection (psycopg's, sqlite3's) under `conn`. SQLAlchemy types
     it optional: it is None only once the pooled connection is invalidated or closed."""

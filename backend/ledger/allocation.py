@@ -37,10 +37,10 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from backend.db import Database
+from backend.db import Database, dialect_insert
 from backend.ledger import postings
 from backend.ledger.models import Account, AllocationRun, Grant, Purse, ServiceFact
 from backend.ledger.parts import WHOLE, Part
@@ -75,7 +75,7 @@ def registry_tables() -> RegistryTables:
 
 def sync_purses(sess: Session, module: ServiceModule) -> None:
     """Write the module's purse rules as data, where reports and auditors read them."""
-    insert = _insert_for(sess)
+    insert = dialect_insert(sess)
     for name, rule in module.purses.items():
         values = {"holder": rule.holder, "cashable": rule.cashable,
                   "carry_over": rule.carry_over,
@@ -134,7 +134,7 @@ def allocate_part(db: Database, module: ServiceModule, allocation: Allocation,
 
 def _start_run(sess: Session, programme: str, purse: str, period: str, part: str,
                rescan: bool) -> None:
-    insert = _insert_for(sess)
+    insert = dialect_insert(sess)
     sess.execute(insert(RUNS).values(programme=programme, purse=purse, period=period,
                                      part=part, last_id=0, granted=0, amount=0)
                  .on_conflict_do_nothing())
@@ -274,7 +274,7 @@ _TOTAL = text("SELECT count(*), coalesce(sum(amount), 0) FROM ledger_grants "
 def _post_stepwise(sess: Session, batch: GrantBatch, eligible: Select) -> tuple[int, int]:
     """Other databases: open missing accounts, insert grants, credit, write the lines."""
     e = eligible.subquery("e")
-    insert = _insert_for(sess)
+    insert = dialect_insert(sess)
     missing = select(literal(batch.programme), literal(batch.purse), literal(batch.holder),
                      cast(e.c.beneficiary_id, String(64)), literal(0), literal(False)
                      ).select_from(e).where(true())
@@ -303,6 +303,3 @@ def _close_entry(sess: Session, batch: GrantBatch, count: int, total: int) -> No
         period=batch.period, amount=total, actor="allocation", details={"grants": count},
         created_at=postings.entry_clock(sess)))
 
-
-def _insert_for(sess: Session) -> Callable[..., Any]:
-    return postgresql.insert if sess.get_bind().dialect.name == "postgresql" else sqlite.insert

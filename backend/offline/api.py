@@ -1,16 +1,19 @@
 """The two routes an agent's daemon uses around a link outage (`card_reader.offline_wire`).
 
 `GET /offline/bundle`: what it keeps to redeem without the hub. `POST
-/offline/redemptions`: what it redeemed meanwhile. A body or item of the wrong shape
-refuses the whole request (`redemption_malformed`, nothing written); otherwise every
-item gets a final result, judged and posted in a savepoint of its own, so one refusal
-leaves the others posted. A key this terminal sent before answers what it got then.
+/offline/redemptions`: what it redeemed meanwhile. A body of the wrong shape refuses
+the whole request (`redemption_malformed`, nothing written), as does an item whose key
+cannot be read; otherwise every item gets a final result, judged and posted in a
+savepoint of its own, so one refusal leaves the others posted (an item of the wrong
+shape with a readable key is one such refusal). A key this terminal sent before
+answers what it got then.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, request
@@ -29,9 +32,16 @@ from backend.errors import ApiError
 from backend.identity.models import Terminal
 from backend.offline import bundle, post
 from backend.offline.judge import Item, Refused, Settings, judge
+from backend.offline.programmes import offline_purse
 from backend.reasons import Reason
 from backend.services.catalogue import modules
-from card_reader.offline_wire import MAX_BATCH, OfflineWireError, Result, SignedRedemption
+from card_reader.offline_wire import (
+    KEY_PATTERN,
+    MAX_BATCH,
+    OfflineWireError,
+    Result,
+    SignedRedemption,
+)
 
 api = Api("offline", url_prefix="/offline", tag="offline")
 AGENTS = Requirement(terminal_kinds=("agent",))
@@ -107,22 +117,43 @@ def _malformed(detail: str) -> ApiError:
     return ApiError(Reason.REDEMPTION_MALFORMED, detail, 400)
 
 
-def read_batch(raw: Any) -> list[Item]:
-    """Every item read and its certificate inspected, or the whole request refused."""
+@dataclass(frozen=True)
+class Unreadable:
+    """An item of the wrong shape whose key can still be read: refused on its own
+    (`redemption_malformed`), so one bad redemption does not hold up the queue behind
+    it. Not recorded: the same bytes are refused the same way again."""
+
+    key: str
+    detail: str
+
+
+def _readable_key(data: Any) -> str | None:
+    red = data.get("redemption") if isinstance(data, dict) else None
+    key = red.get("key") if isinstance(red, dict) else None
+    return key if isinstance(key, str) and KEY_PATTERN.match(key) else None
+
+
+def read_batch(raw: Any) -> list[Item | Unreadable]:
+    """Every item read and its certificate inspected; an item of the wrong shape is
+    refused alone if its key can be read, else the whole request."""
     if not isinstance(raw, dict) or set(raw) != {"redemptions"} \
             or not isinstance(raw["redemptions"], list):
         raise _malformed('expected {"redemptions": [...]}')
     if len(raw["redemptions"]) > MAX_BATCH:
         raise _malformed(f"at most {MAX_BATCH} redemptions a request")
     trust, origin = state().trust_store(), current_app.config["ORIGIN"]
-    items = []
+    items: list[Item | Unreadable] = []
     for number, data in enumerate(raw["redemptions"]):
         try:
             signed = SignedRedemption.from_dict(data)
             at = dt.datetime.strptime(signed.redemption.redeemed_at, "%Y-%m-%dT%H:%M:%SZ")
             certificate = trust.inspect(signed.certificate)
         except (OfflineWireError, ValueError, CertificateMalformed) as exc:
-            raise _malformed(f"redemption {number}: {exc}") from exc
+            key = _readable_key(data)
+            if key is None:
+                raise _malformed(f"redemption {number}: {exc}") from exc
+            items.append(Unreadable(key, str(exc)))
+            continue
         items.append(Item(signed, certificate, at.replace(tzinfo=dt.UTC),
                           hashlib.sha256(signed.redemption.signed_bytes(origin)).hexdigest()))
     return items
@@ -139,8 +170,9 @@ def sync_redemptions() -> dict[str, Any]:
     reasons, card_unknown, signature_invalid, offline_crl_stale, card_suspended /
     card_revoked / card_superseded, offline_card_cap_exceeded,
     offline_agent_cap_exceeded). A key sent again answers its first result;
-    `idempotency_key_reused` when its content differs. A body or item of the wrong
-    shape: 400 `redemption_malformed`, nothing judged."""
+    `idempotency_key_reused` when its content differs. An item of the wrong shape whose
+    key can be read: refused `redemption_malformed` on its own. A body, or an item with
+    no readable key, of the wrong shape: 400 `redemption_malformed`, nothing judged."""
     if request.content_length and request.content_length > MAX_BODY_BYTES:
         raise ApiError(Reason.PAYLOAD_TOO_LARGE, "the body is too large", 413)
     items = read_batch(request.get_json(silent=True, force=True))
@@ -152,8 +184,15 @@ def sync_redemptions() -> dict[str, Any]:
     sess, live = session(), modules()
     # One sync at a time per terminal: its counters and its day cap are judged in turn.
     sess.execute(select(Terminal.id).where(Terminal.id == terminal_id).with_for_update())
-    return {"results": [_one(sess, item, live, principal, settings).to_dict()
-                        for item in items]}
+    readable = [item for item in items if isinstance(item, Item)]
+    post.lock_risk_accounts(sess, {(item.redemption.programme, item.redemption.purse)
+                                   for item in readable if item.redemption.programme in live
+                                   and offline_purse(live[item.redemption.programme],
+                                                     item.redemption.purse) is not None})
+    return {"results": [
+        (_one(sess, item, live, principal, settings) if isinstance(item, Item)
+         else post.refused(item.key, Reason.REDEMPTION_MALFORMED)).to_dict()
+        for item in items]}
 
 
 def _one(sess: Session, item: Item, live: dict, principal: Principal,

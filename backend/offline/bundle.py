@@ -5,7 +5,8 @@ the hub does), the issuing CA's latest signed CRL (published now if none was yet
 `/crl` route does), the grace past its nextUpdate, the city's time zone (caps count its
 days), the purses this terminal may redeem offline, the hub's origin (what the card
 signs), and the highest counter the hub has from this terminal (a daemon whose queue
-was lost starts above it).
+was lost starts above it). Which CRL the terminal was given, and when, is noted
+(`OfflineCrlServed`): the hub judges the redemptions it later syncs by it.
 """
 
 from __future__ import annotations
@@ -21,15 +22,18 @@ from sqlalchemy.orm import Session
 from backend.cards import ca as ca_files
 from backend.cards import crl, lifecycle
 from backend.cards.context import state
+from backend.cards.store import utcnow
+from backend.db import dialect_insert
 from backend.errors import ApiError
 from backend.identity.models import Terminal
-from backend.offline.models import OfflineRedemptionRow
+from backend.offline.models import OfflineCrlServed, OfflineRedemptionRow
 from backend.offline.programmes import offline_programmes
 from backend.reasons import Reason
 from backend.services import ServiceModule
 from card_reader.offline_wire import Bundle, OfflineProgramme
 
 ROWS = OfflineRedemptionRow.__table__
+SERVED = OfflineCrlServed.__table__
 
 
 def terminal_category(sess: Session, terminal_id: str) -> str | None:
@@ -69,6 +73,7 @@ def build(sess: Session, terminal_id: str, modules: dict[str, ServiceModule]) ->
     if latest is None:
         latest = crl.publish(sess, lifecycle.issuing_ca(), config["CRL_VALIDITY_HOURS"],
                              note="first request")
+    note_served(sess, terminal_id, latest.number)
     category = terminal_category(sess, terminal_id)
     programmes = tuple(terms for terms in offline_programmes(modules.values())
                        if redeems_here(terms, modules[terms.programme], category))
@@ -76,3 +81,10 @@ def build(sess: Session, terminal_id: str, modules: dict[str, ServiceModule]) ->
                   timezone=config["CITY_TIMEZONE"], roots=roots, issuers=issuers,
                   crl=latest.der, crl_grace_hours=config["OFFLINE_CRL_GRACE_HOURS"],
                   programmes=programmes, counter=highest_counter(sess, terminal_id))
+
+
+def note_served(sess: Session, terminal_id: str, number: int) -> None:
+    """The first time this terminal is given CRL `number` (a later fetch keeps it)."""
+    sess.execute(dialect_insert(sess)(SERVED).values(
+        terminal_id=terminal_id, crl_number=number, first_served_at=utcnow())
+        .on_conflict_do_nothing())

@@ -12,10 +12,15 @@ authentication gives where the check is the same:
    token check: `certificate_untrusted`, `certificate_expired`, ...);
 6. a card issued with this certificate (`card_unknown`);
 7. the card's signature over what it was asked to sign (`signature_invalid`);
-8. redeemed at most 5 minutes ahead of the hub's clock, and while its CRL was in force:
-   thisUpdate <= redeemed_at <= nextUpdate + the city's grace (`offline_crl_stale`);
-9. the card not on that CRL (`card_suspended`, `card_revoked`, `card_superseded`: the
-   daemon would have seen it listed; a change after that CRL is the risk the caps bound);
+8. redeemed at most 5 minutes ahead of the hub's clock, while its CRL was in force
+   (thisUpdate <= redeemed_at <= nextUpdate + the city's grace) and after this terminal
+   was given that CRL (`offline_crl_stale`); all three with 5 minutes for the clocks.
+   The last one is what stops a redemption dated into a past day to claim that day's
+   caps again: a daemon's offline window starts when it last fetched its bundle;
+9. the card on none of the CRLs this terminal had been given by then, that one or a
+   newer one (`card_suspended`, `card_revoked`, `card_superseded`: the daemon saw it
+   listed, or should have used the newer list; a change after those is the risk the
+   caps bound);
 10. the card's and the terminal's offline day caps, in the city's day of redeemed_at,
     counting the offline redemptions already accepted (`offline_card_cap_exceeded`,
     `offline_agent_cap_exceeded`).
@@ -42,13 +47,14 @@ from backend.cards.models import Card, PublishedCrl
 from backend.cards.store import as_utc
 from backend.ledger.settlement import day_bounds
 from backend.offline.bundle import redeems_here, terminal_category
-from backend.offline.models import OfflineRedemptionRow
+from backend.offline.models import OfflineCrlServed, OfflineRedemptionRow
 from backend.offline.programmes import offline_purse
 from backend.reasons import Reason
 from backend.services import ServiceModule
 from card_reader.offline_wire import OfflineProgramme, OfflineRedemption, SignedRedemption
 
 ROWS = OfflineRedemptionRow.__table__
+SERVED = OfflineCrlServed.__table__
 CARDS = Card.__table__
 OFFLINE_KEY = "9A"  # the card signs a redemption with its PIN key only
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -117,7 +123,8 @@ def judge(sess: Session, item: Item, modules: dict[str, ServiceModule],
     card = _card(sess, item)
     _signature(item, settings.origin)
     crl = _crl_window(sess, red.crl_number, item.redeemed_at, settings)
-    _not_listed(crl, item.certificate)
+    for held in _held_by_then(sess, crl, item.redeemed_at, settings.terminal_id):
+        _not_listed(held, item.certificate)
     _caps(sess, terms, settings, card.id, item.redeemed_at, red.amount)
     return Accepted(module, terms, card.id, card.citizen_id)
 
@@ -174,10 +181,26 @@ def _crl_window(sess: Session, number: int, at: dt.datetime, settings: Settings
     crl = sess.get(PublishedCrl, number)
     if crl is None:
         raise Refused(Reason.OFFLINE_CRL_STALE, f"the hub published no CRL number {number}")
-    if not as_utc(crl.this_update) <= at <= as_utc(crl.next_update) + settings.grace:
+    if not (as_utc(crl.this_update) - CLOCK_SKEW <= at
+            <= as_utc(crl.next_update) + settings.grace + CLOCK_SKEW):
         raise Refused(Reason.OFFLINE_CRL_STALE,
                       f"redeemed outside CRL {number}'s time (and its grace)")
+    served = sess.execute(select(SERVED.c.first_served_at).where(
+        SERVED.c.terminal_id == settings.terminal_id, SERVED.c.crl_number == number)).scalar()
+    if served is None or at < as_utc(served) - CLOCK_SKEW:
+        raise Refused(Reason.OFFLINE_CRL_STALE,
+                      f"redeemed before this terminal was given CRL {number}")
     return crl
+
+
+def _held_by_then(sess: Session, crl: PublishedCrl, at: dt.datetime, terminal_id: str
+                  ) -> list[PublishedCrl]:
+    """The redemption's CRL and every newer one this terminal was given before it."""
+    newer = sess.execute(select(PublishedCrl).join(
+        SERVED, SERVED.c.crl_number == PublishedCrl.number).where(
+        SERVED.c.terminal_id == terminal_id, SERVED.c.crl_number > crl.number,
+        SERVED.c.first_served_at <= stored_time(sess, at - CLOCK_SKEW))).scalars()
+    return [crl, *newer]
 
 
 _LISTED: OrderedDict[tuple[int, bytes], dict[int, x509.ReasonFlags | None]] = OrderedDict()

@@ -71,3 +71,22 @@ class OfflineRedemptionRow(Base):
     shortfall: Mapped[int] = mapped_column(BigInteger, default=0)
     entry_id: Mapped[int | None] = mapped_column(BigInteger)
     reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class OfflineCrlServed(Base):
+    """When a terminal was first given each CRL in its bundle (hub's clock).
+
+    The daemon names the CRL it judged a card by; this is how the hub knows the
+    terminal really held it at the claimed time. A redemption dated before the
+    terminal had that CRL, or after it had a newer one listing the card, is refused:
+    without it an agent could date a redemption into a past day (its caps again) or
+    judge a revoked card by an old list. One row per terminal and CRL number: the CRL
+    is re-signed hourly, the bundle fetched every few minutes.
+    """
+
+    __tablename__ = "offline_crls_served"
+
+    terminal_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    crl_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    first_served_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+

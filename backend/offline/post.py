@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -27,6 +29,16 @@ from card_reader.offline_wire import POSTED, REFUSED, SHORTFALL, Result
 ROWS = OfflineRedemptionRow.__table__
 ENTRY_KIND = "offline_spend"
 AUDIT_ACTION = "ledger.offline_redemption"
+
+
+def lock_risk_accounts(sess: Session, purses: set[tuple[str, str]]) -> None:
+    """Take the offline-risk accounts a batch may draw on, in one order, before anything
+    else: two shops' syncs of the same programme then run one after the other instead of
+    each holding cards and purses the other waits for (a deadlock on PostgreSQL)."""
+    for programme, purse in sorted(purses):
+        account = postings.open_account(sess, programme, purse, postings.OFFLINE_RISK)
+        sess.execute(select(postings.ACCOUNTS.c.id).where(postings.ACCOUNTS.c.id == account)
+                     .with_for_update())
 
 
 def purse_account(sess: Session, accepted: Accepted, principal: Principal) -> int | None:
@@ -53,7 +65,10 @@ def _available(sess: Session, account_id: int | None, today: date) -> int:
 def post(sess: Session, item: Item, accepted: Accepted, principal: Principal,
          terminal_id: str) -> Result:
     red = item.redemption
-    terms, today = accepted.terms, date.today()
+    # The purse as it stood on the day of the sale: credit that lapsed (or a month's
+    # grant that came) since the link came back does not change what paid for it.
+    terms = accepted.terms
+    today = item.redeemed_at.astimezone(ZoneInfo(current_app.config["CITY_TIMEZONE"])).date()
     source = purse_account(sess, accepted, principal)
     paid = min(_available(sess, source, today), red.amount)
     shortfall = red.amount - paid

@@ -3,7 +3,9 @@
 One row per terminal and idempotency key, posted, short (the programme's offline-risk
 account paid what the purse no longer held) or refused, with the card's certificate
 hash and signature (backend/offline). The programme's `offline_risk` ledger account
-needs no schema change: it is a programme account that may go below zero.
+needs no schema change: it is a programme account that may go below zero. Beside it,
+when each terminal was first given each CRL (`offline_crls_served`), which bounds the
+time a redemption may claim.
 
 Revision ID: 0020
 """
@@ -66,7 +68,16 @@ def upgrade() -> None:
                     ["terminal_id", "redeemed_at"])
     op.create_index("ix_offline_redemptions_card_redeemed", "offline_redemptions",
                     ["card_id", "redeemed_at"])
+    op.create_table(
+        "offline_crls_served",
+        sa.Column("terminal_id", sa.String(64), nullable=False),
+        sa.Column("crl_number", sa.Integer, nullable=False, autoincrement=False),
+        sa.Column("first_served_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("terminal_id", "crl_number",
+                                name=op.f("pk_offline_crls_served")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("offline_crls_served")
     op.drop_table("offline_redemptions")

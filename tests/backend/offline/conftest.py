@@ -15,9 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import insert, select
 
 from backend.cards import crl
+from backend.cards.models import PublishedCrl
 from backend.db import session
+from backend.offline.models import OfflineCrlServed
 from backend.testing.cards import SoftCard
 from backend.testing.identity import bearer
 from card_reader.offline_wire import (
@@ -93,11 +96,42 @@ def signed(card: SoftCard, origin: str, terminal_id: str, counter: int, crl_numb
     return SignedRedemption(redemption, card.der("9A"), signature).to_dict()
 
 
+def given_crl(agent: Agent, number: int, at: dt.datetime) -> None:
+    """As if the agent's daemon had fetched its bundle with CRL `number` at `at`."""
+    session().execute(insert(OfflineCrlServed.__table__).values(
+        terminal_id=agent.terminal_id, crl_number=number, first_served_at=at)
+        .prefix_with("OR IGNORE", dialect="sqlite"))
+    session().commit()
+
+
+def _given_what_they_name(agent: Agent, items: list[Any]) -> None:
+    """Each CRL the items name, given to the agent a minute before the first of them
+    (a daemon judges cards by the CRL its last bundle brought)."""
+    first: dict[int, dt.datetime] = {}
+    for item in items:
+        red = item.get("redemption") if isinstance(item, dict) else None
+        try:
+            number = int(red["crl_number"])
+            at = dt.datetime.strptime(red["redeemed_at"], "%Y-%m-%dT%H:%M:%SZ")
+        except (TypeError, KeyError, ValueError):
+            continue
+        at = at.replace(tzinfo=dt.UTC) - dt.timedelta(minutes=1)
+        first[number] = min(at, first.get(number, at))
+    known = set(session().execute(select(PublishedCrl.number)).scalars())
+    for number, at in first.items():
+        if number in known and session().get(OfflineCrlServed,
+                                             (agent.terminal_id, number)) is None:
+            given_crl(agent, number, at)
+
+
 @pytest.fixture
 def sync(client: FlaskClient) -> Callable[..., Any]:
-    """POST a batch for an agent; the response."""
+    """POST a batch for an agent; the response. With `given` (the default), the agent is
+    first given the CRLs its items name, as its bundle would have brought them."""
 
-    def send(agent: Agent, items: list[dict[str, Any]] | Any) -> Any:
+    def send(agent: Agent, items: list[dict[str, Any]] | Any, given: bool = True) -> Any:
+        if given and isinstance(items, list):
+            _given_what_they_name(agent, items)
         body = items if not isinstance(items, list) else {"redemptions": items}
         return client.post(PATH_OFFLINE_REDEMPTIONS, json=body, headers=bearer(agent.token))
 

@@ -18,7 +18,7 @@ from backend.testing.cards import make_soft_card, record_soft_card
 from backend.testing.identity import bearer, make_terminal
 from backend.testing.registry import make_citizen, make_household
 from backend.testing.services import fund_account
-from card_reader.offline_wire import PATH_OFFLINE_REDEMPTIONS
+from card_reader.offline_wire import PATH_OFFLINE_BUNDLE, PATH_OFFLINE_REDEMPTIONS
 from tests.backend.offline.conftest import signed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -39,10 +39,16 @@ def test_concurrent_syncs_post_each_key_once_and_hold_the_card_cap(committing_ap
     with database().transaction() as sess:
         number = crl.publish(sess, issuing, 24).number
     origin = app.config["ORIGIN"]
+    for shop in shops:  # each daemon fetched its bundle (CRL `number`) before the outage
+        fetched = app.test_client().get(PATH_OFFLINE_BUNDLE, headers=bearer(shop.token))
+        assert fetched.status_code == 200 and fetched.json["counter"] == 0
     # Each card redeems 60,000 at each shop: only 100,000 of the 120,000 may be accepted.
+    # The second shop's daemon lists them the other way round: the two syncs meet the
+    # same cards in opposite orders.
     batches = {shop.token: [signed(card, origin, shop.terminal_id, n + 1, number,
                                    amount=60_000) for n, card in enumerate(cards)]
                for shop in shops}
+    batches[shops[1].token].reverse()
 
     def send(token):
         answer = app.test_client().post(PATH_OFFLINE_REDEMPTIONS,

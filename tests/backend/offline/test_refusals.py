@@ -110,7 +110,7 @@ def test_redeemed_within_the_grace_is_accepted(app, agent, family, published_crl
 
 def test_redeemed_before_its_crl(app, agent, family, published_crl, sync):
     _, card = family()
-    later = published_crl(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2))
+    later = published_crl(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10))
     item = signed(card, app.config["ORIGIN"], agent.terminal_id, 1, later)
     assert refusal(sync, agent, item) == "offline_crl_stale"
 

@@ -134,12 +134,28 @@ def test_a_refusal_is_final_for_its_key(app, agent, family, published_crl, sync)
     assert sync(agent, [item]).json["results"] == first
 
 
-def test_a_malformed_item_refuses_the_whole_batch_and_writes_nothing(
+def test_a_malformed_item_with_a_key_is_refused_alone_and_the_rest_posted(
+        app, agent, family, published_crl, sync):
+    _, card = family(100_000)
+    number = published_crl()
+    bad = signed(card, app.config["ORIGIN"], agent.terminal_id, 1, number)
+    bad["redemption"]["amount"] = "lots"
+    good = signed(card, app.config["ORIGIN"], agent.terminal_id, 2, number)
+    answer = sync(agent, [bad, good])
+    assert answer.status_code == 200, answer.json
+    first, second = answer.json["results"]
+    assert (first["key"], first["status"], first["reason"]) == (
+        bad["redemption"]["key"], "refused", "redemption_malformed")
+    assert second["status"] == "posted"
+    assert sync(agent, [bad]).json["results"] == [first], "the same bytes, the same answer"
+
+
+def test_an_item_with_no_readable_key_refuses_the_whole_batch_and_writes_nothing(
         app, agent, family, published_crl, sync):
     _, card = family(100_000)
     good = signed(card, app.config["ORIGIN"], agent.terminal_id, 1, published_crl())
     bad = json.loads(json.dumps(good))
-    bad["redemption"]["amount"] = "lots"
+    bad["redemption"]["key"] = "not-a-key"
     before, rows = ledger_snapshot(), offline_rows()
     answer = sync(agent, [good, bad])
     assert answer.status_code == 400
