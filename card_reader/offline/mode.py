@@ -46,7 +46,8 @@ class OfflineMode:
         return self.link.online
 
     def attach(self, daemon: ReaderDaemon) -> OfflineMode:
-        self._redeemer = OfflineRedeemer(self.link.trust, self.queue, daemon.with_card,
+        self._redeemer = OfflineRedeemer(self.link.trust, self.queue,
+                                         daemon.with_card_committing,
                                          lambda: self.link.online, self.link.changed)
         self._card_present = daemon.card_present
         return self

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
+from card_reader.client import PivSession
 from card_reader.offline.queue import OfflineQueue
 from card_reader.offline.trust import BundleStore
 from card_reader.offline_wire import SignedRedemption
@@ -179,10 +180,56 @@ def test_a_terminal_without_offline_mode_has_no_offline_routes(bare):
     assert "link" not in call(bare.url, "GET", "/state").body
 
 
+def _pull_the_card(running: Agent, city_card) -> None:
+    """The citizen takes the card out, and the daemon has seen it go."""
+    city_card.card.remove()
+    assert wait_until(lambda: not running.daemon.card_present(), 5)
+
+
+def test_a_card_pulled_once_the_redemption_is_queued_still_gets_queued(
+        city_card, agent, hub, pki, monkeypatch):
+    running = offline_agent(agent, hub, pki)
+    stream = running.stream()
+    assert stream.next()[1]["link"]["queued"] == 0
+    queue = running.offline.queue
+    enqueue = queue.enqueue
+
+    def enqueue_then_pull(*args, **kwargs):
+        enqueue(*args, **kwargs)
+        _pull_the_card(running, city_card)
+
+    monkeypatch.setattr(queue, "enqueue", enqueue_then_pull)
+    status, body = running.redeem(city_card.pin, 10_000)
+    assert status == 200, body
+    assert body["queued"] is True and body["queued_count"] == 1
+    assert [i["redemption"]["key"] for i in queue.pending(50)] == [body["key"]]
+    assert stream.next_of("link")[1]["queued"] == 1
+
+
+def test_a_card_pulled_after_it_signed_but_before_the_queue_kept_it_queues_nothing(
+        city_card, agent, hub, pki, monkeypatch):
+    running = offline_agent(agent, hub, pki)
+    signed = []
+    sign_digest = PivSession.sign_digest
+
+    def sign_then_pull_after_the_redemption(self, slot, digest):
+        signature = sign_digest(self, slot, digest)
+        signed.append(digest)
+        if len(signed) == 2:  # the challenge, then the redemption
+            _pull_the_card(running, city_card)
+        return signature
+
+    monkeypatch.setattr(PivSession, "sign_digest", sign_then_pull_after_the_redemption)
+    assert running.redeem(city_card.pin, 10_000) == (409, {"refused": "card_removed"})
+    assert len(signed) == 2
+    assert running.offline.queue.queued() == 0
+
+
 # --- the queue ----------------------------------------------------------------------
 
 CRASH = """
 import os, signal, sys
+from card_reader.client import PivSession
 from card_reader.offline.queue import OfflineQueue
 from card_reader.offline.trust import BundleStore
 from card_reader.offline_wire import OfflineRedemption, SignedRedemption
