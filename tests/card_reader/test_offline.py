@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from card_reader.client import PivSession
 from card_reader.offline.queue import OfflineQueue
 from card_reader.offline.trust import BundleStore
-from card_reader.offline_wire import SignedRedemption
+from card_reader.offline_wire import OfflineRedemption, OfflineWireError, SignedRedemption
 from tests.card_reader.bridge_page import FOREIGN, ORIGIN, call, wait_until
 from tests.card_reader.offline_agent import TERMINAL, Agent, CityPki, nine_a_serial
 from tests.card_reader.stub_hub import CLIENT_ID, CLIENT_SECRET
@@ -257,6 +257,22 @@ def test_the_queue_survives_a_kill_and_its_counter_never_repeats(tmp_path):
         assert queue.next_counter(10) == 15
     finally:
         queue.close()
+
+
+def _redemption_dict(**fields) -> dict:
+    return {**OfflineRedemption("ab" * 16, TERMINAL, 1, "food", "groceries", 1000, None,
+                                "2026-01-01T00:00:00Z", "ab", 7).to_dict(), **fields}
+
+
+def test_a_crl_number_fits_the_hubs_32_bit_column():
+    assert OfflineRedemption.from_dict(_redemption_dict(crl_number=2**31 - 1)).crl_number \
+        == 2**31 - 1
+    with pytest.raises(OfflineWireError):
+        OfflineRedemption.from_dict(_redemption_dict(crl_number=2**31))
+
+
+def test_a_counter_may_still_reach_two_to_the_53():
+    assert OfflineRedemption.from_dict(_redemption_dict(counter=2**53)).counter == 2**53
 
 
 # --- syncing --------------------------------------------------------------------------
