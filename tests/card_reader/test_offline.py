@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from card_reader.client import PivSession
 from card_reader.offline.queue import OfflineQueue
-from card_reader.offline.trust import BundleStore
+from card_reader.offline.trust import BundleStore, Trust
 from card_reader.offline_wire import OfflineRedemption, OfflineWireError, SignedRedemption
 from tests.card_reader.bridge_page import FOREIGN, ORIGIN, call, wait_until
 from tests.card_reader.offline_agent import TERMINAL, Agent, CityPki, nine_a_serial
@@ -107,6 +107,31 @@ def test_a_card_of_another_ca_is_untrusted(issued_card, agent, hub, pki):
 def test_a_crl_past_its_next_update_and_the_grace_is_not_ready(city_card, agent, hub, pki):
     stale = pki.crl(next_update=dt.datetime.now(dt.UTC) - dt.timedelta(hours=25))
     running = offline_agent(agent, hub, pki, crl=stale, grace_hours=24)
+    assert running.overview()["offline_ready"] is False
+    assert running.redeem(city_card.pin) == (503, {"refused": "offline_not_ready"})
+
+
+def test_a_crl_issued_in_the_daemons_future_means_its_clock_is_wrong(pki):
+    now = dt.datetime.now(dt.UTC)
+    ahead = pki.crl(last_update=now + dt.timedelta(minutes=10),
+                    next_update=now + dt.timedelta(hours=34))
+    trust = Trust(pki.bundle("https://hub.example", crl=ahead))
+    assert trust.ready(now) is False
+    assert trust.ready(now + dt.timedelta(minutes=6)) is True
+
+
+def test_a_crl_issued_a_little_ahead_of_the_daemons_clock_is_tolerated(pki):
+    now = dt.datetime.now(dt.UTC)
+    ahead = pki.crl(last_update=now + dt.timedelta(minutes=4),
+                    next_update=now + dt.timedelta(hours=28))
+    assert Trust(pki.bundle("https://hub.example", crl=ahead)).ready(now) is True
+
+
+def test_a_daemon_behind_its_crl_refuses_to_redeem_as_not_ready(city_card, agent, hub, pki):
+    now = dt.datetime.now(dt.UTC)
+    ahead = pki.crl(last_update=now + dt.timedelta(hours=1),
+                    next_update=now + dt.timedelta(hours=25))
+    running = offline_agent(agent, hub, pki, crl=ahead)
     assert running.overview()["offline_ready"] is False
     assert running.redeem(city_card.pin) == (503, {"refused": "offline_not_ready"})
 
@@ -231,7 +256,7 @@ CRASH = """
 import os, signal, sys
 from card_reader.client import PivSession
 from card_reader.offline.queue import OfflineQueue
-from card_reader.offline.trust import BundleStore
+from card_reader.offline.trust import BundleStore, Trust
 from card_reader.offline_wire import OfflineRedemption, SignedRedemption
 queue = OfflineQueue(sys.argv[1])
 for _ in range(3):
