@@ -71,7 +71,7 @@ class OfflineMode:
         spent = 0
         if trust is not None:
             day = local_day(trust.bundle.timezone, dt.datetime.now(dt.UTC))
-            spent = self.queue.spent(day, card_serial="").agent  # no card: the agent's
+            spent = self.queue.taken(day)  # every programme's, as the screen shows one sum
         return {**self.status(), "programmes": programmes, "agent_spent_today": spent,
                 "card": self._card_present()}
 

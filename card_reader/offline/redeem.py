@@ -5,7 +5,8 @@ the hub would: the PIN on the card (VERIFY), a certificate of the city's CA that
 not revoked (`trust`), and a fresh challenge of its own signed by key 9A (the card
 holds the certificate's private key: a copied certificate alone gets nothing). Then
 the caps: per redemption, per card and per agent in the city's day, counting every
-offline redemption of that day this terminal queued (sent or not). Last the card signs
+offline redemption of the programme that day this terminal queued (sent or not): the
+caps are the programme's, as the hub counts them. Last the card signs
 the redemption itself, which is what lets the hub, later, hold the citizen to it; the
 signature is checked here too, so nothing unverifiable is queued.
 """
@@ -168,7 +169,7 @@ class OfflineRedeemer:
         challenge = wire.signed_digest(origin, nonce)
         _verify(judged.public_key, card.sign_digest(Slot.AUTHENTICATION, challenge), challenge)
         day = local_day(trust.bundle.timezone, now)
-        spent = self.queue.spent(day, judged.serial_hex)
+        spent = self.queue.spent(day, request.programme, judged.serial_hex)
         check_caps(programme, request.amount, spent)
         redemption = OfflineRedemption(
             key=uuid.uuid4().hex, terminal=trust.bundle.terminal,

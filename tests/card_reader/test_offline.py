@@ -4,6 +4,7 @@ what the screen hears. Real pcscd and virtual card, the stub hub over HTTP."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -21,7 +22,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from card_reader.client import PivSession
 from card_reader.offline.queue import OfflineQueue
 from card_reader.offline.trust import BundleStore, Trust
-from card_reader.offline_wire import OfflineRedemption, OfflineWireError, SignedRedemption
+from card_reader.offline_wire import (
+    OfflineProgramme,
+    OfflineRedemption,
+    OfflineWireError,
+    SignedRedemption,
+)
 from tests.card_reader.bridge_page import FOREIGN, ORIGIN, call, wait_until
 from tests.card_reader.offline_agent import TERMINAL, Agent, CityPki, nine_a_serial
 from tests.card_reader.stub_hub import CLIENT_ID, CLIENT_SECRET
@@ -149,6 +155,21 @@ def test_the_agents_day_cap_refuses_with_the_cap_and_what_it_took(city_card, age
     assert running.redeem(city_card.pin, 30_000) == (409, {
         "refused": "offline_agent_cap_exceeded", "cap": 50_000, "spent": 30_000})
     assert running.overview()["agent_spent_today"] == 30_000
+
+
+def test_each_programme_has_its_own_day_caps(city_card, agent, hub, pki):
+    bundle = pki.bundle(hub.url, card_daily_cap=30_000, agent_daily_cap=30_000)
+    fares = OfflineProgramme("transport", "fares", {"en": "Bus fares"}, (), 30_000, 30_000,
+                             50_000)
+    hub.down = True
+    running = agent(dataclasses.replace(bundle, programmes=(*bundle.programmes, fares)))
+    assert running.redeem(city_card.pin, 20_000)[0] == 200
+    status, body = running.redeem(city_card.pin, 20_000, programme="transport",
+                                  purse="fares", category=None)
+    assert (status, body.get("card_left_today")) == (200, 10_000), body
+    assert running.redeem(city_card.pin, 20_000) == (409, {
+        "refused": "offline_card_cap_exceeded", "cap": 30_000, "spent": 20_000})
+    assert running.overview()["agent_spent_today"] == 40_000  # the screen's sum of all
 
 
 def test_an_amount_above_the_per_redemption_cap_is_refused(city_card, agent, hub, pki):
@@ -282,7 +303,7 @@ def test_the_queue_survives_a_kill_and_its_counter_never_repeats(tmp_path):
         assert queue._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert [SignedRedemption.from_dict(i).redemption.counter
                 for i in queue.pending(50)] == [11, 12, 13]
-        assert queue.spent("2026-01-01", "ab").card == 3000
+        assert queue.spent("2026-01-01", "food", "ab").card == 3000
         assert queue.next_counter(10) == 15
     finally:
         queue.close()
