@@ -358,6 +358,49 @@ def test_a_hub_answering_503_leaves_the_queue_for_a_later_round(city_card, agent
     assert [item["redemption"]["key"] for batch in hub.batches for item in batch] == [key]
 
 
+def test_an_item_the_hub_refuses_is_set_aside_and_the_others_are_posted(
+        city_card, agent, hub, pki, caplog):
+    caplog.set_level(logging.INFO, logger="card_reader.offline.link")
+    running = offline_agent(agent, hub, pki)
+    keys = [running.redeem(city_card.pin, 10_000)[1]["key"] for _ in range(3)]
+    hub.malformed = {keys[1]}
+    hub.bundle = pki.bundle(hub.url)
+    hub.down = False
+    assert wait_until(lambda: running.offline.queue.queued() == 0)
+    assert set(hub.results) == {keys[0], keys[2]}
+    queue = running.offline.queue
+    assert [queue.result(k).status for k in keys] == ["posted", "refused", "posted"]
+    assert queue.result(keys[1]).reason == "redemption_malformed"
+    [aside] = [r for r in caplog.records if getattr(r, "event", None) == "offline_set_aside"]
+    assert (aside.levelno, aside.key, aside.reason) == (
+        logging.WARNING, keys[1], "redemption_malformed")
+    rounds = hub.offline_posts
+    assert wait_until(lambda: hub.offline_posts > rounds, timeout=1) is False  # not re-sent
+
+
+def test_a_batch_the_hub_fails_with_a_5xx_stays_whole_and_queued_for_later_rounds(
+        city_card, agent, hub, pki):
+    running = offline_agent(agent, hub, pki)
+    keys = [running.redeem(city_card.pin, 10_000)[1]["key"] for _ in range(2)]
+    hub.unavailable = 6  # two rounds: each the POST and its two retries
+    hub.down = False
+    assert wait_until(lambda: running.offline.queue.queued() == 0)
+    assert hub.offline_posts == 7
+    assert [[item["redemption"]["key"] for item in batch] for batch in hub.batches] == [keys]
+    assert all(running.offline.queue.result(k).status == "posted" for k in keys)
+
+
+def test_a_token_the_hub_no_longer_knows_is_fetched_again_and_the_queue_sent(
+        city_card, client, agent, hub, pki):
+    client.sign_in()  # a token held from before the cut...
+    running = offline_agent(agent, hub, pki)
+    key = running.redeem(city_card.pin, 10_000)[1]["key"]
+    hub.token = "terminal-token-2"  # ...that the hub forgot (it was restarted)
+    hub.down = False
+    assert wait_until(lambda: running.offline.queue.queued() == 0)
+    assert running.offline.queue.result(key).status == "posted"
+
+
 # --- what the screen hears --------------------------------------------------------------
 
 
