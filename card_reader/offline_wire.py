@@ -39,6 +39,7 @@ SIGNED_PREFIX = b"SatuKartu offline redemption v1\n"
 MAX_BATCH = 50
 MAX_AMOUNT = 999_999_999
 MAX_COUNTER = 2**53
+MAX_CRL_NUMBER = 2**31 - 1  # the hub keeps it in a 32-bit INTEGER column
 KEY_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 TIME_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -141,7 +142,7 @@ class OfflineRedemption:
             amount=_whole(data, "amount", 1, MAX_AMOUNT), category=category,
             redeemed_at=_text(data, "redeemed_at", TIME_PATTERN),
             card_serial=_text(data, "card_serial", SERIAL_PATTERN),
-            crl_number=_whole(data, "crl_number", 0, MAX_COUNTER))
+            crl_number=_whole(data, "crl_number", 0, MAX_CRL_NUMBER))
 
 
 @dataclass(frozen=True)

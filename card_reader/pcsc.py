@@ -158,6 +158,14 @@ class PcscConnection:
                 return False
             time.sleep(0.05)
 
+    def same_card(self) -> bool:
+        """Is the card this connection was made to still in the reader, never removed
+        since (a card pulled and put back, or another card, answers False)?"""
+        if self._card is None:
+            return False
+        code, _reader, status, _protocol, _atr = scard.SCardStatus(self._card)
+        return code == scard.SCARD_S_SUCCESS and bool(status & CARD_IN_READER)
+
     def close(self, reset: bool = False) -> None:
         """Disconnect; `reset=True` also drops the card's login state."""
         if self._card is None:

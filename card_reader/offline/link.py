@@ -6,25 +6,30 @@ One background thread. Every `interval` seconds it asks the hub's liveness check
 after one), up again at the first answer. While the hub answers the thread refreshes
 the bundle (at start, when the link comes back, and every `refresh_every` seconds; a
 failed refresh keeps the bundle held and is tried again after RETRY_REFRESH) and
-sends the queue in batches, storing each final result. A network error or a 5xx
-leaves the rest queued for the next round: every result is final at the hub and repeatable by key,
-so a batch sent twice (the answer was lost) posts nothing twice. Each change of the
-link's state (online, queued, syncing, offline_ready) goes to `publish` as a `link`
-event, for the screen.
+sends the queue in batches, storing each final result. A network error, a 5xx, a 429
+or a token refused leaves the rest queued, and the sync waits a backoff with jitter
+(doubling up to MAX_SYNC_BACKOFF) before it tries again; the probe goes on at its
+interval. Every result is final at the hub and repeatable by key, so a batch sent
+twice (the answer was lost) posts nothing twice. A batch the hub refuses whole with
+a 4xx is sent again one item at a time, and an item the hub refuses alone is set
+aside (kept as refused, with the hub's reason, and logged): one bad item must not hold
+back every redemption queued behind it. Each change of the link's state (online,
+queued, syncing, offline_ready) goes to `publish` as a `link` event, for the screen.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from card_reader.hub_client import HubClient, HubError
+from card_reader.hub_client import HubClient, HubError, HubRefusal
 from card_reader.offline.queue import OfflineQueue
 from card_reader.offline.trust import BundleStore, Trust
-from card_reader.offline_wire import MAX_BATCH
+from card_reader.offline_wire import MAX_BATCH, REFUSED, Result
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,18 @@ REFRESH_EVERY = 600.0
 RETRY_REFRESH = 60.0  # after a failed refresh (the bundle held is kept meanwhile)
 PROBE_TIMEOUT = 2.0
 MISSES_TO_OFFLINE = 2  # one slow answer from a busy hub is not yet a partition
+MAX_SYNC_BACKOFF = 60.0  # the longest wait between two failing syncs
+TOKEN_REFUSED = (401, 403)  # our token, not the items: sign in again, keep them
+# 4xx answers that say nothing about the items sent: the hub is busy (429), or this
+# route is not (yet) where we post (404, 405), or the request timed out (408).
+NOT_ABOUT_THE_ITEMS = (*TOKEN_REFUSED, 404, 405, 408, 429)
+
+
+def rejects_the_items(exc: HubError) -> bool:
+    """Did the hub refuse what was sent (a 4xx about the request's content), rather
+    than fail to answer for now?"""
+    return isinstance(exc, HubRefusal) and 400 <= exc.status < 500 \
+        and exc.status not in NOT_ABOUT_THE_ITEMS
 
 
 class Link:
@@ -51,6 +68,8 @@ class Link:
         self.probe_timeout = probe_timeout
         self._misses = 0
         self._refresh_due = 0.0  # monotonic time of the next refresh
+        self._sync_failures = 0  # failing syncs in a row
+        self._sync_after = 0.0  # monotonic time before which the sync waits
         self._lock = threading.Lock()
         self._online = False
         self._syncing = False
@@ -166,8 +185,10 @@ class Link:
             return None
 
     def sync(self) -> int:
-        """Send the queue in batches until it is empty or the hub fails; how many got
-        their result."""
+        """Send the queue in batches until it is empty or the hub fails (then wait a
+        backoff); how many got their result."""
+        if time.monotonic() < self._sync_after:
+            return 0
         sent = 0
         batch = self.queue.pending(MAX_BATCH)
         if not batch:
@@ -178,22 +199,65 @@ class Link:
         try:
             while batch:
                 try:
-                    results = self.hub.post_offline_redemptions(batch)
-                except HubError as exc:  # 5xx, network, a refusal of the whole batch
-                    log.warning("offline sync stopped, the rest stays queued", extra={
-                        "event": "offline_sync_failed", "error": str(exc),
-                        "queued": len(batch)})
+                    sent += self._send(batch)
+                except HubError as exc:  # 5xx, network, 429, our token refused
+                    self._back_off(exc, len(batch))
                     break
-                self.queue.record(results)
-                for result in results:
-                    log.info("offline redemption synced", extra={
-                        "event": "offline_synced", "key": result.key,
-                        "status": result.status, "reason": result.reason})
-                sent += len(results)
-                self.changed()
+                self._sync_failures = 0
                 batch = self.queue.pending(MAX_BATCH)
         finally:
             with self._lock:
                 self._syncing = False
             self.changed()
         return sent
+
+    def _send(self, batch: list[dict[str, Any]]) -> int:
+        """Post one batch and keep its results; a batch refused whole with a 4xx is
+        sent again item by item, and an item refused alone is set aside. Raises
+        HubError when the hub gave no answer for now (the rest stays queued)."""
+        try:
+            results = self.hub.post_offline_redemptions(batch)
+        except HubError as exc:
+            if not rejects_the_items(exc):
+                raise
+            if len(batch) > 1:
+                log.warning("offline batch refused, sending its items one by one", extra={
+                    "event": "offline_batch_refused", "error": str(exc),
+                    "items": len(batch)})
+                return sum(self._send([item]) for item in batch)
+            results = [self._set_aside(batch[0], exc)]
+        self.queue.record(results)
+        for result in results:
+            log.info("offline redemption synced", extra={
+                "event": "offline_synced", "key": result.key,
+                "status": result.status, "reason": result.reason})
+        self.changed()
+        return len(results)
+
+    @staticmethod
+    def _set_aside(item: dict[str, Any], exc: HubError) -> Result:
+        """An item the hub refused on its own: kept as refused, with the hub's reason,
+        so that it is sent no more and what is behind it goes on."""
+        key = str(item["redemption"]["key"])
+        log.warning("offline redemption refused by the hub, set aside", extra={
+            "event": "offline_set_aside", "key": key, "reason": exc.reason,
+            "status": getattr(exc, "status", None), "error": str(exc)})
+        return Result(key, REFUSED, reason=exc.reason)
+
+    def _back_off(self, exc: HubError, queued: int) -> None:
+        """Wait before the next sync: doubling from the probe's interval up to
+        MAX_SYNC_BACKOFF, half of it random (terminals coming back together do not
+        send together). A refused token is fetched again for the next try."""
+        self._sync_failures += 1
+        ceiling = min(MAX_SYNC_BACKOFF, self.interval * 2 ** min(self._sync_failures, 16))
+        wait = ceiling / 2 + random.uniform(0, ceiling / 2)  # jitter, not a secret
+        self._sync_after = time.monotonic() + wait
+        log.warning("offline sync stopped, the rest stays queued", extra={
+            "event": "offline_sync_failed", "error": str(exc), "queued": queued,
+            "retry_in": round(wait, 1)})
+        if isinstance(exc, HubRefusal) and exc.status in TOKEN_REFUSED:
+            try:
+                self.hub.sign_in()
+            except HubError as again:
+                log.warning("terminal sign-in failed", extra={
+                    "event": "offline_sign_in_failed", "error": str(again)})

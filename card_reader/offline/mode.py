@@ -46,7 +46,8 @@ class OfflineMode:
         return self.link.online
 
     def attach(self, daemon: ReaderDaemon) -> OfflineMode:
-        self._redeemer = OfflineRedeemer(self.link.trust, self.queue, daemon.with_card,
+        self._redeemer = OfflineRedeemer(self.link.trust, self.queue,
+                                         daemon.with_card_committing,
                                          lambda: self.link.online, self.link.changed)
         self._card_present = daemon.card_present
         return self
@@ -70,7 +71,7 @@ class OfflineMode:
         spent = 0
         if trust is not None:
             day = local_day(trust.bundle.timezone, dt.datetime.now(dt.UTC))
-            spent = self.queue.spent(day, card_serial="").agent  # no card: the agent's
+            spent = self.queue.taken(day)  # every programme's, as the screen shows one sum
         return {**self.status(), "programmes": programmes, "agent_spent_today": spent,
                 "card": self._card_present()}
 

@@ -46,7 +46,8 @@ CREATE INDEX IF NOT EXISTS redemptions_pending ON redemptions (synced, counter);
 
 @dataclass(frozen=True)
 class Spent:
-    """What a day's offline redemptions took so far: from this card, at this agent."""
+    """What a day's offline redemptions of one programme took so far: from this card,
+    at this agent."""
 
     card: int
     agent: int
@@ -93,15 +94,25 @@ class OfflineQueue:
                 (r.key, r.counter, r.card_serial, r.programme, r.purse, r.amount, local_day,
                  json.dumps(signed.to_dict(), sort_keys=True)))
 
-    def spent(self, local_day: str, card_serial: str) -> Spent:
-        """The day's offline redemptions, queued or synced (a refused one paid nothing)."""
+    def spent(self, local_day: str, programme: str, card_serial: str) -> Spent:
+        """What the day's offline redemptions of one programme took, queued or synced
+        (a refused one paid nothing): from this card, and at this agent. Per programme,
+        as the hub counts them: each programme's params set its own caps."""
         with self._lock:
             card, agent = self._db.execute(
                 "SELECT COALESCE(SUM(CASE WHEN card_serial = ? THEN amount END), 0), "
                 "COALESCE(SUM(amount), 0) FROM redemptions "
-                "WHERE local_day = ? AND (status IS NULL OR status != ?)",
-                (card_serial, local_day, REFUSED)).fetchone()
+                "WHERE local_day = ? AND programme = ? AND (status IS NULL OR status != ?)",
+                (card_serial, local_day, programme, REFUSED)).fetchone()
         return Spent(int(card), int(agent))
+
+    def taken(self, local_day: str) -> int:
+        """What the day's offline redemptions took at this agent, all programmes."""
+        with self._lock:
+            return int(self._db.execute(
+                "SELECT COALESCE(SUM(amount), 0) FROM redemptions "
+                "WHERE local_day = ? AND (status IS NULL OR status != ?)",
+                (local_day, REFUSED)).fetchone()[0])
 
     def queued(self) -> int:
         """How many wait to be sent."""

@@ -5,7 +5,8 @@ the hub would: the PIN on the card (VERIFY), a certificate of the city's CA that
 not revoked (`trust`), and a fresh challenge of its own signed by key 9A (the card
 holds the certificate's private key: a copied certificate alone gets nothing). Then
 the caps: per redemption, per card and per agent in the city's day, counting every
-offline redemption of that day this terminal queued (sent or not). Last the card signs
+offline redemption of the programme that day this terminal queued (sent or not): the
+caps are the programme's, as the hub counts them. Last the card signs
 the redemption itself, which is what lets the hub, later, hold the citizen to it; the
 signature is checked here too, so nothing unverifiable is queued.
 """
@@ -44,8 +45,9 @@ log = logging.getLogger(__name__)
 
 CHALLENGE_BYTES = 32
 
-# Run work(connection, reader) on the card in the reader now (ReaderDaemon.with_card).
-CardAccess = Callable[[Callable[[Connection, str], Any]], Any]
+# Run work(connection, reader, present) on the card in the reader now, the result given
+# out even if the card left after work returned (ReaderDaemon.with_card_committing).
+CardAccess = Callable[[Callable[[Connection, str, Callable[[], bool]], Any]], Any]
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,9 @@ class OfflineRedeemer:
             raise Refused("amount_above_cap", "above the per-redemption cap",
                           cap=programme.max_redemption)
 
-        def work(conn: Connection, reader: str) -> tuple[OfflineRedemption, int]:
-            return self._at_card(PivSession(conn), pin, trust, programme, request)
+        def work(conn: Connection, reader: str,
+                 present: Callable[[], bool]) -> tuple[OfflineRedemption, int]:
+            return self._at_card(PivSession(conn), present, pin, trust, programme, request)
 
         redemption, card_left = self.card(work)
         log.info("offline redemption queued", extra={
@@ -153,8 +156,8 @@ class OfflineRedeemer:
                 "purse": redemption.purse, "redeemed_at": redemption.redeemed_at,
                 "queued_count": self.queue.queued(), "card_left_today": card_left}
 
-    def _at_card(self, card: PivSession, pin: OneTimePin, trust: Trust,
-                 programme: OfflineProgramme, request: RedeemRequest,
+    def _at_card(self, card: PivSession, present: Callable[[], bool], pin: OneTimePin,
+                 trust: Trust, programme: OfflineProgramme, request: RedeemRequest,
                  ) -> tuple[OfflineRedemption, int]:
         origin = trust.bundle.origin
         card.select()
@@ -166,7 +169,7 @@ class OfflineRedeemer:
         challenge = wire.signed_digest(origin, nonce)
         _verify(judged.public_key, card.sign_digest(Slot.AUTHENTICATION, challenge), challenge)
         day = local_day(trust.bundle.timezone, now)
-        spent = self.queue.spent(day, judged.serial_hex)
+        spent = self.queue.spent(day, request.programme, judged.serial_hex)
         check_caps(programme, request.amount, spent)
         redemption = OfflineRedemption(
             key=uuid.uuid4().hex, terminal=trust.bundle.terminal,
@@ -177,5 +180,9 @@ class OfflineRedeemer:
         digest = redemption.digest(origin)
         signature = card.sign_digest(Slot.AUTHENTICATION, digest)
         _verify(judged.public_key, signature, digest)
+        # The last moment a refusal is still true: once queued, the sale stands (the
+        # screen must say so even if the card is pulled now, or it would be made twice).
+        if not present():
+            raise Refused("card_removed", "the card left before the redemption was kept")
         self.queue.enqueue(SignedRedemption(redemption, certificate, signature), day)
         return redemption, programme.card_daily_cap - spent.card - request.amount

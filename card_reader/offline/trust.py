@@ -6,7 +6,8 @@ offline when it was signed by one of the issuing certificates, that certificate 
 one of the roots, both valid now, and the card's serial is not on a CRL that the
 issuer signed and that is not older than its nextUpdate plus the city's grace. A CRL
 past that is not trusted at all: the daemon then refuses offline redemptions
-(`offline_not_ready`) rather than trust a list that may miss a revoked card.
+(`offline_not_ready`) rather than trust a list that may miss a revoked card; so does
+a daemon whose clock is more than CLOCK_SKEW behind the CRL's thisUpdate.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from card_reader.offline_wire import Bundle, OfflineWireError
 log = logging.getLogger(__name__)
 
 BUNDLE_FILE = "bundle.json"
+CLOCK_SKEW = dt.timedelta(minutes=5)  # a CRL issued this far ahead of our clock is tolerated
 
 
 def utcnow() -> dt.datetime:
@@ -127,11 +129,16 @@ class Trust:
                     x509.CRLNumber).value.crl_number)
 
     def ready(self, now: dt.datetime | None = None) -> bool:
-        """A CRL we trust, within its nextUpdate plus the city's grace."""
+        """A CRL we trust, within its nextUpdate plus the city's grace, and not issued
+        in our future: a daemon whose clock is behind the CRL's thisUpdate (beyond
+        CLOCK_SKEW) has a wrong clock, and the hub would refuse what it signs."""
         if self.crl is None or self.crl.next_update_utc is None:
             return False
+        now = now or utcnow()
+        if now < self.crl.last_update_utc - CLOCK_SKEW:
+            return False
         grace = dt.timedelta(hours=self.bundle.crl_grace_hours)
-        return (now or utcnow()) <= self.crl.next_update_utc + grace
+        return now <= self.crl.next_update_utc + grace
 
     def judge(self, der: bytes, now: dt.datetime | None = None) -> TrustedCard:
         """The card's 9A certificate judged offline, or Refused with the reason."""

@@ -70,12 +70,14 @@ class CityPki:
         return cls(root_key, root, TestCA(key, issuing))
 
     def crl(self, revoked: tuple[int, ...] = (), number: int = 7,
-            next_update: dt.datetime | None = None) -> bytes:
+            next_update: dt.datetime | None = None,
+            last_update: dt.datetime | None = None) -> bytes:
         now = dt.datetime.now(dt.UTC)
         next_update = next_update or now + dt.timedelta(hours=24)
+        last_update = last_update or min(now, next_update - dt.timedelta(hours=24))
         builder = (x509.CertificateRevocationListBuilder()
                    .issuer_name(self.issuing.cert.subject)
-                   .last_update(min(now, next_update - dt.timedelta(hours=24)))
+                   .last_update(last_update)
                    .next_update(next_update)
                    .add_extension(x509.CRLNumber(number), critical=False))
         for serial in revoked:

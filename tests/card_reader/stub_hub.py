@@ -34,6 +34,8 @@ class StubHub:
         self.offline_posts = 0  # POSTs of offline redemptions, answered or not
         self.batches: list[list[dict]] = []  # offline batches answered 200, as sent
         self.results: dict[str, dict] = {}  # final result by key (repeatable)
+        self.token = "terminal-token"  # the one it accepts; change it to void those held
+        self.malformed: set[str] = set()  # keys whose batch is refused whole with a 400
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -76,7 +78,7 @@ class StubHub:
                     return self.unavailable()
                 if self.path == "/api/v1/health":
                     return self.reply(200, {"status": "ok"})
-                if self.headers.get("Authorization", "") != "Bearer terminal-token":
+                if self.headers.get("Authorization", "") != f"Bearer {hub.token}":
                     return self.refuse(401, "authentication_required")
                 hub.calls.append("GET " + self.path)
                 if self.path == offline_wire.PATH_OFFLINE_BUNDLE and hub.bundle is not None:
@@ -86,6 +88,8 @@ class StubHub:
             def offline_redemptions(self, data: dict) -> None:
                 """Every item posted (each result final and repeatable by key)."""
                 batch = data["redemptions"]
+                if any(item["redemption"]["key"] in hub.malformed for item in batch):
+                    return self.refuse(400, "redemption_malformed")  # as the hub: no results
                 results = []
                 for item in batch:
                     signed = offline_wire.SignedRedemption.from_dict(item)
@@ -107,12 +111,12 @@ class StubHub:
                     expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
                     if auth != f"Basic {expected}":
                         return self.reply(401, {"error": "invalid_client"})
-                    return self.reply(200, {"access_token": "terminal-token",
+                    return self.reply(200, {"access_token": hub.token,
                                             "token_type": "Bearer", "expires_in": 300})
                 if self.path == wire.PATH_LOGOUT:
                     hub.logouts.append(auth.removeprefix("Bearer "))
                     return self.reply(204)
-                if auth != "Bearer terminal-token":
+                if auth != f"Bearer {hub.token}":
                     return self.refuse(401, "authentication_required")
                 hub.calls.append(self.path)
                 if self.path == offline_wire.PATH_OFFLINE_REDEMPTIONS:

@@ -4,6 +4,7 @@ what the screen hears. Real pcscd and virtual card, the stub hub over HTTP."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -18,9 +19,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
+from card_reader.client import PivSession
 from card_reader.offline.queue import OfflineQueue
-from card_reader.offline.trust import BundleStore
-from card_reader.offline_wire import SignedRedemption
+from card_reader.offline.trust import BundleStore, Trust
+from card_reader.offline_wire import (
+    OfflineProgramme,
+    OfflineRedemption,
+    OfflineWireError,
+    SignedRedemption,
+)
 from tests.card_reader.bridge_page import FOREIGN, ORIGIN, call, wait_until
 from tests.card_reader.offline_agent import TERMINAL, Agent, CityPki, nine_a_serial
 from tests.card_reader.stub_hub import CLIENT_ID, CLIENT_SECRET
@@ -110,6 +117,31 @@ def test_a_crl_past_its_next_update_and_the_grace_is_not_ready(city_card, agent,
     assert running.redeem(city_card.pin) == (503, {"refused": "offline_not_ready"})
 
 
+def test_a_crl_issued_in_the_daemons_future_means_its_clock_is_wrong(pki):
+    now = dt.datetime.now(dt.UTC)
+    ahead = pki.crl(last_update=now + dt.timedelta(minutes=10),
+                    next_update=now + dt.timedelta(hours=34))
+    trust = Trust(pki.bundle("https://hub.example", crl=ahead))
+    assert trust.ready(now) is False
+    assert trust.ready(now + dt.timedelta(minutes=6)) is True
+
+
+def test_a_crl_issued_a_little_ahead_of_the_daemons_clock_is_tolerated(pki):
+    now = dt.datetime.now(dt.UTC)
+    ahead = pki.crl(last_update=now + dt.timedelta(minutes=4),
+                    next_update=now + dt.timedelta(hours=28))
+    assert Trust(pki.bundle("https://hub.example", crl=ahead)).ready(now) is True
+
+
+def test_a_daemon_behind_its_crl_refuses_to_redeem_as_not_ready(city_card, agent, hub, pki):
+    now = dt.datetime.now(dt.UTC)
+    ahead = pki.crl(last_update=now + dt.timedelta(hours=1),
+                    next_update=now + dt.timedelta(hours=25))
+    running = offline_agent(agent, hub, pki, crl=ahead)
+    assert running.overview()["offline_ready"] is False
+    assert running.redeem(city_card.pin) == (503, {"refused": "offline_not_ready"})
+
+
 def test_the_cards_day_cap_refuses_with_the_cap_and_what_it_spent(city_card, agent, hub, pki):
     running = offline_agent(agent, hub, pki, card_daily_cap=50_000)
     assert running.redeem(city_card.pin, 30_000)[0] == 200
@@ -123,6 +155,21 @@ def test_the_agents_day_cap_refuses_with_the_cap_and_what_it_took(city_card, age
     assert running.redeem(city_card.pin, 30_000) == (409, {
         "refused": "offline_agent_cap_exceeded", "cap": 50_000, "spent": 30_000})
     assert running.overview()["agent_spent_today"] == 30_000
+
+
+def test_each_programme_has_its_own_day_caps(city_card, agent, hub, pki):
+    bundle = pki.bundle(hub.url, card_daily_cap=30_000, agent_daily_cap=30_000)
+    fares = OfflineProgramme("transport", "fares", {"en": "Bus fares"}, (), 30_000, 30_000,
+                             50_000)
+    hub.down = True
+    running = agent(dataclasses.replace(bundle, programmes=(*bundle.programmes, fares)))
+    assert running.redeem(city_card.pin, 20_000)[0] == 200
+    status, body = running.redeem(city_card.pin, 20_000, programme="transport",
+                                  purse="fares", category=None)
+    assert (status, body.get("card_left_today")) == (200, 10_000), body
+    assert running.redeem(city_card.pin, 20_000) == (409, {
+        "refused": "offline_card_cap_exceeded", "cap": 30_000, "spent": 20_000})
+    assert running.overview()["agent_spent_today"] == 40_000  # the screen's sum of all
 
 
 def test_an_amount_above_the_per_redemption_cap_is_refused(city_card, agent, hub, pki):
@@ -179,12 +226,58 @@ def test_a_terminal_without_offline_mode_has_no_offline_routes(bare):
     assert "link" not in call(bare.url, "GET", "/state").body
 
 
+def _pull_the_card(running: Agent, city_card) -> None:
+    """The citizen takes the card out, and the daemon has seen it go."""
+    city_card.card.remove()
+    assert wait_until(lambda: not running.daemon.card_present(), 5)
+
+
+def test_a_card_pulled_once_the_redemption_is_queued_still_gets_queued(
+        city_card, agent, hub, pki, monkeypatch):
+    running = offline_agent(agent, hub, pki)
+    stream = running.stream()
+    assert stream.next()[1]["link"]["queued"] == 0
+    queue = running.offline.queue
+    enqueue = queue.enqueue
+
+    def enqueue_then_pull(*args, **kwargs):
+        enqueue(*args, **kwargs)
+        _pull_the_card(running, city_card)
+
+    monkeypatch.setattr(queue, "enqueue", enqueue_then_pull)
+    status, body = running.redeem(city_card.pin, 10_000)
+    assert status == 200, body
+    assert body["queued"] is True and body["queued_count"] == 1
+    assert [i["redemption"]["key"] for i in queue.pending(50)] == [body["key"]]
+    assert stream.next_of("link")[1]["queued"] == 1
+
+
+def test_a_card_pulled_after_it_signed_but_before_the_queue_kept_it_queues_nothing(
+        city_card, agent, hub, pki, monkeypatch):
+    running = offline_agent(agent, hub, pki)
+    signed = []
+    sign_digest = PivSession.sign_digest
+
+    def sign_then_pull_after_the_redemption(self, slot, digest):
+        signature = sign_digest(self, slot, digest)
+        signed.append(digest)
+        if len(signed) == 2:  # the challenge, then the redemption
+            _pull_the_card(running, city_card)
+        return signature
+
+    monkeypatch.setattr(PivSession, "sign_digest", sign_then_pull_after_the_redemption)
+    assert running.redeem(city_card.pin, 10_000) == (409, {"refused": "card_removed"})
+    assert len(signed) == 2
+    assert running.offline.queue.queued() == 0
+
+
 # --- the queue ----------------------------------------------------------------------
 
 CRASH = """
 import os, signal, sys
+from card_reader.client import PivSession
 from card_reader.offline.queue import OfflineQueue
-from card_reader.offline.trust import BundleStore
+from card_reader.offline.trust import BundleStore, Trust
 from card_reader.offline_wire import OfflineRedemption, SignedRedemption
 queue = OfflineQueue(sys.argv[1])
 for _ in range(3):
@@ -204,12 +297,32 @@ def test_the_queue_survives_a_kill_and_its_counter_never_repeats(tmp_path):
     assert crashed.returncode == -signal.SIGKILL
     queue = OfflineQueue(tmp_path)
     try:
+        # A SIGKILL leaves the OS's page cache to write the file anyway: only these
+        # settings make a power cut as harmless (each commit synced, through the WAL).
+        assert queue._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert queue._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert [SignedRedemption.from_dict(i).redemption.counter
                 for i in queue.pending(50)] == [11, 12, 13]
-        assert queue.spent("2026-01-01", "ab").card == 3000
+        assert queue.spent("2026-01-01", "food", "ab").card == 3000
         assert queue.next_counter(10) == 15
     finally:
         queue.close()
+
+
+def _redemption_dict(**fields) -> dict:
+    return {**OfflineRedemption("ab" * 16, TERMINAL, 1, "food", "groceries", 1000, None,
+                                "2026-01-01T00:00:00Z", "ab", 7).to_dict(), **fields}
+
+
+def test_a_crl_number_fits_the_hubs_32_bit_column():
+    assert OfflineRedemption.from_dict(_redemption_dict(crl_number=2**31 - 1)).crl_number \
+        == 2**31 - 1
+    with pytest.raises(OfflineWireError):
+        OfflineRedemption.from_dict(_redemption_dict(crl_number=2**31))
+
+
+def test_a_counter_may_still_reach_two_to_the_53():
+    assert OfflineRedemption.from_dict(_redemption_dict(counter=2**53)).counter == 2**53
 
 
 # --- syncing --------------------------------------------------------------------------
@@ -243,6 +356,49 @@ def test_a_hub_answering_503_leaves_the_queue_for_a_later_round(city_card, agent
     assert wait_until(lambda: running.offline.queue.queued() == 0)
     assert hub.offline_posts == 4
     assert [item["redemption"]["key"] for batch in hub.batches for item in batch] == [key]
+
+
+def test_an_item_the_hub_refuses_is_set_aside_and_the_others_are_posted(
+        city_card, agent, hub, pki, caplog):
+    caplog.set_level(logging.INFO, logger="card_reader.offline.link")
+    running = offline_agent(agent, hub, pki)
+    keys = [running.redeem(city_card.pin, 10_000)[1]["key"] for _ in range(3)]
+    hub.malformed = {keys[1]}
+    hub.bundle = pki.bundle(hub.url)
+    hub.down = False
+    assert wait_until(lambda: running.offline.queue.queued() == 0)
+    assert set(hub.results) == {keys[0], keys[2]}
+    queue = running.offline.queue
+    assert [queue.result(k).status for k in keys] == ["posted", "refused", "posted"]
+    assert queue.result(keys[1]).reason == "redemption_malformed"
+    [aside] = [r for r in caplog.records if getattr(r, "event", None) == "offline_set_aside"]
+    assert (aside.levelno, aside.key, aside.reason) == (
+        logging.WARNING, keys[1], "redemption_malformed")
+    rounds = hub.offline_posts
+    assert wait_until(lambda: hub.offline_posts > rounds, timeout=1) is False  # not re-sent
+
+
+def test_a_batch_the_hub_fails_with_a_5xx_stays_whole_and_queued_for_later_rounds(
+        city_card, agent, hub, pki):
+    running = offline_agent(agent, hub, pki)
+    keys = [running.redeem(city_card.pin, 10_000)[1]["key"] for _ in range(2)]
+    hub.unavailable = 6  # two rounds: each the POST and its two retries
+    hub.down = False
+    assert wait_until(lambda: running.offline.queue.queued() == 0)
+    assert hub.offline_posts == 7
+    assert [[item["redemption"]["key"] for item in batch] for batch in hub.batches] == [keys]
+    assert all(running.offline.queue.result(k).status == "posted" for k in keys)
+
+
+def test_a_token_the_hub_no_longer_knows_is_fetched_again_and_the_queue_sent(
+        city_card, client, agent, hub, pki):
+    client.sign_in()  # a token held from before the cut...
+    running = offline_agent(agent, hub, pki)
+    key = running.redeem(city_card.pin, 10_000)[1]["key"]
+    hub.token = "terminal-token-2"  # ...that the hub forgot (it was restarted)
+    hub.down = False
+    assert wait_until(lambda: running.offline.queue.queued() == 0)
+    assert running.offline.queue.result(key).status == "posted"
 
 
 # --- what the screen hears --------------------------------------------------------------
