@@ -19,7 +19,7 @@ from backend.registry.dedup.keys import NameForms, phonetic
 SAME_DATE_ANYWHERE = 93.0
 # Same birth date and the same district: a looser name suffices (typos, a dropped
 # or added middle name, a transliteration).
-SAME_DATE_SAME_PLACE = 80.0
+SAME_DATE_SAME_PLACE = 82.0
 # A birth date one typing slip away (a digit, two digits swapped, day and month
 # swapped), in the same district: only a close name (closer than one inside the other).
 NEAR_DATE_SAME_PLACE = 91.0
@@ -47,6 +47,8 @@ def name_similarity(a: NameForms, b: NameForms) -> float:
     spelled = max(ratio(a.folded, b.folded),
                   100 * JaroWinkler.normalized_similarity(a.folded, b.folded) - 3)
     short = min(len(a.key), len(b.key)) < SHORT_KEY
+    if short and a.key == b.key and len(a.key) >= SHORT_KEY - 1:  # "Putri", "Poetri"
+        short = False
     best = spelled if short else max(spelled, KEY_WEIGHT * ratio(a.key, b.key))
     if " " in a.folded and " " in b.folded:  # "Eka" is in every "... Eka ..."
         best = max(best, SET_WEIGHT * token_set_ratio(a.folded, b.folded),
@@ -109,13 +111,14 @@ def near_dates(day: dt.date) -> list[dt.date]:
 def decide(name: float, same_date: bool, near: bool, same_place: bool,
            one_word: bool = False) -> Verdict | None:
     """The verdict for a pair, or None when it is not worth a clerk's time. A name of
-    one word (`one_word`: either is) is a candidate only in the same district: a
-    city has hundreds of people named just "Eka" born on any one day."""
+    one word (`one_word`: either is) is a candidate only in the same district and on
+    the same birth date: a city has hundreds of people named just "Eka" born on any
+    one day."""
     if same_date and ((name >= SAME_DATE_ANYWHERE and not one_word)
                       or (same_place and name >= SAME_DATE_SAME_PLACE)):
         matched = ("name", "birth_date") + (("place",) if same_place else ())
         return Verdict(_score(name, 1.0, same_place), name, matched)
-    if near and same_place and name >= NEAR_DATE_SAME_PLACE:
+    if near and same_place and not one_word and name >= NEAR_DATE_SAME_PLACE:
         return Verdict(_score(name, 0.7, True), name, ("name", "birth_date_near", "place"))
     return None
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.fuzz import ratio, token_set_ratio
 
 from backend.registry.dedup.keys import NameForms, forms
@@ -118,9 +119,9 @@ class Screen:
     def _block_pairs(self, blocks: Iterable[list[int]], loosest: float, *,
                      same_date: bool) -> Iterator[Pair]:
         """Candidate pairs within each block. Names below the block's loosest threshold
-        are skipped in C: the cut-off is on the plain edit ratio of either form, which
-        bounds `name_similarity` from above but for its Jaro-Winkler term (given 8
-        points of slack here). With `same_date` False, only pairs one slip apart in
+        are skipped in C: a pair goes on to `name_similarity` only if one of its terms,
+        computed alone in C, could reach the threshold (the edit ratios given 8 points
+        of slack, for the siblings' cap and the weights). With `same_date` False, only pairs one slip apart in
         the birth date, each pair once whichever blocks it shares."""
         cutoff = loosest - 8
         seen: set[tuple[int, int]] = set()
@@ -138,6 +139,10 @@ class Screen:
                                                          scorer=scorer, limit=None,
                                                          score_cutoff=cutoff / w):
                             near.add(j)
+                for _c, _s, j in process.extract(folded[n], folded[:n], limit=None,
+                                                 scorer=JaroWinkler.normalized_similarity,
+                                                 score_cutoff=(loosest + 3) / 100):
+                    near.add(j)
                 for j in sorted(near):
                     old = self.people[ids[j]]
                     if same_date != (old.birth_date == new.birth_date):
