@@ -15,8 +15,10 @@ from rapidfuzz.fuzz import ratio, token_set_ratio
 
 from backend.registry.dedup.keys import NameForms, phonetic
 
-# Same birth date: names this alike are a candidate wherever the person was registered.
-SAME_DATE_ANYWHERE = 93.0
+# Same birth date: names this alike, of three words or more, are a candidate wherever
+# the person was registered (two-word names this alike share a birth day by chance
+# too often in a city of a million: bench/bench_dedup.py).
+SAME_DATE_ANYWHERE = 97.0
 # Same birth date and the same district: a looser name suffices (typos, a dropped
 # or added middle name, a transliteration).
 SAME_DATE_SAME_PLACE = 82.0
@@ -44,8 +46,9 @@ def name_similarity(a: NameForms, b: NameForms) -> float:
     similarity (kind to a slip late in a long name), the words-in-common similarity
     (a typo in a first letter, which moves the word in the sorted order, or a dropped
     middle name), and the phonetic keys' (spelling and transliteration variants)."""
-    spelled = max(ratio(a.folded, b.folded),
-                  100 * JaroWinkler.normalized_similarity(a.folded, b.folded) - 3)
+    spelled = ratio(a.folded, b.folded)
+    if a.folded.count(" ") == b.folded.count(" "):  # its prefix bonus: "Anisa", "Anisa Fajar"
+        spelled = max(spelled, 100 * JaroWinkler.normalized_similarity(a.folded, b.folded) - 3)
     short = min(len(a.key), len(b.key)) < SHORT_KEY
     if short and a.key == b.key and len(a.key) >= SHORT_KEY - 1:  # "Putri", "Poetri"
         short = False
@@ -109,12 +112,12 @@ def near_dates(day: dt.date) -> list[dt.date]:
 
 
 def decide(name: float, same_date: bool, near: bool, same_place: bool,
-           one_word: bool = False) -> Verdict | None:
+           one_word: bool = False, long_names: bool = False) -> Verdict | None:
     """The verdict for a pair, or None when it is not worth a clerk's time. A name of
     one word (`one_word`: either is) is a candidate only in the same district and on
     the same birth date: a city has hundreds of people named just "Eka" born on any
-    one day."""
-    if same_date and ((name >= SAME_DATE_ANYWHERE and not one_word)
+    one day. `long_names`: both names have three words or more."""
+    if same_date and ((name >= SAME_DATE_ANYWHERE and long_names)
                       or (same_place and name >= SAME_DATE_SAME_PLACE)):
         matched = ("name", "birth_date") + (("place",) if same_place else ())
         return Verdict(_score(name, 1.0, same_place), name, matched)

@@ -90,7 +90,8 @@ class Screen:
                          person.birth_date == other.birth_date,
                          near_date(person.birth_date, other.birth_date),
                          same_place(person.place, other.place),
-                         " " not in mine.folded or " " not in theirs.folded)
+                         " " not in mine.folded or " " not in theirs.folded,
+                         min(mine.folded.count(" "), theirs.folded.count(" ")) >= 2)
         return None if verdict is None else Pair(person.id, other_id, verdict)
 
     def all_pairs(self) -> Iterator[Pair]:
@@ -121,8 +122,9 @@ class Screen:
         """Candidate pairs within each block. Names below the block's loosest threshold
         are skipped in C: a pair goes on to `name_similarity` only if one of its terms,
         computed alone in C, could reach the threshold (the edit ratios given 8 points
-        of slack, for the siblings' cap and the weights). With `same_date` False, only pairs one slip apart in
-        the birth date, each pair once whichever blocks it shares."""
+        of slack, for the siblings' cap and the weights). With `same_date` False, only
+        pairs one slip apart in the birth date, each pair once whichever blocks it
+        shares."""
         cutoff = loosest - 8
         seen: set[tuple[int, int]] = set()
         for ids in blocks:
