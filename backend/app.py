@@ -34,6 +34,7 @@ API_MODULES = (
     "backend.approvals.api",
     "backend.bulk.api",
     "backend.offline.api",
+    "backend.registry.dedup.api",
 )
 
 

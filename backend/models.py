@@ -16,6 +16,7 @@ MODEL_MODULES = (
     "backend.programmes.models",
     "backend.cards.desk_models",
     "backend.offline.models",
+    "backend.registry.dedup.models",
 )
 
 

@@ -64,6 +64,7 @@ class Reason(StrEnum):
     IMPORT_INVALID = "import_invalid"
     ALREADY_IN_HOUSEHOLD = "already_in_household"
     INVALID_FAMILY_CARD_NUMBER = "invalid_family_card_number"
+    DUPLICATE_ALREADY_DECIDED = "duplicate_already_decided"  # a clerk decided that pair
 
     # card authentication (checked in this order)
     TOKEN_MALFORMED = "token_malformed"

@@ -105,7 +105,7 @@ def _load(url: str, citizens: int, seed: int, csv: Path | None, workdir: Path) -
     engine = make_engine(url)
     started = time.perf_counter()
     with app.app_context():
-        report = importer.import_csv(engine, source, formats=("nik",))
+        report = importer.import_csv(engine, source, formats=("nik",), screen=False)
     engine.dispose()
     app.extensions["satukartu.db"].engine.dispose()
     _add_foreign(url, foreign, random.Random(seed))

@@ -78,7 +78,7 @@ def main() -> int:
             with engine.connect() as conn:
                 pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
             server_before, own_before = _backend_cpu(pid), _own_cpu()
-            report = importer.import_csv(engine, source, formats=("nik",))
+            report = importer.import_csv(engine, source, formats=("nik",), screen=False)
             server_after, own_after = _backend_cpu(pid), _own_cpu()
         engine.dispose()
         app.extensions["satukartu.db"].engine.dispose()

@@ -180,7 +180,9 @@ def run(database: Database, job_id: int, principal: Principal) -> None:
         return
     _finish(database, job_id, "finished",
             f"imported {report.citizens} citizens, {report.households} households, "
-            f"{report.enrolments} school enrolments, {report.health} health assignments",
+            f"{report.enrolments} school enrolments, {report.health} health assignments"
+            + (f"; {report.duplicates} pair(s) that may be one person in the clerks' review "
+               "queue" if report.duplicates else ""),
             done=payload["bytes"], failed=0)
 
 

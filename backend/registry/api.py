@@ -19,6 +19,7 @@ from backend.errors import ApiError
 from backend.reasons import Reason
 from backend.registry import facts, households, national_ids, service, trail
 from backend.registry import history as history_module
+from backend.registry.dedup import review
 from backend.registry.models import Citizen, Household
 from backend.registry.schemas import (
     CitizenBrief,
@@ -62,6 +63,8 @@ def citizen_out(person: Citizen) -> tuple[CitizenOut, list[str]]:
     """The full record and the names of the parts it shows (for the read's audit entry)."""
     sess = session()
     out = CitizenOut.model_validate(person)
+    out.pending_review = review.pending_review(sess, person.id)
+    out.duplicate_of = review.duplicate_of(sess, person.id)
     shown = list(service.PERSONAL_FIELDS)
     found = households.membership(sess, person.id)
     if found is not None:
@@ -84,7 +87,12 @@ def citizen_out(person: Citizen) -> tuple[CitizenOut, list[str]]:
 @api.route("/citizens", "POST", summary="Register a person", auth=WRITE, body=CitizenIn,
            response=CitizenOut, status=201, reasons=SHAPE + NUMBER)
 def create_citizen(body: CitizenIn) -> CitizenOut:
-    person = service.create_citizen(session(), body.model_dump())
+    """A national number already registered is refused; a person who only looks like
+    someone registered is created with `pending_review`, and the pair goes to the
+    clerks' queue (GET /duplicates)."""
+    sess = session()
+    person = service.create_citizen(sess, body.model_dump())
+    review.check_citizen(sess, person, "registration")
     return citizen_out(person)[0]
 
 

@@ -74,6 +74,9 @@ def _import(app: Flask, file: Path, show_progress: bool) -> None:
                f"{report.enrolments} school enrolments, {report.health} health assignments "
                f"in {report.seconds:.1f} s ({report.rows / max(report.seconds, 1e-9):,.0f} "
                "rows/s)")
+    if report.duplicates:
+        click.echo(f"{report.duplicates} pair(s) that may be one person are in the clerks' "
+                   "review queue (GET /api/v1/duplicates)")
 
 
 def _refused_rows(failed: ImportFailed, source: str) -> NoReturn:

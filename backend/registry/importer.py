@@ -15,7 +15,11 @@ transaction in four steps:
    (people, households, members, enrolments, health), and one audit record names the
    file (and its SHA-256), who imported it and the counts. People's history rows start
    with their first change after the import: a history row per person would cost as
-   much as the people themselves.
+   much as the people themselves;
+5. the people imported are screened for duplicates (`dedup.review.check_import`): a
+   person who looks like someone registered, or like another row, is imported and the
+   pair put in the clerks' queue, never merged or dropped. A number already registered
+   is refused in step 2, as a different person never shares one.
 
 Row-by-row ORM inserts would take an hour for a city; this takes about a minute for
 a million people on PostgreSQL (bench/bench_import.py, BENCHMARKS.md).
@@ -45,6 +49,7 @@ from backend.registry.csvformat import (
     RowParser,
     check_header,
 )
+from backend.registry.dedup import review
 from backend.registry.history import Actor
 
 MAX_REPORTED = 1000
@@ -60,6 +65,7 @@ class ImportReport:
     households: int = 0
     enrolments: int = 0
     health: int = 0
+    duplicates: int = 0  # pairs put in the clerks' queue (step 5)
     error_count: int = 0
     errors: list[RowError] = field(default_factory=list)
     seconds: float = 0.0
@@ -80,11 +86,13 @@ class ImportFailed(Exception):
 
 
 def import_csv(engine: Engine, source: Path, *, formats: Sequence[str],
-               actor: Actor | None = None, progress: Callable[[int], None] | None = None
-               ) -> ImportReport:
+               actor: Actor | None = None, progress: Callable[[int], None] | None = None,
+               screen: bool = True) -> ImportReport:
     """Import `source` into the registry on `engine`, all or nothing.
 
     `progress(n)` is called with the number of characters read since the last call.
+    `screen` False skips the duplicate screening: only for a registry made up whole
+    (the synthetic city, the benchmarks), never for a city's file.
     Raises ImportFailed (with every problem found) when any row is bad.
     """
     started = time.perf_counter()
@@ -103,6 +111,9 @@ def import_csv(engine: Engine, source: Path, *, formats: Sequence[str],
                     raise ImportFailed(report)
                 with _phase(report, "insert"):
                     _move(conn, report, actor, source)
+                if screen:
+                    with _phase(report, "screen for duplicates"):
+                        _screen(conn, report)
         finally:
             if conn.dialect.name == "sqlite":  # PostgreSQL drops it at commit or rollback
                 with conn.begin():
@@ -325,6 +336,15 @@ def _insert_citizens(conn: Connection, pg: bool) -> int:
             SELECT id FROM citizens c
             WHERE c.national_number = registry_import_rows.national_number)""")
     return count
+
+
+def _screen(conn: Connection, report: ImportReport) -> None:
+    imported = [row[0] for row in conn.exec_driver_sql(
+        "SELECT citizen_id FROM registry_import_rows")]
+    report.duplicates = review.check_import(conn, imported)
+    if report.duplicates:
+        trail.changed(conn, "duplicate.flag", subject_type="registry_import", subject_id=0,
+                      citizen_id=None, details={"pairs": report.duplicates})
 
 
 def _audit(conn: Connection, report: ImportReport, actor: Actor, source: Path) -> None:

@@ -64,6 +64,8 @@ class Citizen(Base):
               postgresql_using="gin", postgresql_ops={"name_joined": "gin_trgm_ops"}),
         # A district's citizens in id order, for an allocation split by district (0015).
         Index("ix_citizens_district_id", district_of(text("region_code")), "id"),
+        # The people born on a day and on the days one slip from it (dedup, 0021).
+        Index("ix_citizens_birth_date", "birth_date"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -147,6 +147,10 @@ class CitizenOut(OutModel):
     household: MembershipOut | None = None
     enrolments: list[EnrolmentOut] = []
     health: HealthOut | None = None
+    # A clerk has yet to decide whether this record is someone already registered
+    # (backend/registry/dedup); `duplicate_of`: the person a clerk found it to be.
+    pending_review: bool = False
+    duplicate_of: int | None = None
 
 
 class CitizenBrief(OutModel):

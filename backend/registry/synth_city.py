@@ -90,6 +90,7 @@ def run(app: Flask, plan: Plan, actor: Actor, bars: Bars = no_bars) -> Made:
         with _phase(made, "import"), \
                 bars(f"importing {path.name}", path.stat().st_size, "bytes") as bar:
             made.registry = import_csv(engine, path, formats=app.config["NATIONAL_ID_FORMATS"],
+                                       screen=False,
                                        actor=actor, progress=bar)
     if maker is not None:
         from backend.cards.synthetic_load import due, issue_cards

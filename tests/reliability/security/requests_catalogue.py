@@ -26,6 +26,7 @@ from backend.cards import lifecycle
 from backend.db import database, session
 from backend.identity import accounts
 from backend.registry import national_ids
+from backend.registry.dedup.models import DuplicateCandidate
 from backend.registry.models import Citizen
 from backend.registry.national_ids import make_nik
 from backend.testing.cards import KEY_BY_ASSURANCE, ask_challenge, authenticate
@@ -162,6 +163,19 @@ def _citizen(ctx: Ctx) -> int:
     return make_citizen(full_name="Rudi Hermawan", sex="M").id
 
 
+def _duplicate_candidate(ctx: Ctx) -> int:
+    """An open pair in the clerks' queue: two fresh look-alike records."""
+    existing = make_citizen(full_name="Rudi Hermawan", sex="M")
+    new = make_citizen(full_name="Hermawan Rudi", sex="M")
+    row = DuplicateCandidate(new_citizen_id=new.id, existing_citizen_id=existing.id,
+                             score=0.9, name_similarity=100.0, matched="name,birth_date",
+                             source="registration", status="open")
+    sess = session()
+    sess.add(row)
+    sess.commit()
+    return row.id
+
+
 def desk_job(ctx: Ctx, caller: str, step: str = "requested") -> Any:
     """An issuance job at the caller's desk (the world's desk for any other caller) for a
     fresh citizen, taken in-process as far as `step` (claimed, keys_certified)."""
@@ -287,6 +301,10 @@ CATALOGUE: dict[str, Builder] = {
         json={"grade": 4}),
     "api_registry.set_health": lambda c, _: Call(f"{W}/citizens/{_citizen(c)}/health", json={
         "facility_code": "PKM-01", "facility_name": "Puskesmas Satu", "jkn_class": 3}),
+    "api_duplicates.list_duplicates": lambda c, _: Call(f"{W}/duplicates", query=PURPOSE),
+    "api_duplicates.decide_duplicate": lambda c, _: Call(
+        f"{W}/duplicates/{_duplicate_candidate(c)}/decision",
+        json={"decision": "different_people"}),
     "api_registry.create_household": lambda c, _: (lambda head: Call(
         f"{W}/households", json={"family_card_number": family_card(),
                                   "head_citizen_id": head,

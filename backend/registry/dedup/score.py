@@ -1,0 +1,130 @@
+"""How alike two registry records are, and whether a clerk should look at them.
+
+A pair is put to a clerk when the names are alike (`name_similarity`, 0-100) and the
+birth date and place agree enough (`decide`). The thresholds were chosen on the
+synthetic registry of bench/bench_dedup.py (see BENCHMARKS.md), not on the tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.fuzz import ratio, token_set_ratio
+
+from backend.registry.dedup.keys import NameForms, phonetic
+
+# Same birth date: names this alike, of three words or more, are a candidate wherever
+# the person was registered (two-word names this alike share a birth day by chance
+# too often in a city of a million: bench/bench_dedup.py).
+SAME_DATE_ANYWHERE = 97.0
+# Same birth date and the same district: a looser name suffices (typos, a dropped
+# or added middle name, a transliteration).
+SAME_DATE_SAME_PLACE = 82.0
+# A birth date one typing slip away (a digit, two digits swapped, day and month
+# swapped), in the same district: only a close name (closer than one inside the other).
+NEAR_DATE_SAME_PLACE = 91.0
+# The phonetic keys count a little less than the spelled names: they merge more.
+KEY_WEIGHT = 0.95
+# Words in common count less than the whole name: one name inside the other (a dropped
+# middle name) is a candidate only where the place agrees too.
+SET_WEIGHT = 0.9
+# A phonetic key this short says little ("Eko" and "Oki" are both "k").
+SHORT_KEY = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    score: float  # 0-1, for ordering the clerk's queue
+    name: float  # 0-100
+    matched: tuple[str, ...]  # which of name, birth_date, birth_date_near, place
+
+
+def name_similarity(a: NameForms, b: NameForms) -> float:
+    """0-100: the best of the sorted tokens' edit similarity, their Jaro-Winkler
+    similarity (kind to a slip late in a long name), the words-in-common similarity
+    (a typo in a first letter, which moves the word in the sorted order, or a dropped
+    middle name), and the phonetic keys' (spelling and transliteration variants)."""
+    spelled = ratio(a.folded, b.folded)
+    if a.folded.count(" ") == b.folded.count(" "):  # its prefix bonus: "Anisa", "Anisa Fajar"
+        spelled = max(spelled, 100 * JaroWinkler.normalized_similarity(a.folded, b.folded) - 3)
+    short = min(len(a.key), len(b.key)) < SHORT_KEY
+    if short and a.key == b.key and len(a.key) >= SHORT_KEY - 1:  # "Putri", "Poetri"
+        short = False
+    best = spelled if short else max(spelled, KEY_WEIGHT * ratio(a.key, b.key))
+    if " " in a.folded and " " in b.folded:  # "Eka" is in every "... Eka ..."
+        best = max(best, SET_WEIGHT * token_set_ratio(a.folded, b.folded),
+                   KEY_WEIGHT * SET_WEIGHT * token_set_ratio(a.key, b.key))
+        best = min(best, _siblings_cap(a, b))
+    return best
+
+
+def _siblings_cap(a: NameForms, b: NameForms) -> float:
+    """Brothers and sisters, twins above all, share a family name, a birth place and
+    sometimes a birth date: when the names share a word and what is left of each is
+    unalike ("Ani Prasetyo", "Dewi Prasetyo"), the shared word does not make them
+    one person. 100 when nothing is left of one (a dropped middle name)."""
+    words_a, words_b = a.folded.split(), b.folded.split()
+    common = set(words_a) & set(words_b)
+    rest_a = [w for w in words_a if w not in common]
+    rest_b = [w for w in words_b if w not in common]
+    if not common or not rest_a or not rest_b:
+        return 100.0
+    rest = ratio(" ".join(rest_a), " ".join(rest_b))
+    keys_a, keys_b = (" ".join(sorted(map(phonetic, rest))) for rest in (rest_a, rest_b))
+    if keys_a == keys_b:  # "Ayu" and "Ayoe": one name spelled two ways
+        rest = 100.0
+    elif min(len(keys_a), len(keys_b)) >= SHORT_KEY - 1:
+        rest = max(rest, ratio(keys_a, keys_b))
+    return 50 + rest / 2
+
+
+def near_date(a: dt.date, b: dt.date) -> bool:
+    """Whether `b` is one typing slip from `a`: one digit of YYYYMMDD changed, two
+    neighbouring digits swapped, or day and month swapped."""
+    if a == b:
+        return False
+    x, y = a.strftime("%Y%m%d"), b.strftime("%Y%m%d")
+    diff = [i for i in range(8) if x[i] != y[i]]
+    if len(diff) == 1:
+        return True
+    if len(diff) == 2 and diff[1] == diff[0] + 1 and x[diff[0]] == y[diff[1]] \
+            and x[diff[1]] == y[diff[0]]:
+        return True
+    return a.year == b.year and a.month == b.day and a.day == b.month
+
+
+def near_dates(day: dt.date) -> list[dt.date]:
+    """Every valid date one typing slip from `day` (`near_date`), for looking them up."""
+    text = day.strftime("%Y%m%d")
+    found: set[dt.date] = set()
+    variants = [text[:i] + d + text[i + 1:] for i in range(8) for d in "0123456789"]
+    variants += [text[:i] + text[i + 1] + text[i] + text[i + 2:] for i in range(7)]
+    variants.append(text[:4] + text[6:8] + text[4:6])
+    for variant in variants:
+        try:
+            found.add(dt.date(int(variant[:4]), int(variant[4:6]), int(variant[6:])))
+        except ValueError:
+            continue
+    found.discard(day)
+    return sorted(found)
+
+
+def decide(name: float, same_date: bool, near: bool, same_place: bool,
+           one_word: bool = False, long_names: bool = False) -> Verdict | None:
+    """The verdict for a pair, or None when it is not worth a clerk's time. A name of
+    one word (`one_word`: either is) is a candidate only in the same district and on
+    the same birth date: a city has hundreds of people named just "Eka" born on any
+    one day. `long_names`: both names have three words or more."""
+    if same_date and ((name >= SAME_DATE_ANYWHERE and long_names)
+                      or (same_place and name >= SAME_DATE_SAME_PLACE)):
+        matched = ("name", "birth_date") + (("place",) if same_place else ())
+        return Verdict(_score(name, 1.0, same_place), name, matched)
+    if near and same_place and not one_word and name >= NEAR_DATE_SAME_PLACE:
+        return Verdict(_score(name, 0.7, True), name, ("name", "birth_date_near", "place"))
+    return None
+
+
+def _score(name: float, date: float, place: bool) -> float:
+    return round(0.6 * name / 100 + 0.3 * date + (0.1 if place else 0.0), 4)
