@@ -48,7 +48,9 @@ def test_a_wrong_password_is_summarised_and_focused_in_every_language(staff_page
     page.fill("#password", "not the password")
     page.click("button[type=submit].primary")
     page.locator(".error-summary").wait_for()
-    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    # The page's script moves the focus once it runs, a moment after the summary shows.
+    page.wait_for_function("document.activeElement.classList.contains('error-summary')",
+                           timeout=10_000)
     assert page.locator(".error-summary a").count() >= 1
     _looked_at(page, f"staff-sign-in-wrong-{language}")
 
