@@ -24,16 +24,30 @@ _SOUNDS = (("oe", "u"), ("dj", "j"), ("tj", "c"), ("ch", "c"), ("j", "c"), ("ph"
            ("th", "t"), ("kh", "k"), ("sh", "s"), ("gh", "g"), ("q", "k"), ("x", "ks"),
            ("z", "s"), ("v", "w"), ("oo", "u"), ("ee", "i"), ("ou", "u"), ("y", "i"),
            ("h", ""))
+# Spellings of one Thai sound that the letter rules above cannot reach, applied to the
+# word first (RTGS against the spellings on passports and in everyday use): an r after
+# a vowel that only marks its length ("Porn", "Arnan", "Thorn" for phon, anan, thon;
+# Indonesian "Darmawan" loses it too, on both sides alike), a w closing a syllable that
+# RTGS writes o ("Kaew", "Kaeo"), a final d that RTGS writes t ("Sawad", "Sawat"), a
+# final l that RTGS writes n ("Kul", "Kun"), and the silent r of an initial sr ("Sri",
+# "Si" for the same Thai word).
+_RTGS_VARIANTS = ((re.compile(r"(?<=[aeiou])r(?![aeiou])"), ""),
+                  (re.compile(r"(?<=[aeiou])w(?![aeiou])"), ""),
+                  (re.compile(r"d(?![aeiou])"), "t"),
+                  (re.compile(r"l$"), "n"),
+                  (re.compile(r"^sr"), "s"))
 _VOWELS = re.compile(r"[aeiou]+")
 _DOUBLED = re.compile(r"(.)\1+")
 
 
 @dataclass(frozen=True, slots=True)
 class NameForms:
-    """`folded`: the tokens sorted, joined by a space; `key`: their phonetic keys, sorted."""
+    """`folded`: the tokens sorted, joined by a space; `key`: their phonetic keys, sorted;
+    `ordered`: the tokens in the order written."""
 
     folded: str
     key: str
+    ordered: str = ""
 
 
 def tokens(name: str) -> list[str]:
@@ -47,6 +61,8 @@ def tokens(name: str) -> list[str]:
 def phonetic(token: str) -> str:
     """A token's consonant skeleton after merging the spellings of one sound: "Somchai",
     "Somchay" and "Somjai" are "smc"; "Srisuk" and "Srisook" are "srsk"."""
+    for pattern, sound in _RTGS_VARIANTS:
+        token = pattern.sub(sound, token)
     for spelling, sound in _SOUNDS:
         token = token.replace(spelling, sound)
     token = _DOUBLED.sub(r"\1", token)
@@ -55,5 +71,7 @@ def phonetic(token: str) -> str:
 
 
 def forms(name: str) -> NameForms:
-    words = sorted(tokens(name))
-    return NameForms(" ".join(words), " ".join(sorted(phonetic(w) for w in words)))
+    written = tokens(name)
+    words = sorted(written)
+    return NameForms(" ".join(words), " ".join(sorted(phonetic(w) for w in words)),
+                     " ".join(written))

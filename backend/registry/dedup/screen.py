@@ -21,20 +21,22 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from rapidfuzz import process
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.fuzz import ratio, token_set_ratio
 
 from backend.registry.dedup.keys import NameForms, forms
 from backend.registry.dedup.score import (
     KEY_WEIGHT,
-    NEAR_DATE_SAME_PLACE,
+    NEAR_DATE_SAME_VILLAGE,
     SAME_DATE_SAME_PLACE,
     SET_WEIGHT,
     Verdict,
     decide,
+    dropped_middle,
     name_similarity,
     near_date,
     near_dates,
+    siblings_rest,
 )
 
 
@@ -86,12 +88,20 @@ class Screen:
     def _pair(self, person: Person, mine: NameForms, other_id: int) -> Pair | None:
         other = self.people[other_id]
         theirs = self.forms[other_id]
-        verdict = decide(name_similarity(mine, theirs),
+        uncapped = name_similarity(mine, theirs, siblings=False)
+        rest = siblings_rest(mine, theirs)
+        name = uncapped if rest is None else min(uncapped, 50 + rest / 2)
+        one_word = " " not in mine.folded or " " not in theirs.folded
+        verdict = decide(name,
                          person.birth_date == other.birth_date,
                          near_date(person.birth_date, other.birth_date),
                          same_place(person.place, other.place),
-                         " " not in mine.folded or " " not in theirs.folded,
-                         min(mine.folded.count(" "), theirs.folded.count(" ")) >= 2)
+                         one_word,
+                         min(mine.folded.count(" "), theirs.folded.count(" ")) >= 2,
+                         same_village=person.place == other.place, uncapped=uncapped,
+                         rest=rest, dropped_word=dropped_middle(mine, theirs),
+                         one_edit=one_word and OSA.distance(mine.folded, theirs.folded,
+                                                            score_cutoff=1) <= 1)
         return None if verdict is None else Pair(person.id, other_id, verdict)
 
     def all_pairs(self) -> Iterator[Pair]:
@@ -115,7 +125,7 @@ class Screen:
             blocks[(place, "yd", born.year, born.day)].append(pid)
             blocks[(place, "md", born.month, born.day)].append(pid)
             blocks[(place, "swap", born.year, *sorted((born.month, born.day)))].append(pid)
-        yield from self._block_pairs(blocks.values(), NEAR_DATE_SAME_PLACE, same_date=False)
+        yield from self._block_pairs(blocks.values(), NEAR_DATE_SAME_VILLAGE, same_date=False)
 
     def _block_pairs(self, blocks: Iterable[list[int]], loosest: float, *,
                      same_date: bool) -> Iterator[Pair]:
@@ -145,6 +155,10 @@ class Screen:
                                                  scorer=JaroWinkler.normalized_similarity,
                                                  score_cutoff=(loosest + 3) / 100):
                     near.add(j)
+                if same_date and " " not in folded[n]:  # "Rudi", "Mudi": `decide`
+                    for _c, _s, j in process.extract(folded[n], folded[:n], limit=None,
+                                                     scorer=OSA.distance, score_cutoff=1):
+                        near.add(j)
                 for j in sorted(near):
                     old = self.people[ids[j]]
                     if same_date != (old.birth_date == new.birth_date):

@@ -60,3 +60,47 @@ def test_the_whole_registry_screen_finds_each_pair_once():
               Person(4, "Budi Santoso", dt.date(1984, 3, 12), PLACE)]
     pairs = {(p.existing_id, p.new_id) for p in Screen(people).all_pairs()}
     assert pairs == {(1, 2), (1, 4), (2, 4)}
+
+
+OTHER_VILLAGE = "3578081003"  # the same district (357808), another village
+SLIPPED = dt.date(1984, 3, 12)
+
+
+def test_a_slip_in_the_date_and_a_dropped_middle_name_in_the_same_village():
+    assert _found(("Dian Farhan Suryadi", BORN, PLACE), ("Dian Suryadi", SLIPPED, PLACE)) == [1]
+    assert _found(("Dian Farhan Suryadi", BORN, PLACE),
+                  ("Dian Suryadi", SLIPPED, OTHER_VILLAGE)) == []
+    # the first name left out is how a sibling's name looks, not a dropped middle name
+    assert _found(("Suryani Cahya Hartono", BORN, PLACE),
+                  ("Cahya Hartono", SLIPPED, PLACE)) == []
+
+
+def test_a_slip_in_the_date_and_a_typo_in_the_given_name_in_the_same_village():
+    assert _found(("Hari Ayu", BORN, PLACE), ("Hari Aju", SLIPPED, PLACE)) == [1]
+    assert _found(("Hari Ayu", BORN, PLACE), ("Hari Aju", SLIPPED, OTHER_VILLAGE)) == []
+
+
+def test_a_typo_in_a_short_one_word_name_only_with_date_and_village():
+    assert _found(("Rudi", BORN, PLACE), ("Mudi", BORN, PLACE)) == [1]
+    assert _found(("Ayu", BORN, PLACE), ("Aku", BORN, PLACE)) == [1]
+    assert _found(("Rudi", BORN, PLACE), ("Mudi", BORN, OTHER_VILLAGE)) == []
+    assert _found(("Rudi", BORN, PLACE), ("Mudi", SLIPPED, PLACE)) == []
+
+
+def test_twins_one_letter_apart_are_not_candidates_but_a_typo_in_a_given_name_is():
+    assert _found(("Tuti Wulandari", BORN, PLACE), ("Putri Wulandari", BORN, PLACE)) == []
+    assert _found(("Sai Manisu", BORN, PLACE), ("Saisu Manisu", BORN, PLACE)) == []
+    assert _found(("Hari Ayu", BORN, PLACE), ("Hari Aju", BORN, PLACE)) == [1]
+
+
+def test_common_rtgs_variants_meet_in_the_phonetic_key():
+    assert forms("Arnan Panparnkaew").key == forms("Anan Panpankaeo").key
+    assert forms("Thippthorn").key == forms("Thipthon").key
+    assert forms("Sawad").key == forms("Sawat").key
+    assert forms("Nual").key == forms("Nuan").key
+
+
+def test_a_silent_thor_rua_under_the_thanthakhat_is_dropped():
+    assert forms("จันทร์").key == forms("Chan").key
+    assert _found(("ศรีจันทร์ สวัสดิ์เจริญใจ", BORN, PLACE),
+                  ("Sijan Sawadcharoenjai", BORN, PLACE)) == [1]
