@@ -25,14 +25,15 @@ _SOUNDS = (("oe", "u"), ("dj", "j"), ("tj", "c"), ("ch", "c"), ("j", "c"), ("ph"
            ("z", "s"), ("v", "w"), ("oo", "u"), ("ee", "i"), ("ou", "u"), ("y", "i"),
            ("h", ""))
 # Spellings of one Thai sound that the letter rules above cannot reach, applied to the
-# word first (RTGS against the spellings on passports and in everyday use): an r after
-# a vowel that only marks its length ("Porn", "Arnan", "Thorn" for phon, anan, thon;
-# Indonesian "Darmawan" loses it too, on both sides alike), a w closing a syllable that
-# RTGS writes o ("Kaew", "Kaeo"), a final d that RTGS writes t ("Sawad", "Sawat"), a
-# final l that RTGS writes n ("Kul", "Kun"), and the silent r of an initial sr ("Sri",
-# "Si" for the same Thai word).
-_RTGS_VARIANTS = ((re.compile(r"(?<=[aeiou])r(?![aeiou])"), ""),
-                  (re.compile(r"(?<=[aeiou])w(?![aeiou])"), ""),
+# word first (RTGS against the spellings on passports and in everyday use): an r
+# between a or o and an n that only marks the vowel long ("Porn", "Arnan", "Thorn"
+# for phon, anan, thon; only there, for an Indonesian r, "Hartono", "Erna", is
+# sounded, and dropping it leaves too short a skeleton), a w ending a
+# word that RTGS writes o ("Kaew", "Kaeo"), a final d that RTGS writes t ("Sawad",
+# "Sawat"), a final l that RTGS writes n ("Kul", "Kun"), and the silent r of an
+# initial sr ("Sri", "Si" for the same Thai word).
+_RTGS_VARIANTS = ((re.compile(r"(?<=[ao])r(?=n)"), ""),
+                  (re.compile(r"(?<=[aeiou])w$"), ""),
                   (re.compile(r"d(?![aeiou])"), "t"),
                   (re.compile(r"l$"), "n"),
                   (re.compile(r"^sr"), "s"))

@@ -36,9 +36,20 @@ SET_WEIGHT = 0.9
 NEAR_DATE_SAME_VILLAGE = 85.0
 # Twins and other siblings share a family name: when what is left of the names (the
 # given names) is more than one typing slip apart and less alike than this ("Tuti" and
-# "Putri" are 67, "Sai" and "Saisu" 75), they are two people, whatever the shared word
-# adds (a slip, "Made" and "Madt", counts as 100: `siblings_rest`).
-SIBLING_REST = 80.0
+# "Putri" are 67, "Sai" and "Saisu" 75, "Gilang" and "Agung" 86 by their keys), they
+# are two people, whatever the shared word adds (a slip, "Made" and "Madt", or one
+# name spelled two ways, "Bayu" and "Bayoe", counts as 100: `siblings_rest`).
+SIBLING_REST = 90.0
+# A birth date one slip away in another village of the district: how many strangers
+# of a name this alike such a pair may be by chance, per person (`Screen.chance`:
+# the name's words' shares of the registry, per birth day and district, times the
+# ~40 dates one slip away). A name more common than this ("Septi Sasongko", "Ayu
+# Siregar": two common words) needs the same village too; "Ahmad Yusuf Pangaribuan"
+# or a Thai name does not. One in 10,000 is about how often a record is a duplicate
+# with a slipped date from another village (chosen on the seed-2 tuning registries).
+COMMON_CHANCE = 1e-4
+# Below this edit similarity Jaro-Winkler is not consulted (`name_similarity`).
+JW_FLOOR = 80.0
 # A phonetic key this short says little ("Eko" and "Oki" are both "k").
 SHORT_KEY = 4
 
@@ -57,19 +68,40 @@ def name_similarity(a: NameForms, b: NameForms, *, siblings: bool = True) -> flo
     middle name), and the phonetic keys' (spelling and transliteration variants).
     `siblings` False: without the siblings' cap (`siblings_rest` is then the caller's)."""
     spelled = ratio(a.folded, b.folded)
-    if a.folded.count(" ") == b.folded.count(" "):  # its prefix bonus: "Anisa", "Anisa Fajar"
+    # Jaro-Winkler's prefix bonus misleads across names of different length ("Anisa",
+    # "Anisa Fajar") and between names alike only in their first letters ("Hendri
+    # Pangestu Zainal", "Hendra Rina Situmorang"): it counts only for names of as many
+    # words, already JW_FLOOR alike by edits.
+    if a.folded.count(" ") == b.folded.count(" ") and spelled >= JW_FLOOR:
         spelled = max(spelled, 100 * JaroWinkler.normalized_similarity(a.folded, b.folded) - 3)
     short = min(len(a.key), len(b.key)) < SHORT_KEY
     if short and a.key == b.key and len(a.key) >= SHORT_KEY - 1:  # "Putri", "Poetri"
         short = False
     best = spelled if short else max(spelled, KEY_WEIGHT * ratio(a.key, b.key))
     if " " in a.folded and " " in b.folded:  # "Eka" is in every "... Eka ..."
-        best = max(best, SET_WEIGHT * token_set_ratio(a.folded, b.folded),
-                   KEY_WEIGHT * SET_WEIGHT * token_set_ratio(a.key, b.key))
+        best = max(best, SET_WEIGHT * token_set_ratio(a.folded, b.folded), _aligned(a, b))
+        # keys in common count only if one of them says something: "Hadi Edi" and
+        # "Adi Setiawan" share only the key "d"
+        if any(len(k) >= 2 for k in set(a.key.split()) & set(b.key.split())):
+            best = max(best, KEY_WEIGHT * SET_WEIGHT * token_set_ratio(a.key, b.key))
         if siblings:
             rest = siblings_rest(a, b)
             best = best if rest is None else min(best, 50 + rest / 2)
     return best
+
+
+def _aligned(a: NameForms, b: NameForms) -> float:
+    """The edit similarity of the names with their words in common first, then the rest:
+    a typo in a first letter moves its word in the sorted order ("Sinaga Siti", "Siti
+    Tinaga"), and the sorted names then look further apart than one letter. 0 when the
+    names share no word."""
+    words_a, words_b = a.folded.split(), b.folded.split()
+    common = sorted(set(words_a) & set(words_b))
+    if not common:
+        return 0.0
+    rest_a = [w for w in words_a if w not in common]
+    rest_b = [w for w in words_b if w not in common]
+    return ratio(" ".join(common + rest_a), " ".join(common + rest_b))
 
 
 def dropped_middle(a: NameForms, b: NameForms) -> bool | None:
@@ -145,12 +177,14 @@ def decide(name: float, same_date: bool, near: bool, same_place: bool,
            one_word: bool = False, long_names: bool = False, *,
            same_village: bool = False, uncapped: float | None = None,
            rest: float | None = None, dropped_word: bool | None = None,
-           one_edit: bool = False) -> Verdict | None:
+           one_edit: bool = False, common: bool = False) -> Verdict | None:
     """The verdict for a pair, or None when it is not worth a clerk's time.
 
     `name` is `name_similarity`; `uncapped` the same without the siblings' cap, `rest`
     `siblings_rest`, `dropped_word` `dropped_middle`, `one_edit` whether the folded
-    names are one typing slip apart (a letter changed, added, dropped, or two swapped).
+    names are one typing slip apart (a letter changed, added, dropped, or two swapped)
+    or have one phonetic key ("Rudi", "Roedi"). `common`: the name is common enough
+    that strangers share it one slip apart in a district (COMMON_CHANCE).
 
     - A name of one word (`one_word`: either is) is a candidate only in the same
       district and on the same birth date: a city has hundreds of people named just
@@ -159,7 +193,8 @@ def decide(name: float, same_date: bool, near: bool, same_place: bool,
       well: the only other evidence there is.
     - Twins (the same birth date, village and family name) are two people when their
       given names are not one slip apart (`rest` below SIBLING_REST).
-    - A slip in the birth date: in the district, a close name (NEAR_DATE_SAME_PLACE);
+    - A slip in the birth date: in the district, a close name (NEAR_DATE_SAME_PLACE)
+      that is not `common`;
       in the same village, a name with one more defect (NEAR_DATE_SAME_VILLAGE) or a
       dropped middle name (`dropped_word`; one name inside the other in another way is
       not a candidate on a near date: `dropped_middle`). There the siblings' cap
@@ -181,7 +216,7 @@ def decide(name: float, same_date: bool, near: bool, same_place: bool,
     close = name
     if same_village and uncapped is not None and (rest is None or rest >= SIBLING_REST):
         close = max(close, uncapped)
-    if close >= NEAR_DATE_SAME_PLACE or (
+    if (close >= NEAR_DATE_SAME_PLACE and not common) or (
             same_village and (dropped_word or close >= NEAR_DATE_SAME_VILLAGE)):
         return Verdict(_score(close, 0.7, True), close, ("name", "birth_date_near", "place"))
     return None

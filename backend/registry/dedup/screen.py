@@ -16,7 +16,7 @@ caught there too. `review.check_citizen` does the same against the database.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -26,6 +26,7 @@ from rapidfuzz.fuzz import ratio, token_set_ratio
 
 from backend.registry.dedup.keys import NameForms, forms
 from backend.registry.dedup.score import (
+    COMMON_CHANCE,
     KEY_WEIGHT,
     NEAR_DATE_SAME_VILLAGE,
     SAME_DATE_SAME_PLACE,
@@ -38,6 +39,11 @@ from backend.registry.dedup.score import (
     near_dates,
     siblings_rest,
 )
+
+# Fewer people than this say nothing of how common a name is (`Screen.chance`).
+MIN_PEOPLE = 1000
+# About how many dates are one typing slip from a birth date (`score.near_dates`).
+NEAR_DATES = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +72,33 @@ class Screen:
         self.people: dict[int, Person] = {}
         self.forms: dict[int, NameForms] = {}
         self.by_date: dict[dt.date, list[int]] = defaultdict(list)
+        self.words: Counter[str] = Counter()  # people with each name word
+        self.districts: set[str] = set()
         for person in people:
             self.add(person)
 
     def add(self, person: Person) -> None:
         self.people[person.id] = person
-        self.forms[person.id] = forms(person.name)
+        mine = self.forms[person.id] = forms(person.name)
         self.by_date[person.birth_date].append(person.id)
+        self.words.update(set(mine.folded.split()))
+        self.districts.add(person.place[:6])
+
+    def chance(self, mine: NameForms) -> float:
+        """How many strangers, per person, share a name with these words and a birth
+        date one slip away in one district, by chance: the people indexed times the
+        words' shares of them (people of the name, if its words were independent),
+        per birth day and district, times the ~40 dates one slip away. The people
+        indexed are the registry (an import) or the days around one birth date
+        (registration): the shares and the people per day come out alike. 0 with
+        fewer than MIN_PEOPLE indexed: too few to tell a common name."""
+        total = len(self.people)
+        if total < MIN_PEOPLE:
+            return 0.0
+        holders = float(total)
+        for word in set(mine.folded.split()):
+            holders *= (self.words[word] + 1) / total
+        return holders / len(self.by_date) / max(len(self.districts), 1) * NEAR_DATES
 
     def check(self, person: Person) -> list[Pair]:
         """Candidates among the indexed people for one record (not itself indexed)."""
@@ -100,8 +126,10 @@ class Screen:
                          min(mine.folded.count(" "), theirs.folded.count(" ")) >= 2,
                          same_village=person.place == other.place, uncapped=uncapped,
                          rest=rest, dropped_word=dropped_middle(mine, theirs),
-                         one_edit=one_word and OSA.distance(mine.folded, theirs.folded,
-                                                            score_cutoff=1) <= 1)
+                         one_edit=one_word and (mine.key == theirs.key or OSA.distance(
+                             mine.folded, theirs.folded, score_cutoff=1) <= 1),
+                         common=person.birth_date != other.birth_date
+                         and self.chance(mine) >= COMMON_CHANCE)
         return None if verdict is None else Pair(person.id, other_id, verdict)
 
     def all_pairs(self) -> Iterator[Pair]:
@@ -155,10 +183,11 @@ class Screen:
                                                  scorer=JaroWinkler.normalized_similarity,
                                                  score_cutoff=(loosest + 3) / 100):
                     near.add(j)
-                if same_date and " " not in folded[n]:  # "Rudi", "Mudi": `decide`
+                if same_date and " " not in folded[n]:  # "Rudi", "Mudi"; "Roedi": `decide`
                     for _c, _s, j in process.extract(folded[n], folded[:n], limit=None,
                                                      scorer=OSA.distance, score_cutoff=1):
                         near.add(j)
+                    near.update(j for j in range(n) if keys[j] == keys[n])
                 for j in sorted(near):
                     old = self.people[ids[j]]
                     if same_date != (old.birth_date == new.birth_date):
