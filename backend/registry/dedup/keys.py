@@ -44,11 +44,13 @@ _DOUBLED = re.compile(r"(.)\1+")
 @dataclass(frozen=True, slots=True)
 class NameForms:
     """`folded`: the tokens sorted, joined by a space; `key`: their phonetic keys, sorted;
-    `ordered`: the tokens in the order written."""
+    `ordered`: the tokens in the order written; `script`: for a name in Thai script,
+    its words as written in it, sorted (else "")."""
 
     folded: str
     key: str
     ordered: str = ""
+    script: str = ""
 
 
 def tokens(name: str) -> list[str]:
@@ -74,5 +76,7 @@ def phonetic(token: str) -> str:
 def forms(name: str) -> NameForms:
     written = tokens(name)
     words = sorted(written)
+    folded = fold_name(name)
+    script = " ".join(sorted(folded.split())) if has_thai(folded) else ""
     return NameForms(" ".join(words), " ".join(sorted(phonetic(w) for w in words)),
-                     " ".join(written))
+                     " ".join(written), script)

@@ -78,8 +78,14 @@ def name_similarity(a: NameForms, b: NameForms, *, siblings: bool = True) -> flo
     if short and a.key == b.key and len(a.key) >= SHORT_KEY - 1:  # "Putri", "Poetri"
         short = False
     best = spelled if short else max(spelled, KEY_WEIGHT * ratio(a.key, b.key))
+    if a.script and b.script:
+        # both in Thai script: a typo there can move a vowel sign or a final in the
+        # letter-by-letter romanisation far more than one letter
+        best = max(best, ratio(a.script, b.script),
+                   _aligned(a.script.split(), b.script.split()))
     if " " in a.folded and " " in b.folded:  # "Eka" is in every "... Eka ..."
-        best = max(best, SET_WEIGHT * token_set_ratio(a.folded, b.folded), _aligned(a, b))
+        best = max(best, SET_WEIGHT * token_set_ratio(a.folded, b.folded),
+                   _aligned(a.folded.split(), b.folded.split()))
         # keys in common count only if one of them says something: "Hadi Edi" and
         # "Adi Setiawan" share only the key "d"
         if any(len(k) >= 2 for k in set(a.key.split()) & set(b.key.split())):
@@ -90,12 +96,11 @@ def name_similarity(a: NameForms, b: NameForms, *, siblings: bool = True) -> flo
     return best
 
 
-def _aligned(a: NameForms, b: NameForms) -> float:
+def _aligned(words_a: list[str], words_b: list[str]) -> float:
     """The edit similarity of the names with their words in common first, then the rest:
     a typo in a first letter moves its word in the sorted order ("Sinaga Siti", "Siti
     Tinaga"), and the sorted names then look further apart than one letter. 0 when the
     names share no word."""
-    words_a, words_b = a.folded.split(), b.folded.split()
     common = sorted(set(words_a) & set(words_b))
     if not common:
         return 0.0
@@ -126,6 +131,8 @@ def siblings_rest(a: NameForms, b: NameForms) -> float | None:
     if " " not in a.folded or " " not in b.folded:
         return None
     words_a, words_b = a.folded.split(), b.folded.split()
+    if a.script and b.script:  # a typo in Thai script is one letter there
+        words_a, words_b = a.script.split(), b.script.split()
     common = set(words_a) & set(words_b)
     rest_a = [w for w in words_a if w not in common]
     rest_b = [w for w in words_b if w not in common]
@@ -187,10 +194,11 @@ def decide(name: float, same_date: bool, near: bool, same_place: bool,
     that strangers share it one slip apart in a district (COMMON_CHANCE).
 
     - A name of one word (`one_word`: either is) is a candidate only in the same
-      district and on the same birth date: a city has hundreds of people named just
-      "Eka" born on any one day. A typo that a short one-word name does not survive
-      ("Rudi", "Mudi": 75 alike) is let through only when the village is the same as
-      well: the only other evidence there is.
+      district and on the same birth date, or in the same village on a date one slip
+      away: a city has hundreds of people named just "Eka" born on any one day. A
+      typo that a short one-word name does not survive ("Rudi", "Mudi": 75 alike) is
+      let through only when the village is the same as well: the only other evidence
+      there is.
     - Twins (the same birth date, village and family name) are two people when their
       given names are not one slip apart (`rest` below SIBLING_REST).
     - A slip in the birth date: in the district, a close name (NEAR_DATE_SAME_PLACE)
@@ -211,7 +219,11 @@ def decide(name: float, same_date: bool, near: bool, same_place: bool,
         if one_word and same_village and one_edit:
             return Verdict(_score(name, 1.0, True), name, ("name", "birth_date", "place"))
         return None
-    if not (near and same_place) or one_word or dropped_word is False:
+    if not (near and same_place) or dropped_word is False:
+        return None
+    if one_word:
+        if same_village and (name >= SAME_DATE_SAME_PLACE or one_edit):
+            return Verdict(_score(name, 0.7, True), name, ("name", "birth_date_near", "place"))
         return None
     close = name
     if same_village and uncapped is not None and (rest is None or rest >= SIBLING_REST):

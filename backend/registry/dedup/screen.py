@@ -170,6 +170,7 @@ class Screen:
                 continue
             folded = [self.forms[i].folded for i in ids]
             keys = [self.forms[i].key for i in ids]
+            scripts = [self.forms[i].script for i in ids]
             for n in range(1, len(ids)):
                 new = self.people[ids[n]]
                 near: set[int] = set()
@@ -179,11 +180,15 @@ class Screen:
                                                          scorer=scorer, limit=None,
                                                          score_cutoff=cutoff / w):
                             near.add(j)
+                if scripts[n]:  # a typo in Thai script: `name_similarity`
+                    for _c, _s, j in process.extract(scripts[n], scripts[:n], limit=None,
+                                                     scorer=ratio, score_cutoff=loosest):
+                        near.add(j)
                 for _c, _s, j in process.extract(folded[n], folded[:n], limit=None,
                                                  scorer=JaroWinkler.normalized_similarity,
                                                  score_cutoff=(loosest + 3) / 100):
                     near.add(j)
-                if same_date and " " not in folded[n]:  # "Rudi", "Mudi"; "Roedi": `decide`
+                if " " not in folded[n]:  # "Rudi", "Mudi"; "Roedi": `decide`
                     for _c, _s, j in process.extract(folded[n], folded[:n], limit=None,
                                                      scorer=OSA.distance, score_cutoff=1):
                         near.add(j)

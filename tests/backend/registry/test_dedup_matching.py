@@ -84,7 +84,13 @@ def test_a_typo_in_a_short_one_word_name_only_with_date_and_village():
     assert _found(("Rudi", BORN, PLACE), ("Mudi", BORN, PLACE)) == [1]
     assert _found(("Ayu", BORN, PLACE), ("Aku", BORN, PLACE)) == [1]
     assert _found(("Rudi", BORN, PLACE), ("Mudi", BORN, OTHER_VILLAGE)) == []
-    assert _found(("Rudi", BORN, PLACE), ("Mudi", SLIPPED, PLACE)) == []
+    assert _found(("Rudi", BORN, PLACE), ("Mudi", SLIPPED, OTHER_VILLAGE)) == []
+
+
+def test_a_one_word_name_with_a_slipped_date_only_in_the_same_village():
+    assert _found(("Zahra", BORN, PLACE), ("Zahra", SLIPPED, PLACE)) == [1]
+    assert _found(("Joko", BORN, PLACE), ("Djoko", SLIPPED, PLACE)) == [1]
+    assert _found(("Zahra", BORN, PLACE), ("Zahra", SLIPPED, OTHER_VILLAGE)) == []
 
 
 def test_twins_one_letter_apart_are_not_candidates_but_a_typo_in_a_given_name_is():
@@ -104,3 +110,24 @@ def test_a_silent_thor_rua_under_the_thanthakhat_is_dropped():
     assert forms("จันทร์").key == forms("Chan").key
     assert _found(("ศรีจันทร์ สวัสดิ์เจริญใจ", BORN, PLACE),
                   ("Sijan Sawadcharoenjai", BORN, PLACE)) == [1]
+
+
+def test_a_typo_in_thai_script_is_compared_in_the_script():
+    assert _found(("ไล เสริฐศรีกุล", BORN, PLACE), ("ไล เสริฐศชีกุล", BORN, PLACE)) == [1]
+    assert _found(("แก้ว เพ็ญบุญ", BORN, PLACE), ("แุ้ว เพ็ญบุญ", BORN, PLACE)) == [1]
+
+
+def test_a_common_name_with_a_slipped_date_from_another_village_is_not_a_candidate():
+    people = [Person(i, f"Warga{i} Nomor{i}", BORN + dt.timedelta(days=i % 300), PLACE)
+              for i in range(3, 1203)]
+    people += [Person(i, "Septi Sasongko", dt.date(1950, 1, 1) + dt.timedelta(days=i),
+                      "3578011001") for i in range(2000, 2400)]
+    people.append(Person(1, "Septi Sasongko", BORN, PLACE))
+    people.append(Person(5000, "Ahmad Yusuf Pangaribuan", BORN, PLACE))
+    screen = Screen(people)
+    assert screen.check(Person(2, "Septi Sasongko", SLIPPED, OTHER_VILLAGE)) == []
+    assert [p.existing_id for p in screen.check(
+        Person(2, "Septi Sasongko", SLIPPED, PLACE))] == [1]
+    # a rare name: the same slip from another village is still worth a clerk's look
+    assert [p.existing_id for p in screen.check(
+        Person(2, "Ahmad Yusuf Pangaribuan", SLIPPED, OTHER_VILLAGE))] == [5000]
