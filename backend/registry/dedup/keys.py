@@ -31,12 +31,14 @@ _SOUNDS = (("oe", "u"), ("dj", "j"), ("tj", "c"), ("ch", "c"), ("j", "c"), ("ph"
 # sounded, and dropping it leaves too short a skeleton), a w ending a
 # word that RTGS writes o ("Kaew", "Kaeo"), a final d that RTGS writes t ("Sawad",
 # "Sawat"), a final l that RTGS writes n ("Kul", "Kun"), and the silent r of an
-# initial sr ("Sri", "Si" for the same Thai word).
+# initial sr ("Sri", "Si" for the same Thai word), and a g for the k RTGS writes
+# ("Goon", "Kun"; not the ng of "Agung").
 _RTGS_VARIANTS = ((re.compile(r"(?<=[ao])r(?=n)"), ""),
                   (re.compile(r"(?<=[aeiou])w$"), ""),
                   (re.compile(r"d(?![aeiou])"), "t"),
                   (re.compile(r"l$"), "n"),
-                  (re.compile(r"^sr"), "s"))
+                  (re.compile(r"^sr"), "s"),
+                  (re.compile(r"(?<!n)g"), "k"))
 _VOWELS = re.compile(r"[aeiou]+")
 _DOUBLED = re.compile(r"(.)\1+")
 
@@ -61,14 +63,20 @@ def tokens(name: str) -> list[str]:
     return _NOT_LETTER.sub(" ", folded).split()
 
 
-def phonetic(token: str) -> str:
-    """A token's consonant skeleton after merging the spellings of one sound: "Somchai",
-    "Somchay" and "Somjai" are "smc"; "Srisuk" and "Srisook" are "srsk"."""
+def spelled(token: str) -> str:
+    """A token with the spellings of one sound merged, vowels kept: "Tjahya" and
+    "Cahya" are "cahia"."""
     for pattern, sound in _RTGS_VARIANTS:
         token = pattern.sub(sound, token)
     for spelling, sound in _SOUNDS:
         token = token.replace(spelling, sound)
-    token = _DOUBLED.sub(r"\1", token)
+    return _DOUBLED.sub(r"\1", token)
+
+
+def phonetic(token: str) -> str:
+    """A token's consonant skeleton after merging the spellings of one sound: "Somchai",
+    "Somchay" and "Somjai" are "smc"; "Srisuk" and "Srisook" are "ssk"."""
+    token = spelled(token)
     skeleton = _VOWELS.sub("", token)
     return skeleton or token[:1]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.fuzz import ratio, token_set_ratio
 
-from backend.registry.dedup.keys import NameForms, phonetic
+from backend.registry.dedup.keys import NameForms, phonetic, spelled
 
 # Same birth date: names this alike, of three words or more, are a candidate wherever
 # the person was registered (two-word names this alike share a birth day by chance
@@ -142,7 +142,9 @@ def siblings_rest(a: NameForms, b: NameForms) -> float | None:
     if OSA.distance(" ".join(rest_a), " ".join(rest_b), score_cutoff=1) <= 1:
         return 100.0  # one typing slip: "Ayu", "Aju"; "Made", "Madt"
     keys_a, keys_b = (" ".join(sorted(map(phonetic, rest))) for rest in (rest_a, rest_b))
-    if keys_a == keys_b:  # "Ayu" and "Ayoe": one name spelled two ways
+    # "Ayu" and "Ayoe", "Cahya" and "Tjahya": one name spelled two ways; but a key
+    # drops the vowels, and "Indah" and "Nadia" (both "nd") start with other sounds
+    if keys_a == keys_b and spelled(rest_a[0])[:1] == spelled(rest_b[0])[:1]:
         rest = 100.0
     elif min(len(keys_a), len(keys_b)) >= SHORT_KEY - 1:
         rest = max(rest, ratio(keys_a, keys_b))
@@ -184,7 +186,8 @@ def decide(name: float, same_date: bool, near: bool, same_place: bool,
            one_word: bool = False, long_names: bool = False, *,
            same_village: bool = False, uncapped: float | None = None,
            rest: float | None = None, dropped_word: bool | None = None,
-           one_edit: bool = False, common: bool = False) -> Verdict | None:
+           one_edit: bool = False, common: bool = False,
+           long_word: bool = False) -> Verdict | None:
     """The verdict for a pair, or None when it is not worth a clerk's time.
 
     `name` is `name_similarity`; `uncapped` the same without the siblings' cap, `rest`
@@ -198,7 +201,8 @@ def decide(name: float, same_date: bool, near: bool, same_place: bool,
       away: a city has hundreds of people named just "Eka" born on any one day. A
       typo that a short one-word name does not survive ("Rudi", "Mudi": 75 alike) is
       let through only when the village is the same as well: the only other evidence
-      there is.
+      there is; elsewhere in the district only for a name of four letters or more
+      (`long_word`; "Desi", "Deii"), where one slip leaves most of it.
     - Twins (the same birth date, village and family name) are two people when their
       given names are not one slip apart (`rest` below SIBLING_REST).
     - A slip in the birth date: in the district, a close name (NEAR_DATE_SAME_PLACE)
@@ -216,7 +220,7 @@ def decide(name: float, same_date: bool, near: bool, same_place: bool,
                 same_place and name >= SAME_DATE_SAME_PLACE):
             matched = ("name", "birth_date") + (("place",) if same_place else ())
             return Verdict(_score(name, 1.0, same_place), name, matched)
-        if one_word and same_village and one_edit:
+        if one_word and same_place and one_edit and (same_village or long_word):
             return Verdict(_score(name, 1.0, True), name, ("name", "birth_date", "place"))
         return None
     if not (near and same_place) or dropped_word is False:

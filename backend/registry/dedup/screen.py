@@ -128,6 +128,7 @@ class Screen:
                          rest=rest, dropped_word=dropped_middle(mine, theirs),
                          one_edit=one_word and (mine.key == theirs.key or OSA.distance(
                              mine.folded, theirs.folded, score_cutoff=1) <= 1),
+                         long_word=min(len(mine.folded), len(theirs.folded)) >= 4,
                          common=person.birth_date != other.birth_date
                          and self.chance(mine) >= COMMON_CHANCE)
         return None if verdict is None else Pair(person.id, other_id, verdict)

@@ -83,7 +83,9 @@ def test_a_slip_in_the_date_and_a_typo_in_the_given_name_in_the_same_village():
 def test_a_typo_in_a_short_one_word_name_only_with_date_and_village():
     assert _found(("Rudi", BORN, PLACE), ("Mudi", BORN, PLACE)) == [1]
     assert _found(("Ayu", BORN, PLACE), ("Aku", BORN, PLACE)) == [1]
-    assert _found(("Rudi", BORN, PLACE), ("Mudi", BORN, OTHER_VILLAGE)) == []
+    assert _found(("Eko", BORN, PLACE), ("Ekm", BORN, OTHER_VILLAGE)) == []
+    # four letters or more: one slip leaves most of the name, the district suffices
+    assert _found(("Desi", BORN, PLACE), ("Deii", BORN, OTHER_VILLAGE)) == [1]
     assert _found(("Rudi", BORN, PLACE), ("Mudi", SLIPPED, OTHER_VILLAGE)) == []
 
 
@@ -97,6 +99,9 @@ def test_twins_one_letter_apart_are_not_candidates_but_a_typo_in_a_given_name_is
     assert _found(("Tuti Wulandari", BORN, PLACE), ("Putri Wulandari", BORN, PLACE)) == []
     assert _found(("Sai Manisu", BORN, PLACE), ("Saisu Manisu", BORN, PLACE)) == []
     assert _found(("Hari Ayu", BORN, PLACE), ("Hari Aju", BORN, PLACE)) == [1]
+    # one phonetic key, but other first sounds: two names
+    assert _found(("Indah Wibisono", BORN, PLACE), ("Nadia Wibisono", BORN, PLACE)) == []
+    assert _found(("Bayu Anggraini", BORN, PLACE), ("Bayoe Anggraini", BORN, PLACE)) == [1]
 
 
 def test_common_rtgs_variants_meet_in_the_phonetic_key():
@@ -104,6 +109,8 @@ def test_common_rtgs_variants_meet_in_the_phonetic_key():
     assert forms("Thippthorn").key == forms("Thipthon").key
     assert forms("Sawad").key == forms("Sawat").key
     assert forms("Nual").key == forms("Nuan").key
+    assert forms("Thigoon").key == forms("Thikun").key
+    assert forms("Agung").key != forms("Akunk").key
 
 
 def test_a_silent_thor_rua_under_the_thanthakhat_is_dropped():
