@@ -61,12 +61,14 @@ class Verdict:
     matched: tuple[str, ...]  # which of name, birth_date, birth_date_near, place
 
 
-def name_similarity(a: NameForms, b: NameForms, *, siblings: bool = True) -> float:
+def name_similarity(a: NameForms, b: NameForms, *, siblings: bool = True,
+                    keys: bool = True) -> float:
     """0-100: the best of the sorted tokens' edit similarity, their Jaro-Winkler
     similarity (kind to a slip late in a long name), the words-in-common similarity
     (a typo in a first letter, which moves the word in the sorted order, or a dropped
     middle name), and the phonetic keys' (spelling and transliteration variants).
-    `siblings` False: without the siblings' cap (`siblings_rest` is then the caller's)."""
+    `siblings` False: without the siblings' cap (`siblings_rest` is then the caller's);
+    `keys` False: the spelled names only."""
     spelled = ratio(a.folded, b.folded)
     # Jaro-Winkler's prefix bonus misleads across names of different length ("Anisa",
     # "Anisa Fajar") and between names alike only in their first letters ("Hendri
@@ -77,7 +79,7 @@ def name_similarity(a: NameForms, b: NameForms, *, siblings: bool = True) -> flo
     short = min(len(a.key), len(b.key)) < SHORT_KEY
     if short and a.key == b.key and len(a.key) >= SHORT_KEY - 1:  # "Putri", "Poetri"
         short = False
-    best = spelled if short else max(spelled, KEY_WEIGHT * ratio(a.key, b.key))
+    best = spelled if short or not keys else max(spelled, KEY_WEIGHT * ratio(a.key, b.key))
     if a.script and b.script:
         # both in Thai script: a typo there can move a vowel sign or a final in the
         # letter-by-letter romanisation far more than one letter
@@ -88,7 +90,7 @@ def name_similarity(a: NameForms, b: NameForms, *, siblings: bool = True) -> flo
                    _aligned(a.folded.split(), b.folded.split()))
         # keys in common count only if one of them says something: "Hadi Edi" and
         # "Adi Setiawan" share only the key "d"
-        if any(len(k) >= 2 for k in set(a.key.split()) & set(b.key.split())):
+        if keys and any(len(k) >= 2 for k in set(a.key.split()) & set(b.key.split())):
             best = max(best, KEY_WEIGHT * SET_WEIGHT * token_set_ratio(a.key, b.key))
         if siblings:
             rest = siblings_rest(a, b)
@@ -187,10 +189,11 @@ def decide(name: float, same_date: bool, near: bool, same_place: bool,
            same_village: bool = False, uncapped: float | None = None,
            rest: float | None = None, dropped_word: bool | None = None,
            one_edit: bool = False, common: bool = False,
-           long_word: bool = False) -> Verdict | None:
+           long_word: bool = False, plain: float | None = None) -> Verdict | None:
     """The verdict for a pair, or None when it is not worth a clerk's time.
 
-    `name` is `name_similarity`; `uncapped` the same without the siblings' cap, `rest`
+    `name` is `name_similarity`; `uncapped` the same without the siblings' cap;
+    `plain` the spelled names' alone (no phonetic keys), without the cap; `rest`
     `siblings_rest`, `dropped_word` `dropped_middle`, `one_edit` whether the folded
     names are one typing slip apart (a letter changed, added, dropped, or two swapped)
     or have one phonetic key ("Rudi", "Roedi"). `common`: the name is common enough
@@ -204,10 +207,14 @@ def decide(name: float, same_date: bool, near: bool, same_place: bool,
       there is; elsewhere in the district only for a name of four letters or more
       (`long_word`; "Desi", "Deii"), where one slip leaves most of it.
     - Twins (the same birth date, village and family name) are two people when their
-      given names are not one slip apart (`rest` below SIBLING_REST).
+      given names are not one slip apart (`rest` below SIBLING_REST). One name inside
+      the other other than as a dropped middle name ("Panji Kurniawan", "Umi Panji
+      Kurniawan") is a candidate on the same day only in the same village.
     - A slip in the birth date: in the district, a close name (NEAR_DATE_SAME_PLACE)
       that is not `common`;
-      in the same village, a name with one more defect (NEAR_DATE_SAME_VILLAGE) or a
+      in the same village, a name with one more defect, by its spelling
+      (NEAR_DATE_SAME_VILLAGE, `plain`: consonant skeletons in common are too weak
+      for two defects: "Umar Suharto", "Suharti Maharani"), or a
       dropped middle name (`dropped_word`; one name inside the other in another way is
       not a candidate on a near date: `dropped_middle`). There the siblings' cap
       is lifted for given names one slip apart (twins share their birth date; a
@@ -215,6 +222,8 @@ def decide(name: float, same_date: bool, near: bool, same_place: bool,
     `long_names`: both names have three words or more."""
     if same_date:
         if rest is not None and rest < SIBLING_REST and same_place:
+            return None
+        if dropped_word is False and not same_village:
             return None
         if (name >= SAME_DATE_ANYWHERE and long_names) or (
                 same_place and name >= SAME_DATE_SAME_PLACE):
@@ -229,10 +238,10 @@ def decide(name: float, same_date: bool, near: bool, same_place: bool,
         if same_village and (name >= SAME_DATE_SAME_PLACE or one_edit):
             return Verdict(_score(name, 0.7, True), name, ("name", "birth_date_near", "place"))
         return None
-    close = name
-    if same_village and uncapped is not None and (rest is None or rest >= SIBLING_REST):
-        close = max(close, uncapped)
-    if (close >= NEAR_DATE_SAME_PLACE and not common) or (
+    close = name if plain is None else plain
+    if rest is not None and rest < SIBLING_REST:
+        close = min(close, name)  # the siblings' cap
+    if (name >= NEAR_DATE_SAME_PLACE and not common) or (
             same_village and (dropped_word or close >= NEAR_DATE_SAME_VILLAGE)):
         return Verdict(_score(close, 0.7, True), close, ("name", "birth_date_near", "place"))
     return None

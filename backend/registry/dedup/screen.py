@@ -24,7 +24,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.fuzz import ratio, token_set_ratio
 
-from backend.registry.dedup.keys import NameForms, forms
+from backend.registry.dedup.keys import NameForms, forms, spelled
 from backend.registry.dedup.score import (
     COMMON_CHANCE,
     KEY_WEIGHT,
@@ -118,16 +118,20 @@ class Screen:
         rest = siblings_rest(mine, theirs)
         name = uncapped if rest is None else min(uncapped, 50 + rest / 2)
         one_word = " " not in mine.folded or " " not in theirs.folded
+        village = person.place == other.place
+        near = near_date(person.birth_date, other.birth_date)
         verdict = decide(name,
                          person.birth_date == other.birth_date,
-                         near_date(person.birth_date, other.birth_date),
+                         near,
                          same_place(person.place, other.place),
                          one_word,
                          min(mine.folded.count(" "), theirs.folded.count(" ")) >= 2,
-                         same_village=person.place == other.place, uncapped=uncapped,
+                         same_village=village, uncapped=uncapped,
                          rest=rest, dropped_word=dropped_middle(mine, theirs),
-                         one_edit=one_word and (mine.key == theirs.key or OSA.distance(
-                             mine.folded, theirs.folded, score_cutoff=1) <= 1),
+                         one_edit=one_word and OSA.distance(
+                             spelled(mine.folded), spelled(theirs.folded), score_cutoff=1) <= 1,
+                         plain=name_similarity(mine, theirs, siblings=False, keys=False)
+                         if village and near else None,
                          long_word=min(len(mine.folded), len(theirs.folded)) >= 4,
                          common=person.birth_date != other.birth_date
                          and self.chance(mine) >= COMMON_CHANCE)
@@ -193,7 +197,9 @@ class Screen:
                     for _c, _s, j in process.extract(folded[n], folded[:n], limit=None,
                                                      scorer=OSA.distance, score_cutoff=1):
                         near.add(j)
-                    near.update(j for j in range(n) if keys[j] == keys[n])
+                    mine = spelled(folded[n])
+                    near.update(j for j in range(n) if " " not in folded[j]
+                                and OSA.distance(mine, spelled(folded[j]), score_cutoff=1) <= 1)
                 for j in sorted(near):
                     old = self.people[ids[j]]
                     if same_date != (old.birth_date == new.birth_date):

@@ -138,3 +138,14 @@ def test_a_common_name_with_a_slipped_date_from_another_village_is_not_a_candida
     # a rare name: the same slip from another village is still worth a clerk's look
     assert [p.existing_id for p in screen.check(
         Person(2, "Ahmad Yusuf Pangaribuan", SLIPPED, OTHER_VILLAGE))] == [5000]
+
+
+def test_two_defects_are_judged_by_the_spelling_not_by_consonant_skeletons():
+    assert _found(("Umar Suharto", BORN, PLACE), ("Suharti Maharani", SLIPPED, PLACE)) == []
+    assert _found(("Cahyono", BORN, PLACE), ("Joni", SLIPPED, PLACE)) == []
+
+
+def test_a_first_name_left_out_on_the_same_day_only_in_the_same_village():
+    assert _found(("Umi Panji Kurniawan", BORN, PLACE),
+                  ("Panji Kurniawan", BORN, OTHER_VILLAGE)) == []
+    assert _found(("Umi Panji Kurniawan", BORN, PLACE), ("Panji Kurniawan", BORN, PLACE)) == [1]
