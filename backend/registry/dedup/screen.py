@@ -16,26 +16,34 @@ caught there too. `review.check_citizen` does the same against the database.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from rapidfuzz import process
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.fuzz import ratio, token_set_ratio
 
-from backend.registry.dedup.keys import NameForms, forms
+from backend.registry.dedup.keys import NameForms, forms, spelled
 from backend.registry.dedup.score import (
+    COMMON_CHANCE,
     KEY_WEIGHT,
-    NEAR_DATE_SAME_PLACE,
+    NEAR_DATE_SAME_VILLAGE,
     SAME_DATE_SAME_PLACE,
     SET_WEIGHT,
     Verdict,
     decide,
+    dropped_middle,
     name_similarity,
     near_date,
     near_dates,
+    siblings_rest,
 )
+
+# Fewer people than this say nothing of how common a name is (`Screen.chance`).
+MIN_PEOPLE = 1000
+# About how many dates are one typing slip from a birth date (`score.near_dates`).
+NEAR_DATES = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +72,33 @@ class Screen:
         self.people: dict[int, Person] = {}
         self.forms: dict[int, NameForms] = {}
         self.by_date: dict[dt.date, list[int]] = defaultdict(list)
+        self.words: Counter[str] = Counter()  # people with each name word
+        self.districts: set[str] = set()
         for person in people:
             self.add(person)
 
     def add(self, person: Person) -> None:
         self.people[person.id] = person
-        self.forms[person.id] = forms(person.name)
+        mine = self.forms[person.id] = forms(person.name)
         self.by_date[person.birth_date].append(person.id)
+        self.words.update(set(mine.folded.split()))
+        self.districts.add(person.place[:6])
+
+    def chance(self, mine: NameForms) -> float:
+        """How many strangers, per person, share a name with these words and a birth
+        date one slip away in one district, by chance: the people indexed times the
+        words' shares of them (people of the name, if its words were independent),
+        per birth day and district, times the ~40 dates one slip away. The people
+        indexed are the registry (an import) or the days around one birth date
+        (registration): the shares and the people per day come out alike. 0 with
+        fewer than MIN_PEOPLE indexed: too few to tell a common name."""
+        total = len(self.people)
+        if total < MIN_PEOPLE:
+            return 0.0
+        holders = float(total)
+        for word in set(mine.folded.split()):
+            holders *= (self.words[word] + 1) / total
+        return holders / len(self.by_date) / max(len(self.districts), 1) * NEAR_DATES
 
     def check(self, person: Person) -> list[Pair]:
         """Candidates among the indexed people for one record (not itself indexed)."""
@@ -86,12 +114,27 @@ class Screen:
     def _pair(self, person: Person, mine: NameForms, other_id: int) -> Pair | None:
         other = self.people[other_id]
         theirs = self.forms[other_id]
-        verdict = decide(name_similarity(mine, theirs),
+        uncapped = name_similarity(mine, theirs, siblings=False)
+        rest = siblings_rest(mine, theirs)
+        name = uncapped if rest is None else min(uncapped, 50 + rest / 2)
+        one_word = " " not in mine.folded or " " not in theirs.folded
+        village = person.place == other.place
+        near = near_date(person.birth_date, other.birth_date)
+        verdict = decide(name,
                          person.birth_date == other.birth_date,
-                         near_date(person.birth_date, other.birth_date),
+                         near,
                          same_place(person.place, other.place),
-                         " " not in mine.folded or " " not in theirs.folded,
-                         min(mine.folded.count(" "), theirs.folded.count(" ")) >= 2)
+                         one_word,
+                         min(mine.folded.count(" "), theirs.folded.count(" ")) >= 2,
+                         same_village=village, uncapped=uncapped,
+                         rest=rest, dropped_word=dropped_middle(mine, theirs),
+                         one_edit=one_word and OSA.distance(
+                             spelled(mine.folded), spelled(theirs.folded), score_cutoff=1) <= 1,
+                         plain=name_similarity(mine, theirs, siblings=False, keys=False)
+                         if village and near else None,
+                         long_word=min(len(mine.folded), len(theirs.folded)) >= 4,
+                         common=person.birth_date != other.birth_date
+                         and self.chance(mine) >= COMMON_CHANCE)
         return None if verdict is None else Pair(person.id, other_id, verdict)
 
     def all_pairs(self) -> Iterator[Pair]:
@@ -115,7 +158,7 @@ class Screen:
             blocks[(place, "yd", born.year, born.day)].append(pid)
             blocks[(place, "md", born.month, born.day)].append(pid)
             blocks[(place, "swap", born.year, *sorted((born.month, born.day)))].append(pid)
-        yield from self._block_pairs(blocks.values(), NEAR_DATE_SAME_PLACE, same_date=False)
+        yield from self._block_pairs(blocks.values(), NEAR_DATE_SAME_VILLAGE, same_date=False)
 
     def _block_pairs(self, blocks: Iterable[list[int]], loosest: float, *,
                      same_date: bool) -> Iterator[Pair]:
@@ -132,6 +175,7 @@ class Screen:
                 continue
             folded = [self.forms[i].folded for i in ids]
             keys = [self.forms[i].key for i in ids]
+            scripts = [self.forms[i].script for i in ids]
             for n in range(1, len(ids)):
                 new = self.people[ids[n]]
                 near: set[int] = set()
@@ -141,10 +185,21 @@ class Screen:
                                                          scorer=scorer, limit=None,
                                                          score_cutoff=cutoff / w):
                             near.add(j)
+                if scripts[n]:  # a typo in Thai script: `name_similarity`
+                    for _c, _s, j in process.extract(scripts[n], scripts[:n], limit=None,
+                                                     scorer=ratio, score_cutoff=loosest):
+                        near.add(j)
                 for _c, _s, j in process.extract(folded[n], folded[:n], limit=None,
                                                  scorer=JaroWinkler.normalized_similarity,
                                                  score_cutoff=(loosest + 3) / 100):
                     near.add(j)
+                if " " not in folded[n]:  # "Rudi", "Mudi"; "Roedi": `decide`
+                    for _c, _s, j in process.extract(folded[n], folded[:n], limit=None,
+                                                     scorer=OSA.distance, score_cutoff=1):
+                        near.add(j)
+                    mine = spelled(folded[n])
+                    near.update(j for j in range(n) if " " not in folded[j]
+                                and OSA.distance(mine, spelled(folded[j]), score_cutoff=1) <= 1)
                 for j in sorted(near):
                     old = self.people[ids[j]]
                     if same_date != (old.birth_date == new.birth_date):

@@ -31,6 +31,7 @@ _LEADING = {"เ": "e", "แ": "ae", "โ": "o", "ใ": "ai", "ไ": "ai"}
 _SILENT = set("่้๊๋็ํ๎ฯ")  # tone marks, the shortener, and the abbreviation sign
 _KILLER = "์"  # thanthakhat: the letter under it is not sounded
 _CLUSTER_SECOND = set("รลว")
+_SILENT_BEFORE_R = set("ทต")
 
 
 def romanise(text: str) -> str:
@@ -74,7 +75,10 @@ def _unkill(text: str) -> list[str]:
             while kept and kept[-1] in _SILENT or (kept and kept[-1] in _VOWEL_AFTER):
                 kept.pop()
             if kept and kept[-1] in _INITIAL:
-                kept.pop()
+                killed = kept.pop()
+                # ทร์ and ตร์ are silent together: จันทร์ is "chan", ศาสตร์ "sat"
+                if killed == "ร" and kept and kept[-1] in _SILENT_BEFORE_R:
+                    kept.pop()
             continue
         kept.append(char)
     return kept
