@@ -295,8 +295,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- PIN ------------------------------------------------------------------
 
-    def _pin_login(self) -> tuple[int, dict[str, Any]]:
-        """Read `{"pin": ...}`, box the PIN at once and hand it to the daemon."""
+    def _pin_body(self) -> tuple[OneTimePin, dict[str, Any]] | tuple[int, dict[str, Any]]:
+        """A JSON body with a well-formed `pin`: the PIN boxed at once and the rest, or
+        the refusal to answer (status, body)."""
         try:
             length = int(self.headers.get("Content-Length", ""))
         except ValueError:
@@ -311,7 +312,14 @@ class _Handler(BaseHTTPRequestHandler):
             return 400, {"refused": "request_malformed"}
         if not piv.pin_is_valid(data["pin"]):
             return 400, {"refused": "pin_format"}
-        pin = OneTimePin(data.pop("pin"))
+        return OneTimePin(data.pop("pin")), data
+
+    def _pin_login(self) -> tuple[int, dict[str, Any]]:
+        """Read `{"pin": ...}`, box the PIN at once and hand it to the daemon."""
+        read = self._pin_body()
+        if not isinstance(read[0], OneTimePin):
+            return read
+        pin, data = read
         del data  # from here only the box holds the PIN, until VERIFY takes it
         try:
             session = self.server.bridge.pin_login(pin)
@@ -327,21 +335,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _offline_redeem(self) -> tuple[int, dict[str, Any]]:
         """Read `{"pin", "programme", "purse", "amount", "category"}`, box the PIN at
         once, and have the card sign a queued redemption."""
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            return 411, {"refused": "request_malformed"}
-        if not 0 <= length <= MAX_BODY_BYTES:
-            return 413, {"refused": "request_too_large"}
-        try:
-            data = json.loads(self.rfile.read(length))
-        except (ValueError, OSError):
-            return 400, {"refused": "request_malformed"}
-        if not isinstance(data, dict) or not isinstance(data.get("pin"), str):
-            return 400, {"refused": "request_malformed"}
-        if not piv.pin_is_valid(data["pin"]):
-            return 400, {"refused": "pin_format"}
-        pin = OneTimePin(data.pop("pin"))
+        read = self._pin_body()
+        if not isinstance(read[0], OneTimePin):
+            return read
+        pin, data = read
         offline = self.server.bridge.offline
         assert offline is not None  # do_POST routes here only then
         try:

@@ -253,10 +253,7 @@ class ReaderDaemon:
         if not self._card_lock.acquire(timeout=wait):
             raise Refused("reader_busy", "another card operation is under way")
         try:
-            with self._state:
-                if not self._cards:
-                    raise Refused("no_card", "no card in the reader")
-                reader, insertion = next(reversed(self._cards.items()))
+            reader, insertion = self._card_now()
             try:
                 session = self._authenticate(reader, pin)
             except Refused as exc:
@@ -288,40 +285,24 @@ class ReaderDaemon:
         with self._state:
             return bool(self._cards)
 
-    def with_card(self, work: Callable[[PcscConnection, str], T], wait: float = 10.0) -> T:
-        """Run `work(connection, reader)` on the card in the reader now, under the card
-        lock, on a fresh connection that is reset afterwards (a PIN was verified).
-
-        Raises Refused: `no_card`, `reader_busy`, `card_removed` when the card left or
-        was swapped meanwhile (whatever `work` returned is then not given out), or the
-        reason of whatever stopped `work`; the frames behind a refusal are cleared (they
-        held the PIN).
-        """
-        return self._hold_card(lambda conn, reader, _present: work(conn, reader), wait,
-                               committed=False)
-
     def with_card_committing(self, work: Callable[[PcscConnection, str, Callable[[], bool]], T],
                              wait: float = 10.0) -> T:
-        """As `with_card`, for a `work` that ends by committing something the card did
-        (the bridge's offline redemption: the card signed, the queue keeps it).
+        """Run `work(connection, reader, present)` on the card in the reader now, under
+        the card lock, on a fresh connection reset afterwards (a PIN was verified): for
+        a `work` that ends by committing something the card did (the bridge's offline
+        redemption: the card signed, the queue keeps it).
 
-        `work(connection, reader, present)` asks `present()` (the same insertion of the
-        card is still in the reader) just before it commits, and refuses `card_removed`
-        itself when not. Once `work` returned, it committed: its result is given out
-        even if the card left in the meantime, since refusing then would make the agent
-        redo a sale that is already kept.
+        `work` asks `present()` (the same insertion of the card is still in the reader)
+        just before it commits, and refuses `card_removed` itself when not. Once `work`
+        returned, it committed: its result is given out even if the card left in the
+        meantime, since refusing then would make the agent redo a sale already kept.
+        Raises Refused: `no_card`, `reader_busy`, or the reason of whatever stopped
+        `work`; the frames behind a refusal are cleared (they held the PIN).
         """
-        return self._hold_card(work, wait, committed=True)
-
-    def _hold_card(self, work: Callable[[PcscConnection, str, Callable[[], bool]], T],
-                   wait: float, committed: bool) -> T:
         if not self._card_lock.acquire(timeout=wait):
             raise Refused("reader_busy", "another card operation is under way")
         try:
-            with self._state:
-                if not self._cards:
-                    raise Refused("no_card", "no card in the reader")
-                reader, insertion = next(reversed(self._cards.items()))
+            reader, insertion = self._card_now()
             try:
                 conn = PcscConnection(reader, self.command_timeout)
             except PcscError as exc:
@@ -337,20 +318,22 @@ class ReaderDaemon:
                     return False
 
             try:
-                result = work(conn, reader, present)
+                return work(conn, reader, present)
             except Exception as exc:
                 _forget_locals(exc)
                 raise _refusal(exc) from None
             finally:
                 with contextlib.suppress(PcscError):  # a card already gone needs no reset
                     conn.close(reset=True)
-            if not committed:
-                with self._state:
-                    if self._cards.get(reader) != insertion:
-                        raise Refused("card_removed", "the card left during the operation")
-            return result
         finally:
             self._card_lock.release()
+
+    def _card_now(self) -> tuple[str, Any]:
+        """The reader of the latest card in, and that insertion; `no_card` if none."""
+        with self._state:
+            if not self._cards:
+                raise Refused("no_card", "no card in the reader")
+            return next(reversed(self._cards.items()))
 
     def _emit(self, event: dict[str, Any]) -> None:
         """To the sink; callers hold `_state`, so the sink sees events in state order."""
