@@ -165,3 +165,9 @@ class Agent:
         self.offline.stop()
         for stream in self.streams:
             stream.close()
+
+
+def offline_agent(agent, hub, pki, **bundle_args) -> Agent:
+    """The hub stopped; the agent holds the bundle it fetched before."""
+    hub.down = True
+    return agent(pki.bundle(hub.url, **bundle_args))
