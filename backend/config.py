@@ -293,6 +293,14 @@ SETTINGS: tuple[Setting, ...] = (
             "documents and receipts. Empty: `document-signing.key` in the instance folder. "
             "`satukartu keys rotate --purpose documents` replaces it; retired public keys "
             "stay in `document-signing.keyring.json` beside it."),
+    # the SPDCI Social Registry API (backend/dci)
+    Setting("DCI_SENDER_ID", "satukartu", "This registry's id towards SPDCI peers: the "
+            "`sender_id` of what it sends, the `receiver_id` it expects, the first part of "
+            "its signatures' `kidId`."),
+    Setting("DCI_SIGNING_KEY", "", "Ed25519 private key (PEM) that signs the SPDCI "
+            "messages this registry sends. Empty: `dci-signing.key` in the instance "
+            "folder. Published, with its retired keys, at `/dci/.well-known/jwks.json`; "
+            "`satukartu keys rotate --purpose dci` replaces it."),
     Setting("CITY_TIMEZONE", "Asia/Jakarta", "IANA time zone of the times printed on "
             "documents, receipts and reports.", _zone),
     Setting("FONT_DIRS", "/usr/share/fonts/truetype/dejavu,/usr/share/fonts/truetype/noto",
@@ -395,6 +403,8 @@ def _derive(values: dict[str, Any]) -> None:
         values["AUDIT_SIGNING_KEY"] = str(instance / "audit-signing.key")
     if not values["DOCUMENT_SIGNING_KEY"]:
         values["DOCUMENT_SIGNING_KEY"] = str(instance / "document-signing.key")
+    if not values["DCI_SIGNING_KEY"]:
+        values["DCI_SIGNING_KEY"] = str(instance / "dci-signing.key")
     if not values["APPROVAL_FILES_DIR"]:
         values["APPROVAL_FILES_DIR"] = str(instance / "approvals")
     if not 1 <= values["PIN_MAX_TRIES"] <= 10:
