@@ -22,7 +22,7 @@ from backend.dci.models import DciSubscription
 from backend.registry.models import RegistryChange
 
 KEY = "dci.changed"
-_TABLE = RegistryChange.__table__
+_TABLE = RegistryChange.__tablename__
 _installed = False
 
 
@@ -39,7 +39,9 @@ def install() -> None:
 
 
 def _seen(state: ORMExecuteState) -> None:
-    if not state.is_insert or getattr(state.statement, "table", None) is not _TABLE:
+    # An ORM insert's table is an annotated copy of the model's: compared by name.
+    table = getattr(state.statement, "table", None)
+    if not state.is_insert or getattr(table, "name", None) != _TABLE:
         return
     given: Any = state.parameters
     rows = given if isinstance(given, list) else [given or {}]

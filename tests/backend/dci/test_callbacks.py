@@ -1,0 +1,108 @@
+"""Callbacks through a real Celery worker to a peer's real HTTP receiver: a search's
+on-search, retried while the peer is down; a subscription's on-subscribe, and the
+notification a registry change sends. Each callback is valid by the standard's document
+and signed with the key our JWKS publishes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from openapi_core import OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
+from openapi_core.validation.request.validators import V30RequestBodyValidator
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from backend.db import database, session
+from backend.dci import jwks, signing, spec
+from backend.registry import service
+from backend.registry.history import Actor
+from backend.registry.models import Citizen
+from backend.tasks import celery_init_app
+from backend.testing.registry import make_citizen
+from tests.backend.dci.conftest import Checked, make_peer
+from tests.backend.dci.receiver import Received, receiving
+from tests.support.task_queue import private_queue
+
+REDIS = "redis://127.0.0.1:6379/0"
+pytestmark = [pytest.mark.celery, pytest.mark.postgres]
+
+
+@pytest.fixture
+def worker(committing_app):
+    committing_app.config["BROKER_URL"] = REDIS
+    celery = celery_init_app(committing_app)
+    queue = private_queue(celery, "dci-test")  # not shared with anyone's worker
+    with start_worker(celery, pool="solo", perform_ping_check=False, queues=[queue],
+                      shutdown_timeout=10):
+        yield celery
+
+
+def check_callback(received: Received, client, base: str) -> None:
+    """Valid by the document (its body: we send no bearer token, see MAPPING.md) and
+    signed by a key our JWKS publishes."""
+    document = OpenAPI.from_dict(spec.document(base))
+    path = received.path.removeprefix("/dci")
+    request = WerkzeugOpenAPIRequest(Request(EnvironBuilder(
+        path="/dci" + path, base_url=base.removesuffix("/dci"), method="POST",
+        data=received.raw, content_type="application/json").get_environ()))
+    V30RequestBodyValidator(document.spec).validate(request)
+    keys = jwks.read(client.get("/dci/.well-known/jwks.json").get_json())
+    body = received.body
+    signing.verify(body["signature"], body["header"], body["message"],
+                   lambda sender, key_id: jwks.lookup(keys, sender, key_id))
+
+
+def test_a_search_is_answered_by_an_on_search_callback_retried_until_the_peer_takes_it(
+        committing_app, worker, openapi):
+    client = committing_app.test_client()
+    siti = make_citizen(full_name="Siti Rahayu")
+    session().commit()
+    with receiving() as peer_side:
+        peer_side.failures = 1  # down for the first try
+        peer = make_peer(client, callback_uri=peer_side.base)
+        message = {"transaction_id": "t-1", "search_request": [{
+            "reference_id": "r-1", "timestamp": "2026-12-07T10:00:00Z",
+            "search_criteria": {"query_type": "idtype-value", "query": {
+                "type": "NationalID", "value": siti.national_number}}}]}
+        ack = Checked(client, openapi).post("/registry/search",
+                                            peer.envelope("search", message), peer.token)
+        assert ack.status_code == 202
+        [callback] = peer_side.wait_for("/dci/registry/on-search")
+    check_callback(callback, client, peer_side.base)
+    answer = callback.body["message"]
+    assert answer["correlation_id"] == ack.get_json()["message"]["correlation_id"]
+    [record] = answer["search_response"][0]["data"]["reg_records"]
+    assert record["name"]["given_name"] == "Siti Rahayu"
+
+
+def test_a_subscriber_is_notified_when_the_record_it_follows_changes(
+        committing_app, worker, openapi):
+    client = committing_app.test_client()
+    budi = make_citizen(sex="M", full_name="Budi Santoso")
+    session().commit()
+    with receiving() as peer_side:
+        peer = make_peer(client, callback_uri=peer_side.base)
+        message = {"transaction_id": "t-1", "subscribe_request": [{
+            "reference_id": "r-1", "timestamp": "2026-12-07T10:00:00Z",
+            "subscribe_criteria": {"reg_event_type": "REGISTER", "filter_type": "idtype-value",
+                                   "filter": {"type": "NationalID",
+                                              "value": budi.national_number},
+                                   "notify_record_type": "Person"}}]}
+        ack = Checked(client, openapi).post("/registry/subscribe",
+                                            peer.envelope("subscribe", message), peer.token)
+        assert ack.status_code == 202
+        [subscribed] = peer_side.wait_for("/dci/registry/on-subscribe")
+        assert subscribed.body["message"]["subscribe_response"][0]["status"] == "succ"
+        with database().transaction() as tx:
+            person = tx.get(Citizen, budi.id)
+            service.update_citizen(tx, person, {"address": "Jl. Kenanga 9"},
+                                   Actor("staff", "clerk"))
+        [notified] = peer_side.wait_for("/dci/registry/notify")
+    check_callback(subscribed, client, peer_side.base)
+    check_callback(notified, client, peer_side.base)
+    [event] = notified.body["message"]["notify_event"]
+    assert event["data"]["reg_records"]["address"]["street_address"] == "Jl. Kenanga 9"
+    assert dt.datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
