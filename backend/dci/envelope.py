@@ -119,11 +119,15 @@ CALLBACK_ACTIONS = frozenset({"on-search", "on-subscribe", "on-unsubscribe",
 class EnvelopeError(Exception):
     """The envelope is refused as a whole: the standard's code, why, the HTTP status."""
 
-    def __init__(self, code: ErrorCode, message: str, status: int = 400) -> None:
+    def __init__(self, code: ErrorCode, message: str, status: int = 400,
+                 header_reason: HeaderReason | None = None) -> None:
+        """`header_reason`: the header's own reason code, for a synchronous endpoint,
+        whose refusal is an answering header with status rjct, not an acknowledgement."""
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.header_reason = header_reason
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,8 @@ def parse(body: Any, action: str, *, receiver_id: str, require_signature: bool =
 def _check_header(header: dict[str, Any], action: str, receiver_id: str) -> None:
     version = header.get("version", VERSION)
     if version != VERSION:
-        raise EnvelopeError(ErrorCode.VERSION, f"only version {VERSION} is supported")
+        raise EnvelopeError(ErrorCode.VERSION, f"only version {VERSION} is supported",
+                            header_reason=HeaderReason.VERSION)
     for name in ("message_id", "sender_id"):
         value = header.get(name)
         if not isinstance(value, str) or not 0 < len(value) <= MAX_ID:
@@ -206,9 +211,10 @@ def _check_header(header: dict[str, Any], action: str, receiver_id: str) -> None
                                 f"header.{name} must be a string of 1 to {MAX_ID} characters")
     if parse_timestamp(header.get("message_ts")) is None:
         raise EnvelopeError(ErrorCode.BAD, "header.message_ts must be an RFC 3339 date-time "
-                            "with its zone")
+                            "with its zone", header_reason=HeaderReason.MESSAGE_TS)
     if header.get("action") != action:
-        raise EnvelopeError(ErrorCode.BAD, f"header.action must be {action!r} here")
+        raise EnvelopeError(ErrorCode.BAD, f"header.action must be {action!r} here",
+                            header_reason=HeaderReason.ACTION)
     if action in CALLBACK_ACTIONS:
         if header.get("status") not in set(Status):
             raise EnvelopeError(ErrorCode.BAD, "header.status must be one of rcvd, pdng, "
@@ -216,7 +222,8 @@ def _check_header(header: dict[str, Any], action: str, receiver_id: str) -> None
     else:
         total = header.get("total_count")
         if type(total) is not int or total < 0:
-            raise EnvelopeError(ErrorCode.BAD, "header.total_count must be a whole number")
+            raise EnvelopeError(ErrorCode.BAD, "header.total_count must be a whole number",
+                                header_reason=HeaderReason.TOTAL_COUNT)
         uri = header.get("sender_uri")
         if uri is not None and (not isinstance(uri, str) or not uri.startswith(
                 ("https://", "http://"))):
@@ -239,7 +246,7 @@ def request_header(action: str, *, sender_id: str, receiver_id: str, total_count
     return header
 
 
-def callback_header(action: str, *, sender_id: str, receiver_id: str, status: Status,
+def callback_header(action: str, *, sender_id: str, receiver_id: str | None, status: Status,
                     total_count: int, completed_count: int,
                     reason: HeaderReason | None = None, reason_message: str | None = None
                     ) -> dict[str, Any]:
@@ -248,7 +255,9 @@ def callback_header(action: str, *, sender_id: str, receiver_id: str, status: St
                               "message_ts": timestamp(), "action": action,
                               "status": status.value, "total_count": total_count,
                               "completed_count": completed_count, "sender_id": sender_id,
-                              "receiver_id": receiver_id, "is_msg_encrypted": False}
+                              "is_msg_encrypted": False}
+    if receiver_id is not None:
+        header["receiver_id"] = receiver_id
     if reason is not None:
         header["status_reason_code"] = reason.value
     if reason_message:
@@ -265,6 +274,16 @@ def ack_body(correlation_id: str, ack: str = "ACK", error: EnvelopeError | None 
         message["ack_status"] = "ERR"
         message["error"] = {"code": error.code.value, "message": error.message[:999]}
     return {"message": message}
+
+
+def refusal_header(error: EnvelopeError, action: str, *, sender_id: str,
+                   receiver_id: str | None) -> dict[str, Any]:
+    """A synchronous endpoint's refusal: its answering header, status rjct, the error's
+    code in the message (the header's reason codes name only header faults)."""
+    return callback_header(action, sender_id=sender_id, receiver_id=receiver_id,
+                           status=Status.REJECTED, total_count=0, completed_count=0,
+                           reason=error.header_reason,
+                           reason_message=f"{error.code.value}: {error.message}")
 
 
 def http_error_body(error: EnvelopeError) -> dict[str, Any]:

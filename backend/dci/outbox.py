@@ -27,15 +27,19 @@ def sender_id(config: Mapping[str, Any]) -> str:
     return str(config["DCI_SENDER_ID"])
 
 
-def seal(config: Mapping[str, Any], header: dict[str, Any], message: dict[str, Any]
+def seal(config: Mapping[str, Any], header: dict[str, Any], message: dict[str, Any] | None
          ) -> dict[str, Any]:
-    """The envelope, signed by our current key."""
+    """The envelope, signed by our current key; without a message (a synchronous
+    refusal) the signature covers `"message": null`."""
     private = store(config, PURPOSE).private(create=True)
     assert private is not None  # create=True makes it
     key_id = signing_key_id(config)
     signature = signing.sign(private, sender_id=sender_id(config), key_id=key_id,
                              header=header, message=message)
-    return {"signature": signature, "header": header, "message": message}
+    body = {"signature": signature, "header": header}
+    if message is not None:
+        body["message"] = message
+    return body
 
 
 def signing_key_id(config: Mapping[str, Any]) -> str:

@@ -58,14 +58,28 @@ REQUIRED = {"search": ("search_request", list), "subscribe": ("subscribe_request
 RECEIVERS: dict[str, Callable[[DciPeer, Envelope], None]] = {}
 
 
+# The synchronous endpoints and the action their answer (or refusal) carries.
+SYNC = {"dci.sync_search": "on-search", "dci.sync_txn_status": "txn-on-status"}
+
+
 @blueprint.errorhandler(EnvelopeError)
 def _refused(error: EnvelopeError) -> tuple[Response, int]:
+    """The document's shapes: HttpErrorResponse for 401 and 403; otherwise the ERR
+    acknowledgement, or for a synchronous endpoint its answering header, rjct."""
     session().rollback()
     if error.status in (401, 403):
-        body = envelope.http_error_body(error)
-    else:
-        body = ack_body(new_id(), error=error)
-    return jsonify(body), error.status
+        return jsonify(envelope.http_error_body(error)), error.status
+    if request.endpoint in SYNC:
+        body = request.get_json(silent=True) if request.is_json else None
+        header = body.get("header") if isinstance(body, dict) else None
+        sender = header.get("sender_id") if isinstance(header, dict) else None
+        config = current_app.config
+        refusal = envelope.refusal_header(error, SYNC[request.endpoint],
+                                          sender_id=outbox.sender_id(config),
+                                          receiver_id=sender if isinstance(sender, str)
+                                          and len(sender) <= envelope.MAX_ID else None)
+        return jsonify(outbox.seal(config, refusal, None)), error.status
+    return jsonify(ack_body(new_id(), error=error)), error.status
 
 
 @blueprint.route("/oauth2/client/token", methods=["POST"])
@@ -107,7 +121,8 @@ def _receive(path: str) -> tuple[DciPeer, Envelope]:
         DciTransaction.peer_id == peer.sender_id,
         DciTransaction.message_id == received.message_id)).first()
     if taken is not None:
-        raise EnvelopeError(ErrorCode.BAD, "this message_id was received already", 409)
+        raise EnvelopeError(ErrorCode.BAD, "this message_id was received already", 409,
+                            header_reason=envelope.HeaderReason.MESSAGE_ID_DUPLICATE)
     return peer, received
 
 
