@@ -35,22 +35,26 @@ def peer() -> None:
 @click.option("--scope", default="dci.person", show_default=True,
               help="What its answers may show: 'dci.person', or 'dci.person dci.household' "
               "(addresses, family cards, welfare deciles).")
-@click.option("--jwks", "jwks_file", type=click.File("r"), required=True,
+@click.option("--jwks", "jwks_file", type=click.File("rb"), required=True,
               help="Its public signing keys as a JWKS file (Ed25519 OKP keys); - for stdin.")
 @click.option("--json", "as_json", is_flag=True)
-def peer_add(sender_id: str, name: str, callback_uri: str, scope: str, jwks_file: IO[str],
+def peer_add(sender_id: str, name: str, callback_uri: str, scope: str, jwks_file: IO[bytes],
              as_json: bool) -> None:
     """Register a peer; its client secret is shown once."""
     from backend.cli import make_app
     from backend.db import database
     from backend.dci import peers
 
+    try:
+        document = jwks_file.read(1 << 20).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException("the JWKS file is not UTF-8 text") from exc
     app = make_app()
     try:
         with app.app_context(), database().transaction() as tx:
             row, secret = peers.add(tx, sender_id=sender_id, name=name,
                                     callback_uri=callback_uri, scope=scope,
-                                    jwks_document=jwks_file.read(), by=cli_operator())
+                                    jwks_document=document, by=cli_operator())
             out = {"sender_id": row.sender_id, "client_id": row.client_id,
                    "client_secret": secret, "scope": row.scope,
                    "token_endpoint": "/dci/oauth2/client/token"}
