@@ -13,6 +13,7 @@ that imports in bulk tells its peers by their next search (MAPPING.md, "Limits")
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import event, select
@@ -21,6 +22,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from backend.dci.models import DciSubscription
 from backend.registry.models import RegistryChange
 
+log = logging.getLogger(__name__)
 KEY = "dci.changed"
 _TABLE = RegistryChange.__tablename__
 _installed = False
@@ -72,8 +74,11 @@ def _after_commit(sess: Session) -> None:
     from backend.dci.tasks import notify
 
     event_type = "NewHouseHoldMember" if changed["member_added"] else "REGISTER"
-    notify.apply_async(args=(sorted(changed["citizens"]), sorted(changed["households"]),
-                             event_type))
+    try:
+        notify.apply_async(args=(sorted(changed["citizens"]), sorted(changed["households"]),
+                                 event_type))
+    except Exception:  # the change is committed: a broker outage must not fail its request
+        log.warning("registry change not queued for SPDCI notification", exc_info=True)
 
 
 def _forget(sess: Session) -> None:
