@@ -12,7 +12,7 @@ subscribe to its changes, and are answered by signed callbacks.
   unsubscribe, which subscriptions a change touches; `answers`: each action's answer;
 - `outbox`: sealing and posting what we send; `tasks`: callbacks and notifications by
   Celery, with retries; `changes`: registry changes caught at commit;
-- `views`: the routes; `cli`: `satukartu dci peer ...`.
+- `views`: the routes; `cli`: `satukartu dci peer ...` (add, list, set-keys, disable, enable).
 """
 
 from __future__ import annotations

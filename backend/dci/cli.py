@@ -1,9 +1,10 @@
-"""`satukartu dci peer add|list`: the SPDCI peers allowed to call `/dci/`.
+"""`satukartu dci peer ...`: the SPDCI peers allowed to call `/dci/`.
 
-A peer is registered with the public keys it signs with (its JWKS, a file or `-` for
-stdin) and the base URI of its callbacks; its OAuth2 client id and secret are printed
-once. Registering is audited (`dci.peer.register`) with the operating-system user as
-the actor.
+A peer is registered with the public keys it signs with (its JWKS: a file, `-` for
+stdin, or fetched once from its URL) and the base URI of its callbacks; its OAuth2
+client id and secret are printed once. `set-keys` replaces its keys when it rotates
+them; `disable` ends its tokens at once. Each is audited (`dci.peer.*`) with the
+operating-system user as the actor.
 """
 
 from __future__ import annotations
@@ -14,6 +15,36 @@ from typing import IO
 import click
 
 from backend.cli import cli_operator
+
+JWKS_HELP = "Its public signing keys as a JWKS file (Ed25519 OKP keys); - for stdin."
+URL_HELP = "Or the https URL of its JWKS, fetched once now (not followed afterwards)."
+MAX_JWKS = 1 << 20
+
+
+def _jwks_text(jwks_file: IO[bytes] | None, jwks_url: str | None) -> str:
+    """The JWKS given, as text; a one-line error for a file or answer that is not one."""
+    if (jwks_file is None) == (jwks_url is None):
+        raise click.UsageError("give --jwks or --jwks-url")
+    if jwks_file is not None:
+        raw = jwks_file.read(MAX_JWKS)
+    else:
+        import requests
+
+        assert jwks_url is not None
+        if not jwks_url.startswith("https://"):
+            raise click.ClickException("the JWKS URL must be https")
+        try:
+            answer = requests.get(jwks_url, timeout=(5, 30), allow_redirects=False)
+        except requests.RequestException as exc:
+            raise click.ClickException(f"cannot fetch {jwks_url}: "
+                                       f"{exc.__class__.__name__}") from exc
+        if answer.status_code != 200:
+            raise click.ClickException(f"{jwks_url} answered HTTP {answer.status_code}")
+        raw = answer.content[:MAX_JWKS]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException("the JWKS is not UTF-8 text") from exc
 
 
 @click.group()
@@ -35,20 +66,17 @@ def peer() -> None:
 @click.option("--scope", default="dci.person", show_default=True,
               help="What its answers may show: 'dci.person', or 'dci.person dci.household' "
               "(addresses, family cards, welfare deciles).")
-@click.option("--jwks", "jwks_file", type=click.File("rb"), required=True,
-              help="Its public signing keys as a JWKS file (Ed25519 OKP keys); - for stdin.")
+@click.option("--jwks", "jwks_file", type=click.File("rb"), help=JWKS_HELP)
+@click.option("--jwks-url", help=URL_HELP)
 @click.option("--json", "as_json", is_flag=True)
-def peer_add(sender_id: str, name: str, callback_uri: str, scope: str, jwks_file: IO[bytes],
-             as_json: bool) -> None:
+def peer_add(sender_id: str, name: str, callback_uri: str, scope: str,
+             jwks_file: IO[bytes] | None, jwks_url: str | None, as_json: bool) -> None:
     """Register a peer; its client secret is shown once."""
     from backend.cli import make_app
     from backend.db import database
     from backend.dci import peers
 
-    try:
-        document = jwks_file.read(1 << 20).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise click.ClickException("the JWKS file is not UTF-8 text") from exc
+    document = _jwks_text(jwks_file, jwks_url)
     app = make_app()
     try:
         with app.app_context(), database().transaction() as tx:
@@ -93,3 +121,44 @@ def peer_list(as_json: bool) -> None:
     for row in rows:
         state = "enabled" if row["enabled"] else "disabled"
         click.echo(f"{row['sender_id']:<24} {state:<9} {row['scope']:<26} {row['name']}")
+
+
+def _change(sender_id: str, change: str, **kwargs: object) -> None:
+    from backend.cli import make_app
+    from backend.db import database
+    from backend.dci import peers
+
+    app = make_app()
+    try:
+        with app.app_context(), database().transaction() as tx:
+            getattr(peers, change)(tx, sender_id, by=cli_operator(), **kwargs)
+    except peers.PeerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        app.extensions["satukartu.db"].engine.dispose()
+
+
+@peer.command("set-keys")
+@click.argument("sender_id")
+@click.option("--jwks", "jwks_file", type=click.File("rb"), help=JWKS_HELP)
+@click.option("--jwks-url", help=URL_HELP)
+def peer_set_keys(sender_id: str, jwks_file: IO[bytes] | None, jwks_url: str | None) -> None:
+    """Replace a peer's public keys (it rotated its own)."""
+    _change(sender_id, "set_keys", jwks_document=_jwks_text(jwks_file, jwks_url))
+    click.echo(f"{sender_id}: keys replaced")
+
+
+@peer.command("disable")
+@click.argument("sender_id")
+def peer_disable(sender_id: str) -> None:
+    """Disable a peer; its tokens stop working at once."""
+    _change(sender_id, "set_enabled", enabled=False)
+    click.echo(f"{sender_id}: disabled")
+
+
+@peer.command("enable")
+@click.argument("sender_id")
+def peer_enable(sender_id: str) -> None:
+    """Enable a peer again (it fetches a new token)."""
+    _change(sender_id, "set_enabled", enabled=True)
+    click.echo(f"{sender_id}: enabled")

@@ -52,12 +52,7 @@ def add(sess: Session, *, sender_id: str, name: str, callback_uri: str, scope: s
     names = scope.split()
     if not names or set(names) - set(SCOPES):
         raise PeerError(f"the scope is one or more of {', '.join(SCOPES)}")
-    try:
-        keys = jwks.read(jwks_document)
-    except jwks.JwksError as exc:
-        raise PeerError(f"the JWKS: {exc}") from exc
-    if not keys:
-        raise PeerError("the JWKS has no key: the peer's signatures could not be checked")
+    keys_json = _keys_json(jwks_document)
     if sess.get(DciPeer, sender_id) is not None:
         raise PeerError(f"a peer {sender_id!r} is registered already")
     secret = secrets.token_urlsafe(32)
@@ -65,8 +60,7 @@ def add(sess: Session, *, sender_id: str, name: str, callback_uri: str, scope: s
                    client_id=f"dci_{secrets.token_hex(12)}",
                    secret_hash=accounts.secret_digest(secret),
                    scope=" ".join(sorted(set(names))),
-                   jwks=json.dumps(json.loads(jwks_document) if isinstance(jwks_document, str)
-                                   else jwks_document, sort_keys=True),
+                   jwks=keys_json,
                    enabled=True, token_generation=0)
     sess.add(peer)
     sess.flush()
@@ -76,6 +70,46 @@ def add(sess: Session, *, sender_id: str, name: str, callback_uri: str, scope: s
                                                  "callback_uri": peer.callback_uri},
                   principal=by)
     return peer, secret
+
+
+def _keys_json(jwks_document: str) -> str:
+    try:
+        keys = jwks.read(jwks_document)
+    except jwks.JwksError as exc:
+        raise PeerError(f"the JWKS: {exc}") from exc
+    if not keys:
+        raise PeerError("the JWKS has no key: the peer's signatures could not be checked")
+    return json.dumps(json.loads(jwks_document), sort_keys=True)
+
+
+def get(sess: Session, sender_id: str) -> DciPeer:
+    peer = sess.get(DciPeer, sender_id) if SENDER_ID.fullmatch(sender_id) else None
+    if peer is None:
+        raise PeerError(f"no peer {sender_id!r} is registered")
+    return peer
+
+
+def set_keys(sess: Session, sender_id: str, jwks_document: str,
+             by: Principal | None = None) -> DciPeer:
+    """Replace the peer's public keys (it rotated its own): its next message must be
+    signed by one of them."""
+    peer = get(sess, sender_id)
+    peer.jwks = _keys_json(jwks_document)
+    events.record(sess, action="dci.peer.keys", subject_type="dci_peer", subject_id=sender_id,
+                  details={"kids": sorted(jwks.read(peer.jwks))}, principal=by)
+    return peer
+
+
+def set_enabled(sess: Session, sender_id: str, enabled: bool,
+                by: Principal | None = None) -> DciPeer:
+    """Disabling also ends every token the peer holds (a new generation)."""
+    peer = get(sess, sender_id)
+    peer.enabled = enabled
+    if not enabled:
+        peer.token_generation += 1
+    events.record(sess, action="dci.peer.enable" if enabled else "dci.peer.disable",
+                  subject_type="dci_peer", subject_id=sender_id, principal=by)
+    return peer
 
 
 def listed(sess: Session) -> list[DciPeer]:

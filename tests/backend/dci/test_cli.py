@@ -38,3 +38,19 @@ def test_a_peer_without_keys_is_not_registered(cli_hub, tmp_path):  # noqa: F811
                  "https://p.test", "--jwks", str(keys))
     assert result.exit_code != 0
     assert "no key" in result.output
+
+
+def test_a_disabled_peer_gets_no_token(cli_hub, tmp_path):  # noqa: F811
+    run, client = cli_hub
+    keys = tmp_path / "peer.jwks"
+    keys.write_text(json.dumps({"keys": [jwks.public_jwk(
+        Ed25519PrivateKey.generate().public_key(), "k1")]}))
+    created = json.loads(run("dci", "peer", "add", "--sender-id", "p", "--name", "P",
+                             "--callback-uri", "https://p.test", "--jwks", str(keys),
+                             "--json").output)
+    assert run("dci", "peer", "disable", "p").exit_code == 0
+    answer = client.post("/dci/oauth2/client/token", base_url=BASE,
+                         data={"grant_type": "client_credentials"},
+                         headers=basic(created["client_id"], created["client_secret"]))
+    assert answer.status_code in (400, 401)
+    assert answer.json["error"] == "invalid_client"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -123,3 +124,26 @@ def test_a_callback_from_a_peer_is_acknowledged(app, dci, peer):
     assert answer.status_code == 200
     assert answer.get_json()["message"] == {**answer.get_json()["message"],
                                             "ack_status": "ACK", "correlation_id": "c-1"}
+
+
+def test_after_a_peer_replaces_its_keys_the_old_key_no_longer_verifies(app, dci, peer):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from backend.dci import jwks, peers
+
+    new_key = Ed25519PrivateKey.generate()
+    peers.set_keys(session(), peer.row.sender_id, json.dumps(
+        {"keys": [jwks.public_jwk(new_key.public_key(), "k2")]}))
+    session().commit()
+    answer = dci.post("/registry/search", peer.envelope("search", by_nik("1")), peer.token)
+    assert answer.get_json()["message"]["error"]["code"] == "err.signature.invalid"
+
+
+def test_disabling_a_peer_ends_its_token(app, dci, peer):
+    from backend.dci import peers
+
+    peers.set_enabled(session(), peer.row.sender_id, False)
+    session().commit()
+    answer = dci.post("/registry/sync/search", peer.envelope("search", by_nik("1")),
+                      peer.token)
+    assert answer.status_code == 401
