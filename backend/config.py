@@ -301,6 +301,12 @@ SETTINGS: tuple[Setting, ...] = (
             "messages this registry sends. Empty: `dci-signing.key` in the instance "
             "folder. Published, with its retired keys, at `/dci/.well-known/jwks.json`; "
             "`satukartu keys rotate --purpose dci` replaces it."),
+    Setting("DCI_PEER_CREDENTIALS_FILE", "", "JSON file (keep it mode 0600) of this "
+            "registry's own OAuth2 client credentials at its SPDCI peers, by their sender "
+            "id: `{\"<sender_id>\": {\"token_uri\": ..., \"client_id\": ..., "
+            "\"client_secret\": ...}}`. A callback or notification to a peer listed there "
+            "carries a bearer token from its token endpoint; to others, only our signature. "
+            "Empty: none."),
     Setting("CITY_TIMEZONE", "Asia/Jakarta", "IANA time zone of the times printed on "
             "documents, receipts and reports.", _zone),
     Setting("FONT_DIRS", "/usr/share/fonts/truetype/dejavu,/usr/share/fonts/truetype/noto",

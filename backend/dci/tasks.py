@@ -55,7 +55,8 @@ def send_callback(correlation_id: str) -> str:
                                  receiver_id=peer.sender_id, status=status,
                                  total_count=count, completed_count=count)
         body = outbox.seal(current_app.config, header, message)
-        outbox.post((txn.callback_uri or peer.callback_uri) + CALLBACK_PATH[action], body)
+        outbox.deliver(current_app.config, peer.sender_id,
+                       (txn.callback_uri or peer.callback_uri) + CALLBACK_PATH[action], body)
         txn.delivered_at = dt.datetime.now(dt.UTC)
     return "sent"
 
@@ -108,8 +109,9 @@ def send_notification(code: str, citizen_ids: list[int], event_type: str) -> str
         header = callback_header("notify", sender_id=outbox.sender_id(current_app.config),
                                  receiver_id=peer.sender_id, status=Status.SUCCESS,
                                  total_count=len(records), completed_count=len(records))
-        outbox.post(peer.callback_uri + CALLBACK_PATH["notify"],
-                    outbox.seal(current_app.config, header, message))
+        outbox.deliver(current_app.config, peer.sender_id,
+                       peer.callback_uri + CALLBACK_PATH["notify"],
+                       outbox.seal(current_app.config, header, message))
     return "sent"
 
 

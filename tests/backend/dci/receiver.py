@@ -1,6 +1,8 @@
 """A peer's callback receiver, served over real HTTP in a thread: it keeps what it is
 sent and answers as the standard's acknowledgement, or with the failures it is told to
-give first (to see the sender retry)."""
+give first (to see the sender retry). Like any SPDCI system it has a token endpoint
+(client credentials CLIENT_ID/CLIENT_SECRET give TOKEN) and refuses a callback
+without that token."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from backend.dci.envelope import ack_body, new_id
+
+CLIENT_ID, CLIENT_SECRET, TOKEN = "satukartu-at-peer", "peer-issued-secret", "peer-token-1"
 
 
 @dataclass
@@ -36,6 +40,12 @@ class Receiver:
     def app(self, environ: Any, start_response: Any) -> Any:
         request = Request(environ)
         raw = request.get_data()
+        if request.path == "/dci/oauth2/client/token":
+            return self._token(request)(environ, start_response)
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return Response(json.dumps({"errors": [{"code": "err.request.unauthorized"}]}),
+                            status=401, content_type="application/json")(
+                                environ, start_response)
         with self.changed:
             if self.failures > 0:
                 self.failures -= 1
@@ -47,6 +57,19 @@ class Receiver:
                                   content_type="application/json")
             self.changed.notify_all()
         return answer(environ, start_response)
+
+    def _token(self, request: Request) -> Response:
+        auth = request.authorization
+        if auth is None or (auth.username, auth.password) != (CLIENT_ID, CLIENT_SECRET):
+            return Response('{"error": "invalid_client"}', status=401,
+                            content_type="application/json")
+        return Response(json.dumps({"access_token": TOKEN, "token_type": "Bearer",
+                                    "expires_in": 300}), content_type="application/json")
+
+    def credentials(self, sender_id: str) -> dict[str, Any]:
+        """The credentials file's entry for this receiver, as `sender_id`."""
+        return {sender_id: {"token_uri": self.base + "/oauth2/client/token",
+                            "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}}
 
     def wait_for(self, path: str, count: int = 1, timeout: float = 60) -> list[Received]:
         """The posts to `path` once there are `count` of them (a state, not a time)."""

@@ -6,12 +6,12 @@ and signed with the key our JWKS publishes."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from celery.contrib.testing.worker import start_worker
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
-from openapi_core.validation.request.validators import V30RequestBodyValidator
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
@@ -41,28 +41,36 @@ def worker(committing_app):
 
 
 def check_callback(received: Received, client, base: str) -> None:
-    """Valid by the document (its body: we send no bearer token, see MAPPING.md) and
-    signed by a key our JWKS publishes."""
+    """Valid by the document (the peer's bearer token included) and signed by a key our
+    JWKS publishes."""
     document = OpenAPI.from_dict(spec.document(base))
-    path = received.path.removeprefix("/dci")
     request = WerkzeugOpenAPIRequest(Request(EnvironBuilder(
-        path="/dci" + path, base_url=base.removesuffix("/dci"), method="POST",
-        data=received.raw, content_type="application/json").get_environ()))
-    V30RequestBodyValidator(document.spec).validate(request)
+        path=received.path, base_url=base.removesuffix("/dci"), method="POST",
+        data=received.raw, content_type="application/json",
+        headers={"Authorization": received.headers["Authorization"]}).get_environ()))
+    document.validate_request(request)
     keys = jwks.read(client.get("/dci/.well-known/jwks.json").get_json())
     body = received.body
     signing.verify(body["signature"], body["header"], body["message"],
                    lambda sender, key_id: jwks.lookup(keys, sender, key_id))
 
 
+def trust(app, receiver, tmp_path, sender_id: str) -> None:
+    """Our client credentials at the receiving peer, in the credentials file."""
+    listed = tmp_path / "peer-credentials.json"
+    listed.write_text(json.dumps(receiver.credentials(sender_id)))
+    app.config["DCI_PEER_CREDENTIALS_FILE"] = str(listed)
+
+
 def test_a_search_is_answered_by_an_on_search_callback_retried_until_the_peer_takes_it(
-        committing_app, worker, openapi):
+        committing_app, worker, openapi, tmp_path):
     client = committing_app.test_client()
     siti = make_citizen(full_name="Siti Rahayu")
     session().commit()
     with receiving() as peer_side:
         peer_side.failures = 1  # down for the first try
         peer = make_peer(client, callback_uri=peer_side.base)
+        trust(committing_app, peer_side, tmp_path, peer.row.sender_id)
         message = {"transaction_id": "t-1", "search_request": [{
             "reference_id": "r-1", "timestamp": "2026-12-07T10:00:00Z",
             "search_criteria": {"query_type": "idtype-value", "query": {
@@ -79,12 +87,13 @@ def test_a_search_is_answered_by_an_on_search_callback_retried_until_the_peer_ta
 
 
 def test_a_subscriber_is_notified_when_the_record_it_follows_changes(
-        committing_app, worker, openapi):
+        committing_app, worker, openapi, tmp_path):
     client = committing_app.test_client()
     budi = make_citizen(sex="M", full_name="Budi Santoso")
     session().commit()
     with receiving() as peer_side:
         peer = make_peer(client, callback_uri=peer_side.base)
+        trust(committing_app, peer_side, tmp_path, peer.row.sender_id)
         message = {"transaction_id": "t-1", "subscribe_request": [{
             "reference_id": "r-1", "timestamp": "2026-12-07T10:00:00Z",
             "subscribe_criteria": {"reg_event_type": "REGISTER", "filter_type": "idtype-value",

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 from backend.db import session
 from backend.dci import subscriptions
 from backend.dci.models import DciSubscription
@@ -46,9 +48,13 @@ def test_an_ended_subscription_is_not_touched(app, peer):
     assert subscriptions.matching(session(), [person.id]) == []
 
 
-def test_a_group_notification_carries_the_family_card_with_the_new_member(app, client):
+def test_a_group_notification_carries_the_family_card_with_the_new_member(app, client,
+                                                                          tmp_path):
     with receiving() as peer_side:
         peer = make_peer(client, sender_id="groups", callback_uri=peer_side.base)
+        listed = tmp_path / "peer-credentials.json"
+        listed.write_text(json.dumps(peer_side.credentials("groups")))
+        app.config["DCI_PEER_CREDENTIALS_FILE"] = str(listed)
         head = make_citizen(sex="M")
         family = make_household(head)
         row = subscribe(peer, "Group", household_id=family.id)
