@@ -78,6 +78,16 @@ def _at_most(limit: int) -> Callable[[str], int]:
     return parse
 
 
+def _sender_id(value: str) -> str:
+    """An SPDCI sender id, as a peer's is checked (backend/dci/peers.py): it is the first
+    part of every signature's kidId, so no `|`, no spaces."""
+    name = value.strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,98}", name):
+        raise ValueError("1-99 letters, digits, '.', '_', ':' or '-', starting with a letter "
+                         "or digit")
+    return name
+
+
 def _zone(value: str) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -296,7 +306,7 @@ SETTINGS: tuple[Setting, ...] = (
     # the SPDCI Social Registry API (backend/dci)
     Setting("DCI_SENDER_ID", "satukartu", "This registry's id towards SPDCI peers: the "
             "`sender_id` of what it sends, the `receiver_id` it expects, the first part of "
-            "its signatures' `kidId`."),
+            "its signatures' `kidId`.", _sender_id),
     Setting("DCI_SIGNING_KEY", "", "Ed25519 private key (PEM) that signs the SPDCI "
             "messages this registry sends. Empty: `dci-signing.key` in the instance "
             "folder. Published, with its retired keys, at `/dci/.well-known/jwks.json`; "
