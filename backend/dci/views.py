@@ -132,6 +132,9 @@ def _checked_request(received: Envelope) -> dict[str, Any]:
     if not isinstance(transaction_id, str) or not 0 < len(transaction_id) <= envelope.MAX_ID:
         raise EnvelopeError(ErrorCode.BAD, "message.transaction_id must be a string of 1 to "
                             f"{envelope.MAX_ID} characters")
+    if received.header["total_count"] > answers.MAX_ITEMS:
+        raise EnvelopeError(ErrorCode.BAD, f"at most {answers.MAX_ITEMS} requests per message",
+                            header_reason=envelope.HeaderReason.TOTAL_COUNT_LIMIT)
     name, kind = REQUIRED[received.action]
     if not isinstance(message.get(name), kind) or not message[name]:
         raise EnvelopeError(ErrorCode.BAD, f"message.{name} is required")

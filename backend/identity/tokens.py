@@ -1,4 +1,4 @@
-"""Short-lived, scoped access tokens for staff and terminals: HS256 JWTs.
+"""Short-lived, scoped access tokens for staff, terminals and SPDCI peers: HS256 JWTs.
 
 One hub issues them and the same hub checks them, so a symmetric key is enough;
 it is derived from SECRET_KEY for this one purpose, so it signs nothing else (the

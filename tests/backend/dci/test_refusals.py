@@ -147,3 +147,9 @@ def test_disabling_a_peer_ends_its_token(app, dci, peer):
     answer = dci.post("/registry/sync/search", peer.envelope("search", by_nik("1")),
                       peer.token)
     assert answer.status_code == 401
+
+
+def test_a_sync_search_of_too_many_requests_is_refused_by_its_header(app, dci, peer):
+    answer = dci.post("/registry/sync/search",
+                      peer.envelope("search", by_nik("1"), total_count=51), peer.token)
+    assert answer.get_json()["header"]["status_reason_code"] == "rjct.total_count.limit_exceeded"
