@@ -90,9 +90,8 @@ def test_an_encrypted_message_is_refused_as_unsupported(app, dci, peer):
     None, [], "text", {"header": []}, {"header": {}, "message": {}},
     {"signature": 5, "header": {"action": "search"}, "message": {}},
 ])
-def test_malformed_envelopes_are_refused_as_bad_requests(app, client, peer, body):
-    answer = client.post("/dci/registry/search", base_url="https://hub.test", json=body,
-                         headers={"Authorization": f"Bearer {peer.token}"})
+def test_malformed_envelopes_are_refused_as_bad_requests(app, dci, peer, body):
+    answer = dci.post("/registry/search", body, peer.token, valid_request=False)
     assert 400 <= answer.status_code < 500
     assert answer.get_json()["message"]["ack_status"] == "ERR"
 
