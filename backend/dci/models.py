@@ -6,10 +6,10 @@
   answers carry (`dci.person`: a person's identity; `dci.household`: also the family
   card, its members and the welfare decile).
 - `DciTransaction`: one message received (search, subscribe, unsubscribe, txn-status),
-  under the correlation id we answered with; the request's message (what the callback
-  answers: the search is run, and its reads audited, when the callback is sent), its
-  status and each reference's status, for `txn/status`. Never the personal data
-  answered: a status asks nothing of it.
+  under the correlation id we answered with; a search's message until its callback is
+  sent (the search is run, and its reads audited, then; the criteria are dropped once
+  delivered), the status and each reference's status, for `txn/status`. Never the
+  personal data answered: a status asks nothing of it.
 - `DciSubscription`: a peer's standing request to be told when records change.
 """
 

@@ -58,6 +58,7 @@ def send_callback(correlation_id: str) -> str:
         outbox.deliver(current_app.config, peer.sender_id,
                        (txn.callback_uri or peer.callback_uri) + CALLBACK_PATH[action], body)
         txn.delivered_at = dt.datetime.now(dt.UTC)
+        txn.request = "{}"  # its criteria (NIKs, names) are kept no longer than needed
     return "sent"
 
 

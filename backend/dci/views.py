@@ -144,13 +144,14 @@ def _checked_request(received: Envelope) -> dict[str, Any]:
 
 
 def _transaction(peer: DciPeer, received: Envelope, correlation_id: str,
-                 callback_uri: str | None) -> DciTransaction:
+                 callback_uri: str | None, keep_request: bool = True) -> DciTransaction:
+    """The transaction's row; its request is kept only while a callback must answer it."""
     txn = DciTransaction(correlation_id=correlation_id, peer_id=peer.sender_id,
                          message_id=received.message_id,
                          transaction_id=str(received.message["transaction_id"]),
                          action=received.action, status=Status.PENDING.value,
-                         references="{}", request=json.dumps(received.message),
-                         callback_uri=callback_uri)
+                         references="{}", callback_uri=callback_uri,
+                         request=json.dumps(received.message) if keep_request else "{}")
     session().add(txn)
     return txn
 
@@ -172,7 +173,8 @@ def _accept(path: str) -> tuple[Response, int]:
     peer, received = _receive(path)
     message = _checked_request(received)
     correlation_id = new_id()
-    txn = _transaction(peer, received, correlation_id, _callback_uri(peer, received))
+    txn = _transaction(peer, received, correlation_id, _callback_uri(peer, received),
+                       keep_request=received.action == "search")
     build, items = REQUESTS[received.action]
     if received.action != "search":  # no personal data: answered now, sent as made
         answer, status, _count = build(session(), peer, message, correlation_id)
@@ -191,7 +193,7 @@ def _answer_now(path: str, callback_action: str) -> Response:
     peer, received = _receive(path)
     message = _checked_request(received)
     correlation_id = new_id()
-    txn = _transaction(peer, received, correlation_id, None)
+    txn = _transaction(peer, received, correlation_id, None, keep_request=False)
     build, items = REQUESTS[received.action]
     answer, status, count = build(session(), peer, message, correlation_id)
     txn.status = status.value

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -17,6 +18,7 @@ from werkzeug.wrappers import Request
 
 from backend.db import database, session
 from backend.dci import jwks, signing, spec
+from backend.dci.models import DciTransaction
 from backend.registry import service
 from backend.registry.history import Actor
 from backend.registry.models import Citizen
@@ -115,3 +117,33 @@ def test_a_subscriber_is_notified_when_the_record_it_follows_changes(
     [event] = notified.body["message"]["notify_event"]
     assert event["data"]["reg_records"]["address"]["street_address"] == "Jl. Kenanga 9"
     assert dt.datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
+
+
+def test_a_delivered_search_keeps_its_status_but_not_its_criteria(
+        committing_app, worker, openapi, tmp_path):
+    client = committing_app.test_client()
+    with receiving() as peer_side:
+        peer = make_peer(client, callback_uri=peer_side.base)
+        trust(committing_app, peer_side, tmp_path, peer.row.sender_id)
+        message = {"transaction_id": "t-1", "search_request": [{
+            "reference_id": "r-1", "timestamp": "2026-12-07T10:00:00Z",
+            "search_criteria": {"query_type": "idtype-value", "query": {
+                "type": "NationalID", "value": "3171011705900001"}}}]}
+        ack = Checked(client, openapi).post("/registry/search",
+                                            peer.envelope("search", message), peer.token)
+        peer_side.wait_for("/dci/registry/on-search")
+    txn = delivered(ack.get_json()["message"]["correlation_id"])
+    assert (txn.request, txn.status, json.loads(txn.references)) == (
+        "{}", "succ", {"r-1": "succ"})
+
+
+def delivered(correlation_id: str) -> DciTransaction:
+    """The transaction once the worker has committed its delivery (a state, waited for:
+    the peer has the callback a moment before the worker commits)."""
+    deadline = time.monotonic() + 60
+    while True:
+        with database().transaction() as tx:
+            txn = tx.get(DciTransaction, correlation_id)
+            if txn is not None and txn.delivered_at is not None or time.monotonic() > deadline:
+                return txn
+        time.sleep(0.2)
