@@ -118,3 +118,27 @@ def test_a_sync_transaction_status_reports_an_earlier_search(app, dci, peer):
     status = body["message"]["txnstatus_response"]["txn_status"]
     assert status["correlation_id"] == correlation
     assert status["search_response"][0]["status"] == "succ"
+
+
+def test_groups_are_found_by_welfare_decile_and_sorted_as_asked(app, dci, peer):
+    region = "3171088888"
+    poorest = make_household(make_citizen(sex="M", region_code=region), welfare_decile=1)
+    poorer = make_household(make_citizen(sex="M", region_code=region), welfare_decile=2)
+    make_household(make_citizen(sex="M", region_code=region), welfare_decile=7)
+    body = answered(dci, peer, search("predicate", [
+        {"seq_num": 1, "expression1": {"attribute_name": "region_code", "operator": "eq",
+                                       "attribute_value": region},
+         "condition": "and",
+         "expression2": {"attribute_name": "poverty_score", "operator": "le",
+                         "attribute_value": 2}}],
+        response_entity="Group", sort=[{"attribute_name": "poverty_score",
+                                        "sort_order": "desc"}]))
+    groups = body["message"]["search_response"][0]["data"]["reg_records"]
+    assert [g["group_identifier"][0]["identifier_value"] for g in groups] == [
+        poorer.family_card_number, poorest.family_card_number]
+
+
+def test_an_unknown_sort_attribute_is_refused(app, dci, peer):
+    body = answered(dci, peer, by_nik("1", sort=[{"attribute_name": "income",
+                                                  "sort_order": "asc"}]))
+    assert body["message"]["search_response"][0]["status_reason_code"] == "rjct.sort.invalid"
