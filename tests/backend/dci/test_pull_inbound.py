@@ -1,0 +1,125 @@
+"""Notifications from a registry we pull from (`/dci/pull/registry/notify`): taken only
+from a registry named in SATUKARTU_DCI_PULL_PEERS, signed by it, once; their family
+cards imported as a pull's are, all of them or none. Each request and answer checked
+against the standard's document (the body: a callback carries no bearer token of ours)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from openapi_core import OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+from openapi_core.validation.request.validators import V30RequestBodyValidator
+from sqlalchemy import func, select
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from backend.db import session
+from backend.dci import envelope, mapping, spec
+from backend.dci.envelope import Status
+from backend.dci.mapping import Scope, Shown
+from backend.registry.models import Citizen, Household
+from backend.registry.national_ids import make_nik
+from tests.backend.dci.conftest import BASE, SENDER, Peer
+
+REGION = "3171030001"
+
+
+@pytest.fixture
+def source(app, peer: Peer) -> Peer:
+    """The registered peer, named as a registry we pull from."""
+    app.config["DCI_PULL_PEERS"] = (SENDER,)
+    return peer
+
+
+def _group(card: str, head_name: str, seq: int) -> dict[str, Any]:
+    def person(name: str, sex: str, born: dt.date, n: int) -> SimpleNamespace:
+        return SimpleNamespace(id=n, national_number=make_nik(REGION, born, sex, n),
+                               full_name=name, birth_date=born, sex=sex,
+                               address="Jl. Anggrek 3", region_code=REGION, language="id",
+                               died_on=None, created_at=None)
+
+    head = person(head_name, "M", dt.date(1975, 3, 4), seq)
+    wife = person("Wulan Sari", "F", dt.date(1978, 8, 9), seq + 1)
+    family = SimpleNamespace(family_card_number=card, region_code=REGION, welfare_decile=4,
+                             created_at=None, updated_at=None)
+    return mapping.group(family, [("head", head), ("spouse", wife)],
+                         Scope.of("dci.person dci.household"), Shown())
+
+
+def _notification(peer: Peer, records: list[dict[str, Any]]) -> dict[str, Any]:
+    message = {"transaction_id": "t-1", "notify_event": [
+        {"reference_id": "r-1", "timestamp": envelope.timestamp(),
+         "data": {"version": "1.0.0", "reg_type": mapping.REG_TYPE,
+                  "reg_event_type": "REGISTER", "reg_record_type": "Group",
+                  "reg_records": record}} for record in records]}
+    header = envelope.callback_header("notify", sender_id=peer.row.sender_id,
+                                      receiver_id="satukartu", status=Status.SUCCESS,
+                                      total_count=len(records), completed_count=len(records))
+    return {"signature": peer.sign(header, message), "header": header, "message": message}
+
+
+def _post(client, body: dict[str, Any]) -> Any:
+    """Posted to our callback route, the request's body and the answer validated."""
+    document = OpenAPI.from_dict(spec.document(BASE + "/dci/pull"))
+    request = WerkzeugOpenAPIRequest(Request(EnvironBuilder(
+        path="/dci/pull/registry/notify", base_url=BASE, method="POST",
+        json=body).get_environ()))
+    V30RequestBodyValidator(document.spec).validate(request)
+    answer = client.post("/dci/pull/registry/notify", base_url=BASE, json=body)
+    document.validate_response(request, WerkzeugOpenAPIResponse(answer))
+    return answer
+
+
+def _count(model: Any) -> int:
+    return session().scalar(select(func.count()).select_from(model))
+
+
+def test_a_notified_family_card_is_imported(client, source):
+    answer = _post(client, _notification(source, [_group("3171031203260001", "Rudi", 1)]))
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["message"]["ack_status"] == "ACK"
+    family = session().scalar(select(Household).where(
+        Household.family_card_number == "3171031203260001"))
+    assert family is not None and family.welfare_decile == 4
+    assert _count(Citizen) == 2
+
+
+def test_a_notification_changed_after_it_was_signed_is_refused_and_nothing_is_written(
+        client, source):
+    body = _notification(source, [_group("3171031203260002", "Rudi", 11),
+                                  _group("3171031203260003", "Tono", 21)])
+    body["message"]["notify_event"][1]["data"]["reg_records"]["poverty_score"] = 1
+    answer = _post(client, body)
+    assert answer.status_code == 400
+    assert answer.get_json()["message"]["error"]["code"] == "err.signature.invalid"
+    assert (_count(Citizen), _count(Household)) == (0, 0)
+
+
+def test_a_peer_not_named_as_a_registry_we_pull_from_is_forbidden(app, client, peer):
+    app.config["DCI_PULL_PEERS"] = ()
+    answer = _post(client, _notification(peer, [_group("3171031203260004", "Rudi", 31)]))
+    assert answer.status_code == 403
+    assert answer.get_json()["errors"][0]["code"] == "err.request.forbidden"
+    assert _count(Citizen) == 0
+
+
+def test_the_same_notification_twice_is_refused_the_second_time(client, source):
+    body = _notification(source, [_group("3171031203260005", "Rudi", 41)])
+    assert _post(client, body).status_code == 200
+    again = _post(client, body)
+    assert again.status_code == 409
+    assert again.get_json()["message"]["error"]["code"] == "err.request.bad"
+
+
+def test_a_family_card_without_a_head_is_refused_and_nothing_is_written(client, source):
+    record = _group("3171031203260006", "Rudi", 51)
+    record["member_list"][0]["relationship_head"] = "other"
+    answer = _post(client, _notification(source, [_group("3171031203260007", "Tono", 61),
+                                                  record]))
+    assert answer.status_code == 400
+    assert "exactly one head" in answer.get_json()["message"]["error"]["message"]
+    assert (_count(Citizen), _count(Household)) == (0, 0)
