@@ -69,8 +69,12 @@ class PeerClient:
         self.config = config
         self.peer = peer
         self.base = base_url.rstrip("/")
+        # With the token endpoint and the grant known, an expired token is fetched
+        # again before the next request (a long pull outlives a token).
         self.http = OAuth2Session(credentials.client_id, credentials.client_secret,
-                                  token_endpoint_auth_method="client_secret_post")
+                                  token_endpoint_auth_method="client_secret_post",
+                                  token_endpoint=self.base + TOKEN_PATH,
+                                  grant_type="client_credentials")
         self.http.hooks["response"] = list(hooks or [])
         self._token = False
 

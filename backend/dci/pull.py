@@ -113,15 +113,20 @@ def _group(sess: Session, record: Any, actor: Actor, counts: Counts) -> None:
     fields = mapping.group_fields(record)
     place = record.get("place") if isinstance(record.get("place"), dict) else {}
     region = str(place.get("address") or "") or None
-    languages = [_language(m.get("demographic_info")) for m in record.get("member_list")
-                 if isinstance(m, dict)]
     listed: list[tuple[Citizen, str]] = []
-    for (relationship, person_fields), language in zip(fields["members"], languages,
-                                                       strict=True):
-        listed.append((_person(sess, person_fields, language, region, actor, counts),
+    for (relationship, person_fields), shown in zip(fields["members"], _head_first(record),
+                                                    strict=True):
+        listed.append((_person(sess, person_fields, _language(shown), region, actor, counts),
                        relationship))
     _household(sess, fields["family_card_number"], fields["welfare_decile"], region, listed,
                actor, counts)
+
+
+def _head_first(record: dict[str, Any]) -> list[Any]:
+    """The members' `demographic_info`, in `group_fields`' order (the head first)."""
+    members = [m for m in record["member_list"] if isinstance(m, dict)]
+    members.sort(key=lambda m: str(m.get("relationship_head") or "").lower() != "head")
+    return [m.get("demographic_info") for m in members]
 
 
 def _person(sess: Session, fields: dict[str, Any], language: str | None,

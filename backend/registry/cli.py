@@ -206,8 +206,9 @@ from a file and never shown. Every family card of REGION (a region code prefix, 
 10 digits) is read, page by page, from the peer's synchronous search, and imported
 through the registry's own service: a known national number is updated, never
 registered twice; new people are screened for duplicates; every change is audited.
-Then we subscribe to the area's changes: the peer notifies them at `/dci/pull`, taken
-only from the peers in SATUKARTU_DCI_PULL_PEERS.
+Then we subscribe to the area's changes: the peer notifies them below the callback
+URI it registered us with, which must be our `{origin}/dci/pull`; they are taken only
+from the peers in SATUKARTU_DCI_PULL_PEERS.
 
 All or nothing: if the peer cannot be reached, refuses our token or a message, or
 answers with a signature that does not verify, or a record cannot be taken, the exit
@@ -286,6 +287,9 @@ def _pull(app: Flask, region: str, sender_id: str, client_id: str, secret: str,
                    "clerks' review queue (GET /api/v1/duplicates)")
     if correlation:
         click.echo(f"subscribed to changes in {region} (correlation id {correlation})")
+        if sender_id not in app.config["DCI_PULL_PEERS"]:
+            click.echo(f"warning: {sender_id} is not in SATUKARTU_DCI_PULL_PEERS: its "
+                       "notifications will be refused until it is", err=True)
 
 
 @click.group("citizen")

@@ -35,15 +35,15 @@ def source(app, peer: Peer) -> Peer:
     return peer
 
 
-def _group(card: str, head_name: str, seq: int) -> dict[str, Any]:
-    def person(name: str, sex: str, born: dt.date, n: int) -> SimpleNamespace:
+def _group(card: str, head_name: str, seq: int, head_language: str = "id") -> dict[str, Any]:
+    def person(name: str, sex: str, born: dt.date, n: int, language: str) -> SimpleNamespace:
         return SimpleNamespace(id=n, national_number=make_nik(REGION, born, sex, n),
                                full_name=name, birth_date=born, sex=sex,
-                               address="Jl. Anggrek 3", region_code=REGION, language="id",
+                               address="Jl. Anggrek 3", region_code=REGION, language=language,
                                died_on=None, created_at=None)
 
-    head = person(head_name, "M", dt.date(1975, 3, 4), seq)
-    wife = person("Wulan Sari", "F", dt.date(1978, 8, 9), seq + 1)
+    head = person(head_name, "M", dt.date(1975, 3, 4), seq, head_language)
+    wife = person("Wulan Sari", "F", dt.date(1978, 8, 9), seq + 1, "id")
     family = SimpleNamespace(family_card_number=card, region_code=REGION, welfare_decile=4,
                              created_at=None, updated_at=None)
     return mapping.group(family, [("head", head), ("spouse", wife)],
@@ -123,3 +123,11 @@ def test_a_family_card_without_a_head_is_refused_and_nothing_is_written(client, 
     assert answer.status_code == 400
     assert "exactly one head" in answer.get_json()["message"]["error"]["message"]
     assert (_count(Citizen), _count(Household)) == (0, 0)
+
+
+def test_each_member_keeps_their_own_details_whatever_the_order_of_the_list(client, source):
+    record = _group("3171031203260008", "Rudi", 71, head_language="en")
+    record["member_list"].reverse()  # the head last
+    assert _post(client, _notification(source, [record])).status_code == 200
+    languages = dict(session().execute(select(Citizen.full_name, Citizen.language)).all())
+    assert languages == {"Rudi": "en", "Wulan Sari": "id"}
