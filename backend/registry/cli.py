@@ -286,7 +286,8 @@ def _pull(app: Flask, region: str, sender_id: str, client_id: str, secret: str,
         click.echo(f"{counts.duplicates_flagged} pair(s) that may be one person are in the "
                    "clerks' review queue (GET /api/v1/duplicates)")
     if correlation:
-        click.echo(f"subscribed to changes in {region} (correlation id {correlation})")
+        click.echo(f"asked to be notified of changes in {region} (correlation id "
+                   f"{correlation}); the peer answers at /dci/pull/registry/on-subscribe")
         if sender_id not in app.config["DCI_PULL_PEERS"]:
             click.echo(f"warning: {sender_id} is not in SATUKARTU_DCI_PULL_PEERS: its "
                        "notifications will be refused until it is", err=True)

@@ -40,7 +40,7 @@ from backend.registry.history import Actor
 from backend.registry.models import Citizen, Household, HouseholdMember, RegistryChange
 from backend.testing import databases
 from backend.testing.registry import make_citizen
-from tests.support.private_services import wait_until
+from tests.support.private_services import free_port, wait_until
 from tests.support.served_hub import SATUKARTU, serving
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("dci_pull")]
@@ -77,7 +77,7 @@ def _answers(url: str) -> bool:
 def peer_hub(tmp_path: Path, template: str, *, worker: bool) -> Iterator[PeerHub]:
     name = databases.unique_name("sk_peer")
     url = databases.create_pg_database(name, template=template)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("SATUKARTU_") and k != "PROMETHEUS_MULTIPROC_DIR"}
@@ -86,9 +86,9 @@ def peer_hub(tmp_path: Path, template: str, *, worker: bool) -> Iterator[PeerHub
             "PYTHONPATH": str(ROOT)}
     hub = PeerHub(base, env)
     log = tmp_path / "peer.log"
-    hub.run("jwks")  # its signing key, made before two processes could race to make it
     queue = None
     try:
+        hub.run("jwks")  # its signing key, made before two processes could race to make it
         with serving(env, port, log, lambda: _answers(base), workers=1, wait=90):
             if worker:
                 with open(log, "ab") as out:
@@ -101,12 +101,6 @@ def peer_hub(tmp_path: Path, template: str, *, worker: bool) -> Iterator[PeerHub
             queue.terminate()
             queue.wait(30)
         databases.drop_pg_database(name)
-
-
-def _free_port() -> int:
-    from tests.support.private_services import free_port
-
-    return free_port()
 
 
 @dataclass
@@ -335,7 +329,7 @@ def test_a_peer_that_cannot_be_reached_exits_non_zero_and_imports_nothing(
         secret = tmp_path / "secret"
         secret.write_text(setup.credentials.client_secret)
         done = _cli(committing_app, monkeypatch, secret, setup.credentials.client_id,
-                    f"http://127.0.0.1:{_free_port()}/dci")
+                    f"http://127.0.0.1:{free_port()}/dci")
     assert done.exit_code == 1
     assert "peer unreachable" in done.output
     assert _count(Citizen) == 0
