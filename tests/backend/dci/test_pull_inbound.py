@@ -21,7 +21,7 @@ from backend.db import session
 from backend.dci import envelope, mapping, spec
 from backend.dci.envelope import Status
 from backend.dci.mapping import Scope, Shown
-from backend.registry.models import Citizen, Household
+from backend.registry.models import Citizen, Household, HouseholdMember
 from backend.registry.national_ids import make_nik
 from tests.backend.dci.conftest import BASE, SENDER, Peer
 
@@ -131,3 +131,38 @@ def test_each_member_keeps_their_own_details_whatever_the_order_of_the_list(clie
     assert _post(client, _notification(source, [record])).status_code == 200
     languages = dict(session().execute(select(Citizen.full_name, Citizen.language)).all())
     assert languages == {"Rudi": "en", "Wulan Sari": "id"}
+
+
+def _members(card: str) -> set[str]:
+    family = session().scalar(select(Household).where(Household.family_card_number == card))
+    return {name for name, in session().execute(
+        select(Citizen.full_name).join(HouseholdMember,
+                                       HouseholdMember.citizen_id == Citizen.id)
+        .where(HouseholdMember.household_id == family.id))}
+
+
+def test_a_card_notified_again_with_a_member_gone_and_one_new_becomes_the_peers_card(
+        client, source):
+    first = _group("3171031203260009", "Rudi", 81)
+    assert _post(client, _notification(source, [first])).status_code == 200
+    second = _group("3171031203260009", "Rudi", 81)
+    newborn = _group("3171031203260010", "Bima", 91)["member_list"][0]
+    newborn["relationship_head"] = "child"
+    second["member_list"] = [second["member_list"][0], newborn]
+    answer = _post(client, _notification(source, [second]))
+    assert answer.status_code == 200, answer.get_json()
+    assert _members("3171031203260009") == {"Rudi", "Bima"}
+    assert _count(Citizen) == 3  # the spouse taken off the card stays registered
+
+
+def test_the_head_of_another_of_our_cards_is_not_moved_by_a_notification(client, source):
+    ours = _group("3171031203260011", "Rudi", 101)
+    assert _post(client, _notification(source, [ours])).status_code == 200
+    theirs = _group("3171031203260012", "Tono", 111)
+    theirs["member_list"].append({**ours["member_list"][0], "relationship_head": "child"})
+    answer = _post(client, _notification(source, [theirs]))
+    assert answer.status_code == 400
+    assert "heads our family card" in answer.get_json()["message"]["error"]["message"]
+    assert _members("3171031203260011") == {"Rudi", "Wulan Sari"}
+    assert session().scalar(select(func.count()).where(
+        Household.family_card_number == "3171031203260012")) == 0
