@@ -17,7 +17,6 @@ them or, on any fault, none, the message refused with the standard's error.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -90,7 +89,7 @@ def _kept(peer: DciPeer, received: Envelope) -> str:
         correlation_id=correlation_id, peer_id=peer.sender_id,
         message_id=received.message_id, transaction_id=transaction_id,
         action=received.action, status=Status.SUCCESS.value, references="{}",
-        request="{}", delivered_at=None))
+        request="{}"))
     return correlation_id
 
 
@@ -140,7 +139,7 @@ def _answered(action: str) -> Response:
     record(session(), action=f"dci.pull.{action}", subject_type="dci_peer",
            subject_id=peer.sender_id, principal=peers.principal(peer),
            details={"message_id": received.message_id, "status": received.header["status"],
-                    "answers": json.loads(json.dumps(statuses[:20]))})
+                    "answers": statuses[:20]})
     commit()
     return jsonify(ack_body(correlation_id))
 
