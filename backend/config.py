@@ -318,8 +318,9 @@ SETTINGS: tuple[Setting, ...] = (
             "carries a bearer token from its token endpoint; to others, only our signature. "
             "Empty: none."),
     Setting("DCI_PULL_PEERS", "", "Sender ids of the registered SPDCI peers whose "
-            "notifications (after `satukartu registry pull` subscribed) may change our "
-            "registry, at `/dci/pull/registry/notify`; comma separated. Empty: none.", _list),
+            "notifications (after `satukartu registry pull` subscribed there) may change "
+            "our registry; comma separated. Other peers' notifications are refused. Empty: "
+            "none.", _list),
     Setting("CITY_TIMEZONE", "Asia/Jakarta", "IANA time zone of the times printed on "
             "documents, receipts and reports.", _zone),
     Setting("FONT_DIRS", "/usr/share/fonts/truetype/dejavu,/usr/share/fonts/truetype/noto",

@@ -1,16 +1,19 @@
 """Our side of another registry's SPDCI Social Registry API: the `registry pull` client.
 
-The peer is a registry whose `/dci/` we call. It is first registered with us as a peer
+The peer is a registry whose `/dci/` we call. It is registered with us as a peer
 (`satukartu dci peer add`): its sender id and its JWKS, so that every answer it sends
 is checked against its own keys, and its base URI (the callback URI of a peer is the
-base of its API too). What it gave us, a client id and secret at its token endpoint,
-is handed to the client, never stored or printed.
+base of its API too). Our client credentials at its token endpoint are where our
+callbacks to it find theirs: the peer credentials file
+(`SATUKARTU_DCI_PEER_CREDENTIALS_FILE`, `outbox.credentials`), never the database,
+never printed.
 
-Every exchange: a bearer token (OAuth2 client credentials, Authlib's client), the
-envelope signed with our DCI key (`outbox.seal`), and every answer's signature
-verified with the peer's registered keys before anything in it is read. Failures are
-a `PeerError` saying what went wrong: the peer cannot be reached, refused our token
-request or a message, or answered with a signature that does not verify.
+Every exchange: a bearer token (OAuth2 client credentials, Authlib's client, fetched
+again when it expires), the envelope signed with our DCI key (`outbox.seal`), and
+every answer's signature verified with the peer's registered keys before anything in
+it is read. Failures are a `PeerError` saying what went wrong: the peer cannot be
+reached, refused our token request or a message, or answered with a signature that
+does not verify.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from backend.dci.models import DciPeer
 
 TIMEOUT = (5, 60)  # connect, read (seconds)
 PAGE_SIZE = 100
-TOKEN_PATH = "/oauth2/client/token"
 # A search stops here whatever the peer's total_count says: a peer that pages forever
 # must not keep the client forever.
 MAX_PAGES = 10_000
@@ -47,13 +49,26 @@ class PeerError(Exception):
 
 @dataclass(frozen=True)
 class Credentials:
-    """The client id and secret the peer gave us for its token endpoint."""
+    """Our client id and secret at the peer's token endpoint."""
 
+    token_uri: str
     client_id: str
     client_secret: str
 
     def __repr__(self) -> str:  # never the secret, in a traceback or a log
-        return f"Credentials(client_id={self.client_id!r}, client_secret='***')"
+        return f"Credentials(token_uri={self.token_uri!r}, client_id={self.client_id!r})"
+
+
+def credentials(config: Mapping[str, Any], sender_id: str) -> Credentials:
+    """Ours at `sender_id`, from the peer credentials file; PeerError if not there."""
+    try:
+        found = outbox.credentials(config, sender_id)
+    except outbox.DeliveryFailed as exc:
+        raise PeerError("no credentials", str(exc)) from exc
+    if found is None:
+        raise PeerError("no credentials", f"SATUKARTU_DCI_PEER_CREDENTIALS_FILE lists none "
+                        f"of ours at {sender_id!r}")
+    return Credentials(found["token_uri"], found["client_id"], found["client_secret"])
 
 
 Hook = Callable[..., Any]
@@ -73,9 +88,10 @@ class PeerClient:
         # again before the next request (a long pull outlives a token).
         self.http = OAuth2Session(credentials.client_id, credentials.client_secret,
                                   token_endpoint_auth_method="client_secret_post",
-                                  token_endpoint=self.base + TOKEN_PATH,
+                                  token_endpoint=credentials.token_uri,
                                   grant_type="client_credentials")
         self.http.hooks["response"] = list(hooks or [])
+        self.token_uri = credentials.token_uri
         self._token = False
 
     def close(self) -> None:
@@ -84,13 +100,13 @@ class PeerClient:
     def token(self) -> None:
         """Fetch a bearer token by client credentials; PeerError if refused."""
         try:
-            self.http.fetch_token(self.base + TOKEN_PATH, grant_type="client_credentials",
+            self.http.fetch_token(self.token_uri, grant_type="client_credentials",
                                   timeout=TIMEOUT)
         except (OAuthError, OAuth2Error) as exc:
             raise PeerError("token refused", f"the peer's token endpoint said "
                             f"{getattr(exc, 'error', '') or exc}") from exc
         except requests.RequestException as exc:
-            raise PeerError("peer unreachable", f"{self.base}{TOKEN_PATH}: "
+            raise PeerError("peer unreachable", f"{self.token_uri}: "
                             f"{exc.__class__.__name__}") from exc
         except ValueError as exc:  # an answer that is not a token
             raise PeerError("token refused", "the token endpoint's answer is not a "

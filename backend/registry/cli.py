@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -200,14 +200,14 @@ def _report(made: synth_city.Made, seconds: float) -> None:
 PULL_HELP = """Import the family cards of an area from another registry, over SPDCI.
 
 The peer is first registered with `satukartu dci peer add` (its sender id, its JWKS:
-every answer it sends is checked against them, and its base URI as the callback URI).
-Its client id and secret for its token endpoint are given here; the secret is read
-from a file and never shown. Every family card of REGION (a region code prefix, 2 to
-10 digits) is read, page by page, from the peer's synchronous search, and imported
-through the registry's own service: a known national number is updated, never
-registered twice; new people are screened for duplicates; every change is audited.
-Then we subscribe to the area's changes: the peer notifies them below the callback
-URI it registered us with, which must be our `{origin}/dci/pull`; they are taken only
+every answer it sends is checked against them, and its base URI as the callback URI),
+and our client credentials at its token endpoint are listed under its sender id in
+SATUKARTU_DCI_PEER_CREDENTIALS_FILE (the file our callbacks to it use; the secret is
+never shown). Every family card of REGION (a region code prefix, 2 to 10 digits) is
+read, page by page, from the peer's synchronous search, and imported through the
+registry's own service: a known national number is updated, never registered twice;
+new people are screened for duplicates; every change is audited. Then we subscribe to
+the area's changes: the peer notifies them at our /dci/registry/notify, taken only
 from the peers in SATUKARTU_DCI_PULL_PEERS.
 
 All or nothing: if the peer cannot be reached, refuses our token or a message, or
@@ -220,43 +220,35 @@ status is 1 and nothing is written. Pulling again writes only what changed.
 @click.argument("region")
 @click.option("--from", "sender_id", required=True,
               help="The peer's sender id, as registered with `satukartu dci peer add`.")
-@click.option("--client-id", required=True, envvar="SATUKARTU_DCI_PULL_CLIENT_ID",
-              help="Our client id at the peer's token endpoint.")
-@click.option("--client-secret-file", type=click.File("r"), required=True,
-              envvar="SATUKARTU_DCI_PULL_CLIENT_SECRET_FILE",
-              help="A file holding our client secret at the peer (its first line).")
 @click.option("--url", help="The peer's SPDCI base URI (default: its registered "
               "callback URI), e.g. https://dtks.example.go.id/dci.")
 @click.option("--page-size", type=click.IntRange(1, 100), default=100, show_default=True)
 @click.option("--subscribe/--no-subscribe", default=True, show_default=True,
               help="Subscribe to the area's changes after the import.")
-def pull_command(region: str, sender_id: str, client_id: str, client_secret_file: IO[str],
-                 url: str | None, page_size: int, subscribe: bool) -> None:
+def pull_command(region: str, sender_id: str, url: str | None, page_size: int,
+                 subscribe: bool) -> None:
     from backend.cli import make_app
 
     if not region.isdigit() or not 2 <= len(region) <= 10:
         raise click.BadParameter("a region code prefix of 2 to 10 digits", param_hint="REGION")
-    secret = client_secret_file.readline().strip()
-    if not secret:
-        raise click.BadParameter("the file is empty", param_hint="--client-secret-file")
     app = make_app()
     try:
         with app.app_context():
-            _pull(app, region, sender_id, client_id, secret, url, page_size, subscribe)
+            _pull(app, region, sender_id, url, page_size, subscribe)
     finally:
         app.extensions["satukartu.db"].engine.dispose()
 
 
-def _pull(app: Flask, region: str, sender_id: str, client_id: str, secret: str,
-          url: str | None, page_size: int, subscribe: bool) -> None:
+def _pull(app: Flask, region: str, sender_id: str, url: str | None, page_size: int,
+          subscribe: bool) -> None:
     from backend.db import database
     from backend.dci import client, pull
     from backend.dci.mapping import MappingError
     from backend.dci.models import DciPeer
     from backend.errors import ApiError
 
-    credentials = client.Credentials(client_id, secret)
     try:
+        credentials = client.credentials(app.config, sender_id)
         with database().transaction() as tx:
             peer = tx.get(DciPeer, sender_id)
             if peer is None:
@@ -287,7 +279,7 @@ def _pull(app: Flask, region: str, sender_id: str, client_id: str, secret: str,
                    "clerks' review queue (GET /api/v1/duplicates)")
     if correlation:
         click.echo(f"asked to be notified of changes in {region} (correlation id "
-                   f"{correlation}); the peer answers at /dci/pull/registry/on-subscribe")
+                   f"{correlation}); the peer answers at /dci/registry/on-subscribe")
         if sender_id not in app.config["DCI_PULL_PEERS"]:
             click.echo(f"warning: {sender_id} is not in SATUKARTU_DCI_PULL_PEERS: its "
                        "notifications will be refused until it is", err=True)

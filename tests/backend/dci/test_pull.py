@@ -1,8 +1,9 @@
 """`registry pull` against a second hub as the peer: its own PostgreSQL database,
 served for real (`satukartu serve`, gunicorn) with its own Celery worker, seeded with
 family cards. Our hub (the test's app, served over HTTP too, for the peer's callbacks)
-pulls them over SPDCI; every request and answer of the exchange, both ways, is
-validated against the standard's document with openapi-core."""
+pulls them over SPDCI; every request and answer of the exchange, both ways (the
+token endpoint is OAuth2's, not the document's), is validated against the standard's
+document with openapi-core."""
 
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ from openapi_core import OpenAPI
 from openapi_core.contrib.flask import FlaskOpenAPIRequest
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIResponse
-from openapi_core.validation.request.validators import V30RequestBodyValidator
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
@@ -74,7 +74,8 @@ def _answers(url: str) -> bool:
 
 
 @contextmanager
-def peer_hub(tmp_path: Path, template: str, *, worker: bool) -> Iterator[PeerHub]:
+def peer_hub(tmp_path: Path, template: str, *, worker: bool, credentials: Path
+             ) -> Iterator[PeerHub]:
     name = databases.unique_name("sk_peer")
     url = databases.create_pg_database(name, template=template)
     port = free_port()
@@ -83,6 +84,7 @@ def peer_hub(tmp_path: Path, template: str, *, worker: bool) -> Iterator[PeerHub
            if not k.startswith("SATUKARTU_") and k != "PROMETHEUS_MULTIPROC_DIR"}
     env |= {"SATUKARTU_DATABASE_URL": url, "SATUKARTU_INSTANCE_DIR": str(tmp_path / "peer"),
             "SATUKARTU_ORIGIN": base, "SATUKARTU_DCI_SENDER_ID": PEER,
+            "SATUKARTU_DCI_PEER_CREDENTIALS_FILE": str(credentials),
             "PYTHONPATH": str(ROOT)}
     hub = PeerHub(base, env)
     log = tmp_path / "peer.log"
@@ -126,19 +128,20 @@ class Exchanges:
 
 @contextmanager
 def our_hub(app: Flask, sender_id: str) -> Iterator[tuple[str, Exchanges]]:
-    """The test's hub served over HTTP; the peer's callbacks to it validated (their
-    bodies: callbacks carry our signature's proof, no bearer token; see inbound.py)."""
+    """The test's hub served over HTTP; the peer's callbacks to it (on-subscribe,
+    notify: with our token, by the credentials the peer lists) and our answers
+    validated against the document."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
     app.config.update(DCI_SENDER_ID=sender_id, DCI_PULL_PEERS=(PEER,))
-    inbound = OpenAPI.from_dict(spec.document(base + "/dci/pull"))
+    inbound = OpenAPI.from_dict(spec.document(base + "/dci"))
     checked = Exchanges(inbound)
 
     @app.after_request
     def _validate(answer: Any) -> Any:
-        if request.path.startswith("/dci/pull/"):
+        if request.path.startswith("/dci/registry/"):
             try:
-                V30RequestBodyValidator(inbound.spec).validate(FlaskOpenAPIRequest(request))
+                inbound.validate_request(FlaskOpenAPIRequest(request))
                 inbound.validate_response(FlaskOpenAPIRequest(request),
                                           WerkzeugOpenAPIResponse(answer))
             except Exception as exc:
@@ -170,23 +173,34 @@ class Setup:
                                  hooks=[*hooks, self.outbound.client_hook])
 
 
+def _credentials(path: Path, sender_id: str, token_uri: str, issued: dict[str, str]) -> None:
+    """A peer credentials file (SATUKARTU_DCI_PEER_CREDENTIALS_FILE) of one entry."""
+    path.write_text(json.dumps({sender_id: {"token_uri": token_uri, **issued}}))
+
+
 @contextmanager
 def two_hubs(app: Flask, tmp_path: Path, template: str, *, worker: bool = False
              ) -> Iterator[Setup]:
-    """Our hub registered at the peer (our key, our callback URI), the peer at ours
-    (its key, its URI), the peer seeded with three family cards of REGION."""
+    """Each hub registered at the other (its key, its URI) and holding its client
+    credentials there; the peer seeded with three family cards of REGION."""
     sender_id = "satukartu-a"
+    theirs = tmp_path / "peer-credentials.json"
     with our_hub(app, sender_id) as (base, inbound), \
-            peer_hub(tmp_path, template, worker=worker) as hub:
-        issued = hub.run("register", sender_id=sender_id, callback_uri=base + "/dci/pull",
+            peer_hub(tmp_path, template, worker=worker, credentials=theirs) as hub:
+        issued = hub.run("register", sender_id=sender_id, callback_uri=base + "/dci",
                          jwks=outbox.published(app.config))
-        peers.add(session(), sender_id=PEER, name="Peer hub", callback_uri=hub.base + "/dci",
-                  scope="dci.person", jwks_document=json.dumps(hub.run("jwks")))
+        ours = tmp_path / "our-credentials.json"
+        _credentials(ours, PEER, hub.base + "/dci/oauth2/client/token", issued)
+        app.config["DCI_PEER_CREDENTIALS_FILE"] = str(ours)
+        row, secret = peers.add(session(), sender_id=PEER, name="Peer hub",
+                                 callback_uri=hub.base + "/dci", scope="dci.person",
+                                 jwks_document=json.dumps(hub.run("jwks")))
+        _credentials(theirs, sender_id, base + "/dci/oauth2/client/token",
+                     {"client_id": row.client_id, "client_secret": secret})
         session().commit()
         hub.seeded = hub.run("seed", region=REGION, households=3)
         outbound = Exchanges(OpenAPI.from_dict(spec.document(hub.base + "/dci")))
-        yield Setup(hub, base, inbound, outbound,
-                    client.Credentials(issued["client_id"], issued["client_secret"]))
+        yield Setup(hub, base, inbound, outbound, client.credentials(app.config, PEER))
 
 
 def _pull(app: Flask, setup: Setup, *, subscribe: bool = False, hooks: list[Any] | None = None
@@ -268,7 +282,7 @@ def test_a_change_at_the_peer_reaches_us_by_the_subscription(
         committing_app, tmp_path, pg_template):
     with two_hubs(committing_app, tmp_path, pg_template[0], worker=True) as setup:
         _pull(committing_app, setup, subscribe=True)
-        wait_until(lambda: "/dci/pull/registry/on-subscribe" in setup.inbound.seen, 90,
+        wait_until(lambda: "/dci/registry/on-subscribe" in setup.inbound.seen, 90,
                    "the peer's on-subscribe")
         child = setup.peer.seeded[1]["members"][2]
         setup.peer.run("move", national_number=child, address="Jl. Baru 12")
@@ -279,31 +293,28 @@ def test_a_change_at_the_peer_reaches_us_by_the_subscription(
                 Citizen.national_number == child)) == "Jl. Baru 12"
 
         wait_until(arrived, 120, "the notification")
-    assert "/dci/pull/registry/notify" in setup.inbound.seen
+    assert "/dci/registry/notify" in setup.inbound.seen
     assert setup.inbound.errors == []
     assert _count(Citizen) == 9
     assert "dci.pull.notified" in session().scalars(select(AuditRecord.action)).all()
 
 
-def _cli(app: Flask, monkeypatch: pytest.MonkeyPatch, secret_file: Path, client_id: str,
-         url: str) -> Any:
+def _cli(app: Flask, monkeypatch: pytest.MonkeyPatch, url: str,
+         credentials: Path | None = None) -> Any:
     monkeypatch.setenv("SATUKARTU_DATABASE_URL", str(app.config["DATABASE_URL"]))
     monkeypatch.setenv("SATUKARTU_INSTANCE_DIR", str(app.config["INSTANCE_DIR"]))
     monkeypatch.setenv("SATUKARTU_DCI_SENDER_ID", str(app.config["DCI_SENDER_ID"]))
-    return CliRunner().invoke(main, ["registry", "pull", REGION, "--from", PEER, "--client-id",
-                                         client_id, "--client-secret-file", str(secret_file),
-                                         "--url", url, "--page-size", "2", "--no-subscribe"])
+    monkeypatch.setenv("SATUKARTU_DCI_PEER_CREDENTIALS_FILE",
+                       str(credentials or app.config["DCI_PEER_CREDENTIALS_FILE"]))
+    return CliRunner().invoke(main, ["registry", "pull", REGION, "--from", PEER, "--url", url,
+                                     "--page-size", "2", "--no-subscribe"])
 
 
 def test_the_command_pulls_and_a_second_run_writes_nothing(
         committing_app, tmp_path, pg_template, monkeypatch):
     with two_hubs(committing_app, tmp_path, pg_template[0]) as setup:
-        secret = tmp_path / "secret"
-        secret.write_text(setup.credentials.client_secret + "\n")
-        first = _cli(committing_app, monkeypatch, secret, setup.credentials.client_id,
-                     setup.peer.base + "/dci")
-        second = _cli(committing_app, monkeypatch, secret, setup.credentials.client_id,
-                      setup.peer.base + "/dci")
+        first = _cli(committing_app, monkeypatch, setup.peer.base + "/dci")
+        second = _cli(committing_app, monkeypatch, setup.peer.base + "/dci")
     assert first.exit_code == 0, first.output
     assert "9 citizen(s) registered" in first.output
     assert second.exit_code == 0, second.output
@@ -314,10 +325,10 @@ def test_the_command_pulls_and_a_second_run_writes_nothing(
 def test_a_refused_token_exits_non_zero_and_imports_nothing(
         committing_app, tmp_path, pg_template, monkeypatch):
     with two_hubs(committing_app, tmp_path, pg_template[0]) as setup:
-        secret = tmp_path / "secret"
-        secret.write_text("not-the-secret\n")
-        done = _cli(committing_app, monkeypatch, secret, setup.credentials.client_id,
-                    setup.peer.base + "/dci")
+        wrong = tmp_path / "wrong-credentials.json"
+        _credentials(wrong, PEER, setup.credentials.token_uri, {
+            "client_id": setup.credentials.client_id, "client_secret": "not-the-secret"})
+        done = _cli(committing_app, monkeypatch, setup.peer.base + "/dci", wrong)
     assert done.exit_code == 1
     assert "token refused" in done.output
     assert _count(Citizen) == 0
@@ -325,11 +336,8 @@ def test_a_refused_token_exits_non_zero_and_imports_nothing(
 
 def test_a_peer_that_cannot_be_reached_exits_non_zero_and_imports_nothing(
         committing_app, tmp_path, pg_template, monkeypatch):
-    with two_hubs(committing_app, tmp_path, pg_template[0]) as setup:
-        secret = tmp_path / "secret"
-        secret.write_text(setup.credentials.client_secret)
-        done = _cli(committing_app, monkeypatch, secret, setup.credentials.client_id,
-                    f"http://127.0.0.1:{free_port()}/dci")
+    with two_hubs(committing_app, tmp_path, pg_template[0]):
+        done = _cli(committing_app, monkeypatch, f"http://127.0.0.1:{free_port()}/dci")
     assert done.exit_code == 1
     assert "peer unreachable" in done.output
     assert _count(Citizen) == 0

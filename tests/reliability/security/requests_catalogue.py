@@ -543,17 +543,3 @@ DCI_CATALOGUE: dict[str, Call] = {
 # published keys.
 DCI_OPEN = {"dci.token": "a peer's client credentials decide, not the caller's token",
             "dci.jwks": "our public keys, for anyone to verify our signatures"}
-# The callbacks of the registries `registry pull` subscribed at (backend/dci/inbound.py):
-# no bearer token of ours, the sender's signature and SATUKARTU_DCI_PULL_PEERS decide.
-# `test_dci_pull_routes.py` sends each as every hub caller: none is such a registry.
-DCI_PULL_CATALOGUE: dict[str, Call] = {
-    "dci_pull.notify": Call("/dci/pull/registry/notify", json=_envelope("notify", {
-        **_TXN, "notify_event": []}, callback=True)),
-    "dci_pull.on_subscribe": Call("/dci/pull/registry/on-subscribe", json=_envelope(
-        "on-subscribe", {**_TXN, "correlation_id": "c-1", "subscribe_response": []},
-        callback=True)),
-    "dci_pull.on_unsubscribe": Call("/dci/pull/registry/on-unsubscribe", json=_envelope(
-        "on-unsubscribe", {**_TXN, "correlation_id": "c-1",
-                           "timestamp": "2026-12-07T10:00:00Z", "status": "succ"},
-        callback=True)),
-}

@@ -8,13 +8,7 @@ from sqlalchemy import func, select
 
 from backend.db import session
 from backend.dci.models import DciSubscription, DciTransaction
-from tests.reliability.security.requests_catalogue import (
-    DCI_CATALOGUE,
-    DCI_OPEN,
-    DCI_PULL_CATALOGUE,
-    Ctx,
-    send,
-)
+from tests.reliability.security.requests_catalogue import DCI_CATALOGUE, DCI_OPEN, Ctx, send
 
 
 def _dci_endpoints(app) -> set[str]:
@@ -23,7 +17,7 @@ def _dci_endpoints(app) -> set[str]:
 
 
 def test_every_dci_route_has_a_catalogue_entry(app):
-    assert _dci_endpoints(app) == set(DCI_CATALOGUE) | set(DCI_OPEN) | set(DCI_PULL_CATALOGUE)
+    assert _dci_endpoints(app) == set(DCI_CATALOGUE) | set(DCI_OPEN)
 
 
 def test_no_hub_caller_is_taken_for_a_peer(app, client, world, callers, soft_card):
