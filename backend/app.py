@@ -111,7 +111,7 @@ def _init_domains(app: Flask) -> None:
     import importlib
 
     for name in ("backend.identity", "backend.cards", "backend.audit",
-                 "backend.services.catalogue"):
+                 "backend.services.catalogue", "backend.dci", "backend.dci.inbound"):
         module = importlib.import_module(name)
         init = getattr(module, "init_app", None)
         if init is not None:

@@ -41,6 +41,7 @@ COMMANDS = (
     ("backend.approvals.cli", "approval"),
     ("backend.bulk.cli", "job"),
     ("backend.documents.cli", "reports"),
+    ("backend.dci.cli", "dci"),
     ("backend.runtime", "serve"),
     ("backend.runtime", "worker"),
     ("backend.runtime", "beat"),

@@ -78,6 +78,16 @@ def _at_most(limit: int) -> Callable[[str], int]:
     return parse
 
 
+def _sender_id(value: str) -> str:
+    """An SPDCI sender id, as a peer's is checked (backend/dci/peers.py): it is the first
+    part of every signature's kidId, so no `|`, no spaces."""
+    name = value.strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,98}", name):
+        raise ValueError("1-99 letters, digits, '.', '_', ':' or '-', starting with a letter "
+                         "or digit")
+    return name
+
+
 def _zone(value: str) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -293,6 +303,24 @@ SETTINGS: tuple[Setting, ...] = (
             "documents and receipts. Empty: `document-signing.key` in the instance folder. "
             "`satukartu keys rotate --purpose documents` replaces it; retired public keys "
             "stay in `document-signing.keyring.json` beside it."),
+    # the SPDCI Social Registry API (backend/dci)
+    Setting("DCI_SENDER_ID", "satukartu", "This registry's id towards SPDCI peers: the "
+            "`sender_id` of what it sends, the `receiver_id` it expects, the first part of "
+            "its signatures' `kidId`.", _sender_id),
+    Setting("DCI_SIGNING_KEY", "", "Ed25519 private key (PEM) that signs the SPDCI "
+            "messages this registry sends. Empty: `dci-signing.key` in the instance "
+            "folder. Published, with its retired keys, at `/dci/.well-known/jwks.json`; "
+            "`satukartu keys rotate --purpose dci` replaces it."),
+    Setting("DCI_PEER_CREDENTIALS_FILE", "", "JSON file (keep it mode 0600) of this "
+            "registry's own OAuth2 client credentials at its SPDCI peers, by their sender "
+            "id: `{\"<sender_id>\": {\"token_uri\": ..., \"client_id\": ..., "
+            "\"client_secret\": ...}}`. A callback or notification to a peer listed there "
+            "carries a bearer token from its token endpoint; to others, only our signature. "
+            "Empty: none."),
+    Setting("DCI_PULL_PEERS", "", "Sender ids of the registered SPDCI peers whose "
+            "notifications (after `satukartu registry pull` subscribed there) may change "
+            "our registry; comma separated. Other peers' notifications are refused. Empty: "
+            "none.", _list),
     Setting("CITY_TIMEZONE", "Asia/Jakarta", "IANA time zone of the times printed on "
             "documents, receipts and reports.", _zone),
     Setting("FONT_DIRS", "/usr/share/fonts/truetype/dejavu,/usr/share/fonts/truetype/noto",
@@ -395,6 +423,8 @@ def _derive(values: dict[str, Any]) -> None:
         values["AUDIT_SIGNING_KEY"] = str(instance / "audit-signing.key")
     if not values["DOCUMENT_SIGNING_KEY"]:
         values["DOCUMENT_SIGNING_KEY"] = str(instance / "document-signing.key")
+    if not values["DCI_SIGNING_KEY"]:
+        values["DCI_SIGNING_KEY"] = str(instance / "dci-signing.key")
     if not values["APPROVAL_FILES_DIR"]:
         values["APPROVAL_FILES_DIR"] = str(instance / "approvals")
     if not 1 <= values["PIN_MAX_TRIES"] <= 10:

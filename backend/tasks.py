@@ -33,6 +33,7 @@ TASK_MODULES = (
     "backend.approvals.tasks",
     "backend.bulk.tasks",
     "backend.partitions.tasks",
+    "backend.dci.tasks",
 )
 
 

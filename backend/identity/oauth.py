@@ -174,7 +174,7 @@ def token_response() -> Response:
         # Authlib names what is wrong with the grant. The Flask server answers a Response;
         # the stubs give the base class's (status, body, headers).
         return server.create_token_response()  # type: ignore[return-value]
-    client_id, secret = _claimed_credentials()
+    client_id, secret = claimed_credentials()
     key = ratelimit.Key(ratelimit.TERMINAL_REALM, client_id,
                         ratelimit.source_key(request.remote_addr))
     with database().transaction() as counting:
@@ -195,9 +195,10 @@ def token_response() -> Response:
         raise
 
 
-def _claimed_credentials() -> tuple[str, str | None]:
+def claimed_credentials() -> tuple[str, str | None]:
     """The client id the request claims, checked for shape, and the secret it offers,
-    from Basic auth or the form (read as Authlib reads them)."""
+    from Basic auth or the form (read as Authlib reads them). Also the SPDCI peers'
+    token endpoint's (backend.dci.oauth)."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     posted = request.form.get("client_id")

@@ -55,6 +55,8 @@ def resolve(token: str, _request: Request) -> Principal | None:
         return None
     if claims.kind == "staff":
         return _staff(claims)
+    if claims.kind == "peer":
+        return None  # an SPDCI peer's token: only /dci/ reads it (backend.dci.peers)
     return _terminal(claims)
 
 

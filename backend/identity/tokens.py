@@ -1,4 +1,4 @@
-"""Short-lived, scoped access tokens for staff and terminals: HS256 JWTs.
+"""Short-lived, scoped access tokens for staff, terminals and SPDCI peers: HS256 JWTs.
 
 One hub issues them and the same hub checks them, so a symmetric key is enough;
 it is derived from SECRET_KEY for this one purpose, so it signs nothing else (the
@@ -24,7 +24,9 @@ from joserfc.jwk import OctKey
 ISSUER = "satukartu-hub"
 ALGORITHM = "HS256"
 TOKEN_TYPE = "at+jwt"  # RFC 9068: tells an access token from any other JWT
-KINDS = ("staff", "terminal")
+# A peer is an SPDCI registry calling /dci/ (backend/dci/oauth.py); its tokens open
+# nothing under /api/v1 (the resolver leaves them to the DCI views).
+KINDS = ("staff", "terminal", "peer")
 # Larger than any token we issue; anything longer is not ours and is not parsed.
 MAX_TOKEN_CHARS = 2048
 # Tokens whose signature and claims were checked already, by (key, token): a terminal

@@ -17,12 +17,12 @@ from backend.cli import cli_operator
 from backend.keys.purposes import PURPOSES
 
 PURPOSE_HELP = ("documents: civil documents, receipts and statements; checkpoints: audit "
-                "log checkpoints.")
+                "log checkpoints; dci: messages to SPDCI peer registries.")
 
 
 @click.group()
 def keys() -> None:
-    """The Ed25519 keys that sign documents and audit checkpoints."""
+    """The Ed25519 keys that sign documents, audit checkpoints and SPDCI messages."""
 
 
 @keys.command("list")

@@ -1,7 +1,9 @@
-"""Which keyring signs what: the city's documents and receipts, and audit checkpoints.
+"""Which keyring signs what: the city's documents and receipts, audit checkpoints, and
+the SPDCI messages sent to peer registries.
 
-Two keys, configured apart (SATUKARTU_DOCUMENT_SIGNING_KEY, SATUKARTU_AUDIT_SIGNING_KEY):
-each rotates on its own, so renewing one never invalidates the other's published key.
+Three keys, configured apart (SATUKARTU_DOCUMENT_SIGNING_KEY, SATUKARTU_AUDIT_SIGNING_KEY,
+SATUKARTU_DCI_SIGNING_KEY): each rotates on its own, so renewing one never invalidates
+another's published key.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from backend.keys.ring import Keyring, Store, is_pem
 PURPOSES = {
     "documents": ("DOCUMENT_SIGNING_KEY", "document-signing.key"),
     "checkpoints": ("AUDIT_SIGNING_KEY", "audit-signing.key"),
+    "dci": ("DCI_SIGNING_KEY", "dci-signing.key"),
 }
 RING_SUFFIX = ".keyring.json"
 

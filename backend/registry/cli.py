@@ -1,4 +1,5 @@
-"""`satukartu registry ...`: import a city's registry from CSV, make a synthetic one."""
+"""`satukartu registry ...`: import a city's registry from CSV or from another registry
+(SPDCI), make a synthetic one."""
 
 from __future__ import annotations
 
@@ -194,6 +195,94 @@ def _report(made: synth_city.Made, seconds: float) -> None:
 
 
 # --- citizen --------------------------------------------------------------------------
+
+
+PULL_HELP = """Import the family cards of an area from another registry, over SPDCI.
+
+The peer is first registered with `satukartu dci peer add` (its sender id, its JWKS:
+every answer it sends is checked against them, and its base URI as the callback URI),
+and our client credentials at its token endpoint are listed under its sender id in
+SATUKARTU_DCI_PEER_CREDENTIALS_FILE (the file our callbacks to it use; the secret is
+never shown). Every family card of REGION (a region code prefix, 2 to 10 digits) is
+read, page by page, from the peer's synchronous search, and imported through the
+registry's own service: a known national number is updated, never registered twice;
+new people are screened for duplicates; every change is audited. Then we subscribe to
+the area's changes: the peer notifies them at our /dci/registry/notify, taken only
+from the peers in SATUKARTU_DCI_PULL_PEERS.
+
+All or nothing: if the peer cannot be reached, refuses our token or a message, or
+answers with a signature that does not verify, or a record cannot be taken, the exit
+status is 1 and nothing is written. Pulling again writes only what changed.
+"""
+
+
+@registry.command("pull", help=PULL_HELP)
+@click.argument("region")
+@click.option("--from", "sender_id", required=True,
+              help="The peer's sender id, as registered with `satukartu dci peer add`.")
+@click.option("--url", help="The peer's SPDCI base URI (default: its registered "
+              "callback URI), e.g. https://dtks.example.go.id/dci.")
+@click.option("--page-size", type=click.IntRange(1, 100), default=100, show_default=True)
+@click.option("--subscribe/--no-subscribe", default=True, show_default=True,
+              help="Subscribe to the area's changes after the import.")
+def pull_command(region: str, sender_id: str, url: str | None, page_size: int,
+                 subscribe: bool) -> None:
+    from backend.cli import make_app
+
+    if not region.isdigit() or not 2 <= len(region) <= 10:
+        raise click.BadParameter("a region code prefix of 2 to 10 digits", param_hint="REGION")
+    app = make_app()
+    try:
+        with app.app_context():
+            _pull(app, region, sender_id, url, page_size, subscribe)
+    finally:
+        app.extensions["satukartu.db"].engine.dispose()
+
+
+def _pull(app: Flask, region: str, sender_id: str, url: str | None, page_size: int,
+          subscribe: bool) -> None:
+    from backend.db import database
+    from backend.dci import client, pull
+    from backend.dci.mapping import MappingError
+    from backend.dci.models import DciPeer
+    from backend.errors import ApiError
+
+    try:
+        credentials = client.credentials(app.config, sender_id)
+        with database().transaction() as tx:
+            peer = tx.get(DciPeer, sender_id)
+            if peer is None:
+                raise click.ClickException(f"no peer {sender_id!r} is registered: "
+                                           "satukartu dci peer add first")
+            peer_client = client.PeerClient(app.config, peer, url or peer.callback_uri,
+                                            credentials)
+            try:
+                counts, correlation = pull.pull(tx, peer_client, region, _actor(),
+                                                page_size=page_size, subscribe=subscribe)
+            finally:
+                peer_client.close()
+    except client.PeerError as exc:
+        raise click.ClickException(f"{exc}; nothing was imported") from exc
+    except (MappingError, pull.PullConflict) as exc:
+        raise click.ClickException(f"a record from {sender_id} cannot be taken: {exc}; "
+                                   "nothing was imported") from exc
+    except ApiError as exc:
+        raise click.ClickException(f"a record from {sender_id} was refused: {exc.message}; "
+                                   "nothing was imported") from exc
+    click.echo(f"read {counts.records} family card(s) from {sender_id}: "
+               f"{counts.citizens_created} citizen(s) registered, {counts.citizens_updated} "
+               f"updated, {counts.citizens_unchanged} unchanged, {counts.deaths} death(s); "
+               f"{counts.households_created} household(s) registered, "
+               f"{counts.households_updated} updated")
+    if counts.duplicates_flagged:
+        click.echo(f"{counts.duplicates_flagged} pair(s) that may be one person are in the "
+                   "clerks' review queue (GET /api/v1/duplicates)")
+    if correlation:
+        click.echo(f"asked to be notified of changes in {region} (correlation id "
+                   f"{correlation}); the peer answers at /dci/registry/on-subscribe")
+        if sender_id not in app.config["DCI_PULL_PEERS"]:
+            click.echo(f"warning: {sender_id} is not in SATUKARTU_DCI_PULL_PEERS: its "
+                       "notifications will be refused until it is", err=True)
 
 
 @click.group("citizen")

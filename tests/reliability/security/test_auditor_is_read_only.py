@@ -97,6 +97,15 @@ SCREEN_ALLOWED: dict[str, Allowed] = {
                                   "password sent, so nobody signs in"),
     "agent.sign_in": Allowed(400, frozenset(), "the agent's shift sign-in form: no "
                              "credentials sent"),
+    # The SPDCI peers' routes (backend/dci): a peer's bearer token and signature decide,
+    # and a staff cookie is neither.
+    "dci.token": Allowed(400, frozenset(), "a peer's token request: its own client "
+                         "credentials decide, and none are sent"),
+    **{f"dci.{view}": Allowed(401, frozenset(), "an SPDCI peer's endpoint: the auditor's "
+                              "cookie is not a peer's bearer token")
+       for view in ("search", "subscribe", "unsubscribe", "txn_status", "sync_search",
+                    "sync_txn_status", "on_search", "on_subscribe", "on_unsubscribe",
+                    "txn_on_status", "notify")},
     "kiosk.hand_over": Allowed(409, frozenset(), "takes a card session from the reader: "
                                "none sent"),
     "kiosk.end": Allowed(200, frozenset(), "ends the card holder's visit: there is no card "

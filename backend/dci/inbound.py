@@ -1,0 +1,79 @@
+"""Notifications from the registries we pull from, into our registry.
+
+`satukartu registry pull` subscribes at a peer to the changes of what it imported; the
+peer then posts its notifications to our `/dci/registry/notify` (below the callback URI
+it registered us with), as any callback: with a bearer token of ours (the peer is
+registered with us, `satukartu dci peer add`, and holds client credentials here) and
+its signature, both checked by the server's route (`views._take_callback`). This
+module is that route's receiver for `notify` (`views.RECEIVERS`):
+
+- the peer must be named in `SATUKARTU_DCI_PULL_PEERS`: registering a peer lets it
+  read our registry; only this setting lets what it says change it;
+- its records are imported as a pull's are (`pull.import_record`): all of them or, on
+  any fault, none, the message refused with the standard's error;
+- the message is kept as a `DciTransaction` under its message id, so the route refuses
+  the same message sent again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app
+
+from backend.audit import record
+from backend.db import session
+from backend.dci import envelope, peers, pull, views
+from backend.dci.envelope import Envelope, EnvelopeError, ErrorCode, Status, new_id
+from backend.dci.mapping import MappingError
+from backend.dci.models import DciPeer, DciTransaction
+from backend.errors import ApiError
+from backend.registry.history import Actor
+
+MAX_RECORDS = 1000
+
+
+def init_app(app: Flask) -> None:
+    views.RECEIVERS["notify"] = receive_notify
+
+
+def receive_notify(peer: DciPeer, received: Envelope) -> None:
+    """Import a notification's records in the request's transaction (the route commits)."""
+    if peer.sender_id not in current_app.config["DCI_PULL_PEERS"]:
+        raise EnvelopeError(ErrorCode.FORBIDDEN, "this registry takes no changes from this "
+                            "peer (SATUKARTU_DCI_PULL_PEERS)", 403)
+    actor = Actor("system", f"dci:{peer.sender_id}")
+    counts = pull.Counts()
+    try:
+        for kind, item in _records(received.message):
+            pull.import_record(session(), kind, item, actor, counts)
+    except (MappingError, pull.PullConflict) as exc:
+        raise EnvelopeError(ErrorCode.BAD, f"a record cannot be taken: {exc}") from exc
+    except ApiError as exc:
+        raise EnvelopeError(ErrorCode.BAD, f"a record cannot be taken: {exc.message}") from exc
+    session().add(DciTransaction(
+        correlation_id=new_id(), peer_id=peer.sender_id, message_id=received.message_id,
+        transaction_id=str(received.message.get("transaction_id") or "")[:envelope.MAX_ID],
+        action=received.action, status=Status.SUCCESS.value, references="{}", request="{}"))
+    record(session(), action="dci.pull.notified", subject_type="dci_peer",
+           subject_id=peer.sender_id, principal=peers.principal(peer),
+           details={"message_id": received.message_id, **counts.as_dict()})
+
+
+def _records(message: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(Group or Person, record) for each record of each event."""
+    events = message.get("notify_event")
+    if not isinstance(events, list) or not events:
+        raise EnvelopeError(ErrorCode.BAD, "notify_event is a list of events")
+    found = []
+    for event in events:
+        data = event.get("data") if isinstance(event, dict) else None
+        if not isinstance(data, dict):
+            raise EnvelopeError(ErrorCode.BAD, "each notify_event needs its data")
+        kind = "Group" if "group" in str(data.get("reg_record_type", "")).lower() else "Person"
+        records = data.get("reg_records")
+        for item in records if isinstance(records, list) else [records]:
+            found.append((kind, item))
+    if len(found) > MAX_RECORDS:
+        raise EnvelopeError(ErrorCode.BAD, f"at most {MAX_RECORDS} records per notification")
+    return found

@@ -1,0 +1,141 @@
+"""Callbacks and notifications, sent by Celery with retries.
+
+`send_callback` answers one transaction at its sender's callback URI; `notify` finds
+the subscriptions a registry change touches and queues one `send_notification` each.
+A send builds the message, signs it and posts it inside one database transaction: the
+audit records of the people it shows commit only if the peer took it, and a failure
+(network, non-2xx) rolls them back and retries with exponential backoff (2 s doubling,
+at most 10 minutes apart, MAX_RETRIES times). A search is run again at each try; the
+other answers were made once, when the request was received.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from celery import shared_task
+from flask import current_app
+from sqlalchemy import select
+
+from backend.dci import answers, mapping, outbox, peers, subscriptions
+from backend.dci.envelope import CALLBACK, CALLBACK_PATH, Status, callback_header, timestamp
+from backend.dci.mapping import Scope, Shown
+from backend.dci.models import DciPeer, DciSubscription, DciTransaction
+from backend.dci.outbox import DeliveryFailed
+
+MAX_RETRIES = 8
+
+
+@shared_task(name="dci.send_callback", autoretry_for=(DeliveryFailed,), retry_backoff=2,
+             retry_backoff_max=600, retry_jitter=False, max_retries=MAX_RETRIES,
+             ignore_result=True)
+def send_callback(correlation_id: str) -> str:
+    """Post the answer to one transaction; what happened, in a word."""
+    from backend.db import database
+
+    with database().transaction() as tx:
+        txn = tx.get(DciTransaction, correlation_id)
+        if txn is None or txn.delivered_at is not None:
+            return "nothing to send"
+        peer = tx.get(DciPeer, txn.peer_id)
+        assert peer is not None  # a foreign key
+        if txn.answer is not None:
+            message = json.loads(txn.answer)
+            status = Status(txn.status)
+            count = 1
+        else:
+            request = json.loads(txn.request)
+            message, status, count = answers.search_message(tx, peer, request, correlation_id)
+            txn.references = json.dumps(answers.references(message, "search_response"))
+            txn.status = status.value
+        action = CALLBACK[txn.action]
+        header = callback_header(action, sender_id=outbox.sender_id(current_app.config),
+                                 receiver_id=peer.sender_id, status=status,
+                                 total_count=count, completed_count=count)
+        body = outbox.seal(current_app.config, header, message)
+        outbox.deliver(current_app.config, peer.sender_id,
+                       (txn.callback_uri or peer.callback_uri) + CALLBACK_PATH[action], body)
+        txn.delivered_at = dt.datetime.now(dt.UTC)
+        txn.request = "{}"  # its criteria (NIKs, names) are kept no longer than needed
+    return "sent"
+
+
+@shared_task(name="dci.notify", ignore_result=True)
+def notify(citizen_ids: list[int], household_ids: list[int], event_type: str) -> int:
+    """Queue one notification per live subscription the change touches; how many."""
+    from backend.db import database
+    from backend.registry.models import HouseholdMember
+
+    with database().transaction() as tx:
+        people = set(citizen_ids) | set(tx.execute(select(HouseholdMember.citizen_id).where(
+            HouseholdMember.household_id.in_(household_ids))).scalars())
+        touched: dict[str, set[int]] = {}
+        for subscription, citizen_id in subscriptions.matching(tx, sorted(people)):
+            touched.setdefault(subscription.code, set()).add(citizen_id)
+    for code, ids in sorted(touched.items()):
+        send_notification.apply_async(args=(code, sorted(ids), event_type))
+    return len(touched)
+
+
+@shared_task(name="dci.send_notification", autoretry_for=(DeliveryFailed,), retry_backoff=2,
+             retry_backoff_max=600, retry_jitter=False, max_retries=MAX_RETRIES,
+             ignore_result=True)
+def send_notification(code: str, citizen_ids: list[int], event_type: str) -> str:
+    from backend.audit import record_read
+    from backend.db import database
+
+    with database().transaction() as tx:
+        subscription = tx.get(DciSubscription, code)
+        if subscription is None or subscription.status != subscriptions.LIVE:
+            return "ended"
+        peer = tx.get(DciPeer, subscription.peer_id)
+        assert peer is not None
+        if not peer.enabled:
+            return "peer disabled"
+        shown = Shown()
+        records = _records(tx, subscription, citizen_ids, Scope.of(peer.scope), shown)
+        if not records:
+            return "nothing to show"
+        kind = "Group" if "group" in subscription.notify_record_type.lower() else "Person"
+        message = {"transaction_id": subscription.transaction_id, "notify_event": [
+            {"reference_id": subscription.reference_id, "timestamp": timestamp(),
+             "data": {"version": "1.0.0", "reg_type": mapping.REG_TYPE,
+                      "reg_event_type": event_type, "reg_record_type": kind,
+                      "reg_records": record}} for record in records]}
+        purpose = f"SPDCI notification to {peer.sender_id}, subscription {code}"
+        for citizen_id, names in shown.fields.items():
+            record_read(tx, citizen_id, purpose, names, principal=peers.principal(peer))
+        header = callback_header("notify", sender_id=outbox.sender_id(current_app.config),
+                                 receiver_id=peer.sender_id, status=Status.SUCCESS,
+                                 total_count=len(records), completed_count=len(records))
+        outbox.deliver(current_app.config, peer.sender_id,
+                       peer.callback_uri + CALLBACK_PATH["notify"],
+                       outbox.seal(current_app.config, header, message))
+    return "sent"
+
+
+def _records(tx: Any, subscription: DciSubscription, citizen_ids: list[int], scope: Scope,
+             shown: Shown) -> list[dict[str, Any]]:
+    from backend.registry import households
+    from backend.registry.models import Citizen
+
+    if "group" in subscription.notify_record_type.lower():
+        out, seen = [], set()
+        for citizen_id in citizen_ids:
+            found = households.membership(tx, citizen_id)
+            if found is None or found[1].id in seen:
+                continue
+            family = found[1]
+            seen.add(family.id)
+            out.append(mapping.group(family, [(m.relationship, c) for m, c in
+                                              households.members(tx, family.id)], scope, shown))
+        return out
+    out = []
+    for person in tx.execute(select(Citizen).where(Citizen.id.in_(citizen_ids))
+                             .order_by(Citizen.id)).scalars():
+        record, names = mapping.person(person, scope)
+        shown.add(person.id, names)
+        out.append(record)
+    return out
