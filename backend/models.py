@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "backend.cards.desk_models",
     "backend.offline.models",
     "backend.registry.dedup.models",
+    "backend.grievances.models",
 )
 
 
