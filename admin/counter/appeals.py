@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
+from admin.common.appeals import subject_words
 from admin.counter.screen import (
     blueprint,
     card,
@@ -52,6 +53,12 @@ def _colleagues(me: str) -> list[str]:
                                             StaffAccount.role.in_(service.HANDLERS),
                                             StaffAccount.username != me)
         .order_by(StaffAccount.username)).scalars())
+
+
+@blueprint.context_processor
+def _appeal_words() -> dict[str, Any]:
+    """An appeal's subject in the counter's words (a staff member's, not a citizen's)."""
+    return {"appeal_subject": lambda appeal: subject_words(appeal, counter_advice)}
 
 
 # --- beside the citizen --------------------------------------------------------------

@@ -11,6 +11,7 @@ from flask import redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from admin.common import render
+from admin.common.appeals import refusal_advice
 from admin.common.messages import advice
 from admin.kiosk.views import SCREEN, blueprint, card
 from backend.api.routing import commit, parse_model
@@ -26,9 +27,11 @@ def refused() -> str:
     """A refusal of something the citizen asked for here, with the way to appeal it."""
     card("pin")
     reason = request.args.get("reason", "")
+    programme = request.args.get("programme", "")
     session().rollback()
-    return render("kiosk/refused.html", SCREEN, needs_card=True, problem=advice(reason),
-                  reason=reason, programme=request.args.get("programme", ""),
+    return render("kiosk/refused.html", SCREEN, needs_card=True,
+                  problem=refusal_advice(reason, programme), reason=reason,
+                  programme=programme,
                   action=request.args.get("action", ""), at=request.args.get("at", ""))
 
 
