@@ -65,12 +65,12 @@ def detail(row: service.Grievance) -> AppealDetail:
 
 
 @api.route("", "POST", summary="File the card holder's appeal against a refusal or a "
-           "receipt", auth=CITIZEN, body=FileIn, response=FiledOut, status=201,
+           "receipt", auth=CITIZEN, body=FileIn, response=FiledOut,
            reasons=(R.GRIEVANCE_SUBJECT_INVALID, R.VALIDATION_FAILED))
-def file_appeal(body: FileIn) -> tuple[FiledOut, int]:
+def file_appeal(body: FileIn) -> FiledOut:
     """Due GRIEVANCE_RESOLUTION_DAYS after the city's day of filing. While an appeal about
-    the same subject is not resolved, filing again answers that one (200,
-    `already_open`) rather than queueing a second."""
+    the same subject is not resolved, filing again answers that one (`already_open`
+    true) rather than queueing a second, so a filing sent twice files once."""
     principal = _caller()
     assert principal.card is not None
     citizen_id = principal.card.citizen_id
@@ -78,8 +78,7 @@ def file_appeal(body: FileIn) -> tuple[FiledOut, int]:
     filed = service.file_appeal(session(), principal, citizen_id=citizen_id,
                                 channel=principal.role or "kiosk", subject=subject,
                                 words=body.words)
-    out = FiledOut(appeal=AppealOut.of(filed.grievance), already_open=not filed.created)
-    return out, 201 if filed.created else 200
+    return FiledOut(appeal=AppealOut.of(filed.grievance), already_open=not filed.created)
 
 
 @api.route("/mine", summary="The card holder's own appeals, newest first", auth=CITIZEN,

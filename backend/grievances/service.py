@@ -19,6 +19,7 @@ Who may do what:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ from backend.grievances.subjects import Refusal, Subject
 from backend.reasons import Reason
 
 TABLE = Grievance.__table__
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 HANDLERS = ("clerk", "admin")  # staff roles that take and resolve appeals
 FILED_PURPOSE = "file the citizen's appeal"
 HANDLE_PURPOSE = "handle the citizen's appeal"
@@ -60,7 +62,11 @@ def _actor(principal: Principal) -> str:
 
 
 def _text(value: str | None, limit: int, what: str) -> str | None:
+    """What a person wrote, trimmed: bounded, and no control characters but line breaks
+    and tabs (NUL cannot even be stored in PostgreSQL text)."""
     value = (value or "").strip()
+    if CONTROL.search(value):
+        raise ApiError(Reason.VALIDATION_FAILED, f"the {what} holds control characters", 400)
     if len(value) > limit:
         raise ApiError(Reason.VALIDATION_FAILED, f"the {what} is longer than {limit} "
                        "characters", 400)
