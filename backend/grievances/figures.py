@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.grievances.due import city_day
@@ -32,7 +32,7 @@ class AppealFigures:
         return self.resolved_in_time / self.resolved if self.resolved else None
 
 
-def _count(session: Session, *where: object) -> int:
+def _count(session: Session, *where: ColumnElement[bool]) -> int:
     return int(session.execute(select(func.count()).select_from(G).where(*where))
                .scalar_one())
 
