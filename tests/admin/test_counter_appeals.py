@@ -84,6 +84,8 @@ def test_opening_taking_and_answering_an_appeal_reaches_the_citizens_kiosk(
     mine = site.get("/kiosk/appeals").get_data(as_text=True)
     assert "Your birth date is corrected; the allowance starts." in mine
     assert 'data-outcome="upheld"' in mine and clerk.username not in mine
+    log = site.get("/kiosk/access-log").get_data(as_text=True)
+    assert "handle the citizen&#39;s appeal" in log  # the clerk's look, in "who saw my data"
 
 
 def test_an_answer_without_a_reason_is_refused_with_the_problem(site, clerk, holder, visit):
