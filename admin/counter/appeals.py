@@ -32,8 +32,7 @@ from admin.counter.screen import (
 from backend.api.routing import commit, parse_model
 from backend.db import session
 from backend.errors import ApiError
-from backend.grievances import service
-from backend.grievances.api import subject_of
+from backend.grievances import service, subjects
 from backend.grievances.models import MAX_RESOLUTION, MAX_WORDS
 from backend.grievances.schemas import AppealOut, FileIn, QueueItemOut
 from backend.identity.models import StaffAccount
@@ -95,7 +94,7 @@ def appeal_file() -> BaseResponse | tuple[str, int]:
     try:
         body = parse_model(FileIn, {k: v for k, v in given.items() if v not in (None, "")})
         assert isinstance(body, FileIn)
-        subject = subject_of(body, principal.card.citizen_id, None)
+        subject = subjects.of_filing(session(), body, principal.card.citizen_id, None)
         filed = service.file_appeal(session(), clerk_at_counter(principal),
                                     citizen_id=principal.card.citizen_id, channel="counter",
                                     subject=subject, words=body.words)

@@ -17,8 +17,7 @@ from admin.kiosk.views import SCREEN, blueprint, card
 from backend.api.routing import commit, parse_model
 from backend.db import session
 from backend.errors import ApiError
-from backend.grievances import service
-from backend.grievances.api import subject_of
+from backend.grievances import service, subjects
 from backend.grievances.schemas import AppealOut, FileIn
 
 
@@ -44,7 +43,8 @@ def file_appeal() -> BaseResponse:
     try:
         body = parse_model(FileIn, given)
         assert isinstance(body, FileIn)
-        subject = subject_of(body, principal.card.citizen_id, principal.terminal_id)
+        subject = subjects.of_filing(session(), body, principal.card.citizen_id,
+                                      principal.terminal_id)
         filed = service.file_appeal(session(), principal, citizen_id=principal.card.citizen_id,
                                     channel="kiosk", subject=subject)
     except ApiError as error:

@@ -41,16 +41,6 @@ def _caller() -> Principal:
     return principal
 
 
-def subject_of(body: FileIn, citizen_id: int, terminal_id: str | None) -> subjects.Subject:
-    """The checked subject of a filing (shared with the screens)."""
-    if body.subject == "receipt":
-        assert body.entry_id is not None
-        return subjects.receipt(session(), citizen_id, body.entry_id)
-    assert body.reason is not None and body.refused_at is not None
-    return subjects.refusal(body.reason, body.programme, body.action, terminal_id,
-                            body.refused_at, service.utcnow())
-
-
 def detail(row: service.Grievance) -> AppealDetail:
     """One appeal as staff see it (the caller has recorded the read)."""
     citizen = session().get(Citizen, row.citizen_id)
@@ -74,7 +64,7 @@ def file_appeal(body: FileIn) -> FiledOut:
     principal = _caller()
     assert principal.card is not None
     citizen_id = principal.card.citizen_id
-    subject = subject_of(body, citizen_id, principal.terminal_id)
+    subject = subjects.of_filing(session(), body, citizen_id, principal.terminal_id)
     filed = service.file_appeal(session(), principal, citizen_id=citizen_id,
                                 channel=principal.role or "kiosk", subject=subject,
                                 words=body.words)

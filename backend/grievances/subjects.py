@@ -18,6 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from backend.errors import ApiError
+from backend.grievances.schemas import FileIn
 from backend.ledger.models import Account, JournalEntry, JournalLine
 from backend.reasons import Reason
 from backend.registry.models import HouseholdMember
@@ -105,3 +106,14 @@ def receipt(db: Session, citizen_id: int, entry_id: int) -> Receipt:
     if found is None:
         raise _invalid(f"receipt {entry_id} is not one of the citizen's own")
     return Receipt(entry_id)
+
+
+def of_filing(db: Session, body: FileIn, citizen_id: int, terminal_id: str | None,
+              now: dt.datetime | None = None) -> Subject:
+    """The checked subject of a filing, from the API's body (the screens build the same)."""
+    if body.subject == "receipt":
+        assert body.entry_id is not None
+        return receipt(db, citizen_id, body.entry_id)
+    assert body.reason is not None and body.refused_at is not None
+    return refusal(body.reason, body.programme, body.action, terminal_id, body.refused_at,
+                   now or dt.datetime.now(dt.UTC))
