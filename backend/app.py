@@ -35,6 +35,7 @@ API_MODULES = (
     "backend.bulk.api",
     "backend.offline.api",
     "backend.registry.dedup.api",
+    "backend.grievances.api",
 )
 
 

@@ -298,6 +298,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BULK_BATCH", "200", "Rows per bulk-job batch: one transaction, one CRL and one "
             "progress update each; a cancelled or killed job resumes after the last one.",
             _at_most(10000)),
+    # appeals (backend/grievances)
+    Setting("GRIEVANCE_RESOLUTION_DAYS", "14", "The city's service level for appeals: calendar "
+            "days, in the city's time zone, from the day an appeal is filed to the day it is "
+            "due to be resolved.", _at_most(365)),
     # documents
     Setting("DOCUMENT_SIGNING_KEY", "", "Ed25519 private key (PEM) that signs the city's "
             "documents and receipts. Empty: `document-signing.key` in the instance folder. "

@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "backend.offline.models",
     "backend.registry.dedup.models",
     "backend.dci.models",
+    "backend.grievances.models",
 )
 
 

@@ -149,6 +149,12 @@ class Reason(StrEnum):
     APPROVAL_REQUIRED = "approval_required"
     JOB_STATE_INVALID = "job_state_invalid"
 
+    # appeals (backend/grievances)
+    GRIEVANCE_SUBJECT_INVALID = "grievance_subject_invalid"  # no such refusal or own receipt
+    GRIEVANCE_RESOLVED = "grievance_resolved"  # resolved already: it changes no more
+    GRIEVANCE_NOT_ASSIGNEE = "grievance_not_assignee"  # only its assignee resolves it
+    GRIEVANCE_ASSIGNEE_INVALID = "grievance_assignee_invalid"  # not an enabled clerk or admin
+
     # operations (backend/observability): readiness and metrics
     NOT_READY = "not_ready"  # a dependency the hub needs is down; details name which
     NETWORK_NOT_ALLOWED = "network_not_allowed"  # metrics: not an admin, not from a listed net

@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, Response, current_app, g, render_template, r
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from admin.common import i18n, messages, security, staff
+from admin.common import appeals, i18n, messages, security, staff
 from admin.common.sessions import Gone
 
 blueprint = Blueprint("screens_common", __name__, template_folder="templates",
@@ -77,6 +77,9 @@ def init_app(app: Flask) -> None:
                                  category_words=messages.category_words,
                                  role_words=messages.role_words,
                                  programme_title=_programme_title,
-                                 csrf_field=_csrf_field, staff_nav=staff.staff_nav)
+                                 csrf_field=_csrf_field, staff_nav=staff.staff_nav,
+                                 appeal_status=appeals.status_words,
+                                 appeal_outcome=appeals.outcome_words,
+                                 appeal_subject=appeals.subject_words)
     app.register_blueprint(blueprint)
     app.register_error_handler(Gone, lambda gone: gone.get_response())

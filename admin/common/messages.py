@@ -122,6 +122,9 @@ ADVICE: dict[str, Advice] = {
                                 _l("Please take your card out and insert it again.")),
     "link_online": Advice(_l("The link is back"),
                           _l("Serve this card holder as usual.")),
+    "grievance_subject_invalid": Advice(_l("This cannot be appealed here"),
+                                        _l("Please ask at the service counter: a clerk "
+                                           "can file your appeal.")),
     "timed_out": Advice(_l("You were signed out because you did nothing for 15 minutes"),
                         _l("Sign in again to carry on. Nothing you had sent was lost.")),
 }

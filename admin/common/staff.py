@@ -46,7 +46,7 @@ ROLE_HOME = {"admin": "console.index", "clerk": "counter.idle", "auditor": "audi
 
 # The screens each role may open, in the bar; a screen not registered is left out.
 NAV = {"admin": (("console.index", _l("Console")), ("audit.index", _l("Audit log"))),
-       "clerk": (("counter.idle", _l("Counter")),),
+       "clerk": (("counter.idle", _l("Counter")), ("counter.appeals_queue", _l("Appeals"))),
        "auditor": (("audit.index", _l("Audit log")),)}
 
 

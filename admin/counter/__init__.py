@@ -8,14 +8,22 @@ of the visit before any personal data shows, and every page that shows some reco
 read with it (`screen.py`). Actions run through the API's own domain code on the
 card session: `backend.services.perform` for a clinic visit (`clinic.py`), a stipend
 pay-out (`payout.py`) and a civil document (`documents.py`); the card's lifecycle for
-a PIN unblock, a lost card and a replacement (`card.py`).
+a PIN unblock, a lost card and a replacement (`card.py`). Appeals: filed beside the
+citizen, and the queue every clerk works (`appeals.py`).
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from admin.counter import card, clinic, documents, payout, views  # noqa: F401 - routes
+from admin.counter import (  # noqa: F401 - routes
+    appeals,
+    card,
+    clinic,
+    documents,
+    payout,
+    views,
+)
 from admin.counter.screen import blueprint
 
 

@@ -65,6 +65,8 @@ PURPOSES: dict[str, Purpose] = {
     "lost": Purpose("report the card lost at a service counter", _l("Report the card lost")),
     "replace": Purpose("request a replacement card at a service counter",
                        _l("Replace the card")),
+    "appeal": Purpose("file the citizen's appeal at a service counter",
+                      _l("File an appeal")),
 }
 
 # Refusals the counter meets that the shared table words for other screens.
@@ -82,6 +84,13 @@ COUNTER_ADVICE: dict[str, Advice] = {
                                  _l("It is already on hold or no longer works.")),
     "issuance_job_open": Advice(_l("A new card is already being made"),
                                 _l("The citizen can collect it at the enrolment desk.")),
+    "grievance_resolved": Advice(_l("This appeal is answered already"),
+                                 _l("An answered appeal does not change. The citizen may "
+                                    "appeal again.")),
+    "grievance_not_assignee": Advice(_l("This appeal is not yours"),
+                                     _l("Take it first, or ask the colleague it is given to.")),
+    "grievance_assignee_invalid": Advice(_l("That person cannot take appeals"),
+                                         _l("Choose a clerk or an administrator.")),
     "forbidden": Advice(_l("This is not allowed here"),
                         _l("Ask the citizen to insert their card and enter their PIN again.")),
 }

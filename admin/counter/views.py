@@ -131,5 +131,5 @@ def offered(principal: Any) -> list[tuple[str, str, Any]]:
                                                           "family_card_extract"):
         found.append(("document", "counter.documents"))
     found += [("unblock", "counter.unblock"), ("lost", "counter.lost"),
-              ("replace", "counter.replace")]
+              ("replace", "counter.replace"), ("appeal", "counter.appeal_new")]
     return [(key, endpoint, PURPOSES[key].label) for key, endpoint in found]

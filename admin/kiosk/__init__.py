@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from admin.kiosk import appeals  # noqa: F401 - routes
 from admin.kiosk.views import blueprint
 
 

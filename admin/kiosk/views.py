@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from typing import Any
 
@@ -32,7 +33,7 @@ PURPOSES = {"general": "umum", "school": "pendaftaran sekolah",
             "bank": "pembukaan rekening bank", "work": "melamar pekerjaan"}
 
 
-def _card(assurance: str | None = None) -> Any:
+def card(assurance: str | None = None) -> Any:
     return require_card(KIOSK, "kiosk.idle", assurance)
 
 
@@ -54,7 +55,7 @@ def end() -> Response:
 
 @blueprint.get("/home")
 def home() -> str:
-    principal = _card()
+    principal = card()
     overview = programmes_for(principal)
     commit()
     return render("kiosk/home.html", SCREEN, overview=overview, needs_card=True,
@@ -70,7 +71,7 @@ def pin() -> str:
 
 @blueprint.get("/more")
 def more() -> str:
-    principal = _card("pin")
+    principal = card("pin")
     locked = taplock.tap_locked(session(), principal.card.card_serial)
     session().rollback()
     return render("kiosk/more.html", SCREEN, needs_card=True, tap_locked=locked,
@@ -80,7 +81,7 @@ def more() -> str:
 
 @blueprint.post("/statement")
 def print_statement() -> Response:
-    principal = _card("pin")
+    principal = card("pin")
     overview = programmes_for(principal)
     holder = session().get(Citizen, principal.card.citizen_id)
     content = statement.statement_content(
@@ -96,7 +97,7 @@ def print_statement() -> Response:
 
 @blueprint.get("/access-log")
 def access_log() -> str:
-    principal = _card("pin")
+    principal = card("pin")
     entries = own_access_log(principal.card.citizen_id, "citizen viewed own access log "
                              "at a kiosk", limit=50)
     commit()
@@ -106,7 +107,7 @@ def access_log() -> str:
 
 @blueprint.post("/documents/<module>/<action>")
 def request_document(module: str, action: str) -> BaseResponse:
-    principal = _card("pin")
+    principal = card("pin")
     if (module, action) not in DOCUMENTS:
         return redirect(url_for("kiosk.more"), 303)
     key = request.form.get("key", "")
@@ -117,7 +118,9 @@ def request_document(module: str, action: str) -> BaseResponse:
                             lambda a: parse_model(a.input, given))
     except ApiError as error:
         session().rollback()
-        return redirect(url_for("kiosk.idle", problem=error.reason.value), 303)
+        # The visit goes on: the refusal is shown with the way to appeal it.
+        return redirect(url_for("kiosk.refused", reason=error.reason.value, programme=module,
+                                action=action, at=refused_at()), 303)
     document = verification.find(session(), answer["document"]["public_id"])
     pdf = verification.pdf_of(session(), document)
     commit()
@@ -126,11 +129,16 @@ def request_document(module: str, action: str) -> BaseResponse:
 
 @blueprint.post("/tap-lock")
 def tap_lock() -> BaseResponse:
-    principal = _card("pin")
+    principal = card("pin")
     locked = request.form.get("locked") == "1"
     taplock.set_tap_lock(session(), principal, locked)
     commit()
     return redirect(url_for("kiosk.more", notice="locked" if locked else "unlocked"), 303)
+
+
+def refused_at(moment: dt.datetime | None = None) -> str:
+    """The refusal's time as the kiosk puts it in the page's address (UTC, seconds)."""
+    return (moment or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat()
 
 
 def _pdf(pdf: bytes, filename: str) -> Response:

@@ -133,6 +133,20 @@ def _summary(k: render.Kit, report: MonthlyReport, p: ReportPrint) -> list[Flowa
     ]
 
 
+def _appeals(k: render.Kit, report: MonthlyReport) -> list[Flowable]:
+    """The month's appeals (keberatan): a service level the city answers for."""
+    a = report.appeals
+    rows = [["Diajukan", a.filed], ["Diselesaikan", a.resolved],
+            ["Diselesaikan tepat waktu", a.resolved_in_time],
+            ["Terlambat (belum selesai, lewat tenggat)", a.overdue]]
+    return [KeepTogether([
+        k.p("Keberatan warga", k.heading),
+        render.grid(k, ["", "Jumlah"], rows, widths=[None, 25 * mm], numeric=(1,),
+                    style=k.small), render.gap(2),
+        k.p("Tepat waktu: diselesaikan paling lambat pada tanggal tenggat. Terlambat: "
+            "dihitung pada akhir bulan (atau saat ini untuk bulan berjalan).", k.small)])]
+
+
 def _programme(k: render.Kit, report: MonthlyReport, key: str, p: ReportPrint
                ) -> list[Flowable]:
     regions = report.by_region[key]
@@ -163,8 +177,9 @@ def render_report(report: MonthlyReport, p: ReportPrint) -> bytes:
         story.append(k.p("Tidak ada penyaluran atau transaksi pada bulan ini."))
     else:
         story += _summary(k, report, p)
-        for key in sorted(report.by_region):
-            story += _programme(k, report, key, p)
+    story += _appeals(k, report)
+    for key in sorted(report.by_region):
+        story += _programme(k, report, key, p)
     note = (f"Sumber: buku besar SatuKartu {p.city}; dibuat "
             f"{formats.moment(p.generated_at, p.zone)}")
     footer = render.Footer("", note, f"Periode {report.start:%Y-%m-%d %H:%M} s.d. "

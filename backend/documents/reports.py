@@ -4,7 +4,8 @@ rate, by region, with charts, for the city's monitoring and evaluation.
 Every figure comes from the ledger's journal lines on beneficiary accounts (citizen or
 household), in one grouped Core query, so the report cannot disagree with the
 ledger: granted = credit into those accounts by grant entries, spent = debit by
-spends, withdrawals and fares, expired = debit by expiry. The month is the city's
+spends, withdrawals and fares, expired = debit by expiry. The month's appeals
+(backend/grievances/figures.py) are counted beside them. The month is the city's
 calendar month (SATUKARTU_CITY_TIMEZONE). The region is the beneficiary's registry
 region cut to the chosen level (district: the first six digits).
 """
@@ -21,6 +22,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import String, and_, case, cast, distinct, func, select
 from sqlalchemy.orm import Session
 
+from backend.grievances.figures import AppealFigures
+from backend.grievances.figures import monthly as appeal_figures
 from backend.ledger.models import Account, JournalEntry, JournalLine
 from backend.registry.models import Citizen, Household
 
@@ -66,6 +69,7 @@ class MonthlyReport:
     by_region: dict[str, dict[str, Figures]]  # programme -> region -> figures
     overall: Figures  # beneficiaries counted once across programmes
     overall_by_region: dict[str, Figures] = field(default_factory=dict)
+    appeals: AppealFigures = field(default_factory=AppealFigures)  # citizens' appeals
 
     def programme_total(self, programme: str) -> Figures:
         return sum(self.by_region[programme].values(), Figures())
@@ -78,6 +82,7 @@ class MonthlyReport:
             "month": self.month, "level": self.level,
             "start": self.start.isoformat(), "end": self.end.isoformat(),
             "overall": figures(self.overall),
+            "appeals": {**asdict(self.appeals), "in_time_rate": self.appeals.in_time_rate},
             "programmes": {
                 p: {"total": figures(self.programme_total(p)),
                     "regions": {r: figures(f) for r, f in regions.items()}}
@@ -154,4 +159,5 @@ def monthly(session: Session, month: str, zone: str, *, level: str = "district",
     overall_by_region = {row.region: _row_figures(row) for row in session.execute(
         _query(start, end, LEVELS[level], programmes, False))}
     overall = sum(overall_by_region.values(), Figures())
-    return MonthlyReport(month, level, start, end, by_region, overall, overall_by_region)
+    return MonthlyReport(month, level, start, end, by_region, overall, overall_by_region,
+                         appeal_figures(session, start, end, zone))

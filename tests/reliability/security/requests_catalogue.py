@@ -264,6 +264,26 @@ def bulk_job(ctx: Ctx, status: str = "finished") -> int:
     return done.job_id  # type: ignore[return-value]
 
 
+def grievance(ctx: Ctx, caller: str | None = None) -> int:
+    """A fresh citizen's open appeal against a refusal; assigned to `caller` if staff."""
+    from backend.auth.principal import Principal
+    from backend.grievances import service, subjects
+
+    holder = make_citizen(full_name="Sri Wahyuni")
+    now = dt.datetime.now(dt.UTC)
+    filer = Principal(kind="staff", subject=new_staff(ctx, "clerk").username, role="clerk")
+    row = service.file_appeal(session(), filer, citizen_id=holder.id, channel="counter",
+                              subject=subjects.Refusal("not_eligible", None, None, None, now),
+                              now=now).grievance
+    kind, role, _ = caller_kind(caller or "")
+    if kind == "staff" and role in service.HANDLERS:
+        username = ctx.world.staff[role].username
+        service.assign(session(), Principal(kind="staff", subject=username, role=role),
+                       row.id)
+    session().commit()
+    return row.id
+
+
 REGISTRY_CSV = b"national_number,full_name,birth_date,sex,region_code\n"
 
 
@@ -445,6 +465,17 @@ CATALOGUE: dict[str, Builder] = {
                                               json={"to": new_staff(c, "admin").username}),
     "api_approvals.carry_out": lambda c, _: Call(
         f"{W}/approvals/{approval_request(c, approved=True)}/carry-out"),
+    "api_grievances.file_appeal": lambda c, _: Call(f"{W}/grievances", json={
+        "subject": "refusal", "reason": "not_eligible", "programme": "elderly",
+        "refused_at": dt.datetime.now(dt.UTC).isoformat()}),
+    "api_grievances.my_appeals": lambda c, _: Call(f"{W}/grievances/mine"),
+    "api_grievances.queue": lambda c, _: Call(f"{W}/grievances"),
+    "api_grievances.show": lambda c, _: Call(f"{W}/grievances/{grievance(c)}"),
+    "api_grievances.assign": lambda c, _: Call(f"{W}/grievances/{grievance(c)}/assign",
+                                               json={}),
+    "api_grievances.resolve": lambda c, caller: Call(
+        f"{W}/grievances/{grievance(c, caller)}/resolve",
+        json={"outcome": "not_upheld", "reason": "The programme's rule applies."}),
     "api_bulk.bulk_revoke": lambda c, _: Call(f"{W}/cards/bulk-revoke", json={
         "serials": [new_card(c).serial], "reason": "keyCompromise"}),
     "api_bulk.list_jobs": lambda c, _: Call(f"{W}/jobs"),

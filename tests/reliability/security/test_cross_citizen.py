@@ -122,3 +122,23 @@ def test_registry_records_are_closed_to_card_sessions_at_a_counter(client, world
         answer = client.get(path, query_string={"purpose": "x" * 5},
                             headers=bearer(ani_sessions["counter:pin"]))
         assert (answer.status_code, answer.json["error"]["reason"]) == (403, Reason.FORBIDDEN)
+
+
+def test_budis_receipt_cannot_be_appealed_from_any_of_anis_sessions(client, world,
+                                                                     ani_sessions):
+    for where, token in ani_sessions.items():
+        answer = client.post("/api/v1/grievances", headers=bearer(token),
+                             json={"subject": "receipt", "entry_id": world.budi.receipt})
+        assert answer.status_code in (403, 422), where
+        assert answer.json["error"]["reason"] in (
+            Reason.GRIEVANCE_SUBJECT_INVALID, Reason.TERMINAL_KIND_NOT_ALLOWED,
+            Reason.ASSURANCE_TOO_LOW), where
+
+
+def test_anis_appeals_list_holds_only_her_appeals(client, world, ani_sessions):
+    own = client.post("/api/v1/grievances", headers=bearer(ani_sessions["kiosk:pin"]),
+                      json={"subject": "receipt", "entry_id": world.ani.receipt})
+    assert own.status_code == 200, own.json
+    listed = client.get("/api/v1/grievances/mine",
+                        headers=bearer(ani_sessions["counter:pin"])).json["items"]
+    assert {item["entry_id"] for item in listed} == {world.ani.receipt}

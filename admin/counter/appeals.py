@@ -1,0 +1,185 @@
+"""Appeals at the counter: a clerk files one beside the citizen (card and PIN), and
+works the queue of everyone's appeals (no card needed): the earliest due, so the
+overdue, first; take one or hand it to a colleague; resolve it with an outcome and
+the reason the citizen will read at a kiosk.
+
+The queue shows no names; opening one appeal shows the citizen's name and words and
+records that read (`backend.grievances.service.open_for_staff`), so the citizen sees
+it under "Who saw my data". The rules are the API's: these pages call the same code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import redirect, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
+
+from admin.common.appeals import subject_words
+from admin.counter.screen import (
+    blueprint,
+    card,
+    clerk,
+    clerk_at_counter,
+    counter_advice,
+    page,
+    read,
+    require_purpose,
+)
+from backend.api.routing import commit, parse_model
+from backend.db import session
+from backend.errors import ApiError
+from backend.grievances import service, subjects
+from backend.grievances.models import MAX_RESOLUTION, MAX_WORDS
+from backend.grievances.schemas import AppealOut, FileIn, QueueItemOut
+from backend.identity.models import StaffAccount
+from backend.registry.models import Citizen
+from backend.services.catalogue import modules
+
+# Refusals a citizen meets and may bring to the counter, in the order a clerk asks.
+REFUSALS = ("not_eligible", "insufficient_balance", "credit_expired", "category_not_allowed",
+            "daily_cap_exceeded", "monthly_cap_exceeded", "agent_category_not_allowed",
+            "amount_above_cap", "card_suspended", "card_revoked", "rate_limited")
+
+
+def _colleagues(me: str) -> list[str]:
+    """Enabled clerks and admins an appeal may be handed to."""
+    return list(session().execute(
+        select(StaffAccount.username).where(StaffAccount.enabled.is_(True),
+                                            StaffAccount.role.in_(service.HANDLERS),
+                                            StaffAccount.username != me)
+        .order_by(StaffAccount.username)).scalars())
+
+
+@blueprint.context_processor
+def _appeal_words() -> dict[str, Any]:
+    """An appeal's subject in the counter's words (a staff member's, not a citizen's)."""
+    return {"appeal_subject": lambda appeal: subject_words(appeal, counter_advice)}
+
+
+# --- beside the citizen --------------------------------------------------------------
+
+
+def _file_form(errors: list[dict[str, Any]] | None = None, given: dict[str, str] | None = None,
+               status: int = 200) -> tuple[str, int]:
+    refusals = [(code, counter_advice(code).title) for code in REFUSALS]
+    return page("counter/appeal_new.html", refusals=refusals, programmes=sorted(modules()),
+                given=given or {}, errors=errors or [], max_words=MAX_WORDS,
+                today=dt.date.today().isoformat()), status
+
+
+@blueprint.get("/appeal")
+def appeal_new() -> tuple[str, int]:
+    principal = card()
+    read(principal, require_purpose(principal), ("full_name",))
+    commit()
+    return _file_form()
+
+
+@blueprint.post("/appeal")
+def appeal_file() -> BaseResponse | tuple[str, int]:
+    principal = card()
+    purpose = require_purpose(principal)
+    assert principal.card is not None
+    form = {k: v.strip() for k, v in request.form.items() if k != "csrf_token"}
+    given: dict[str, Any] = {"subject": form.get("subject", ""), "words": form.get("words")}
+    if given["subject"] == "refusal":
+        given.update(reason=form.get("reason"), programme=form.get("programme") or None,
+                     refused_at=f"{form.get('refused_on', '')}T12:00:00+00:00")
+    elif given["subject"] == "receipt":
+        given["entry_id"] = form.get("entry_id")
+    try:
+        body = parse_model(FileIn, {k: v for k, v in given.items() if v not in (None, "")})
+        assert isinstance(body, FileIn)
+        subject = subjects.of_filing(session(), body, principal.card.citizen_id, None)
+        filed = service.file_appeal(session(), clerk_at_counter(principal),
+                                    citizen_id=principal.card.citizen_id, channel="counter",
+                                    subject=subject, words=body.words)
+    except ApiError as error:
+        session().rollback()
+        read(principal, purpose, ("full_name",))
+        commit()
+        text = counter_advice(error.reason.value).title if error.reason.value != \
+            "validation_failed" else _("Choose what the appeal is about and fill in its "
+                                       "details")
+        return _file_form([{"field": "subject-question", "text": str(text)}], form, 400)
+    commit()
+    return redirect(url_for("counter.citizen", notice="appeal_filed"
+                            if filed.created else "appeal_open"), 303)
+
+
+# --- the queue ------------------------------------------------------------------------
+
+
+@blueprint.get("/appeals")
+def appeals_queue() -> str:
+    clerk()
+    now = service.utcnow()
+    rows = service.queue(session())
+    session().rollback()
+    return page("counter/appeals.html", needs_card=False,
+                items=[QueueItemOut.of(row, now) for row in rows])
+
+
+def _appeal_page(grievance_id: int, errors: list[dict[str, Any]] | None = None,
+                 status: int = 200, notice: str | None = None) -> tuple[str, int]:
+    me = clerk()
+    row = service.open_for_staff(session(), me, grievance_id)
+    person = session().get(Citizen, row.citizen_id)
+    item = QueueItemOut.of(row, service.utcnow())
+    colleagues = _colleagues(me.subject)
+    commit()
+    return page("counter/appeal.html", needs_card=False, item=item, row=row, person=person,
+                appeal=AppealOut.of(row), me=me.subject, colleagues=colleagues,
+                errors=errors or [], notice=notice, max_resolution=MAX_RESOLUTION,
+                late=item.overdue), status
+
+
+@blueprint.get("/appeals/<int:grievance_id>")
+def appeal_show(grievance_id: int) -> tuple[str, int]:
+    return _appeal_page(grievance_id, notice=request.args.get("notice"))
+
+
+@blueprint.post("/appeals/<int:grievance_id>/assign")
+def appeal_assign(grievance_id: int) -> BaseResponse | tuple[str, int]:
+    me = clerk()
+    to = request.form.get("to") or me.subject
+    try:
+        service.assign(session(), me, grievance_id, to)
+    except ApiError as error:
+        session().rollback()
+        return _appeal_page(grievance_id, [{"field": "assign-to", "text": str(
+            counter_advice(error.reason.value).title)}], 409)
+    commit()
+    notice = "taken" if to == me.subject else "handed_on"
+    return redirect(url_for("counter.appeal_show", grievance_id=grievance_id, notice=notice),
+                    303)
+
+
+@blueprint.post("/appeals/<int:grievance_id>/resolve")
+def appeal_resolve(grievance_id: int) -> BaseResponse | tuple[str, int]:
+    me = clerk()
+    outcome = request.form.get("outcome", "")
+    reason = request.form.get("reason", "").strip()
+    errors = []
+    if outcome not in ("upheld", "not_upheld"):
+        errors.append({"field": "outcome-upheld", "text": _("Choose the answer")})
+    if not reason:
+        errors.append({"field": "reason", "text": _("Write why: the citizen reads it")})
+    elif len(reason) > MAX_RESOLUTION:
+        errors.append({"field": "reason", "text": _("Write it in fewer words")})
+    if errors:
+        return _appeal_page(grievance_id, errors, 400)
+    try:
+        service.resolve(session(), me, grievance_id, outcome, reason)
+    except ApiError as error:
+        session().rollback()
+        return _appeal_page(grievance_id, [{"field": "reason", "text": str(
+            counter_advice(error.reason.value).title)}], 409)
+    commit()
+    return redirect(url_for("counter.appeal_show", grievance_id=grievance_id,
+                            notice="resolved"), 303)
+
