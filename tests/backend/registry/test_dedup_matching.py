@@ -175,3 +175,5 @@ def test_clusters_ror_han_and_silent_r_in_thai_script():
 
 def test_a_final_j_meets_the_t_rtgs_writes():
     assert forms("Maneeroj").key == forms("Manirot").key
+    assert _found(("Michelle Simbolon", BORN, PLACE),  # an old tj is not a final j
+                  ("Mitjhelle Simbolon", BORN, PLACE)) == [1]
