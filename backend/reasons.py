@@ -102,6 +102,7 @@ class Reason(StrEnum):
     UNKNOWN_ACTION = "unknown_action"
     SERVICE_DISABLED = "service_disabled"
     NOT_ELIGIBLE = "not_eligible"
+    DUPLICATE_RECORD = "duplicate_record"  # a clerk found the record to be another's
     AMOUNT_INVALID = "amount_invalid"
     AMOUNT_ABOVE_CAP = "amount_above_cap"
     INSUFFICIENT_BALANCE = "insufficient_balance"

@@ -1,11 +1,15 @@
 """Duplicate screening on a synthetic registry with planted duplicates.
 
     .venv/bin/python bench/bench_dedup.py --records 1000000 [--seed N] [--checks 2000]
+        [--stock city|small]
 
-Makes a registry in memory: Indonesian names from the synthetic city's lists (and a
-few more, with middle names, so that a million people are not a few thousand names)
-and Thai names, some written in Thai script, from syllables with their usual
-romanisations. Then plants duplicates of 1% of the people: the name with its order
+Makes a registry in memory: Indonesian names and Thai names, some written in Thai
+script, from syllables with their usual romanisations. `--stock city` (the default)
+draws them from `dedup_names`' longer lists, unevenly (Zipf-like), with Javanese
+names built from a root and an ending, and birth dates of a city's age pyramid;
+`--stock small` is the earlier stock (the synthetic city's lists and a few more,
+each name as likely as another, birth dates even over 85 years), kept to compare
+with the earlier figures. Then plants duplicates of 1% of the people: the name with its order
 swapped, a typo, another romanisation or the Thai script (Indonesian: the old
 spelling), a dropped middle name, some with a slip in the birth date too; and hard
 negatives: the same name, another person (another birth date and district), and
@@ -27,12 +31,15 @@ import os
 import random
 import sys
 import time
+from collections import Counter
+from itertools import accumulate
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend.registry import synth
 from backend.registry.dedup.screen import Person, Screen
+from bench.dedup_names import MORE_THAI, Stock
 
 MORE_GIVEN = ("Agung", "Bima", "Cahya", "Dedi", "Edi", "Fikri", "Galih", "Hendri",
               "Irfan", "Joni", "Krisna", "Lukman", "Made", "Nyoman", "Ketut", "Wayan",
@@ -70,19 +77,38 @@ THAI = (("สม", "som"), ("ชาย", "chai", "chay", "chaai"), ("ศรี",
 DISTRICTS = len(synth.DISTRICTS)
 
 
+# A city's age pyramid: the share of people born in each year 1940-2024, flat to 40
+# years of age, then thinning to a sixth at 85.
+YEARS = range(1940, 2025)
+YEAR_WEIGHTS = list(accumulate(1.0 if 2025 - y <= 40 else
+                               1.0 - 0.85 * (2025 - y - 40) / 45 for y in YEARS))
+
+
 class Registry:
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, stock: str = "city") -> None:
         self.rng = rng
         self.people: list[Person] = []
         # per person: how to spell variants (Thai: the syllables of each word)
         self.thai: dict[int, list[list[int]]] = {}
+        self.city = stock == "city"
+        self.syllables = THAI + MORE_THAI if self.city else THAI
+        self.stock = Stock(rng, len(self.syllables))
 
     def region(self) -> str:
         return (f"{synth.CITY_CODE}{self.rng.randrange(DISTRICTS) + 1:02d}"
                 f"{1000 + self.rng.randint(1, 12):04d}")
 
     def date(self) -> dt.date:
-        return dt.date(1940, 1, 1) + dt.timedelta(days=self.rng.randrange(31_000))
+        if not self.city:
+            return dt.date(1940, 1, 1) + dt.timedelta(days=self.rng.randrange(31_000))
+        year = self.rng.choices(YEARS, cum_weights=YEAR_WEIGHTS)[0]
+        return dt.date(year, 1, 1) + dt.timedelta(days=self.rng.randrange(365))
+
+    def given(self, other_than: str = "") -> str:
+        while True:
+            name = self.stock.given() if self.city else self.rng.choice(GIVEN)
+            if name != other_than:
+                return name
 
     def add(self, name: str, born: dt.date, region: str) -> Person:
         person = Person(len(self.people) + 1, name, born, region)
@@ -91,26 +117,38 @@ class Registry:
 
     def indonesian(self) -> str:
         rng = self.rng
-        words = [rng.choice(GIVEN)]
+        if not self.city:
+            words = [rng.choice(GIVEN)]
+            if rng.random() < 0.5:
+                words.append(rng.choice(GIVEN))
+            if rng.random() < 0.85:
+                words.append(rng.choice(FAMILY))
+            return " ".join(words)
+        words = [self.stock.given()]
         if rng.random() < 0.5:
-            words.append(rng.choice(GIVEN))
+            words.append(self.stock.given())
         if rng.random() < 0.85:
-            words.append(rng.choice(FAMILY))
+            words.append(self.stock.family())
         return " ".join(words)
 
     def thai_words(self) -> list[list[int]]:
         rng = self.rng
-        return [[rng.randrange(len(THAI)) for _ in range(rng.randint(1, 2))],
-                [rng.randrange(len(THAI)) for _ in range(rng.randint(2, 3))]]
+        if not self.city:
+            return [[rng.randrange(len(THAI)) for _ in range(rng.randint(1, 2))],
+                    [rng.randrange(len(THAI)) for _ in range(rng.randint(2, 3))]]
+        syllable = self.stock.thai_syllable
+        return [[syllable() for _ in range(rng.randint(1, 2))],
+                [syllable() for _ in range(rng.randint(2, 4))]]
 
     def spell(self, words: list[list[int]], script: bool, variant: bool) -> str:
         out = []
         for word in words:
+            table = self.syllables
             if script:
-                out.append("".join(THAI[s][0] for s in word))
+                out.append("".join(table[s][0] for s in word))
             else:
                 out.append("".join(
-                    (self.rng.choice(THAI[s][1:]) if variant else THAI[s][1]) for s in word
+                    (self.rng.choice(table[s][1:]) if variant else table[s][1]) for s in word
                 ).capitalize())
         return " ".join(out)
 
@@ -182,9 +220,10 @@ def variant(reg: Registry, base: Person, kind: str) -> str:
 KINDS = ("swap", "typo", "translit", "swap+typo", "dropped")
 
 
-def build(records: int, seed: int) -> tuple[Registry, set[tuple[int, int]], list[Person]]:
+def build(records: int, seed: int, stock: str = "city"
+          ) -> tuple[Registry, set[tuple[int, int]], list[Person]]:
     rng = random.Random(seed)
-    reg = Registry(rng)
+    reg = Registry(rng, stock)
     planted_share, negative_share, twin_share = 0.01, 0.005, 0.002
     base_count = int(records * (1 - planted_share - negative_share - twin_share))
     for _ in range(base_count):
@@ -218,7 +257,8 @@ def build(records: int, seed: int) -> tuple[Registry, set[tuple[int, int]], list
             name = reg.spell([reg.thai_words()[0], words[1]], script=False, variant=False)
         else:
             words = base.name.split()
-            given = rng.choice([g for g in GIVEN if g != words[0]])
+            given = (reg.given(other_than=words[0]) if reg.city
+                     else rng.choice([g for g in GIVEN if g != words[0]]))
             name = f"{given} {words[-1]}" if len(words) > 1 else given
         reg.add(name, base.birth_date, base.place)
     return reg, planted, duplicates
@@ -231,9 +271,11 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=2000,
                         help="planted duplicates checked one at a time, as registration does")
     parser.add_argument("--misses", type=int, default=0, help="print this many misses")
+    parser.add_argument("--stock", choices=("city", "small"), default="city",
+                        help="the name stock and birth dates (see above)")
     args = parser.parse_args()
     started = time.perf_counter()
-    reg, planted, duplicates = build(args.records, args.seed)
+    reg, planted, duplicates = build(args.records, args.seed, args.stock)
     made = time.perf_counter() - started
     started = time.perf_counter()
     screen = Screen(reg.people)
@@ -250,6 +292,7 @@ def main() -> None:
     print(f"records {len(reg.people):,} (seed {args.seed}); planted duplicates "
           f"{len(planted):,}; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
     print(f"made in {made:.1f} s; indexed (name forms) in {indexed:.1f} s")
+    _namesakes(reg, planted)
     print(f"whole-registry screen: {screened:.1f} s; pairs found {len(found):,}; "
           f"recall {recall:.2%} ({hits:,}/{len(planted):,}); precision {precision:.2%} "
           f"({len(found) - len(right):,} pairs of different people)")
@@ -259,6 +302,19 @@ def main() -> None:
     for a, b in sorted(found - right)[:args.misses]:
         print("  extra: ", people[a], "|", people[b])
     _checks(reg, screen, planted, duplicates, args.checks)
+
+
+def _namesakes(reg: Registry, planted: set[tuple[int, int]]) -> None:
+    """How poor the stock is: distinct names, and the people (duplicates planted left
+    out) who share their exact name and birth date with someone else in their district:
+    no rule on name, date and place can tell such a pair from a duplicate."""
+    copies = {new for _old, new in planted}
+    names = Counter(p.name for p in reg.people)
+    same = Counter((p.name, p.birth_date, p.place[:6]) for p in reg.people
+                   if p.id not in copies)
+    shared = sum(n for n in same.values() if n > 1)
+    print(f"stock {'city' if reg.city else 'small'}: {len(names):,} distinct names; "
+          f"{shared:,} people share name, birth date and district with another")
 
 
 def _checks(reg: Registry, screen: Screen, planted: set[tuple[int, int]],

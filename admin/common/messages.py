@@ -83,6 +83,9 @@ ADVICE: dict[str, Advice] = {
     "not_eligible": Advice(_l("Not part of this programme"),
                            _l("Please ask at the service counter if you think this is "
                               "wrong.")),
+    "duplicate_record": Advice(_l("This card's record is a second registration"),
+                               _l("You are served under your first record. Please ask at "
+                                  "the service counter.")),
     "invalid_credentials": Advice(_l("Wrong username or password"),
                                   _l("Please check them and try again.")),
     "rate_limited": Advice(_l("Too many tries"),

@@ -46,7 +46,8 @@ ROLE_HOME = {"admin": "console.index", "clerk": "counter.idle", "auditor": "audi
 
 # The screens each role may open, in the bar; a screen not registered is left out.
 NAV = {"admin": (("console.index", _l("Console")), ("audit.index", _l("Audit log"))),
-       "clerk": (("counter.idle", _l("Counter")), ("counter.appeals_queue", _l("Appeals"))),
+       "clerk": (("counter.idle", _l("Counter")), ("counter.appeals_queue", _l("Appeals")),
+                 ("console.duplicates", _l("Possible duplicates"))),
        "auditor": (("audit.index", _l("Audit log")),)}
 
 

@@ -21,6 +21,7 @@ from admin.console import (  # noqa: F401 - each module adds its views to the bl
     cards,
     citizen_changes,
     citizens,
+    duplicates,
     home,
     imports,
     issuance,

@@ -9,7 +9,9 @@ change here beyond its line (or `add_area()` from the module itself).
 Every request is an admin's: `require_staff(("admin",))` first, and the admin becomes
 the request's principal (`g.principal`), as the API's guard makes its caller, so the
 domain functions the pages call write the admin's name in the audit log and the
-registry's history.
+registry's history. An area whose API is a clerk's too (the queue of possible
+duplicates) opens its endpoints to clerks with `open_to`, the same roles as its API
+route; a clerk sees no sub-navigation and no other console page.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from backend.errors import ApiError
 blueprint: Blueprint = screen_blueprint("console", __name__, "/console")
 SCREEN = "console"
 ADMINS = ("admin",)
+# endpoint -> the roles that may open it, for the few pages not only an admin's
+ROLES: dict[str, tuple[str, ...]] = {}
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,13 @@ def add_area(entry: Area, before: str | None = None) -> None:
     CONSOLE_NAV.insert(places[0] if places else len(CONSOLE_NAV), entry)
 
 
+def open_to(roles: tuple[str, ...], *endpoints: str) -> None:
+    """Let `roles` (admins among them) open these console endpoints ("console.x")."""
+    assert "admin" in roles
+    for endpoint in endpoints:
+        ROLES[endpoint] = roles
+
+
 def current_area() -> str | None:
     """The area of this request's page: its view's module (or the module's `AREA`, for
     an area split over several modules), or its blueprint."""
@@ -88,7 +99,8 @@ def console_nav() -> list[tuple[str, str, bool]]:
 
 
 def admin() -> Principal:
-    """The signed-in admin serving this request."""
+    """The signed-in admin (or, on a page `open_to` clerks, the clerk) serving this
+    request."""
     principal = g.get("principal")
     assert principal is not None and principal.kind == "staff"
     return principal
@@ -96,7 +108,7 @@ def admin() -> Principal:
 
 @blueprint.before_request
 def _admins_only() -> None:
-    g.principal = require_staff(ADMINS)
+    g.principal = require_staff(ROLES.get(request.endpoint or "", ADMINS))
 
 
 @blueprint.context_processor

@@ -88,6 +88,9 @@ class Problem:
 
 # Keyed by StrEnum: a programme module's own reason is looked up too (it gets GENERIC).
 REFUSALS: dict[StrEnum, tuple[object, object, str | None]] = {
+    Reason.DUPLICATE_ALREADY_DECIDED: (_l("Someone has already decided this pair"),
+                                       _l("Their decision stands. The list below shows the "
+                                          "pairs still waiting."), None),
     Reason.NOT_FOUND: (_l("Not found"), _l("It may have been typed wrongly. Go back and "
                                            "search again."), None),
     Reason.CARD_STATE_INVALID: (_l("The card is not in a state that allows this"),

@@ -45,12 +45,14 @@ from backend.ledger import postings
 from backend.ledger.models import Account, AllocationRun, Grant, Purse, ServiceFact
 from backend.ledger.parts import WHOLE, Part
 from backend.registry import models as reg
+from backend.registry.dedup.models import DuplicateCandidate
 from backend.services import Allocation, Period, RegistryTables, ServiceModule
 
 ACCOUNTS = Account.__table__
 LINES = postings.LINES
 GRANTS = Grant.__table__
 RUNS = AllocationRun.__table__
+DUPLICATES = DuplicateCandidate.__table__
 PURSES = Purse.__table__
 
 
@@ -170,8 +172,8 @@ def _batch(sess: Session, module: ServiceModule, allocation: Allocation, period:
     batch = GrantBatch(module.key, allocation.purse, rule.holder, period.key,
                        postings.next_entry_id(sess), rule.expires_on(period), low, high,
                        part.dense)
-    eligible = part.restrict(allocation.beneficiaries(tables, period, module.config, low,
-                                                      high), driver, low, high)
+    eligible = not_duplicates(part.restrict(
+        allocation.beneficiaries(tables, period, module.config, low, high), driver, low, high))
     post = _post_postgresql if sess.get_bind().dialect.name == "postgresql" else _post_stepwise
     count, total = post(sess, batch, eligible)
     if count:
@@ -179,6 +181,18 @@ def _batch(sess: Session, module: ServiceModule, allocation: Allocation, period:
     sess.execute(RUNS.update().where(*key).values(
         last_id=high, granted=RUNS.c.granted + count, amount=RUNS.c.amount + total))
     return count, total, high
+
+
+def not_duplicates(eligible: Select) -> Select:
+    """The module's beneficiaries less those whose citizen a clerk found to be a second
+    registration of another person (`backend.registry.dedup.review.decide`): the person
+    is granted once, under the first record. The module's rule knows nothing of the
+    queue; the hub applies it to every allocation, as `backend.services.authorise`
+    does to every action. A record whose pair is still open is granted as any other."""
+    e = eligible.subquery("listed")
+    return select(e).where(~exists(select(DUPLICATES.c.id).where(
+        DUPLICATES.c.new_citizen_id == e.c.citizen_id,
+        DUPLICATES.c.status == "same_person")))
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,8 @@ def _import(app: Flask, file: Path, show_progress: bool) -> None:
                "rows/s)")
     if report.duplicates:
         click.echo(f"{report.duplicates} pair(s) that may be one person are in the clerks' "
-                   "review queue (GET /api/v1/duplicates)")
+                   "review queue: `satukartu registry duplicates list`, the console's "
+                   "Possible duplicates, or GET /api/v1/duplicates")
 
 
 def _refused_rows(failed: ImportFailed, source: str) -> NoReturn:
@@ -354,3 +355,12 @@ def _console_principal() -> Principal:
     from backend.auth.principal import Principal
 
     return Principal(kind="staff", subject=f"console:{cli_user()}", role="admin")
+
+
+def _add_duplicates() -> None:
+    from backend.registry.dedup.cli import duplicates
+
+    registry.add_command(duplicates)
+
+
+_add_duplicates()

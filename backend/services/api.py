@@ -46,7 +46,8 @@ IDEMPOTENCY_KEY = Header(
                Reason.UNKNOWN_SERVICE, Reason.SERVICE_DISABLED, Reason.UNKNOWN_ACTION,
                Reason.ASSURANCE_TOO_LOW, Reason.TERMINAL_KIND_NOT_ALLOWED,
                Reason.ROLE_NOT_ALLOWED, Reason.IDEMPOTENCY_KEY_REQUIRED,
-               Reason.IDEMPOTENCY_KEY_REUSED, Reason.NOT_ELIGIBLE, Reason.AMOUNT_INVALID,
+               Reason.IDEMPOTENCY_KEY_REUSED, Reason.NOT_ELIGIBLE, Reason.DUPLICATE_RECORD,
+               Reason.AMOUNT_INVALID,
                Reason.AMOUNT_ABOVE_CAP, Reason.INSUFFICIENT_BALANCE, Reason.CREDIT_EXPIRED,
                Reason.CATEGORY_NOT_ALLOWED, Reason.PURSE_NOT_CASHABLE),
            headers=(IDEMPOTENCY_KEY,))

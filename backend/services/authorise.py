@@ -14,6 +14,7 @@ from backend.api.routing import check
 from backend.auth.principal import Principal, Requirement
 from backend.errors import ApiError
 from backend.reasons import Reason
+from backend.registry.dedup import review
 from backend.services.catalogue import live, modules
 from backend.services.context import HubContext
 from backend.services.interface import Action, ServiceModule
@@ -53,6 +54,35 @@ def allowed_here(action: Action, principal: Principal) -> bool:
     except ApiError:
         return False
     return True
+
+
+DUPLICATE = "duplicate_record"
+
+
+def refuse_duplicate(ctx: HubContext) -> None:
+    """A record a clerk found to be another person's second registration serves nothing.
+
+    The person is served once, under the record they were first registered with (its
+    card, its household, its balances); the second record is not just ineligible for
+    one programme but for every action, whatever the action's `eligible_only`, so its
+    card cannot draw a second allowance, redeem what was credited to it before the
+    decision, or record a visit against the wrong person. While a pair is still open
+    (`review.pending_review`) the record is served as any other: see `review`."""
+    if ctx.citizen_id is None:
+        return
+    if review.duplicate_of(ctx.session, ctx.citizen_id) is not None:
+        raise ApiError(Reason.DUPLICATE_RECORD, "a clerk found this record to be a second "
+                       "registration of another person; the person is served under the "
+                       "first record", 403, {"eligibility": DUPLICATE})
+
+
+def eligibility(module: ServiceModule, ctx: HubContext) -> Eligibility:
+    """The module's decision for the card holder, after the hub's own: a duplicate
+    record is eligible for nothing (`refuse_duplicate`)."""
+    if ctx.citizen_id is not None and \
+            review.duplicate_of(ctx.session, ctx.citizen_id) is not None:
+        return Eligibility.no(DUPLICATE)
+    return module.eligibility(ctx, ctx.citizen)
 
 
 def require_eligible(module: ServiceModule, ctx: HubContext) -> Eligibility:

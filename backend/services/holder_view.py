@@ -13,7 +13,7 @@ from backend.audit import record_read
 from backend.auth.principal import Principal
 from backend.db import session
 from backend.errors import ApiError
-from backend.services.authorise import allowed_here
+from backend.services.authorise import allowed_here, eligibility
 from backend.services.catalogue import modules
 from backend.services.context import HubContext
 from backend.services.interface import ServiceModule
@@ -97,7 +97,7 @@ RECENT_PER_PROGRAMME = 10
 
 def _programme(module: ServiceModule, ctx: HubContext, actions: list[str],
                audience: Audience) -> ProgrammeOut:
-    decision = module.eligibility(ctx, ctx.citizen)
+    decision = eligibility(module, ctx)
     terminal = ctx.principal.terminal_id if ctx.principal else None
     lines_shown = audience.sees_recent and (terminal is not None
                                             or not audience.own_lines_only)

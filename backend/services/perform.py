@@ -1,9 +1,9 @@
 """Running a programme's action: the one path for the API and every screen.
 
 Every action runs the same way: authorise (card assurance, terminal kind, staff role),
-claim the idempotency key, check eligibility, run the handler, write the audit record,
-remember the answer; all in the request's one transaction, committed by the API
-wrapper, or rolled back whole on any refusal.
+claim the idempotency key, refuse a record found to be a duplicate, check eligibility,
+run the handler, write the audit record, remember the answer; all in the request's one
+transaction, committed by the API wrapper, or rolled back whole on any refusal.
 """
 
 from __future__ import annotations
@@ -21,7 +21,12 @@ from backend.errors import ApiError
 from backend.ledger import idempotency
 from backend.observability.metrics import count_service_action
 from backend.reasons import Reason
-from backend.services.authorise import authorise, find_action, require_eligible
+from backend.services.authorise import (
+    authorise,
+    find_action,
+    refuse_duplicate,
+    require_eligible,
+)
 from backend.services.context import HubContext
 from backend.services.interface import Action, ServiceModule, result
 
@@ -62,6 +67,7 @@ def _perform(principal: Principal, key: str, action_name: str, key_header: str |
         if replay is not None:
             return replay.response, replay.status
     ctx = HubContext(sess, module, principal, citizen_id)
+    refuse_duplicate(ctx)
     if citizen_id is not None and action.eligible_only:
         require_eligible(module, ctx)
     answer = _run(module, action, ctx, data)

@@ -31,14 +31,16 @@ _SOUNDS = (("oe", "u"), ("dj", "j"), ("tj", "c"), ("ch", "c"), ("j", "c"), ("ph"
 # sounded, and dropping it leaves too short a skeleton), a w ending a
 # word that RTGS writes o ("Kaew", "Kaeo"), a final d that RTGS writes t ("Sawad",
 # "Sawat"), a final l that RTGS writes n ("Kul", "Kun"), and the silent r of an
-# initial sr ("Sri", "Si" for the same Thai word), and a g for the k RTGS writes
-# ("Goon", "Kun"; not the ng of "Agung").
+# initial sr ("Sri", "Si" for the same Thai word), a g for the k RTGS writes
+# ("Goon", "Kun"; not the ng of "Agung"), and a final j that RTGS writes t ("Roj",
+# "Rot" for โรจน์; not the old Indonesian tj and dj, "Tjhristian", "Djoko").
 _RTGS_VARIANTS = ((re.compile(r"(?<=[ao])r(?=n)"), ""),
                   (re.compile(r"(?<=[aeiou])w$"), ""),
                   (re.compile(r"d(?![aeiou])"), "t"),
                   (re.compile(r"l$"), "n"),
                   (re.compile(r"^sr"), "s"),
-                  (re.compile(r"(?<!n)g"), "k"))
+                  (re.compile(r"(?<!n)g"), "k"),
+                  (re.compile(r"(?<![td])j(?![aeiouhy])"), "t"))
 _VOWELS = re.compile(r"[aeiou]+")
 _DOUBLED = re.compile(r"(.)\1+")
 

@@ -12,7 +12,19 @@ counter, or is one row of a city's file of thousands. Holding the record would l
 a child without the school stipend for days over a common name, and an import could
 not be all or nothing. A flag costs nothing to the person who is not a duplicate, and
 the clerk's decision of `same_person` marks the newer record as a duplicate of the
-existing one (`duplicate_of`), which services must read as not eligible a second time.
+existing one (`duplicate_of`), which the hub reads as served nothing a second time: every
+programme action of that record's card is refused `duplicate_record`
+(`backend.services.authorise.refuse_duplicate`) and every allocation passes it over
+(`backend.ledger.allocation.not_duplicates`).
+
+While a pair is open the newer record is served as any other: no hold, a flag. The
+flag is `pending_review` on the record and the pair in the clerks' queue; an
+allocation run before the decision grants it, and what was granted stays in that
+record's purse, unspendable once the clerk says `same_person` (the programme office
+reverses it as any wrong grant). A hold would make the most common case, two people
+of one name and birth day, wait for a clerk to be paid; a registry that pays a
+duplicate once or twice before a clerk looks loses less than one that stops the
+namesakes of everyone registered.
 
 Works on a Session (the API) or a Connection (the importer), in the caller's
 transaction; never commits.

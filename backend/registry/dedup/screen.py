@@ -65,6 +65,14 @@ def same_place(a: str, b: str) -> bool:
     return a[:6] == b[:6]
 
 
+def one_slip(a: str, b: str) -> bool:
+    """Whether two one-word names are one typing slip apart, as typed or as spelled:
+    "Roedi" and "Rudi" are one spelling; "Dewi" and "Dwei" one slip as typed, though
+    their spellings merge "dw" into another sound and differ by two."""
+    return OSA.distance(a, b, score_cutoff=1) <= 1 or OSA.distance(
+        spelled(a), spelled(b), score_cutoff=1) <= 1
+
+
 class Screen:
     """People indexed by birth date and phonetic name key."""
 
@@ -128,8 +136,7 @@ class Screen:
                          min(mine.folded.count(" "), theirs.folded.count(" ")) >= 2,
                          same_village=village, uncapped=uncapped,
                          rest=rest, dropped_word=dropped_middle(mine, theirs),
-                         one_edit=one_word and OSA.distance(
-                             spelled(mine.folded), spelled(theirs.folded), score_cutoff=1) <= 1,
+                         one_edit=one_word and one_slip(mine.folded, theirs.folded),
                          plain=name_similarity(mine, theirs, siblings=False, keys=False)
                          if village and near else None,
                          long_word=min(len(mine.folded), len(theirs.folded)) >= 4,

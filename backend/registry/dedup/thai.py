@@ -6,7 +6,10 @@ letters); a letter-by-letter one that is close enough for `keys.phonetic` to mak
 usual spellings of a Thai name agree: initial and final consonant sounds as RTGS
 writes them, leading vowels moved after their consonant (or cluster), tone marks
 dropped, a letter silenced by the thanthakhat dropped, and the inherent vowel left
-out (the phonetic key ignores most vowels anyway).
+out (the phonetic key ignores most vowels anyway). A consonant after one that closed a
+syllable opens the next ("ชายสม" is chai-som, not chai-t-m), a consonant before ร, ล
+or ว and a vowel sign opens a cluster ("ธนาศรี" is thana-si), and รร is the vowel a
+("วรรณ" is wan).
 """
 
 from __future__ import annotations
@@ -32,15 +35,19 @@ _SILENT = set("่้๊๋็ํ๎ฯ")  # tone marks, the shortener, and the 
 _KILLER = "์"  # thanthakhat: the letter under it is not sounded
 _CLUSTER_SECOND = set("รลว")
 _SILENT_BEFORE_R = set("ทต")
+_SILENT_R_AFTER = set("สศษซ")
+_ROR_HAN = "รร"  # two ror: the vowel a (and the final n when nothing closes it)
 
 
 def romanise(text: str) -> str:
     """A Latin spelling of Thai letters in `text`; other characters pass unchanged."""
-    chars = _unkill(text)
+    chars = _unkill(text.replace(_ROR_HAN, "ั"))
     out: list[str] = []
+    closed = False  # the letter before closed a syllable
     i = 0
     while i < len(chars):
         char = chars[i]
+        was_closed, closed = closed, False
         if char in _LEADING:
             # a leading vowel is sounded after its consonant (or two-letter cluster)
             j = i + 1
@@ -49,14 +56,28 @@ def romanise(text: str) -> str:
                 onset = _INITIAL[chars[j]]
                 j += 1
                 if j < len(chars) and chars[j] in _CLUSTER_SECOND and _next_is_vowel(chars, j):
-                    onset += _INITIAL[chars[j]]
+                    if not (chars[j] == "ร" and chars[j - 1] in _SILENT_R_AFTER):
+                        onset += _INITIAL[chars[j]]
                     j += 1
             out.append(onset + _LEADING[char])
             i = j
             continue
+        if char == "อ" and i > 0 and chars[i - 1] in _INITIAL and not (
+                i + 1 < len(chars) and chars[i + 1] in _VOWEL_AFTER):
+            out.append("o")  # the vowel o between consonants: ทอง is "thong"
+            i += 1
+            continue
         if char in _INITIAL:
-            final = _is_final(chars, i)
+            if was_closed and char == "ร" and _ends_word(chars, i + 1):
+                i += 1  # silent after a final: เพชร is "phet", บุตร "but"
+                continue
+            final = (not was_closed and _is_final(chars, i) and not _opens_cluster(chars, i)
+                     and not _last_alone(chars, i))
             out.append(_FINAL.get(char, _INITIAL[char]) if final else _INITIAL[char])
+            closed = final
+            if not final and char in _SILENT_R_AFTER and i + 2 < len(chars) \
+                    and chars[i + 1] == "ร" and chars[i + 2] in _VOWEL_AFTER:
+                i += 1  # ร silent after ส, ศ, ซ: เสริฐ is "soet", ศรี "si"
         elif char in _VOWEL_AFTER:
             out.append(_VOWEL_AFTER[char])
         elif char in _SILENT:
@@ -82,6 +103,24 @@ def _unkill(text: str) -> list[str]:
             continue
         kept.append(char)
     return kept
+
+
+def _ends_word(chars: list[str], i: int) -> bool:
+    return i >= len(chars) or chars[i] == " "
+
+
+def _last_alone(chars: list[str], i: int) -> bool:
+    """Whether the consonant after i ends the word with no vowel sign of its own: then
+    the one at i opens their syllable (สม is "som": มณีสม, not "mani-t-m")."""
+    return (i + 1 < len(chars) and chars[i + 1] in _INITIAL and chars[i + 1] != "ร"
+            and _ends_word(chars, i + 2))
+
+
+def _opens_cluster(chars: list[str], i: int) -> bool:
+    """Whether the consonant at i and a ร, ล or ว after it, with a vowel sign after
+    that, open one syllable together (ศรี, ปรี, กลา, ขวา)."""
+    return (i + 2 < len(chars) and chars[i + 1] in _CLUSTER_SECOND
+            and chars[i + 2] in _VOWEL_AFTER and chars[i] not in _CLUSTER_SECOND)
 
 
 def _next_is_vowel(chars: list[str], j: int) -> bool:

@@ -5,6 +5,7 @@ import datetime as dt
 from backend.registry.dedup.keys import forms
 from backend.registry.dedup.score import near_date, near_dates
 from backend.registry.dedup.screen import Person, Screen
+from backend.registry.dedup.thai import romanise
 
 BORN = dt.date(1984, 3, 21)
 PLACE = "3578081010"
@@ -149,3 +150,30 @@ def test_a_first_name_left_out_on_the_same_day_only_in_the_same_village():
     assert _found(("Umi Panji Kurniawan", BORN, PLACE),
                   ("Panji Kurniawan", BORN, OTHER_VILLAGE)) == []
     assert _found(("Umi Panji Kurniawan", BORN, PLACE), ("Panji Kurniawan", BORN, PLACE)) == [1]
+
+
+def test_two_letters_swapped_in_a_one_word_name_is_one_slip():
+    # "dw" spelled as another sound would make it two apart; as typed it is one slip
+    assert _found(("Dewi", BORN, PLACE), ("Dwei", BORN, PLACE)) == [1]
+    assert _found(("Dwi", BORN, PLACE), ("Wdi", BORN, PLACE)) == [1]
+    assert _found(("Dwi", BORN, PLACE), ("Wdi", BORN, "3578081003")) == []  # 3 letters
+
+
+def test_a_consonant_after_a_closed_syllable_opens_the_next_one():
+    assert romanise("ชายสม") == "chaism"  # chai-som, not chai-t-m
+    assert romanise("มณีสม") == "mnism"  # a last consonant alone: the one before opens
+    assert _found(("Amphai Chaisomnak", BORN, PLACE), ("อำไพ ชายสมนาค", BORN, PLACE)) == [1]
+
+
+def test_clusters_ror_han_and_silent_r_in_thai_script():
+    assert romanise("ธนาศรี") == "thnasi"  # ศร opens a syllable; its r is silent
+    assert romanise("วรรณ") == "wan"  # two ror: the vowel a
+    assert romanise("เพชร") == "phet"  # r silent after a final
+    assert romanise("ทอง") == "thong"  # o between consonants
+    assert _found(("Bun Wansi", BORN, PLACE), ("บุญ วรรณศรี", BORN, PLACE)) == [1]
+
+
+def test_a_final_j_meets_the_t_rtgs_writes():
+    assert forms("Maneeroj").key == forms("Manirot").key
+    assert _found(("Michelle Simbolon", BORN, PLACE),  # an old tj is not a final j
+                  ("Mitjhelle Simbolon", BORN, PLACE)) == [1]
