@@ -142,3 +142,13 @@ def test_an_unknown_sort_attribute_is_refused(app, dci, peer):
     body = answered(dci, peer, by_nik("1", sort=[{"attribute_name": "income",
                                                   "sort_order": "asc"}]))
     assert body["message"]["search_response"][0]["status_reason_code"] == "rjct.sort.invalid"
+
+
+@pytest.mark.parametrize("size", [float("inf"), float("nan"), 2.0])
+def test_a_page_size_that_is_not_an_integer_is_refused_not_failed(app, dci, peer, size):
+    message = by_nik("3171011705900001", pagination={"page_size": size, "page_number": 1})
+    answer = dci.post("/registry/sync/search", peer.envelope("search", message), peer.token,
+                      valid_request=False)
+    assert answer.status_code == 200
+    assert answer.get_json()["message"]["search_response"][0]["status_reason_code"] == \
+        "rjct.pagination.invalid"
