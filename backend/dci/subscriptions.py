@@ -78,6 +78,9 @@ def _made(sess: Session, peer: DciPeer, transaction_id: str, reference: str,
     if not isinstance(event_type, str) or not 0 < len(event_type) <= 99:
         raise Refused(SubscribeReason.NOTIFY_TYPES, "reg_event_type is required")
     target = _target(sess, criteria.get("filter_type"), criteria.get("filter"))
+    if ("household_id" in target or "region_prefix" in target) and not scope.household:
+        raise Refused(SubscribeReason.NOTIFY_DETAILS, "this peer's scope follows people by "
+                      "NationalID only (family cards and areas need dci.household)")
     filter_text = json.dumps(criteria.get("filter"), sort_keys=True)
     same = sess.execute(select(DciSubscription.code).where(
         DciSubscription.peer_id == peer.sender_id, DciSubscription.status == LIVE,

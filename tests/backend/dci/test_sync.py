@@ -152,3 +152,44 @@ def test_a_page_size_that_is_not_an_integer_is_refused_not_failed(app, dci, peer
     assert answer.status_code == 200
     assert answer.get_json()["message"]["search_response"][0]["status_reason_code"] == \
         "rjct.pagination.invalid"
+
+
+def test_a_person_scoped_peer_cannot_list_a_family_by_its_card_number(app, client, dci):
+    narrow = make_peer(client, sender_id="narrow", scope="dci.person")
+    family = make_household(members=[(make_citizen(), "child")])
+    body = answered(dci, narrow, search("idtype-value", {
+        "type": "FamilyCard", "value": family.family_card_number}))
+    item = body["message"]["search_response"][0]
+    assert (item["status"], item["status_reason_code"]) == ("rjct",
+                                                             "rjct.search_criteria.invalid")
+
+
+def test_a_person_scoped_peer_cannot_list_an_areas_residents(app, client, dci):
+    narrow = make_peer(client, sender_id="narrow", scope="dci.person")
+    make_citizen(region_code="3171010001")
+    body = answered(dci, narrow, search("predicate", [{"expression1": {
+        "attribute_name": "region_code", "operator": "eq", "attribute_value": "317101"}}]))
+    item = body["message"]["search_response"][0]
+    assert (item["status"], item["status_reason_code"]) == ("rjct", "rjct.filter.invalid")
+
+
+@pytest.mark.parametrize("target", ["FamilyCard", "region_code"])
+def test_a_person_scoped_peer_cannot_follow_a_family_or_an_area(app, client, target):
+    from backend.dci import subscriptions
+    from backend.dci.models import DciSubscription
+
+    narrow = make_peer(client, sender_id="narrow", scope="dci.person")
+    family = make_household()
+    criteria = {"reg_event_type": "REGISTER", "notify_record_type": "Person"}
+    if target == "FamilyCard":
+        criteria.update(filter_type="idtype-value",
+                        filter={"type": "FamilyCard", "value": family.family_card_number})
+    else:
+        criteria.update(filter_type="predicate", filter=[{"expression1": {
+            "attribute_name": "region_code", "operator": "eq", "attribute_value": "3171"}}])
+    answer = subscriptions.subscribe_item(session(), narrow.row, "t-1", {
+        "reference_id": "r-1", "timestamp": "2026-12-07T10:00:00Z",
+        "subscribe_criteria": criteria})
+    assert (answer["status"], answer["status_reason_code"]) == ("rjct",
+                                                                "rjct.notify_details.invalid")
+    assert session().scalar(select(DciSubscription.code)) is None
