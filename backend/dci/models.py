@@ -109,3 +109,25 @@ class DciSubscription(Base):
     status: Mapped[str] = mapped_column(String(12), default="subscribe")
     created_at: Mapped[dt.datetime] = _now()
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DciPullSubscription(Base):
+    """A subscription of ours at a registry we pull from (`satukartu registry pull`):
+    the only thing that lets that peer's notifications change our registry, and only
+    inside its region. A notify names it by the transaction id of our subscribe
+    request (its events by our reference id)."""
+
+    __tablename__ = "dci_subscriptions_out"
+    __table_args__ = (
+        UniqueConstraint("peer_id", "transaction_id", name="uq_dci_subscriptions_out_txn"),
+        CheckConstraint(_in("status", SUBSCRIPTION_STATUSES), name="status"),
+    )
+
+    correlation_id: Mapped[str] = mapped_column(String(99), primary_key=True)
+    peer_id: Mapped[str] = mapped_column(ForeignKey("dci_peers.sender_id"), index=True)
+    region_prefix: Mapped[str] = mapped_column(String(10))
+    transaction_id: Mapped[str] = mapped_column(String(99))
+    reference_id: Mapped[str] = mapped_column(String(99))
+    status: Mapped[str] = mapped_column(String(12), default="subscribe")
+    created_at: Mapped[dt.datetime] = _now()
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 @shared_task(name="dci.send_callback", bind=True, autoretry_for=(DeliveryFailed,),
              retry_backoff=2, retry_backoff_max=600, retry_jitter=False,
              max_retries=MAX_RETRIES, ignore_result=True)
-def send_callback(self: Task, correlation_id: str) -> str:  # type: ignore[type-arg]
+def send_callback(self: Task, correlation_id: str) -> str:
     """Post the answer to one transaction; what happened, in a word."""
     from backend.db import database
 
@@ -106,7 +106,7 @@ def _search(tx: Any, peer: DciPeer, txn: DciTransaction
         with tx.begin_nested():
             message, status, count = answers.search_message(tx, peer, request,
                                                             txn.correlation_id)
-    except Exception:  # noqa: BLE001 - any fault: the peer is told, the criteria dropped
+    except Exception:  # any fault: the peer is told, the criteria dropped
         log.exception("SPDCI search %s could not be answered", txn.correlation_id)
         items = request.get("search_request") if isinstance(request, dict) else None
         references = [str(i.get("reference_id") or "") for i in items
