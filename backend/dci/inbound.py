@@ -16,8 +16,8 @@ module is that route's receiver for `notify` (`views.RECEIVERS`):
   subscription's region only (a record outside it, or one that would update, bury or
   move off a card anyone of ours outside it: err.request.forbidden): all of them or,
   on any fault, none, the message refused with the standard's error;
-- the message is kept as a `DciTransaction` under its message id, so the route refuses
-  the same message sent again.
+- the route keeps its message id (a `DciTransaction`, as for every callback), so the
+  same message sent again is refused.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from sqlalchemy import select
 
 from backend.audit import record
 from backend.db import session
-from backend.dci import envelope, peers, pull, views
-from backend.dci.envelope import Envelope, EnvelopeError, ErrorCode, Status, new_id
+from backend.dci import peers, pull, views
+from backend.dci.envelope import Envelope, EnvelopeError, ErrorCode
 from backend.dci.mapping import MappingError
-from backend.dci.models import DciPeer, DciPullSubscription, DciTransaction
+from backend.dci.models import DciPeer, DciPullSubscription
 from backend.dci.subscriptions import LIVE
 from backend.errors import ApiError
 from backend.registry.history import Actor
@@ -63,10 +63,6 @@ def receive_notify(peer: DciPeer, received: Envelope) -> None:
         raise EnvelopeError(ErrorCode.BAD, f"a record cannot be taken: {exc}") from exc
     except ApiError as exc:
         raise EnvelopeError(ErrorCode.BAD, f"a record cannot be taken: {exc.message}") from exc
-    session().add(DciTransaction(
-        correlation_id=new_id(), peer_id=peer.sender_id, message_id=received.message_id,
-        transaction_id=str(received.message.get("transaction_id") or "")[:envelope.MAX_ID],
-        action=received.action, status=Status.SUCCESS.value, references="{}", request="{}"))
     record(session(), action="dci.pull.notified", subject_type="dci_peer",
            subject_id=peer.sender_id, principal=peers.principal(peer),
            details={"message_id": received.message_id,
