@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -39,7 +40,8 @@ from backend.dci.envelope import (
 )
 from backend.dci.models import DciPeer, DciTransaction
 from backend.dci.tasks import send_callback
-from backend.errors import ApiError
+from backend.errors import ApiError, error_response
+from backend.identity.oauth import OAuthApiError
 from backend.tasks import send_after_commit
 
 blueprint = Blueprint("dci", __name__, url_prefix="/dci")
@@ -104,9 +106,12 @@ def _conflict(error: IntegrityError) -> tuple[Response, int]:
 
 
 @blueprint.errorhandler(ApiError)
-def _api_refused(error: ApiError) -> tuple[Response, int]:
+def _api_refused(error: ApiError) -> ResponseReturnValue:
     """A refusal from the hub's own code, in the standard's shapes, not the /api one
     (`commit()` turns a lost race on a unique index into a 409 ApiError)."""
+    if isinstance(error, OAuthApiError):  # the token endpoint answers as RFC 6749 says
+        session().rollback()
+        return error_response(error)
     if isinstance(error.__cause__, IntegrityError):
         return _conflict(error.__cause__)
     return _refused(EnvelopeError(API_CODES.get(error.status, ErrorCode.BAD), error.message,
