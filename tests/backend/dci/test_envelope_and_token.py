@@ -56,3 +56,19 @@ def test_the_jwks_publishes_the_key_that_signs_our_answers(app, client):
     assert (sender, alg) == ("satukartu", "ed25519")
     assert jwks.lookup(keys, sender, key_id) is not None
     assert signing.kid(sender, key_id) == kid
+
+
+def test_a_stored_time_without_its_zone_is_stamped_as_utc_whatever_the_hosts_zone(
+        monkeypatch):
+    import datetime as dt
+    import time
+
+    from backend.dci.envelope import timestamp
+
+    monkeypatch.setenv("TZ", "Asia/Jakarta")
+    time.tzset()
+    try:
+        assert timestamp(dt.datetime(2026, 12, 7, 10, 0)) == "2026-12-07T10:00:00Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
