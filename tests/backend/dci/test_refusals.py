@@ -38,8 +38,12 @@ def test_a_terminals_token_is_no_peers(app, dci, peer, terminal):
 
 
 def test_a_peers_token_opens_nothing_under_the_api(app, client, peer):
-    answer = client.get("/api/v1/citizens", headers={"Authorization": f"Bearer {peer.token}"})
+    """Where a terminal's token is taken on its claims alone (the card-session token,
+    whose view reads the terminal's row itself), a peer's is still no terminal's."""
+    answer = client.post("/api/v1/auth/token", json={},
+                         headers={"Authorization": f"Bearer {peer.token}"})
     assert answer.status_code == 401
+    assert answer.get_json()["error"]["reason"] == "token_invalid"
 
 
 def test_a_message_sent_in_another_peers_name_is_refused(app, client, dci, peer):
