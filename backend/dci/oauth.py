@@ -131,7 +131,7 @@ def _query_client(client_id: str) -> PeerClient | None:
 def _generate_token(grant_type: str, client: PeerClient, user: Any = None,
                     scope: str | None = None, expires_in: int | None = None,
                     include_refresh_token: bool = False) -> dict[str, Any]:
-    return peers.issue_token(client.peer)
+    return peers.issue_token(client.peer, scope)
 
 
 def _save_token(token: dict[str, Any], req: Any) -> None:

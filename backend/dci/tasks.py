@@ -104,8 +104,8 @@ def _search(tx: Any, peer: DciPeer, txn: DciTransaction
     request = json.loads(txn.request)
     try:
         with tx.begin_nested():
-            message, status, count = answers.search_message(tx, peer, request,
-                                                            txn.correlation_id)
+            message, status, count = answers.search_message(
+                tx, peer, request, txn.correlation_id, peers.granted(peer, txn.scope))
     except Exception:  # any fault: the peer is told, the criteria dropped
         log.exception("SPDCI search %s could not be answered", txn.correlation_id)
         items = request.get("search_request") if isinstance(request, dict) else None
@@ -159,7 +159,8 @@ def send_notification(code: str, citizen_ids: list[int], event_type: str) -> str
         if not peer.enabled:
             return "peer disabled"
         shown = Shown()
-        records = _records(tx, subscription, citizen_ids, Scope.of(peer.scope), shown)
+        records = _records(tx, subscription, citizen_ids,
+                           peers.granted(peer, subscription.scope), shown)
         if not records:
             return "nothing to show"
         kind = "Group" if "group" in subscription.notify_record_type.lower() else "Person"

@@ -201,6 +201,7 @@ def _transaction(peer: DciPeer, received: Envelope, correlation_id: str,
                          transaction_id=str(received.message["transaction_id"]),
                          action=received.action, status=Status.PENDING.value,
                          references="{}", callback_uri=callback_uri,
+                         scope=peers.token_scope(),
                          request=json.dumps(received.message) if keep_request else "{}")
     session().add(txn)
     return txn
@@ -227,7 +228,8 @@ def _accept(path: str) -> tuple[Response, int]:
                        keep_request=received.action == "search")
     build, items = REQUESTS[received.action]
     if received.action != "search":  # no personal data: answered now, sent as made
-        answer, status, _count = build(session(), peer, message, correlation_id)
+        answer, status, _count = build(session(), peer, message, correlation_id,
+                                       peers.granted(peer, peers.token_scope()))
         txn.answer = json.dumps(answer)
         txn.status = status.value
         txn.references = json.dumps(answers.references(answer, items) if items else {})
@@ -245,7 +247,8 @@ def _answer_now(path: str, callback_action: str) -> Response:
     correlation_id = new_id()
     txn = _transaction(peer, received, correlation_id, None, keep_request=False)
     build, items = REQUESTS[received.action]
-    answer, status, count = build(session(), peer, message, correlation_id)
+    answer, status, count = build(session(), peer, message, correlation_id,
+                                  peers.granted(peer, peers.token_scope()))
     txn.status = status.value
     txn.references = json.dumps(answers.references(answer, items) if items else {})
     config = current_app.config

@@ -1,7 +1,9 @@
 """dci_subscriptions_out: the subscriptions we made at the registries we pull from.
 
 A notification from a peer is taken only for a live subscription of ours there, and
-only inside its region (backend/dci/inbound.py).
+only inside its region (backend/dci/inbound.py). And the scopes of the token a peer's
+request or subscription came with (`scope` on dci_transactions and dci_subscriptions):
+what its answers and notifications may carry is those within the peer's own.
 
 Revision ID: 0025
 Revises: 0023
@@ -39,8 +41,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("peer_id", "transaction_id", name=op.f("uq_dci_subscriptions_out_txn")),
     )
     op.create_index(op.f(f"ix_{TABLE}_peer_id"), TABLE, ["peer_id"])
+    for table in ("dci_transactions", "dci_subscriptions"):
+        op.add_column(table, sa.Column("scope", sa.String(100)))
 
 
 def downgrade() -> None:
+    for table in ("dci_transactions", "dci_subscriptions"):
+        op.drop_column(table, "scope")
     op.drop_index(op.f(f"ix_{TABLE}_peer_id"), table_name=TABLE)
     op.drop_table(TABLE)

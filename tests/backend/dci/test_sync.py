@@ -193,3 +193,17 @@ def test_a_person_scoped_peer_cannot_follow_a_family_or_an_area(app, client, tar
     assert (answer["status"], answer["status_reason_code"]) == ("rjct",
                                                                 "rjct.notify_details.invalid")
     assert session().scalar(select(DciSubscription.code)) is None
+
+
+def test_a_token_asked_for_a_narrower_scope_answers_within_it(app, client, dci, peer):
+    issued = client.post("/dci/oauth2/client/token", base_url="https://hub.test", data={
+        "grant_type": "client_credentials", "client_id": peer.client_id,
+        "client_secret": peer.secret, "scope": "dci.person"}).get_json()
+    assert issued["scope"] == "dci.person"
+    family = make_household()
+    answer = dci.post("/registry/sync/search", peer.envelope("search", search(
+        "idtype-value", {"type": "FamilyCard", "value": family.family_card_number},
+        response_entity="Group")), issued["access_token"])
+    item = answer.get_json()["message"]["search_response"][0]
+    assert (item["status"], item["status_reason_code"]) == ("rjct",
+                                                             "rjct.search_criteria.invalid")
