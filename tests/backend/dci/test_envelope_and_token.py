@@ -72,3 +72,16 @@ def test_a_stored_time_without_its_zone_is_stamped_as_utc_whatever_the_hosts_zon
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_a_disabled_peer_asking_with_basic_credentials_is_unauthorized(app, client, peer):
+    """As a disabled terminal: RFC 6749 answers invalid_client by Basic with a 401."""
+    from backend.db import session
+    from backend.dci import peers
+
+    peers.set_enabled(session(), peer.row.sender_id, False)
+    session().commit()
+    answer = client.post("/dci/oauth2/client/token", base_url=BASE,
+                         data={"grant_type": "client_credentials"},
+                         auth=(peer.client_id, peer.secret))
+    assert (answer.status_code, answer.get_json()["error"]) == (401, "invalid_client")
