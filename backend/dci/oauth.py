@@ -1,10 +1,12 @@
 """`POST /dci/oauth2/client/token`: a peer's access token, by OAuth2 client credentials.
 
 The terminals' token endpoint (`backend.identity.oauth`) with another kind of client:
-the same Authlib server class and RFC 6749 error shape, the same reading of the
-credentials (Basic or form), the same sign-in throttle (realm `peer`), the same signed
-token (kind `peer`, its scopes the peer's). Asking for a scope the peer does not hold
-is `invalid_scope`; asking for none gets all of its own.
+the same client and grant base (`SecretClient`, `SecretCredentialsGrant`), Authlib
+server class and RFC 6749 error shape, the same reading of the credentials (Basic or
+form), the same sign-in throttle (realm `peer`), the same signed token (kind `peer`,
+its scopes those asked). Asking for a scope the peer does not hold is `invalid_scope`;
+asking for none gets all of its own. What a request's answers carry is its token's
+scopes within the peer's current ones (`peers.granted`).
 """
 
 from __future__ import annotations
