@@ -22,7 +22,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException
 
 from backend.api.routing import commit
 from backend.audit import record
@@ -124,10 +125,24 @@ def _unavailable(error: OperationalError) -> tuple[Response, int]:
     return _refused(EnvelopeError(ErrorCode.UNAVAILABLE, "database unavailable, retry", 503))
 
 
+@blueprint.errorhandler(DataError)
+def _unstorable(error: DataError) -> tuple[Response, int]:
+    """A value the database cannot hold (a NUL byte, out of range): the sender's."""
+    log.info("database refused a value: %s", error.orig)
+    return _refused(EnvelopeError(ErrorCode.BAD, "a value cannot be stored or compared", 400))
+
+
+@blueprint.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> tuple[Response, int]:
+    status = error.code or 500
+    return _refused(EnvelopeError(API_CODES.get(status, ErrorCode.BAD),
+                                  error.description or error.name, status))
+
+
 @blueprint.errorhandler(Exception)
 def _unexpected(error: Exception) -> tuple[Response, int]:
-    """A fault nobody foresaw: the standard's shape, never the /api one (HTTP errors,
-    404 and 405, keep the hub's handler: Flask finds it first)."""
+    """A fault nobody foresaw: the standard's shape, never the /api one (a blueprint's
+    handlers are looked up before the hub's, so the ones above keep their statuses)."""
     log.exception("SPDCI request failed")
     return _refused(EnvelopeError(ErrorCode.UNAVAILABLE, "internal error", 500))
 

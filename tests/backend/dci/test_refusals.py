@@ -211,3 +211,14 @@ def test_two_copies_of_a_message_racing_past_the_check_get_the_standards_refusal
     [answer] = answers
     assert answer.status_code == 409
     assert answer.get_json()["message"]["error"]["code"] == "err.request.bad"
+
+
+def test_a_value_the_database_cannot_hold_is_refused_in_the_standards_shape(app, dci, peer):
+    if not str(app.config["DATABASE_URL"]).startswith("postgresql"):
+        pytest.skip("SQLite holds a NUL byte; PostgreSQL cannot")
+    message = {"transaction_id": "t-1", "timestamp": "2026-12-07T10:00:00Z",
+               "subscription_codes": ["a\x00b"]}
+    answer = dci.post("/registry/unsubscribe", peer.envelope("unsubscribe", message),
+                      peer.token)
+    assert answer.status_code == 400
+    assert answer.get_json()["message"]["error"]["code"] == "err.request.bad"
