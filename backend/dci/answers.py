@@ -30,11 +30,13 @@ def overall(items: list[dict[str, Any]]) -> Status:
 
 
 def search_message(sess: Session, peer: DciPeer, request: dict[str, Any],
-                   correlation_id: str) -> tuple[dict[str, Any], Status, int]:
-    """`SearchResponse`: one entry per request item; the reads audited."""
+                   correlation_id: str, scope: Scope | None = None
+                   ) -> tuple[dict[str, Any], Status, int]:
+    """`SearchResponse`: one entry per request item; the reads audited. `scope`: what
+    the request's token grants (`peers.granted`), else the peer's own."""
     items = request.get("search_request")
     shown = Shown()
-    scope = Scope.of(peer.scope)
+    scope = Scope.of(peer.scope) if scope is None else scope
     answered: list[dict[str, Any]] = []
     seen: set[Any] = set()
     for item in _items(items):
@@ -56,16 +58,18 @@ def search_message(sess: Session, peer: DciPeer, request: dict[str, Any],
 
 
 def subscribe_message(sess: Session, peer: DciPeer, request: dict[str, Any],
-                      correlation_id: str) -> tuple[dict[str, Any], Status, int]:
+                      correlation_id: str, scope: Scope | None = None
+                      ) -> tuple[dict[str, Any], Status, int]:
     transaction_id = str(request.get("transaction_id", ""))
-    answered = [subscriptions.subscribe_item(sess, peer, transaction_id, item)
+    answered = [subscriptions.subscribe_item(sess, peer, transaction_id, item, scope)
                 for item in _items(request.get("subscribe_request"))]
     return ({"transaction_id": transaction_id, "correlation_id": correlation_id,
              "subscribe_response": answered}, overall(answered), len(answered))
 
 
 def unsubscribe_message(sess: Session, peer: DciPeer, request: dict[str, Any],
-                        correlation_id: str) -> tuple[dict[str, Any], Status, int]:
+                        correlation_id: str, scope: Scope | None = None
+                        ) -> tuple[dict[str, Any], Status, int]:
     status, reason, statuses = subscriptions.unsubscribe(sess, peer,
                                                          request.get("subscription_codes"))
     message: dict[str, Any] = {"transaction_id": str(request.get("transaction_id", "")),
@@ -77,7 +81,8 @@ def unsubscribe_message(sess: Session, peer: DciPeer, request: dict[str, Any],
 
 
 def txn_status_message(sess: Session, peer: DciPeer, request: dict[str, Any],
-                       correlation_id: str) -> tuple[dict[str, Any], Status, int]:
+                       correlation_id: str, scope: Scope | None = None
+                       ) -> tuple[dict[str, Any], Status, int]:
     """`TxnStatusResponse`: the statuses of the peer's earlier transaction, never data."""
     asked = request.get("txnstatus_request")
     asked = asked if isinstance(asked, dict) else {}

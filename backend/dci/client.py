@@ -207,19 +207,32 @@ class PeerClient:
             if seen >= total or not records:
                 return
 
-    def subscribe(self, criteria: dict[str, Any]) -> str:
-        """Ask to be notified of changes; the correlation id the peer acknowledged."""
+    def subscribe(self, criteria: dict[str, Any]) -> Subscribed:
+        """Ask to be notified of changes: the correlation id the peer acknowledged, and
+        our transaction and reference ids, which its notifications carry back."""
         path = "/registry/subscribe"
-        message = {"transaction_id": envelope.new_id(), "subscribe_request": [{
-            "reference_id": envelope.new_id(), "timestamp": envelope.timestamp(),
+        transaction_id, reference_id = envelope.new_id(), envelope.new_id()
+        message = {"transaction_id": transaction_id, "subscribe_request": [{
+            "reference_id": reference_id, "timestamp": envelope.timestamp(),
             "subscribe_criteria": criteria}]}
         answer = self._post(path, "subscribe", message, 1)
         body = _json(answer) if answer.content else None
         ack = body.get("message") if isinstance(body, dict) else None
+        correlation_id = ack.get("correlation_id") if isinstance(ack, dict) else None
         if answer.status_code != 202 or not isinstance(ack, dict) or \
-                ack.get("ack_status") != "ACK":
+                ack.get("ack_status") != "ACK" or not isinstance(correlation_id, str) or \
+                not 0 < len(correlation_id) <= envelope.MAX_ID:
             raise self._refused(answer, path)
-        return str(ack.get("correlation_id", ""))
+        return Subscribed(correlation_id, transaction_id, reference_id)
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    """A subscription the peer acknowledged."""
+
+    correlation_id: str
+    transaction_id: str
+    reference_id: str
 
 
 def _json(answer: requests.Response) -> Any:

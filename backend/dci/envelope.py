@@ -161,8 +161,11 @@ def new_id() -> str:
 
 
 def timestamp(moment: dt.datetime | None = None) -> str:
-    """RFC 3339 in UTC, as every `timestamp` and `message_ts` of the document."""
+    """RFC 3339 in UTC, as every `timestamp` and `message_ts` of the document; a
+    naive moment (SQLite gives our stored times without their zone) is UTC."""
     moment = moment or dt.datetime.now(dt.UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend.dci.envelope import timestamp
+
 PERSON_SCOPE = "dci.person"
 HOUSEHOLD_SCOPE = "dci.household"
 SCOPES = (PERSON_SCOPE, HOUSEHOLD_SCOPE)
@@ -86,11 +88,7 @@ def identifier(kind: str, value: str) -> dict[str, str]:
 
 
 def _time(moment: dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return None if moment is None else timestamp(moment)
 
 
 def person(p: Any, scope: Scope) -> tuple[dict[str, Any], list[str]]:

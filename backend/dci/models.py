@@ -86,6 +86,8 @@ class DciTransaction(Base):
     # unsubscribe, txn-status): a retry resends it. A search's is made at each try.
     answer: Mapped[str | None] = mapped_column(Text)
     callback_uri: Mapped[str | None] = mapped_column(String(500))
+    # The scopes of the token the request came with (None: before 0025, the peer's).
+    scope: Mapped[str | None] = mapped_column(String(100))
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = _now()
 
@@ -106,6 +108,30 @@ class DciSubscription(Base):
     citizen_id: Mapped[int | None] = mapped_column(Integer, index=True)
     household_id: Mapped[int | None] = mapped_column(Integer, index=True)
     region_prefix: Mapped[str | None] = mapped_column(String(10))
+    # The scopes of the token it was made with (None: before 0025, the peer's).
+    scope: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(12), default="subscribe")
+    created_at: Mapped[dt.datetime] = _now()
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DciPullSubscription(Base):
+    """A subscription of ours at a registry we pull from (`satukartu registry pull`):
+    the only thing that lets that peer's notifications change our registry, and only
+    inside its region. A notify names it by the transaction id of our subscribe
+    request (its events by our reference id)."""
+
+    __tablename__ = "dci_subscriptions_out"
+    __table_args__ = (
+        UniqueConstraint("peer_id", "transaction_id", name="uq_dci_subscriptions_out_txn"),
+        CheckConstraint(_in("status", SUBSCRIPTION_STATUSES), name="status"),
+    )
+
+    correlation_id: Mapped[str] = mapped_column(String(99), primary_key=True)
+    peer_id: Mapped[str] = mapped_column(ForeignKey("dci_peers.sender_id"), index=True)
+    region_prefix: Mapped[str] = mapped_column(String(10))
+    transaction_id: Mapped[str] = mapped_column(String(99))
+    reference_id: Mapped[str] = mapped_column(String(99))
     status: Mapped[str] = mapped_column(String(12), default="subscribe")
     created_at: Mapped[dt.datetime] = _now()
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

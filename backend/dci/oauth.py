@@ -1,20 +1,20 @@
 """`POST /dci/oauth2/client/token`: a peer's access token, by OAuth2 client credentials.
 
 The terminals' token endpoint (`backend.identity.oauth`) with another kind of client:
-the same Authlib server class and RFC 6749 error shape, the same reading of the
-credentials (Basic or form), the same sign-in throttle (realm `peer`), the same signed
-token (kind `peer`, its scopes the peer's). Asking for a scope the peer does not hold
-is `invalid_scope`; asking for none gets all of its own.
+the same client and grant base (`SecretClient`, `SecretCredentialsGrant`), Authlib
+server class and RFC 6749 error shape, the same reading of the credentials (Basic or
+form), the same sign-in throttle (realm `peer`), the same signed token (kind `peer`,
+its scopes those asked). Asking for a scope the peer does not hold is `invalid_scope`;
+asking for none gets all of its own. What a request's answers carry is its token's
+scopes within the peer's current ones (`peers.granted`).
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Collection
 from typing import Any
 
 from authlib.common.security import is_secure_transport
-from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidScopeError
 from flask import Flask, Response, request
 from sqlalchemy.orm import Session
@@ -23,11 +23,13 @@ from backend.db import database, session
 from backend.dci import peers
 from backend.dci.models import DciPeer
 from backend.errors import ApiError
-from backend.identity import accounts, events, ratelimit
+from backend.identity import events, ratelimit
 from backend.identity.oauth import (
     GRANT_TYPE,
     HubAuthorizationServer,
     OAuthApiError,
+    SecretClient,
+    SecretCredentialsGrant,
     claimed_credentials,
 )
 from backend.reasons import Reason
@@ -40,48 +42,26 @@ class PeerDisabled(InvalidClientError):
     reason = Reason.INVALID_CLIENT
 
 
-class PeerClient(ClientMixin):
-    """A peer row as Authlib sees a client: confidential, client credentials only."""
+class PeerClient(SecretClient):
+    """A peer row as Authlib sees a client (the terminals' kind of client)."""
 
     def __init__(self, peer: DciPeer) -> None:
+        super().__init__(peer.client_id, peer.secret_hash, peer.enabled)
         self.peer = peer
 
-    def get_client_id(self) -> str:
-        return self.peer.client_id
-
-    def get_default_redirect_uri(self) -> None:  # type: ignore[override]  # as terminals'
-        return None
-
     def get_allowed_scope(self, scope: Collection[str] | str) -> str:
-        return self.peer.scope
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return False
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        return hmac.compare_digest(accounts.secret_digest(client_secret), self.peer.secret_hash)
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return endpoint == "token" and method in PeerCredentialsGrant.TOKEN_ENDPOINT_AUTH_METHODS
-
-    def check_response_type(self, response_type: str) -> bool:
-        return False
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type == GRANT_TYPE
+        asked = set(scope.split() if isinstance(scope, str) else scope)
+        held = self.peer.scope.split()
+        return " ".join(s for s in held if s in asked) if asked else self.peer.scope
 
 
-class PeerCredentialsGrant(grants.ClientCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+class PeerCredentialsGrant(SecretCredentialsGrant):
+    disabled = PeerDisabled
+    disabled_description = "This peer is disabled."
 
-    def validate_token_request(self) -> None:
-        client = self.authenticate_token_endpoint_client()
-        assert isinstance(client, PeerClient)  # `_query_client` makes every client
-        if not client.peer.enabled:
-            raise PeerDisabled(description="This peer is disabled.")
-        self.request.client = client
-        payload = self.request.payload
-        assert payload is not None
+    def validate_requested_scope(self) -> None:
+        payload, client = self.request.payload, self.request.client
+        assert payload is not None and isinstance(client, PeerClient)
         asked = set((payload.scope or "").split())
         if asked - set(client.peer.scope.split()):
             raise InvalidScopeError(description="The peer does not hold that scope.")
@@ -131,7 +111,7 @@ def _query_client(client_id: str) -> PeerClient | None:
 def _generate_token(grant_type: str, client: PeerClient, user: Any = None,
                     scope: str | None = None, expires_in: int | None = None,
                     include_refresh_token: bool = False) -> dict[str, Any]:
-    return peers.issue_token(client.peer)
+    return peers.issue_token(client.peer, scope)
 
 
 def _save_token(token: dict[str, Any], req: Any) -> None:

@@ -125,12 +125,19 @@ def post(url: str, body: dict[str, Any], headers: Mapping[str, str] | None = Non
 
 def deliver(config: Mapping[str, Any], peer_id: str, url: str, body: dict[str, Any]) -> int:
     """POST to a peer with its bearer token if we hold credentials there; a 401 drops
-    the kept token, so the retry fetches a new one."""
+    that peer's kept token (only it: the others still hold), so the retry fetches a new one."""
     headers = bearer(config, peer_id)
     try:
         return post(url, body, headers)
     except DeliveryFailed as failed:
         if str(failed).endswith("HTTP 401"):
-            with _lock:
-                _tokens.clear()
+            forget(config, peer_id)
         raise
+
+
+def forget(config: Mapping[str, Any], peer_id: str) -> None:
+    """Drop the token kept for `peer_id`."""
+    found = credentials(config, peer_id)
+    if found is not None:
+        with _lock:
+            _tokens.pop((found["token_uri"], found["client_id"]), None)

@@ -14,14 +14,14 @@ import secrets
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.auth.principal import Principal
 from backend.dci import jwks
 from backend.dci.envelope import EnvelopeError, ErrorCode
-from backend.dci.mapping import SCOPES
+from backend.dci.mapping import SCOPES, Scope
 from backend.dci.models import DciPeer
 from backend.identity import accounts, events, tokens
 from backend.identity.resolver import EXTENSION
@@ -131,13 +131,14 @@ def public_key(peer: DciPeer, sender_id: str, key_id: str) -> Ed25519PublicKey |
         return None
 
 
-def issue_token(peer: DciPeer) -> dict[str, Any]:
-    """An access token for the peer: the hub's own token, of kind `peer`."""
+def issue_token(peer: DciPeer, scope: str | None = None) -> dict[str, Any]:
+    """An access token for the peer: the hub's own token, of kind `peer`, for the scopes
+    it asked (already checked to be its own) or, asking none, all of its own."""
     state = current_app.extensions[EXTENSION]
     issued = tokens.issue(state.key, kind="peer", subject=peer.sender_id,
                           account_id=peer.sender_id, role=ROLE,
                           generation=peer.token_generation, ttl=state.ttl,
-                          scopes=tuple(peer.scope.split()))
+                          scopes=tuple((scope or peer.scope).split()))
     return {"token_type": "Bearer", "access_token": issued.token,
             "expires_in": issued.expires_in, "scope": issued.scope}
 
@@ -161,7 +162,22 @@ def caller(sess: Session, authorization: str) -> DciPeer:
         raise EnvelopeError(ErrorCode.UNAUTHORIZED, "the bearer token is not valid", 401)
     if not peer.enabled:
         raise EnvelopeError(ErrorCode.FORBIDDEN, "this peer is disabled", 403)
+    g.dci_token_scope = " ".join(sorted(claims.scopes))
     return peer
+
+
+def token_scope() -> str | None:
+    """The scopes of the request's token (`caller` read it), as text."""
+    return g.get("dci_token_scope")
+
+
+def granted(peer: DciPeer, token_scope: str | None) -> Scope:
+    """What answers to the peer may carry: its token's scopes within its own (the peer's
+    may have been narrowed since); None (a row older than this rule): its own."""
+    own = Scope.of(peer.scope)
+    if token_scope is None:
+        return own
+    return Scope(own.names & frozenset(token_scope.split()))
 
 
 

@@ -13,6 +13,11 @@ off ours first); the head of another of our cards is not moved (`PullConflict`):
 which card is right is a clerk's question, not an import's. Deceased people stay on
 no new card (ours refuse them). What the peer does not send (a photo, school and
 health facts, a language when it sends none) is left as we have it.
+
+A peer speaks only for the region we pulled or subscribed to (`OutsideRegion`): a
+record whose card or person is outside it, or that would update, bury or move off a
+card one of our people or cards outside it, is refused, and with it the whole page or
+notification.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from sqlalchemy.orm import Session
 from backend.dci import mapping
 from backend.dci.client import PeerClient
 from backend.dci.mapping import MappingError
+from backend.dci.models import DciPullSubscription
 from backend.registry import households, national_ids, service
 from backend.registry.dedup import review
 from backend.registry.history import Actor
@@ -39,6 +45,16 @@ UPDATABLE = ("full_name", "birth_date", "sex", "address", "region_code", "langua
 
 class PullConflict(ValueError):
     """A record the peer sent cannot be taken without a clerk's decision."""
+
+
+class OutsideRegion(PullConflict):
+    """A record reaches outside the region we pulled or subscribed to."""
+
+
+def _within(region_code: str | None, allowed: str, what: str) -> None:
+    if not region_code or not region_code.startswith(allowed):
+        raise OutsideRegion(f"{what} is in region {region_code or '(none)'}, outside "
+                            f"{allowed}, the region taken from this peer")
 
 
 @dataclass
@@ -83,25 +99,38 @@ def _region(region: str) -> dict[str, Any]:
 
 
 def pull(sess: Session, client: PeerClient, region: str, actor: Actor, *,
-         page_size: int, subscribe: bool = True) -> tuple[Counts, str | None]:
-    """Import every family card of `region` at the peer, page by page, then subscribe
-    to their changes; in the caller's transaction (committed by the caller only if all
-    of it worked). The counts and the subscription's correlation id."""
+         page_size: int) -> Counts:
+    """Import every family card of `region` at the peer, page by page, in the caller's
+    transaction (committed by the caller only if all of it worked)."""
     counts = Counts()
     for record in client.search_all(area_criteria(region), page_size):
-        import_record(sess, "Group", record, actor, counts)
-    correlation = client.subscribe(subscription_criteria(region)) if subscribe else None
-    return counts, correlation
+        import_record(sess, "Group", record, actor, counts, region)
+    return counts
 
 
-def import_record(sess: Session, kind: str, record: Any, actor: Actor, counts: Counts
-                  ) -> None:
-    """One Group or Person from the peer, into our registry."""
+def subscribe(sess: Session, client: PeerClient, peer_id: str, region: str
+              ) -> DciPullSubscription:
+    """Subscribe at the peer to the changes of `region` and keep the subscription (the
+    caller commits): only its notifications are taken, only inside the region. Called
+    once the import is committed, so a notification never races an uncommitted pull."""
+    subscribed = client.subscribe(subscription_criteria(region))
+    row = DciPullSubscription(correlation_id=subscribed.correlation_id,
+                              peer_id=peer_id, region_prefix=region,
+                              transaction_id=subscribed.transaction_id,
+                              reference_id=subscribed.reference_id, status="subscribe")
+    sess.add(row)
+    return row
+
+
+def import_record(sess: Session, kind: str, record: Any, actor: Actor, counts: Counts,
+                  region: str) -> None:
+    """One Group or Person from the peer, into our registry, inside `region`."""
     counts.records += 1
     if kind == "Group":
-        _group(sess, record, actor, counts)
+        _group(sess, record, actor, counts, region)
     else:
-        _person(sess, mapping.person_fields(record), _language(record), None, actor, counts)
+        _person(sess, mapping.person_fields(record), _language(record), None, actor, counts,
+                region)
 
 
 def _language(record: Any) -> str | None:
@@ -109,17 +138,19 @@ def _language(record: Any) -> str | None:
     return LANGUAGE_BACK.get(code, code) if isinstance(code, str) and code else None
 
 
-def _group(sess: Session, record: Any, actor: Actor, counts: Counts) -> None:
+def _group(sess: Session, record: Any, actor: Actor, counts: Counts, allowed: str) -> None:
     fields = mapping.group_fields(record)
     place = record.get("place") if isinstance(record.get("place"), dict) else {}
     region = str(place.get("address") or "") or None
+    if region is not None:
+        _within(region, allowed, f"family card {fields['family_card_number']}")
     listed: list[tuple[Citizen, str]] = []
     for (relationship, person_fields), shown in zip(fields["members"], _head_first(record),
                                                     strict=True):
-        listed.append((_person(sess, person_fields, _language(shown), region, actor, counts),
-                       relationship))
+        listed.append((_person(sess, person_fields, _language(shown), region, actor, counts,
+                               allowed), relationship))
     _household(sess, fields["family_card_number"], fields["welfare_decile"], region, listed,
-               actor, counts)
+               actor, counts, allowed)
 
 
 def _head_first(record: dict[str, Any]) -> list[Any]:
@@ -130,7 +161,7 @@ def _head_first(record: dict[str, Any]) -> list[Any]:
 
 
 def _person(sess: Session, fields: dict[str, Any], language: str | None,
-            region: str | None, actor: Actor, counts: Counts) -> Citizen:
+            region: str | None, actor: Actor, counts: Counts, allowed: str) -> Citizen:
     number = national_ids.normalize(fields["national_number"])
     died_on: dt.date | None = fields.pop("died_on", None)
     if language:
@@ -138,7 +169,10 @@ def _person(sess: Session, fields: dict[str, Any], language: str | None,
     fields["region_code"] = fields.get("region_code") or region
     if not fields["region_code"]:
         raise MappingError(f"person {number}: no region code, on the person or the card")
+    _within(fields["region_code"], allowed, f"person {number}")
     person = sess.scalar(select(Citizen).where(Citizen.national_number == number))
+    if person is not None:  # ours: neither updated, buried nor moved from outside
+        _within(person.region_code, allowed, f"our person {number}")
     if person is None:
         person = service.create_citizen(sess, {**fields, "address": fields.get("address", "")},
                                         actor)
@@ -168,12 +202,15 @@ def _differs(name: str, ours: Any, theirs: Any) -> bool:
 
 
 def _household(sess: Session, number: str, decile: int | None, region: str | None,
-               listed: list[tuple[Citizen, str]], actor: Actor, counts: Counts) -> None:
+               listed: list[tuple[Citizen, str]], actor: Actor, counts: Counts,
+               allowed: str) -> None:
     living = [(p, rel) for p, rel in listed if p.died_on is None or rel == "head"]
     head = next(p for p, rel in listed if rel == "head")
     family = sess.scalar(select(Household).where(Household.family_card_number == number))
+    if family is not None:
+        _within(family.region_code, allowed, f"our family card {number}")
     for person, _rel in living:
-        _free(sess, person, family, actor)
+        _free(sess, person, family, actor, allowed)
     if family is None:
         households.create_household(sess, {
             "family_card_number": number, "head_citizen_id": head.id,
@@ -208,12 +245,14 @@ def _household(sess: Session, number: str, decile: int | None, region: str | Non
     counts.households_updated += wrote
 
 
-def _free(sess: Session, person: Citizen, family: Household | None, actor: Actor) -> None:
+def _free(sess: Session, person: Citizen, family: Household | None, actor: Actor,
+          allowed: str) -> None:
     """Take the person off another of our cards before they join this one."""
     found = households.membership(sess, person.id)
     if found is None or (family is not None and found[1].id == family.id):
         return
     other = found[1]
+    _within(other.region_code, allowed, f"our family card {other.family_card_number}")
     if other.head_citizen_id == person.id:
         raise PullConflict(f"{person.national_number} heads our family card "
                            f"{other.family_card_number}, and the peer lists them on another")

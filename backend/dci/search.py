@@ -15,7 +15,9 @@ Refused with the standard's reason codes: `expression` and `graphql` queries, `o
 and `not` (rjct.search_criteria.invalid), other attributes and operators
 (rjct.filter.invalid), unknown sort attributes (rjct.sort.invalid), a page size
 outside 1..MAX_PAGE_SIZE (rjct.pagination.invalid). A Group answer needs the peer's
-`dci.household` scope.
+`dci.household` scope, and so does asking by what only a household scope may know: a
+FamilyCard number (rjct.search_criteria.invalid) or a region_code (rjct.filter.invalid)
+— else a person-scoped peer could list a family's members or an area's residents.
 """
 
 from __future__ import annotations
@@ -101,9 +103,9 @@ def _page(raw: Any) -> Page:
         raise Refused(SearchReason.PAGINATION, "pagination is an object")
     numbers = []
     for value in (raw.get("page_size"), raw.get("page_number", 1)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-            raise Refused(SearchReason.PAGINATION, "page_size and page_number are whole numbers")
-        numbers.append(int(value))
+        if type(value) is not int:  # not 2.0, nor 1e999 or NaN (int() of those raises)
+            raise Refused(SearchReason.PAGINATION, "page_size and page_number are integers")
+        numbers.append(value)
     size, number = numbers
     if not 1 <= size <= MAX_PAGE_SIZE or not 1 <= number <= 1_000_000:
         raise Refused(SearchReason.PAGINATION, f"page_size is 1 to {MAX_PAGE_SIZE}, "
@@ -114,7 +116,7 @@ def _page(raw: Any) -> Page:
 def _run(sess: Session, kind: str, criteria: dict[str, Any], page: Page, scope: Scope,
          shown: Shown) -> tuple[list[dict[str, Any]], int]:
     model: Any = Household if kind == "Group" else Citizen
-    statement = select(model).where(*_conditions(kind, criteria))
+    statement = select(model).where(*_conditions(kind, criteria, scope))
     total = sess.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     ordered = _sorted(statement, kind, criteria.get("sort")).limit(page.size).offset(
         (page.number - 1) * page.size)
@@ -149,17 +151,17 @@ def _sorted(statement: Select[Any], kind: str, sort: Any) -> Select[Any]:
     return statement.order_by(*columns, model.id)
 
 
-def _conditions(kind: str, criteria: dict[str, Any]) -> list[Any]:
+def _conditions(kind: str, criteria: dict[str, Any], scope: Scope) -> list[Any]:
     query_type, query = criteria.get("query_type"), criteria.get("query")
     if query_type == "idtype-value":
-        return _by_identifier(kind, query)
+        return _by_identifier(kind, query, scope)
     if query_type == "predicate":
-        return _by_predicates(kind, query)
+        return _by_predicates(kind, query, scope)
     raise Refused(SearchReason.CRITERIA, "query_type must be idtype-value or predicate "
                   "(expression and graphql queries are not supported)")
 
 
-def _by_identifier(kind: str, query: Any) -> list[Any]:
+def _by_identifier(kind: str, query: Any, scope: Scope) -> list[Any]:
     if not isinstance(query, dict) or not isinstance(query.get("type"), str):
         raise Refused(SearchReason.CRITERIA, "an idtype-value query is {type, value}")
     id_type = mapping.ID_TYPES.get(query["type"].lower())
@@ -169,6 +171,9 @@ def _by_identifier(kind: str, query: Any) -> list[Any]:
         raise Refused(SearchReason.CRITERIA, "type is NationalID or FamilyCard, with its "
                       "number as value")
     number = str(value).strip()
+    if id_type != mapping.NATIONAL_ID and not scope.household:
+        raise Refused(SearchReason.CRITERIA, "this peer's scope does not cover family cards "
+                      "(dci.household)")
     if id_type == mapping.NATIONAL_ID:
         if kind == "Person":
             return [Citizen.national_number == number]
@@ -189,26 +194,29 @@ def _member_ids(family: Select[Any]) -> Select[Any]:
     return select(HouseholdMember.citizen_id).where(HouseholdMember.household_id.in_(family))
 
 
-def _by_predicates(kind: str, query: Any) -> list[Any]:
+def _by_predicates(kind: str, query: Any, scope: Scope) -> list[Any]:
     if not isinstance(query, list) or not query or len(query) > 20:
         raise Refused(SearchReason.CRITERIA, "a predicate query is a list of 1 to 20 items")
     conditions = []
     for item in query:
         if not isinstance(item, dict) or not isinstance(item.get("expression1"), dict):
             raise Refused(SearchReason.CRITERIA, "each predicate has an expression1")
-        conditions.append(_expression(kind, item["expression1"]))
+        conditions.append(_expression(kind, item["expression1"], scope))
         if item.get("condition") is not None or item.get("expression2") is not None:
             if item.get("condition") != "and" or not isinstance(item.get("expression2"), dict):
                 raise Refused(SearchReason.CRITERIA, "predicates are joined by and only")
-            conditions.append(_expression(kind, item["expression2"]))
+            conditions.append(_expression(kind, item["expression2"], scope))
     return conditions
 
 
-def _expression(kind: str, expression: dict[str, Any]) -> Any:
+def _expression(kind: str, expression: dict[str, Any], scope: Scope) -> Any:
     name, operator = expression.get("attribute_name"), expression.get("operator")
     value = expression.get("attribute_value")
     model: Any = Household if kind == "Group" else Citizen
     if name == "region_code":
+        if not scope.household:
+            raise Refused(SearchReason.FILTER, "this peer's scope does not cover areas "
+                          "(dci.household)")
         return _region(model.region_code, operator, value)
     if name == "birth_date" and kind == "Person" and operator in OPERATORS:
         try:

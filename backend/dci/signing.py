@@ -139,6 +139,8 @@ def verify(value: Any, header: Any, message: Any, keys: KeyLookup,
     if signed.created > moment + CLOCK_SKEW or signed.expires <= moment \
             or signed.expires <= signed.created:
         raise SignatureError("the signature is not valid at this time")
+    if signed.expires - signed.created > LIFETIME:  # else a replay window of any length
+        raise SignatureError(f"a signature lives at most {LIFETIME} seconds")
     public = keys(signed.sender_id, signed.key_id)
     if public is None:
         raise SignatureError(f"no key {signed.key_id!r} is known for {signed.sender_id!r}")

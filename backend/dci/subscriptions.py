@@ -45,8 +45,8 @@ class Refused(ValueError):
         self.code = code
 
 
-def subscribe_item(sess: Session, peer: DciPeer, transaction_id: str, item: Any
-                   ) -> dict[str, Any]:
+def subscribe_item(sess: Session, peer: DciPeer, transaction_id: str, item: Any,
+                   scope: Scope | None = None) -> dict[str, Any]:
     """The `subscribe_response` entry for one `subscribe_request` item (made or refused)."""
     reference = item.get("reference_id") if isinstance(item, dict) else None
     out: dict[str, Any] = {"reference_id": str(reference or ""), "timestamp": timestamp()}
@@ -56,7 +56,8 @@ def subscribe_item(sess: Session, peer: DciPeer, transaction_id: str, item: Any
         criteria = item.get("subscribe_criteria")
         if not isinstance(criteria, dict):
             raise Refused(SubscribeReason.NOTIFY_DETAILS, "subscribe_criteria is required")
-        subscription = _made(sess, peer, transaction_id, reference, criteria)
+        subscription = _made(sess, peer, transaction_id, reference, criteria,
+                             Scope.of(peer.scope) if scope is None else scope)
     except Refused as refused:
         out.update(status=Status.REJECTED.value, status_reason_code=refused.code.value,
                    status_reason_message=str(refused)[:999])
@@ -66,8 +67,7 @@ def subscribe_item(sess: Session, peer: DciPeer, transaction_id: str, item: Any
 
 
 def _made(sess: Session, peer: DciPeer, transaction_id: str, reference: str,
-          criteria: dict[str, Any]) -> DciSubscription:
-    scope = Scope.of(peer.scope)
+          criteria: dict[str, Any], scope: Scope) -> DciSubscription:
     record_type = str(criteria.get("notify_record_type") or "")
     kind = "Group" if "group" in record_type.lower() else (
         "Person" if any(w in record_type.lower() for w in ("person", "member")) else None)
@@ -78,6 +78,9 @@ def _made(sess: Session, peer: DciPeer, transaction_id: str, reference: str,
     if not isinstance(event_type, str) or not 0 < len(event_type) <= 99:
         raise Refused(SubscribeReason.NOTIFY_TYPES, "reg_event_type is required")
     target = _target(sess, criteria.get("filter_type"), criteria.get("filter"))
+    if ("household_id" in target or "region_prefix" in target) and not scope.household:
+        raise Refused(SubscribeReason.NOTIFY_DETAILS, "this peer's scope follows people by "
+                      "NationalID only (family cards and areas need dci.household)")
     filter_text = json.dumps(criteria.get("filter"), sort_keys=True)
     same = sess.execute(select(DciSubscription.code).where(
         DciSubscription.peer_id == peer.sender_id, DciSubscription.status == LIVE,
@@ -89,7 +92,8 @@ def _made(sess: Session, peer: DciPeer, transaction_id: str, reference: str,
     subscription = DciSubscription(code=new_id(), peer_id=peer.sender_id,
                                    transaction_id=transaction_id, reference_id=reference,
                                    reg_event_type=event_type, notify_record_type=record_type,
-                                   filter=filter_text, status=LIVE, **target)
+                                   filter=filter_text, status=LIVE,
+                                   scope=" ".join(sorted(scope.names)), **target)
     sess.add(subscription)
     sess.flush()
     return subscription

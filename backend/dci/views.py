@@ -15,11 +15,15 @@ Celery callback after commit; the two `sync/` endpoints answer at once, signed.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException
 
 from backend.api.routing import commit
 from backend.audit import record
@@ -37,6 +41,8 @@ from backend.dci.envelope import (
 )
 from backend.dci.models import DciPeer, DciTransaction
 from backend.dci.tasks import send_callback
+from backend.errors import ApiError, error_response
+from backend.identity.oauth import OAuthApiError
 from backend.tasks import send_after_commit
 
 blueprint = Blueprint("dci", __name__, url_prefix="/dci")
@@ -57,6 +63,11 @@ REQUIRED = {"search": ("search_request", list), "subscribe": ("subscribe_request
 # one, a callback is acknowledged and its receipt recorded.
 RECEIVERS: dict[str, Callable[[DciPeer, Envelope], None]] = {}
 
+
+# A hub refusal's HTTP status -> the standard's error code.
+API_CODES = {401: ErrorCode.UNAUTHORIZED, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND,
+             429: ErrorCode.TOO_MANY, 503: ErrorCode.UNAVAILABLE}
+log = logging.getLogger(__name__)
 
 # The synchronous endpoints and the action their answer (or refusal) carries.
 SYNC = {"dci.sync_search": "on-search", "dci.sync_txn_status": "txn-on-status"}
@@ -80,6 +91,60 @@ def _refused(error: EnvelopeError) -> tuple[Response, int]:
                                           and len(sender) <= envelope.MAX_ID else None)
         return jsonify(outbox.seal(config, refusal, None)), error.status
     return jsonify(ack_body(new_id(), error=error)), error.status
+
+
+@blueprint.errorhandler(IntegrityError)
+def _conflict(error: IntegrityError) -> tuple[Response, int]:
+    """Two copies of one message raced past the duplicate check: the unique index
+    refused the second; it is refused as the check would have."""
+    session().rollback()
+    if "message_id" in str(error.orig) or "uq_dci_transactions_message" in str(error.orig):
+        return _refused(EnvelopeError(ErrorCode.BAD, "this message_id was received already",
+                                      409, header_reason=envelope.HeaderReason
+                                      .MESSAGE_ID_DUPLICATE))
+    return _refused(EnvelopeError(ErrorCode.BAD, "the message conflicts with what we hold",
+                                  409))
+
+
+@blueprint.errorhandler(ApiError)
+def _api_refused(error: ApiError) -> ResponseReturnValue:
+    """A refusal from the hub's own code, in the standard's shapes, not the /api one
+    (`commit()` turns a lost race on a unique index into a 409 ApiError)."""
+    if isinstance(error, OAuthApiError):  # the token endpoint answers as RFC 6749 says
+        session().rollback()
+        return error_response(error)
+    if isinstance(error.__cause__, IntegrityError):
+        return _conflict(error.__cause__)
+    return _refused(EnvelopeError(API_CODES.get(error.status, ErrorCode.BAD), error.message,
+                                  error.status))
+
+
+@blueprint.errorhandler(OperationalError)
+def _unavailable(error: OperationalError) -> tuple[Response, int]:
+    log.warning("database unavailable: %s", error.orig)
+    return _refused(EnvelopeError(ErrorCode.UNAVAILABLE, "database unavailable, retry", 503))
+
+
+@blueprint.errorhandler(DataError)
+def _unstorable(error: DataError) -> tuple[Response, int]:
+    """A value the database cannot hold (a NUL byte, out of range): the sender's."""
+    log.info("database refused a value: %s", error.orig)
+    return _refused(EnvelopeError(ErrorCode.BAD, "a value cannot be stored or compared", 400))
+
+
+@blueprint.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> tuple[Response, int]:
+    status = error.code or 500
+    return _refused(EnvelopeError(API_CODES.get(status, ErrorCode.BAD),
+                                  error.description or error.name, status))
+
+
+@blueprint.errorhandler(Exception)
+def _unexpected(error: Exception) -> tuple[Response, int]:
+    """A fault nobody foresaw: the standard's shape, never the /api one (a blueprint's
+    handlers are looked up before the hub's, so the ones above keep their statuses)."""
+    log.exception("SPDCI request failed")
+    return _refused(EnvelopeError(ErrorCode.UNAVAILABLE, "internal error", 500))
 
 
 @blueprint.route("/oauth2/client/token", methods=["POST"])
@@ -151,6 +216,7 @@ def _transaction(peer: DciPeer, received: Envelope, correlation_id: str,
                          transaction_id=str(received.message["transaction_id"]),
                          action=received.action, status=Status.PENDING.value,
                          references="{}", callback_uri=callback_uri,
+                         scope=peers.token_scope(),
                          request=json.dumps(received.message) if keep_request else "{}")
     session().add(txn)
     return txn
@@ -177,7 +243,8 @@ def _accept(path: str) -> tuple[Response, int]:
                        keep_request=received.action == "search")
     build, items = REQUESTS[received.action]
     if received.action != "search":  # no personal data: answered now, sent as made
-        answer, status, _count = build(session(), peer, message, correlation_id)
+        answer, status, _count = build(session(), peer, message, correlation_id,
+                                       peers.granted(peer, peers.token_scope()))
         txn.answer = json.dumps(answer)
         txn.status = status.value
         txn.references = json.dumps(answers.references(answer, items) if items else {})
@@ -195,7 +262,8 @@ def _answer_now(path: str, callback_action: str) -> Response:
     correlation_id = new_id()
     txn = _transaction(peer, received, correlation_id, None, keep_request=False)
     build, items = REQUESTS[received.action]
-    answer, status, count = build(session(), peer, message, correlation_id)
+    answer, status, count = build(session(), peer, message, correlation_id,
+                                  peers.granted(peer, peers.token_scope()))
     txn.status = status.value
     txn.references = json.dumps(answers.references(answer, items) if items else {})
     config = current_app.config
@@ -215,6 +283,12 @@ def _take_callback(path: str) -> Response:
     correlation_id = received.message.get("correlation_id")
     if not isinstance(correlation_id, str) or not 0 < len(correlation_id) <= envelope.MAX_ID:
         correlation_id = new_id()
+    # Its message id, kept, so the same callback sent again is refused (`_receive`).
+    session().add(DciTransaction(
+        correlation_id=new_id(), peer_id=peer.sender_id, message_id=received.message_id,
+        transaction_id=str(received.message.get("transaction_id") or "")[:envelope.MAX_ID],
+        action=received.action, status=Status.RECEIVED.value, references="{}",
+        request="{}"))
     record(session(), action=f"dci.{received.action}.received", subject_type="dci_peer",
            subject_id=peer.sender_id, principal=peers.principal(peer),
            details={"message_id": received.message_id, "status": received.header["status"]})

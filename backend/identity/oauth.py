@@ -73,33 +73,34 @@ class TerminalDisabled(InvalidClientError):
     reason = Reason.TERMINAL_DISABLED
 
 
-class TerminalClient(ClientMixin):
-    """A terminal row as Authlib sees a client: confidential, client credentials only."""
+class SecretClient(ClientMixin):
+    """A confidential client of the client credentials grant only, proven by a secret
+    kept as its SHA-256 digest: a terminal, an SPDCI peer (`backend.dci.oauth`). A
+    subclass says whose row it is, whether it is enabled and what scope it may hold."""
 
-    def __init__(self, terminal: Terminal) -> None:
-        self.terminal = terminal
+    AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+
+    def __init__(self, client_id: str, secret_hash: str, enabled: bool) -> None:
+        self.client_id = client_id
+        self.secret_hash = secret_hash
+        self.enabled = enabled
 
     def get_client_id(self) -> str:
-        return self.terminal.client_id
+        return self.client_id
 
     # No redirect URI: the client credentials grant never asks for one. The stubs type the
     # answer str, where Authlib takes None for none.
     def get_default_redirect_uri(self) -> None:  # type: ignore[override]
         return None
 
-    def get_allowed_scope(self, scope: Collection[str] | str) -> str:
-        return self.terminal.kind
-
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return False
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return hmac.compare_digest(accounts.secret_digest(client_secret),
-                                   self.terminal.secret_hash)
+        return hmac.compare_digest(accounts.secret_digest(client_secret), self.secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return endpoint == "token" and method in TerminalCredentialsGrant.\
-            TOKEN_ENDPOINT_AUTH_METHODS
+        return endpoint == "token" and method in self.AUTH_METHODS
 
     def check_response_type(self, response_type: str) -> bool:
         return False
@@ -108,17 +109,39 @@ class TerminalClient(ClientMixin):
         return grant_type == GRANT_TYPE
 
 
-class TerminalCredentialsGrant(grants.ClientCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+class SecretCredentialsGrant(grants.ClientCredentialsGrant):
+    """The grant for a `SecretClient`: a disabled client is refused with `disabled` (its
+    status 401 for Basic credentials, 400 for form ones, as RFC 6749 says), then the
+    scope asked is judged (`validate_requested_scope`, per kind of client)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = list(SecretClient.AUTH_METHODS)
+    disabled: type[InvalidClientError] = InvalidClientError
+    disabled_description = "This client is disabled."
 
     def validate_token_request(self) -> None:
         client = self.authenticate_token_endpoint_client()
-        assert isinstance(client, TerminalClient)  # `_query_client` makes every client
-        if not client.terminal.enabled:
-            raise TerminalDisabled(description="This terminal is disabled.",
-                                   status_code=_client_error_status(self.request))
+        assert isinstance(client, SecretClient)  # each server's `query_client` makes them
+        if not client.enabled:
+            raise self.disabled(description=self.disabled_description,
+                                status_code=_client_error_status(self.request))
         self.request.client = client
         self.validate_requested_scope()
+
+
+class TerminalClient(SecretClient):
+    """A terminal row as Authlib sees a client."""
+
+    def __init__(self, terminal: Terminal) -> None:
+        super().__init__(terminal.client_id, terminal.secret_hash, terminal.enabled)
+        self.terminal = terminal
+
+    def get_allowed_scope(self, scope: Collection[str] | str) -> str:
+        return self.terminal.kind
+
+
+class TerminalCredentialsGrant(SecretCredentialsGrant):
+    disabled = TerminalDisabled
+    disabled_description = "This terminal is disabled."
 
     def validate_requested_scope(self) -> None:
         payload, client = self.request.payload, self.request.client

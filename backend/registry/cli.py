@@ -213,7 +213,10 @@ from the peers in SATUKARTU_DCI_PULL_PEERS.
 
 All or nothing: if the peer cannot be reached, refuses our token or a message, or
 answers with a signature that does not verify, or a record cannot be taken, the exit
-status is 1 and nothing is written. Pulling again writes only what changed.
+status is 1 and nothing is written. Pulling again writes only what changed. The
+import is committed before we subscribe; if the subscription then fails, the import
+is kept and the exit status is 1 (pull again to subscribe). A record outside REGION,
+or one that would change our people or cards outside it, is refused.
 """
 
 
@@ -258,10 +261,10 @@ def _pull(app: Flask, region: str, sender_id: str, url: str | None, page_size: i
             peer_client = client.PeerClient(app.config, peer, url or peer.callback_uri,
                                             credentials)
             try:
-                counts, correlation = pull.pull(tx, peer_client, region, _actor(),
-                                                page_size=page_size, subscribe=subscribe)
-            finally:
+                counts = pull.pull(tx, peer_client, region, _actor(), page_size=page_size)
+            except BaseException:
                 peer_client.close()
+                raise
     except client.PeerError as exc:
         raise click.ClickException(f"{exc}; nothing was imported") from exc
     except (MappingError, pull.PullConflict) as exc:
@@ -270,6 +273,7 @@ def _pull(app: Flask, region: str, sender_id: str, url: str | None, page_size: i
     except ApiError as exc:
         raise click.ClickException(f"a record from {sender_id} was refused: {exc.message}; "
                                    "nothing was imported") from exc
+    # The import is committed: a notification the subscription brings finds it.
     click.echo(f"read {counts.records} family card(s) from {sender_id}: "
                f"{counts.citizens_created} citizen(s) registered, {counts.citizens_updated} "
                f"updated, {counts.citizens_unchanged} unchanged, {counts.deaths} death(s); "
@@ -278,12 +282,22 @@ def _pull(app: Flask, region: str, sender_id: str, url: str | None, page_size: i
     if counts.duplicates_flagged:
         click.echo(f"{counts.duplicates_flagged} pair(s) that may be one person are in the "
                    "clerks' review queue (GET /api/v1/duplicates)")
-    if correlation:
-        click.echo(f"asked to be notified of changes in {region} (correlation id "
-                   f"{correlation}); the peer answers at /dci/registry/on-subscribe")
-        if sender_id not in app.config["DCI_PULL_PEERS"]:
-            click.echo(f"warning: {sender_id} is not in SATUKARTU_DCI_PULL_PEERS: its "
-                       "notifications will be refused until it is", err=True)
+    try:
+        if not subscribe:
+            return
+        try:
+            with database().transaction() as tx:
+                correlation = pull.subscribe(tx, peer_client, sender_id, region).correlation_id
+        except client.PeerError as exc:
+            raise click.ClickException(f"the import is kept, but the subscription failed: "
+                                       f"{exc}; pull again to subscribe") from exc
+    finally:
+        peer_client.close()
+    click.echo(f"asked to be notified of changes in {region} (correlation id "
+               f"{correlation}); the peer answers at /dci/registry/on-subscribe")
+    if sender_id not in app.config["DCI_PULL_PEERS"]:
+        click.echo(f"warning: {sender_id} is not in SATUKARTU_DCI_PULL_PEERS: its "
+                   "notifications will be refused until it is", err=True)
 
 
 @click.group("citizen")

@@ -34,6 +34,8 @@ class Received:
 class Receiver:
     base: str = ""
     failures: int = 0  # answer 503 to this many posts first
+    refusals: int = 0  # answer 401 to this many posts first (a token it no longer takes)
+    tokens_issued: int = 0
     got: list[Received] = field(default_factory=list)
     changed: threading.Condition = field(default_factory=threading.Condition)
 
@@ -47,6 +49,9 @@ class Receiver:
                             status=401, content_type="application/json")(
                                 environ, start_response)
         with self.changed:
+            if self.refusals > 0:
+                self.refusals -= 1
+                return Response("expired", status=401)(environ, start_response)
             if self.failures > 0:
                 self.failures -= 1
                 answer = Response("busy", status=503)
@@ -63,6 +68,7 @@ class Receiver:
         if auth is None or (auth.username, auth.password) != (CLIENT_ID, CLIENT_SECRET):
             return Response('{"error": "invalid_client"}', status=401,
                             content_type="application/json")
+        self.tokens_issued += 1
         return Response(json.dumps({"access_token": TOKEN, "token_type": "Bearer",
                                     "expires_in": 300}), content_type="application/json")
 

@@ -56,3 +56,32 @@ def test_the_jwks_publishes_the_key_that_signs_our_answers(app, client):
     assert (sender, alg) == ("satukartu", "ed25519")
     assert jwks.lookup(keys, sender, key_id) is not None
     assert signing.kid(sender, key_id) == kid
+
+
+def test_a_stored_time_without_its_zone_is_stamped_as_utc_whatever_the_hosts_zone(
+        monkeypatch):
+    import datetime as dt
+    import time
+
+    from backend.dci.envelope import timestamp
+
+    monkeypatch.setenv("TZ", "Asia/Jakarta")
+    time.tzset()
+    try:
+        assert timestamp(dt.datetime(2026, 12, 7, 10, 0)) == "2026-12-07T10:00:00Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_disabled_peer_asking_with_basic_credentials_is_unauthorized(app, client, peer):
+    """As a disabled terminal: RFC 6749 answers invalid_client by Basic with a 401."""
+    from backend.db import session
+    from backend.dci import peers
+
+    peers.set_enabled(session(), peer.row.sender_id, False)
+    session().commit()
+    answer = client.post("/dci/oauth2/client/token", base_url=BASE,
+                         data={"grant_type": "client_credentials"},
+                         auth=(peer.client_id, peer.secret))
+    assert (answer.status_code, answer.get_json()["error"]) == (401, "invalid_client")

@@ -207,11 +207,14 @@ def _pull(app: Flask, setup: Setup, *, subscribe: bool = False, hooks: list[Any]
           ) -> pull.Counts:
     peer_client = setup.client(app, hooks or [])
     try:
-        counts, _ = pull.pull(session(), peer_client, REGION, Actor("system", "test"),
-                              page_size=2, subscribe=subscribe)
+        counts = pull.pull(session(), peer_client, REGION, Actor("system", "test"),
+                           page_size=2)
+        session().commit()
+        if subscribe:
+            pull.subscribe(session(), peer_client, PEER, REGION)
+            session().commit()
     finally:
         peer_client.close()
-    session().commit()
     return counts
 
 

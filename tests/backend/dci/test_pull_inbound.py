@@ -16,37 +16,47 @@ from backend.db import session
 from backend.dci import envelope, mapping
 from backend.dci.envelope import Status
 from backend.dci.mapping import Scope, Shown
+from backend.dci.models import DciPullSubscription
 from backend.registry.models import Citizen, Household, HouseholdMember
 from backend.registry.national_ids import make_nik
+from backend.testing.registry import make_citizen
 from tests.backend.dci.conftest import SENDER, Checked, Peer
 
 REGION = "3171030001"
+AREA = "317103"
 
 
 @pytest.fixture
 def source(app, peer: Peer) -> Peer:
-    """The registered peer, named as a registry we pull from."""
+    """The registered peer, named as a registry we pull from, with our subscription
+    there to the changes of AREA (what `satukartu registry pull` keeps)."""
     app.config["DCI_PULL_PEERS"] = (SENDER,)
+    session().add(DciPullSubscription(correlation_id="c-1", peer_id=SENDER,
+                                      region_prefix=AREA, transaction_id="t-1",
+                                      reference_id="r-1", status="subscribe"))
+    session().commit()
     return peer
 
 
-def _group(card: str, head_name: str, seq: int, head_language: str = "id") -> dict[str, Any]:
+def _group(card: str, head_name: str, seq: int, head_language: str = "id",
+           region: str = REGION) -> dict[str, Any]:
     def person(name: str, sex: str, born: dt.date, n: int, language: str) -> SimpleNamespace:
         return SimpleNamespace(id=n, national_number=make_nik(REGION, born, sex, n),
                                full_name=name, birth_date=born, sex=sex,
-                               address="Jl. Anggrek 3", region_code=REGION, language=language,
+                               address="Jl. Anggrek 3", region_code=region, language=language,
                                died_on=None, created_at=None)
 
     head = person(head_name, "M", dt.date(1975, 3, 4), seq, head_language)
     wife = person("Wulan Sari", "F", dt.date(1978, 8, 9), seq + 1, "id")
-    family = SimpleNamespace(family_card_number=card, region_code=REGION, welfare_decile=4,
+    family = SimpleNamespace(family_card_number=card, region_code=region, welfare_decile=4,
                              created_at=None, updated_at=None)
     return mapping.group(family, [("head", head), ("spouse", wife)],
                          Scope.of("dci.person dci.household"), Shown())
 
 
-def _notification(peer: Peer, records: list[dict[str, Any]]) -> dict[str, Any]:
-    message = {"transaction_id": "t-1", "notify_event": [
+def _notification(peer: Peer, records: list[dict[str, Any]], transaction_id: str = "t-1"
+                  ) -> dict[str, Any]:
+    message = {"transaction_id": transaction_id, "notify_event": [
         {"reference_id": "r-1", "timestamp": envelope.timestamp(),
          "data": {"version": "1.0.0", "reg_type": mapping.REG_TYPE,
                   "reg_event_type": "REGISTER", "reg_record_type": "Group",
@@ -55,6 +65,10 @@ def _notification(peer: Peer, records: list[dict[str, Any]]) -> dict[str, Any]:
                                       receiver_id="satukartu", status=Status.SUCCESS,
                                       total_count=len(records), completed_count=len(records))
     return {"signature": peer.sign(header, message), "header": header, "message": message}
+
+
+def _nik_of(record: dict[str, Any]) -> str:
+    return record["identifier"][0]["identifier_value"]
 
 
 def _post(dci: Checked, peer: Peer, body: dict[str, Any]) -> Any:
@@ -153,3 +167,53 @@ def test_the_head_of_another_of_our_cards_is_not_moved_by_a_notification(dci, so
     assert _members("3171031203260011") == {"Rudi", "Wulan Sari"}
     assert session().scalar(select(func.count()).where(
         Household.family_card_number == "3171031203260012")) == 0
+
+
+def test_a_notification_answering_no_subscription_of_ours_is_forbidden(dci, source):
+    body = _notification(source, [_group("3171031203260011", "Rudi", 81)], "t-unknown")
+    answer = _post(dci, source, body)
+    assert answer.status_code == 403
+    assert answer.get_json()["errors"][0]["code"] == "err.request.forbidden"
+    assert _count(Citizen) == 0
+
+
+def test_a_notification_for_an_ended_subscription_is_forbidden(dci, source):
+    session().get(DciPullSubscription, "c-1").status = "unsubscribe"
+    session().commit()
+    answer = _post(dci, source, _notification(source, [_group("3171031203260012", "Rudi", 91)]))
+    assert answer.status_code == 403
+    assert _count(Citizen) == 0
+
+
+def test_a_family_card_outside_the_subscribed_region_is_forbidden_and_nothing_is_written(
+        dci, source):
+    body = _notification(source, [_group("3171031203260013", "Rudi", 101),
+                                  _group("3273031203260014", "Tono", 111,
+                                         region="3273030001")])
+    answer = _post(dci, source, body)
+    assert answer.status_code == 403
+    assert answer.get_json()["errors"][0]["code"] == "err.request.forbidden"
+    assert (_count(Citizen), _count(Household)) == (0, 0)
+
+
+def test_a_death_of_one_of_our_people_outside_the_region_is_not_written(dci, source):
+    record = _group("3171031203260015", "Rudi", 121)
+    wife = record["member_list"][1]["demographic_info"]
+    ours = make_citizen(national_number=_nik_of(wife), region_code="3273030001")
+    wife["death_date"] = "2026-11-30"
+    answer = _post(dci, source, _notification(source, [record]))
+    assert answer.status_code == 403
+    session().expire_all()
+    assert session().get(Citizen, ours.id).died_on is None
+    assert _count(Household) == 0
+
+
+def test_a_pulled_page_with_a_card_outside_the_pulled_region_is_refused(app):
+    from backend.dci import pull
+    from backend.registry.history import Actor
+
+    with pytest.raises(pull.OutsideRegion):
+        pull.import_record(session(), "Group", _group("3273031203260016", "Tono", 131,
+                                                      region="3273030001"),
+                           Actor("system", "test"), pull.Counts(), AREA)
+    assert _count(Citizen) == 0

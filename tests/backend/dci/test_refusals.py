@@ -38,8 +38,12 @@ def test_a_terminals_token_is_no_peers(app, dci, peer, terminal):
 
 
 def test_a_peers_token_opens_nothing_under_the_api(app, client, peer):
-    answer = client.get("/api/v1/citizens", headers={"Authorization": f"Bearer {peer.token}"})
+    """Where a terminal's token is taken on its claims alone (the card-session token,
+    whose view reads the terminal's row itself), a peer's is still no terminal's."""
+    answer = client.post("/api/v1/auth/token", json={},
+                         headers={"Authorization": f"Bearer {peer.token}"})
     assert answer.status_code == 401
+    assert answer.get_json()["error"]["reason"] == "token_invalid"
 
 
 def test_a_message_sent_in_another_peers_name_is_refused(app, client, dci, peer):
@@ -152,3 +156,69 @@ def test_a_sync_search_of_too_many_requests_is_refused_by_its_header(app, dci, p
     answer = dci.post("/registry/sync/search",
                       peer.envelope("search", by_nik("1"), total_count=51), peer.token)
     assert answer.get_json()["header"]["status_reason_code"] == "rjct.total_count.limit_exceeded"
+
+
+def test_the_same_callback_twice_is_refused_the_second_time(app, dci, peer):
+    message = {"transaction_id": "t-1", "correlation_id": "c-1", "search_response": [
+        {"reference_id": "r-1", "timestamp": "2026-12-07T10:00:00Z", "status": "succ"}]}
+    body = peer.envelope("on-search", message)
+    body["header"]["status"] = "succ"
+    body["signature"] = peer.sign(body["header"], message)
+    assert dci.post("/registry/on-search", body, peer.token).status_code == 200
+    again = dci.post("/registry/on-search", body, peer.token)
+    assert again.status_code == 409
+    assert again.get_json()["message"]["error"]["code"] == "err.request.bad"
+
+
+@pytest.mark.postgres
+def test_two_copies_of_a_message_racing_past_the_check_get_the_standards_refusal(
+        committing_app):
+    """The second copy's insert waits on the first's uncommitted row (a state we wait
+    for in pg_locks), then meets the unique index: a 409 in the standard's shape."""
+    import threading
+
+    from sqlalchemy import create_engine, text
+
+    from backend.tasks import celery_init_app
+
+    committing_app.config.update(BROKER_URL="memory://", RESULT_BACKEND="cache+memory://")
+    celery_init_app(committing_app)
+    client = committing_app.test_client()
+    peer = make_peer(client)
+    body = peer.envelope("search", by_nik("3171011705900001"))
+    engine = create_engine(str(committing_app.config["DATABASE_URL"]))
+    answers = []
+    try:
+        with engine.connect() as first, engine.connect() as watcher:
+            first.execute(text(
+                "INSERT INTO dci_transactions (correlation_id, peer_id, message_id, "
+                "transaction_id, action, status, \"references\", request) VALUES "
+                "('first', :peer, :message, 't-1', 'search', 'pdng', '{}', '{}')"),
+                {"peer": peer.row.sender_id, "message": body["header"]["message_id"]})
+            second = threading.Thread(target=lambda: answers.append(client.post(
+                "/dci/registry/search", base_url="https://hub.test", json=body,
+                headers={"Authorization": f"Bearer {peer.token}"})))
+            second.start()
+            for _ in range(600):
+                if watcher.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                                   ).scalar_one():
+                    break
+                second.join(0.1)
+            first.commit()
+            second.join(60)
+    finally:
+        engine.dispose()
+    [answer] = answers
+    assert answer.status_code == 409
+    assert answer.get_json()["message"]["error"]["code"] == "err.request.bad"
+
+
+def test_a_value_the_database_cannot_hold_is_refused_in_the_standards_shape(app, dci, peer):
+    if not str(app.config["DATABASE_URL"]).startswith("postgresql"):
+        pytest.skip("SQLite holds a NUL byte; PostgreSQL cannot")
+    message = {"transaction_id": "t-1", "timestamp": "2026-12-07T10:00:00Z",
+               "subscription_codes": ["a\x00b"]}
+    answer = dci.post("/registry/unsubscribe", peer.envelope("unsubscribe", message),
+                      peer.token)
+    assert answer.status_code == 400
+    assert answer.get_json()["message"]["error"]["code"] == "err.request.bad"

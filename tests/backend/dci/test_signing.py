@@ -52,3 +52,11 @@ def test_another_peers_key_does_not_verify():
                          header=HEADER, message=MESSAGE)
     with pytest.raises(signing.SignatureError):
         signing.verify(value, HEADER, MESSAGE, _keys(Ed25519PrivateKey.generate()))
+
+
+def test_a_signature_living_longer_than_the_lifetime_does_not_verify():
+    key = Ed25519PrivateKey.generate()
+    value = signing.sign(key, sender_id="peer", key_id="k1", header=HEADER, message=MESSAGE,
+                         lifetime=signing.LIFETIME * 24 * 365)
+    with pytest.raises(signing.SignatureError, match="at most"):
+        signing.verify(value, HEADER, MESSAGE, _keys(key))

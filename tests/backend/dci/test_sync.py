@@ -142,3 +142,68 @@ def test_an_unknown_sort_attribute_is_refused(app, dci, peer):
     body = answered(dci, peer, by_nik("1", sort=[{"attribute_name": "income",
                                                   "sort_order": "asc"}]))
     assert body["message"]["search_response"][0]["status_reason_code"] == "rjct.sort.invalid"
+
+
+@pytest.mark.parametrize("size", [float("inf"), float("nan"), 2.0])
+def test_a_page_size_that_is_not_an_integer_is_refused_not_failed(app, dci, peer, size):
+    message = by_nik("3171011705900001", pagination={"page_size": size, "page_number": 1})
+    answer = dci.post("/registry/sync/search", peer.envelope("search", message), peer.token,
+                      valid_request=False)
+    assert answer.status_code == 200
+    assert answer.get_json()["message"]["search_response"][0]["status_reason_code"] == \
+        "rjct.pagination.invalid"
+
+
+def test_a_person_scoped_peer_cannot_list_a_family_by_its_card_number(app, client, dci):
+    narrow = make_peer(client, sender_id="narrow", scope="dci.person")
+    family = make_household(members=[(make_citizen(), "child")])
+    body = answered(dci, narrow, search("idtype-value", {
+        "type": "FamilyCard", "value": family.family_card_number}))
+    item = body["message"]["search_response"][0]
+    assert (item["status"], item["status_reason_code"]) == ("rjct",
+                                                             "rjct.search_criteria.invalid")
+
+
+def test_a_person_scoped_peer_cannot_list_an_areas_residents(app, client, dci):
+    narrow = make_peer(client, sender_id="narrow", scope="dci.person")
+    make_citizen(region_code="3171010001")
+    body = answered(dci, narrow, search("predicate", [{"expression1": {
+        "attribute_name": "region_code", "operator": "eq", "attribute_value": "317101"}}]))
+    item = body["message"]["search_response"][0]
+    assert (item["status"], item["status_reason_code"]) == ("rjct", "rjct.filter.invalid")
+
+
+@pytest.mark.parametrize("target", ["FamilyCard", "region_code"])
+def test_a_person_scoped_peer_cannot_follow_a_family_or_an_area(app, client, target):
+    from backend.dci import subscriptions
+    from backend.dci.models import DciSubscription
+
+    narrow = make_peer(client, sender_id="narrow", scope="dci.person")
+    family = make_household()
+    criteria = {"reg_event_type": "REGISTER", "notify_record_type": "Person"}
+    if target == "FamilyCard":
+        criteria.update(filter_type="idtype-value",
+                        filter={"type": "FamilyCard", "value": family.family_card_number})
+    else:
+        criteria.update(filter_type="predicate", filter=[{"expression1": {
+            "attribute_name": "region_code", "operator": "eq", "attribute_value": "3171"}}])
+    answer = subscriptions.subscribe_item(session(), narrow.row, "t-1", {
+        "reference_id": "r-1", "timestamp": "2026-12-07T10:00:00Z",
+        "subscribe_criteria": criteria})
+    assert (answer["status"], answer["status_reason_code"]) == ("rjct",
+                                                                "rjct.notify_details.invalid")
+    assert session().scalar(select(DciSubscription.code)) is None
+
+
+def test_a_token_asked_for_a_narrower_scope_answers_within_it(app, client, dci, peer):
+    issued = client.post("/dci/oauth2/client/token", base_url="https://hub.test", data={
+        "grant_type": "client_credentials", "client_id": peer.client_id,
+        "client_secret": peer.secret, "scope": "dci.person"}).get_json()
+    assert issued["scope"] == "dci.person"
+    family = make_household()
+    answer = dci.post("/registry/sync/search", peer.envelope("search", search(
+        "idtype-value", {"type": "FamilyCard", "value": family.family_card_number},
+        response_entity="Group")), issued["access_token"])
+    item = answer.get_json()["message"]["search_response"][0]
+    assert (item["status"], item["status_reason_code"]) == ("rjct",
+                                                             "rjct.search_criteria.invalid")
