@@ -86,7 +86,7 @@ class DciTransaction(Base):
     # unsubscribe, txn-status): a retry resends it. A search's is made at each try.
     answer: Mapped[str | None] = mapped_column(Text)
     callback_uri: Mapped[str | None] = mapped_column(String(500))
-    # The scopes of the token the request came with (None: before 0025, the peer's).
+    # The scopes of the token the request came with (None: before 0024, the peer's).
     scope: Mapped[str | None] = mapped_column(String(100))
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = _now()
@@ -108,7 +108,7 @@ class DciSubscription(Base):
     citizen_id: Mapped[int | None] = mapped_column(Integer, index=True)
     household_id: Mapped[int | None] = mapped_column(Integer, index=True)
     region_prefix: Mapped[str | None] = mapped_column(String(10))
-    # The scopes of the token it was made with (None: before 0025, the peer's).
+    # The scopes of the token it was made with (None: before 0024, the peer's).
     scope: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(12), default="subscribe")
     created_at: Mapped[dt.datetime] = _now()

@@ -5,7 +5,7 @@ only inside its region (backend/dci/inbound.py). And the scopes of the token a p
 request or subscription came with (`scope` on dci_transactions and dci_subscriptions):
 what its answers and notifications may carry is those within the peer's own.
 
-Revision ID: 0025
+Revision ID: 0024
 Revises: 0023
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0025"
+revision = "0024"
 down_revision = "0023"
 branch_labels = None
 depends_on = None
