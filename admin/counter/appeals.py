@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
 
 from admin.common.appeals import subject_words
@@ -153,27 +154,35 @@ def appeal_assign(grievance_id: int) -> BaseResponse | tuple[str, int]:
                     303)
 
 
+# The service's refusal of an answer (`details`: field, problem), beside its field.
+RESOLVE_PROBLEMS = {
+    ("outcome", "unknown"): ("outcome-upheld", _l("Choose the answer")),
+    ("reason", "missing"): ("reason", _l("Write why: the citizen reads it")),
+    ("reason", "too_long"): ("reason", _l("Write it in fewer words")),
+}
+
+
+def _resolve_problem(error: ApiError) -> tuple[dict[str, str], int]:
+    found = RESOLVE_PROBLEMS.get((str(error.details.get("field")),
+                                  str(error.details.get("problem"))))
+    if found is not None:
+        return {"field": found[0], "text": str(found[1])}, 400
+    field = "outcome-upheld" if error.details.get("field") == "outcome" else "reason"
+    status = 400 if error.status == 400 else 409
+    return {"field": field, "text": str(counter_advice(error.reason.value).title)}, status
+
+
 @blueprint.post("/appeals/<int:grievance_id>/resolve")
 def appeal_resolve(grievance_id: int) -> BaseResponse | tuple[str, int]:
+    """The rule's checks are the service's: its refusal is shown beside the field."""
     me = clerk()
-    outcome = request.form.get("outcome", "")
-    reason = request.form.get("reason", "").strip()
-    errors = []
-    if outcome not in ("upheld", "not_upheld"):
-        errors.append({"field": "outcome-upheld", "text": _("Choose the answer")})
-    if not reason:
-        errors.append({"field": "reason", "text": _("Write why: the citizen reads it")})
-    elif len(reason) > MAX_RESOLUTION:
-        errors.append({"field": "reason", "text": _("Write it in fewer words")})
-    if errors:
-        return _appeal_page(grievance_id, errors, 400)
     try:
-        service.resolve(session(), me, grievance_id, outcome, reason)
+        service.resolve(session(), me, grievance_id, request.form.get("outcome", ""),
+                        request.form.get("reason", ""))
     except ApiError as error:
         session().rollback()
-        return _appeal_page(grievance_id, [{"field": "reason", "text": str(
-            counter_advice(error.reason.value).title)}], 409)
+        problem, status = _resolve_problem(error)
+        return _appeal_page(grievance_id, [problem], status)
     commit()
     return redirect(url_for("counter.appeal_show", grievance_id=grievance_id,
                             notice="resolved"), 303)
-

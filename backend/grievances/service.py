@@ -63,16 +63,23 @@ def _actor(principal: Principal) -> str:
     return f"{principal.kind}:{principal.subject}"
 
 
-def _text(value: str | None, limit: int, what: str) -> str | None:
+def _text(value: str | None, limit: int, what: str, field: str) -> str | None:
     """What a person wrote, trimmed: bounded, and no control characters but line breaks
-    and tabs (NUL cannot even be stored in PostgreSQL text)."""
+    and tabs (NUL cannot even be stored in PostgreSQL text). A refusal names the `field`
+    and the problem, so a screen shows it beside the field."""
     value = (value or "").strip()
     if CONTROL.search(value):
-        raise ApiError(Reason.VALIDATION_FAILED, f"the {what} holds control characters", 400)
+        raise _invalid_field(field, "control_characters", f"the {what} holds control "
+                             "characters")
     if len(value) > limit:
-        raise ApiError(Reason.VALIDATION_FAILED, f"the {what} is longer than {limit} "
-                       "characters", 400)
+        raise _invalid_field(field, "too_long", f"the {what} is longer than {limit} "
+                             "characters")
     return value or None
+
+
+def _invalid_field(field: str, problem: str, message: str) -> ApiError:
+    return ApiError(Reason.VALIDATION_FAILED, message, 400,
+                    details={"field": field, "problem": problem})
 
 
 def _open_about(db: Session, citizen_id: int, key: str) -> Grievance | None:
@@ -88,7 +95,7 @@ def file_appeal(db: Session, principal: Principal, *, citizen_id: int, channel: 
 
     `principal` is who files: the card session, or the clerk beside it at a counter.
     """
-    words = _text(words, MAX_WORDS, "appeal's words")
+    words = _text(words, MAX_WORDS, "appeal's words", "words")
     found = _open_about(db, citizen_id, subject.key)
     if found is not None:
         return Filed(found, created=False)
@@ -222,11 +229,10 @@ def resolve(db: Session, principal: Principal, grievance_id: int, outcome: str,
     """Close the appeal with its outcome and the reason the citizen reads at a kiosk."""
     principal = _handler(principal)
     if outcome not in OUTCOMES:
-        raise ApiError(Reason.VALIDATION_FAILED, f"outcome is one of {', '.join(OUTCOMES)}",
-                       400)
-    text = _text(reason, MAX_RESOLUTION, "reason")
+        raise _invalid_field("outcome", "unknown", f"outcome is one of {', '.join(OUTCOMES)}")
+    text = _text(reason, MAX_RESOLUTION, "reason", "reason")
     if not text:
-        raise ApiError(Reason.VALIDATION_FAILED, "say why: the citizen reads the reason", 400)
+        raise _invalid_field("reason", "missing", "say why: the citizen reads the reason")
     row = get(db, grievance_id)
     if row.status == "resolved":
         _refuse_resolved(db, grievance_id)

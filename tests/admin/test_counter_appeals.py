@@ -166,3 +166,27 @@ def test_an_appeal_handed_to_a_colleague_is_not_answered_by_the_one_who_handed_i
     assert refused.status_code == 409 and "error-summary" in refused.get_data(as_text=True)
     session().refresh(appeal)
     assert (appeal.status, appeal.assignee) == ("assigned", colleague.username)
+
+
+def test_an_answer_too_long_is_refused_beside_the_reason(site, clerk, holder, visit):
+    from backend.grievances.models import MAX_RESOLUTION
+
+    _file_at_counter(site, visit, holder)
+    appeal = session().query(Grievance).one()
+    site.post(f"/counter/appeals/{appeal.id}/assign", data={}, headers=SAME_ORIGIN)
+    answer = site.post(f"/counter/appeals/{appeal.id}/resolve", headers=SAME_ORIGIN,
+                       data={"outcome": "upheld", "reason": "x" * (MAX_RESOLUTION + 1)})
+    assert answer.status_code == 400
+    assert 'href="#reason"' in answer.get_data(as_text=True)
+
+
+def test_an_answer_with_control_characters_is_refused_not_a_server_error(site, clerk,
+                                                                         holder, visit):
+    _file_at_counter(site, visit, holder)
+    appeal = session().query(Grievance).one()
+    site.post(f"/counter/appeals/{appeal.id}/assign", data={}, headers=SAME_ORIGIN)
+    answer = site.post(f"/counter/appeals/{appeal.id}/resolve", headers=SAME_ORIGIN,
+                       data={"outcome": "upheld", "reason": "fine\x01"})
+    assert answer.status_code == 400
+    session().refresh(appeal)
+    assert appeal.status == "assigned"
