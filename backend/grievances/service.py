@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from backend.audit import record, record_read
 from backend.auth.principal import Principal
+from backend.cards.store import utcnow
 from backend.db import rowcount
 from backend.errors import ApiError
 from backend.grievances import due
@@ -37,7 +38,7 @@ from backend.grievances.schemas import refusal_seq
 from backend.grievances.subjects import Refusal, Subject, recorded_refusals
 from backend.reasons import Reason
 
-__all__ = ["Grievance"]
+__all__ = ["Grievance", "utcnow"]
 
 TABLE = Grievance.__table__
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -47,10 +48,6 @@ FILED_PURPOSE = "file the citizen's appeal"
 HANDLE_PURPOSE = "handle the citizen's appeal"
 OWN_PURPOSE = "citizen viewed own appeals"
 READ_FIELDS = ("full_name", "national_number", "appeal")
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
