@@ -10,12 +10,11 @@ it under "Who saw my data". The rules are the API's: these pages call the same c
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import redirect, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
 
 from admin.common.appeals import subject_words
@@ -30,53 +29,50 @@ from admin.counter.screen import (
     require_purpose,
 )
 from backend.api.routing import commit, parse_model
+from backend.audit.refusals import record_screen_refusal
+from backend.auth.principal import Principal
 from backend.db import session
 from backend.errors import ApiError
 from backend.grievances import service, subjects
 from backend.grievances.models import MAX_RESOLUTION, MAX_WORDS
 from backend.grievances.schemas import AppealOut, FileIn, QueueItemOut
-from backend.identity.models import StaffAccount
 from backend.registry.models import Citizen
-from backend.services.catalogue import modules
 
-# Refusals a citizen meets and may bring to the counter, in the order a clerk asks.
-REFUSALS = ("not_eligible", "insufficient_balance", "credit_expired", "category_not_allowed",
-            "daily_cap_exceeded", "monthly_cap_exceeded", "agent_category_not_allowed",
-            "amount_above_cap", "card_suspended", "card_revoked", "rate_limited")
+FILING_REFUSED = "counter.grievances.file_appeal"
+SHOWN = ("full_name", "refusals")  # what the filing page shows of the citizen
 
 
 def _colleagues(me: str) -> list[str]:
-    """Enabled clerks and admins an appeal may be handed to."""
-    return list(session().execute(
-        select(StaffAccount.username).where(StaffAccount.enabled.is_(True),
-                                            StaffAccount.role.in_(service.HANDLERS),
-                                            StaffAccount.username != me)
-        .order_by(StaffAccount.username)).scalars())
+    """Whom an appeal may be handed to: the service's assignees but the clerk."""
+    return [name for name in service.assignees(session()) if name != me]
 
 
 @blueprint.context_processor
 def _appeal_words() -> dict[str, Any]:
     """An appeal's subject in the counter's words (a staff member's, not a citizen's)."""
-    return {"appeal_subject": lambda appeal: subject_words(appeal, counter_advice)}
+    return {"appeal_subject": lambda appeal: subject_words(appeal, counter_advice),
+            "refusal_title": lambda reason: str(counter_advice(reason).title)}
 
 
 # --- beside the citizen --------------------------------------------------------------
 
 
-def _file_form(errors: list[dict[str, Any]] | None = None, given: dict[str, str] | None = None,
-               status: int = 200) -> tuple[str, int]:
-    refusals = [(code, counter_advice(code).title) for code in REFUSALS]
-    return page("counter/appeal_new.html", refusals=refusals, programmes=sorted(modules()),
-                given=given or {}, errors=errors or [], max_words=MAX_WORDS,
-                today=dt.date.today().isoformat()), status
+def _file_form(principal: Principal, purpose: str, errors: list[dict[str, Any]] | None = None,
+               given: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
+    """The filing page: the citizen's recorded refusals to pick from, or a receipt."""
+    assert principal.card is not None
+    refusals = subjects.recorded_refusals(session(), principal.card.citizen_id,
+                                          service.utcnow())
+    read(principal, purpose, SHOWN)
+    commit()
+    return page("counter/appeal_new.html", refusals=refusals, given=given or {},
+                errors=errors or [], max_words=MAX_WORDS), status
 
 
 @blueprint.get("/appeal")
 def appeal_new() -> tuple[str, int]:
     principal = card()
-    read(principal, require_purpose(principal), ("full_name",))
-    commit()
-    return _file_form()
+    return _file_form(principal, require_purpose(principal))
 
 
 @blueprint.post("/appeal")
@@ -87,25 +83,24 @@ def appeal_file() -> BaseResponse | tuple[str, int]:
     form = {k: v.strip() for k, v in request.form.items() if k != "csrf_token"}
     given: dict[str, Any] = {"subject": form.get("subject", ""), "words": form.get("words")}
     if given["subject"] == "refusal":
-        given.update(reason=form.get("reason"), programme=form.get("programme") or None,
-                     refused_at=f"{form.get('refused_on', '')}T12:00:00+00:00")
+        given["refusal"] = form.get("refusal")
     elif given["subject"] == "receipt":
         given["entry_id"] = form.get("entry_id")
     try:
         body = parse_model(FileIn, {k: v for k, v in given.items() if v not in (None, "")})
         assert isinstance(body, FileIn)
-        subject = subjects.of_filing(session(), body, principal.card.citizen_id, None)
+        subject = subjects.of_filing(session(), body, principal.card.citizen_id)
         filed = service.file_appeal(session(), clerk_at_counter(principal),
                                     citizen_id=principal.card.citizen_id, channel="counter",
                                     subject=subject, words=body.words)
     except ApiError as error:
         session().rollback()
-        read(principal, purpose, ("full_name",))
-        commit()
+        record_screen_refusal(clerk_at_counter(principal), FILING_REFUSED, error)
         text = counter_advice(error.reason.value).title if error.reason.value != \
             "validation_failed" else _("Choose what the appeal is about and fill in its "
                                        "details")
-        return _file_form([{"field": "subject-question", "text": str(text)}], form, 400)
+        return _file_form(principal, purpose, [{"field": "subject-question",
+                                                "text": str(text)}], form, 400)
     commit()
     return redirect(url_for("counter.citizen", notice="appeal_filed"
                             if filed.created else "appeal_open"), 303)
@@ -159,27 +154,35 @@ def appeal_assign(grievance_id: int) -> BaseResponse | tuple[str, int]:
                     303)
 
 
+# The service's refusal of an answer (`details`: field, problem), beside its field.
+RESOLVE_PROBLEMS = {
+    ("outcome", "unknown"): ("outcome-upheld", _l("Choose the answer")),
+    ("reason", "missing"): ("reason", _l("Write why: the citizen reads it")),
+    ("reason", "too_long"): ("reason", _l("Write it in fewer words")),
+}
+
+
+def _resolve_problem(error: ApiError) -> tuple[dict[str, str], int]:
+    found = RESOLVE_PROBLEMS.get((str(error.details.get("field")),
+                                  str(error.details.get("problem"))))
+    if found is not None:
+        return {"field": found[0], "text": str(found[1])}, 400
+    field = "outcome-upheld" if error.details.get("field") == "outcome" else "reason"
+    status = 400 if error.status == 400 else 409
+    return {"field": field, "text": str(counter_advice(error.reason.value).title)}, status
+
+
 @blueprint.post("/appeals/<int:grievance_id>/resolve")
 def appeal_resolve(grievance_id: int) -> BaseResponse | tuple[str, int]:
+    """The rule's checks are the service's: its refusal is shown beside the field."""
     me = clerk()
-    outcome = request.form.get("outcome", "")
-    reason = request.form.get("reason", "").strip()
-    errors = []
-    if outcome not in ("upheld", "not_upheld"):
-        errors.append({"field": "outcome-upheld", "text": _("Choose the answer")})
-    if not reason:
-        errors.append({"field": "reason", "text": _("Write why: the citizen reads it")})
-    elif len(reason) > MAX_RESOLUTION:
-        errors.append({"field": "reason", "text": _("Write it in fewer words")})
-    if errors:
-        return _appeal_page(grievance_id, errors, 400)
     try:
-        service.resolve(session(), me, grievance_id, outcome, reason)
+        service.resolve(session(), me, grievance_id, request.form.get("outcome", ""),
+                        request.form.get("reason", ""))
     except ApiError as error:
         session().rollback()
-        return _appeal_page(grievance_id, [{"field": "reason", "text": str(
-            counter_advice(error.reason.value).title)}], 409)
+        problem, status = _resolve_problem(error)
+        return _appeal_page(grievance_id, [problem], status)
     commit()
     return redirect(url_for("counter.appeal_show", grievance_id=grievance_id,
                             notice="resolved"), 303)
-

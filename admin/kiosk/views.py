@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from typing import Any
 
@@ -14,6 +13,7 @@ from admin.common.messages import advice
 from admin.common.sessions import require_card
 from backend.api.routing import commit, parse_model
 from backend.audit.api import own_access_log
+from backend.audit.refusals import record_screen_refusal
 from backend.cards import taplock
 from backend.db import session
 from backend.documents import statement, verification
@@ -25,6 +25,7 @@ from backend.services.perform import perform
 blueprint = screen_blueprint("kiosk", __name__, "/kiosk")
 KIOSK = ("kiosk",)
 SCREEN = "kiosk"
+REFUSED_ACTION = "kiosk.services.run_action"  # a programme's action refused here
 # What a citizen may ask for at a kiosk after the PIN: (module, action) of documents.
 DOCUMENTS = (("civil_documents", "domicile_letter"), ("civil_documents", "family_card_extract"))
 # A domicile letter states its purpose; at a kiosk the citizen picks one, never types.
@@ -118,9 +119,12 @@ def request_document(module: str, action: str) -> BaseResponse:
                             lambda a: parse_model(a.input, given))
     except ApiError as error:
         session().rollback()
-        # The visit goes on: the refusal is shown with the way to appeal it.
+        # The visit goes on: the refusal is recorded as the API records its own, and
+        # shown with the way to appeal it (the appeal names the record).
+        seq = record_screen_refusal(principal, REFUSED_ACTION, error,
+                                    {"key": module, "action_name": action})
         return redirect(url_for("kiosk.refused", reason=error.reason.value, programme=module,
-                                action=action, at=refused_at()), 303)
+                                refusal=seq or ""), 303)
     document = verification.find(session(), answer["document"]["public_id"])
     pdf = verification.pdf_of(session(), document)
     commit()
@@ -134,11 +138,6 @@ def tap_lock() -> BaseResponse:
     taplock.set_tap_lock(session(), principal, locked)
     commit()
     return redirect(url_for("kiosk.more", notice="locked" if locked else "unlocked"), 303)
-
-
-def refused_at(moment: dt.datetime | None = None) -> str:
-    """The refusal's time as the kiosk puts it in the page's address (UTC, seconds)."""
-    return (moment or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat()
 
 
 def _pdf(pdf: bytes, filename: str) -> Response:

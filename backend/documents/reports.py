@@ -160,4 +160,4 @@ def monthly(session: Session, month: str, zone: str, *, level: str = "district",
         _query(start, end, LEVELS[level], programmes, False))}
     overall = sum(overall_by_region.values(), Figures())
     return MonthlyReport(month, level, start, end, by_region, overall, overall_by_region,
-                         appeal_figures(session, start, end, zone))
+                         appeal_figures(session, start, end, zone, programmes=programmes))

@@ -8,7 +8,7 @@ those come with one appeal (`AppealDetail`), and opening one is recorded as a re
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
@@ -16,35 +16,49 @@ from backend.api.routing import MAX_INT, OutModel, StrictModel
 from backend.grievances import due
 from backend.grievances.models import MAX_RESOLUTION, MAX_WORDS, STATUSES, Grievance
 
-CODE = r"^[a-z][a-z0-9_]{1,63}$"
-
+if TYPE_CHECKING:
+    from backend.grievances.subjects import Refusal
 
 class FileIn(StrictModel):
-    """`refusal`: `reason`, `refused_at`, and the `programme` and `action` refused if
-    any; `receipt`: `entry_id`, the receipt number. `words`: the citizen's own."""
+    """`refusal`: the refusal's number, as `/grievances/refusals` lists it (its audit
+    record); `receipt`: `entry_id`, the receipt number. `words`: the citizen's own."""
 
     subject: Literal["refusal", "receipt"]
-    reason: str | None = Field(None, pattern=CODE)
-    programme: str | None = Field(None, pattern=CODE, max_length=40)
-    action: str | None = Field(None, pattern=CODE)
-    refused_at: dt.datetime | None = None
+    refusal: int | None = Field(None, ge=1, le=MAX_INT)
     entry_id: int | None = Field(None, ge=1, le=MAX_INT)
     words: str | None = Field(None, max_length=MAX_WORDS)
 
     @model_validator(mode="after")
     def _one_subject(self) -> FileIn:
-        if self.subject == "refusal":
-            if self.reason is None or self.refused_at is None or self.entry_id is not None:
-                raise ValueError("a refusal names its reason and time, and no entry_id")
-        elif (self.entry_id is None or self.reason is not None or self.refused_at is not None
-              or self.programme is not None or self.action is not None):
+        if self.subject == "refusal" and (self.refusal is None or self.entry_id is not None):
+            raise ValueError("a refusal names its number only")
+        if self.subject == "receipt" and (self.entry_id is None or self.refusal is not None):
             raise ValueError("a receipt names its entry_id only")
         return self
 
 
+class RefusalOut(OutModel):
+    """A refusal the city recorded, which the card holder may appeal."""
+
+    refusal: int = Field(description="file an appeal with this number")
+    reason: str
+    programme: str | None
+    action: str | None
+    refused_at: dt.datetime
+
+    @classmethod
+    def of(cls, refusal: Refusal) -> RefusalOut:
+        return cls(refusal=refusal.seq, reason=refusal.reason, programme=refusal.programme,
+                   action=refusal.action, refused_at=refusal.at)
+
+
+class RefusalsOut(OutModel):
+    items: list[RefusalOut]
+
+
 class AssignIn(StrictModel):
     to: str | None = Field(None, min_length=1, max_length=64,
-                           description="a clerk's or admin's username; none: yourself")
+                           description="a clerk's username; none: yourself")
 
 
 class ResolveIn(StrictModel):
@@ -59,9 +73,16 @@ class QueueQuery(StrictModel):
     offset: int = Field(0, ge=0, le=1_000_000)
 
 
+def refusal_seq(row: Grievance) -> int | None:
+    """The appealed refusal's audit record (its `subject_key` is `refusal:<seq>`)."""
+    kind, _, number = row.subject_key.partition(":")
+    return int(number) if kind == "refusal" and number.isdigit() else None
+
+
 class _Subject(OutModel):
     id: int
     subject: str
+    refusal: int | None
     reason: str | None
     programme: str | None
     action: str | None
@@ -74,7 +95,8 @@ class _Subject(OutModel):
 
 
 def _subject_fields(row: Grievance) -> dict[str, object]:
-    return {"id": row.id, "subject": row.subject_kind, "reason": row.refusal_reason,
+    return {"id": row.id, "subject": row.subject_kind, "refusal": refusal_seq(row),
+            "reason": row.refusal_reason,
             "programme": row.refusal_programme, "action": row.refusal_action,
             "refused_at": row.refused_at, "entry_id": row.entry_id, "channel": row.channel,
             "status": row.status, "filed_at": row.filed_at, "due_on": row.due_on}
@@ -102,15 +124,15 @@ class AppealsOut(OutModel):
 
 
 class QueueItemOut(_Subject):
-    citizen_id: int
+    """No citizen: who it is comes with one appeal, a recorded read."""
+
     assignee: str | None
     overdue: bool
 
     @classmethod
     def of(cls, row: Grievance, now: dt.datetime) -> QueueItemOut:
         late = row.status != "resolved" and due.overdue(row.due_on, now)
-        return cls(**_subject_fields(row), citizen_id=row.citizen_id, assignee=row.assignee,
-                   overdue=late)
+        return cls(**_subject_fields(row), assignee=row.assignee, overdue=late)
 
 
 class QueueOut(OutModel):
@@ -118,6 +140,7 @@ class QueueOut(OutModel):
 
 
 class AppealDetail(QueueItemOut):
+    citizen_id: int
     full_name: str
     national_number: str
     words: str | None

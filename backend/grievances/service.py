@@ -11,8 +11,8 @@ Who may do what:
 - file: the citizen, with the card and PIN, at a kiosk or at a counter (the clerk then
   files beside them); a second filing about the same subject while the first is not
   resolved answers the first;
-- assign: a clerk or an admin, to themselves or to an enabled clerk or admin, until it
-  is resolved;
+- assign: a clerk or an admin, to themselves if a clerk, or to an enabled clerk, until it
+  is resolved (appeals are worked at the counter, which admits clerks);
 - resolve: its assignee only, with an outcome and a reason the citizen will read.
 """
 
@@ -29,26 +29,25 @@ from sqlalchemy.orm import Session
 
 from backend.audit import record, record_read
 from backend.auth.principal import Principal
+from backend.cards.store import utcnow
 from backend.db import rowcount
 from backend.errors import ApiError
 from backend.grievances import due
 from backend.grievances.models import MAX_RESOLUTION, MAX_WORDS, OUTCOMES, Grievance
-
-__all__ = ["Grievance"]
-from backend.grievances.subjects import Refusal, Subject
+from backend.grievances.schemas import refusal_seq
+from backend.grievances.subjects import Refusal, Subject, recorded_refusals
 from backend.reasons import Reason
+
+__all__ = ["Grievance", "utcnow"]
 
 TABLE = Grievance.__table__
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-HANDLERS = ("clerk", "admin")  # staff roles that take and resolve appeals
+HANDLERS = ("clerk", "admin")  # staff roles that take, hand on and resolve appeals
+ASSIGNEES = ("clerk",)  # who may hold one: the counter, where appeals are worked, is theirs
 FILED_PURPOSE = "file the citizen's appeal"
 HANDLE_PURPOSE = "handle the citizen's appeal"
 OWN_PURPOSE = "citizen viewed own appeals"
 READ_FIELDS = ("full_name", "national_number", "appeal")
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -61,16 +60,23 @@ def _actor(principal: Principal) -> str:
     return f"{principal.kind}:{principal.subject}"
 
 
-def _text(value: str | None, limit: int, what: str) -> str | None:
+def _text(value: str | None, limit: int, what: str, field: str) -> str | None:
     """What a person wrote, trimmed: bounded, and no control characters but line breaks
-    and tabs (NUL cannot even be stored in PostgreSQL text)."""
+    and tabs (NUL cannot even be stored in PostgreSQL text). A refusal names the `field`
+    and the problem, so a screen shows it beside the field."""
     value = (value or "").strip()
     if CONTROL.search(value):
-        raise ApiError(Reason.VALIDATION_FAILED, f"the {what} holds control characters", 400)
+        raise _invalid_field(field, "control_characters", f"the {what} holds control "
+                             "characters")
     if len(value) > limit:
-        raise ApiError(Reason.VALIDATION_FAILED, f"the {what} is longer than {limit} "
-                       "characters", 400)
+        raise _invalid_field(field, "too_long", f"the {what} is longer than {limit} "
+                             "characters")
     return value or None
+
+
+def _invalid_field(field: str, problem: str, message: str) -> ApiError:
+    return ApiError(Reason.VALIDATION_FAILED, message, 400,
+                    details={"field": field, "problem": problem})
 
 
 def _open_about(db: Session, citizen_id: int, key: str) -> Grievance | None:
@@ -86,7 +92,7 @@ def file_appeal(db: Session, principal: Principal, *, citizen_id: int, channel: 
 
     `principal` is who files: the card session, or the clerk beside it at a counter.
     """
-    words = _text(words, MAX_WORDS, "appeal's words")
+    words = _text(words, MAX_WORDS, "appeal's words", "words")
     found = _open_about(db, citizen_id, subject.key)
     if found is not None:
         return Filed(found, created=False)
@@ -120,7 +126,7 @@ def describe(row: Grievance) -> dict[str, Any]:
     """What the appeal is about, as the audit log and the staff's queue name it."""
     if row.subject_kind == "receipt":
         return {"subject": "receipt", "entry_id": row.entry_id}
-    return {"subject": "refusal", "reason": row.refusal_reason,
+    return {"subject": "refusal", "refusal": refusal_seq(row), "reason": row.refusal_reason,
             "programme": row.refusal_programme, "action": row.refusal_action}
 
 
@@ -164,15 +170,28 @@ def queue(db: Session, *, status: str | None = None, limit: int = 50,
                            .limit(limit).offset(offset)).scalars())
 
 
+def _assignees() -> Any:
+    from backend.identity.models import StaffAccount
+
+    return select(StaffAccount.username).where(StaffAccount.enabled.is_(True),
+                                               StaffAccount.role.in_(ASSIGNEES))
+
+
+def assignees(db: Session) -> list[str]:
+    """The usernames an appeal may be given to, in order."""
+    from backend.identity.models import StaffAccount
+
+    return list(db.execute(_assignees().order_by(StaffAccount.username)).scalars())
+
+
 def _valid_assignee(db: Session, username: str) -> str:
     from backend.identity.models import StaffAccount
 
-    account = db.execute(select(StaffAccount).where(
-        StaffAccount.username == username)).scalar_one_or_none()
-    if account is None or not account.enabled or account.role not in HANDLERS:
+    found = db.execute(_assignees().where(StaffAccount.username == username)).scalar()
+    if found is None:
         raise ApiError(Reason.GRIEVANCE_ASSIGNEE_INVALID, f"{username!r} is not an enabled "
-                       "clerk or admin", 422)
-    return account.username
+                       "clerk", 422)
+    return str(found)
 
 
 def _refuse_resolved(db: Session, grievance_id: int) -> None:
@@ -207,11 +226,10 @@ def resolve(db: Session, principal: Principal, grievance_id: int, outcome: str,
     """Close the appeal with its outcome and the reason the citizen reads at a kiosk."""
     principal = _handler(principal)
     if outcome not in OUTCOMES:
-        raise ApiError(Reason.VALIDATION_FAILED, f"outcome is one of {', '.join(OUTCOMES)}",
-                       400)
-    text = _text(reason, MAX_RESOLUTION, "reason")
+        raise _invalid_field("outcome", "unknown", f"outcome is one of {', '.join(OUTCOMES)}")
+    text = _text(reason, MAX_RESOLUTION, "reason", "reason")
     if not text:
-        raise ApiError(Reason.VALIDATION_FAILED, "say why: the citizen reads the reason", 400)
+        raise _invalid_field("reason", "missing", "say why: the citizen reads the reason")
     row = get(db, grievance_id)
     if row.status == "resolved":
         _refuse_resolved(db, grievance_id)
@@ -249,3 +267,14 @@ def own(db: Session, principal: Principal, limit: int = 20) -> list[Grievance]:
            purpose=OWN_PURPOSE, details={"appeals": len(rows)})
     return rows
 
+
+
+def own_refusals(db: Session, principal: Principal) -> list[Refusal]:
+    """The card holder's refusals that may be appealed; the look is recorded."""
+    assert principal.card is not None
+    citizen_id = principal.card.citizen_id
+    found = recorded_refusals(db, citizen_id, utcnow())
+    record(db, action="grievance.own_refusals", subject_type="citizen",
+           subject_id=str(citizen_id), citizen_id=citizen_id, principal=principal,
+           purpose=OWN_PURPOSE, details={"refusals": len(found)})
+    return found

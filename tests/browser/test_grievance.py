@@ -16,6 +16,7 @@ from backend.demo import DEMO_PIN
 from tests.browser.checks import every_check
 from tests.browser.conftest import shoot
 from tests.browser.staff import sign_in, staff_account
+from tests.browser.test_counter import card_and_pin, choose, counter_card, counter_page, signed_in  # noqa: F401
 from tests.browser.test_counter import check as staff_checked
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.slow, pytest.mark.xdist_group("browser")]
@@ -107,3 +108,25 @@ def test_a_kiosk_refusal_is_appealed_and_the_clerks_answer_reaches_the_kiosk(
     assert answered.locator("[data-resolution]").inner_text() == ANSWER
     assert account[0] not in kiosk.inner_text("main")  # who handled it is not shown
     _kiosk_checked(kiosk, "6-kiosk-answer")
+
+
+def test_at_the_counter_the_clerk_picks_the_citizens_recorded_refusal(
+        kiosk_page, stack, kiosk_card, quota_used, counter_page,  # noqa: F811
+        counter_card):  # noqa: F811
+    _kiosk_with_pin(kiosk_page, stack, kiosk_card)
+    kiosk_page.click("form[action$='/domicile_letter'] button[type=submit]")
+    kiosk_page.wait_for_url(re.compile(r"/kiosk/refused\?"), timeout=10_000)
+    kiosk_card.remove()
+
+    page = counter_page
+    signed_in(page, stack)
+    card_and_pin(page, stack, counter_card)
+    choose(page, "purpose-appeal")
+    page.wait_for_url(re.compile(r"/counter/citizen$"))
+    page.click("#action-appeal")
+    page.wait_for_url(re.compile(r"/counter/appeal$"))
+    offered = page.locator("#refusals input[name=refusal]")
+    assert offered.count() >= 1 and offered.first.is_checked()
+    staff_checked(page, "grievance-7-counter-filing", stack)
+    page.click("#file-appeal")
+    page.wait_for_url(re.compile(r"/counter/citizen\?notice=appeal_(filed|open)"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 
@@ -14,6 +15,7 @@ from backend.testing.identity import make_staff
 
 ZONE = "Asia/Jakarta"
 MARCH = reports.month_bounds("2026-03", ZONE)
+NUMBERS = itertools.count(1)  # refusal records' numbers: the counts never read them
 
 
 def at(day: int, hour: int = 3, month: int = 3) -> dt.datetime:
@@ -26,11 +28,13 @@ def appeal(app, citizen):
     clerk = make_staff(app, "clerk")
     me = Principal(kind="staff", subject=clerk.username, role="clerk")
 
-    def make(filed: dt.datetime, resolved: dt.datetime | None = None, due_in: int = 14):
+    def make(filed: dt.datetime, resolved: dt.datetime | None = None, due_in: int = 14,
+             programme: str | None = "elderly"):
         app.config["GRIEVANCE_RESOLUTION_DAYS"] = due_in
+        refused = subjects.Refusal(next(NUMBERS), "not_eligible", programme, None, None,
+                                   filed)
         row = service.file_appeal(session(), me, citizen_id=citizen().id, channel="counter",
-                                  subject=subjects.Refusal("not_eligible", None, None, None,
-                                                           filed), now=filed).grievance
+                                  subject=refused, now=filed).grievance
         if resolved is not None:
             service.assign(session(), me, row.id, now=resolved)
             service.resolve(session(), me, row.id, "not_upheld", "the rule applies",
@@ -69,3 +73,10 @@ def test_the_monthly_report_carries_the_appeals(app, appeal):
     report = reports.monthly(session(), "2026-03", ZONE)
     assert report.as_dict()["appeals"] == {"filed": 1, "resolved": 1, "resolved_in_time": 1,
                                            "overdue": 0, "in_time_rate": 1.0}
+
+
+def test_a_report_about_some_programmes_counts_only_their_appeals(appeal):
+    appeal(at(1), programme="elderly")
+    appeal(at(2), programme="food")
+    report = reports.monthly(session(), "2026-03", ZONE, programmes=("food",))
+    assert report.as_dict()["appeals"]["filed"] == 1

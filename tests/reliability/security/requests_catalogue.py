@@ -265,18 +265,28 @@ def bulk_job(ctx: Ctx, status: str = "finished") -> int:
 
 
 def grievance(ctx: Ctx, caller: str | None = None) -> int:
-    """A fresh citizen's open appeal against a refusal; assigned to `caller` if staff."""
+    """A fresh citizen's open appeal against a refusal (as the API records one); assigned
+    to `caller` if staff."""
+    from backend.audit import record
+    from backend.audit.sequencer import settle
     from backend.auth.principal import Principal
     from backend.grievances import service, subjects
+    from backend.testing.audit import list_records
 
     holder = make_citizen(full_name="Sri Wahyuni")
     now = dt.datetime.now(dt.UTC)
     filer = Principal(kind="staff", subject=new_staff(ctx, "clerk").username, role="clerk")
+    record(session(), action="api.services.run_action", outcome="not_eligible",
+           citizen_id=holder.id, principal=filer,
+           details={"path_args": {"key": "elderly", "action_name": "withdraw"}})
+    session().commit()
+    settle(database().engine)
+    seq = list_records(session().connection(), citizen_id=holder.id)[-1]["seq"]
+    subject = subjects.refusal(session(), holder.id, seq, now)
     row = service.file_appeal(session(), filer, citizen_id=holder.id, channel="counter",
-                              subject=subjects.Refusal("not_eligible", None, None, None, now),
-                              now=now).grievance
+                              subject=subject, now=now).grievance
     kind, role, _ = caller_kind(caller or "")
-    if kind == "staff" and role in service.HANDLERS:
+    if kind == "staff" and role in service.ASSIGNEES:
         username = ctx.world.staff[role].username
         service.assign(session(), Principal(kind="staff", subject=username, role=role),
                        row.id)
@@ -466,13 +476,13 @@ CATALOGUE: dict[str, Builder] = {
     "api_approvals.carry_out": lambda c, _: Call(
         f"{W}/approvals/{approval_request(c, approved=True)}/carry-out"),
     "api_grievances.file_appeal": lambda c, _: Call(f"{W}/grievances", json={
-        "subject": "refusal", "reason": "not_eligible", "programme": "elderly",
-        "refused_at": dt.datetime.now(dt.UTC).isoformat()}),
+        "subject": "receipt", "entry_id": c.world.ani.receipt}),
     "api_grievances.my_appeals": lambda c, _: Call(f"{W}/grievances/mine"),
+    "api_grievances.my_refusals": lambda c, _: Call(f"{W}/grievances/refusals"),
     "api_grievances.queue": lambda c, _: Call(f"{W}/grievances"),
     "api_grievances.show": lambda c, _: Call(f"{W}/grievances/{grievance(c)}"),
     "api_grievances.assign": lambda c, _: Call(f"{W}/grievances/{grievance(c)}/assign",
-                                               json={}),
+                                               json={"to": c.world.staff["clerk"].username}),
     "api_grievances.resolve": lambda c, caller: Call(
         f"{W}/grievances/{grievance(c, caller)}/resolve",
         json={"outcome": "not_upheld", "reason": "The programme's rule applies."}),

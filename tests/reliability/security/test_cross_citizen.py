@@ -136,9 +136,13 @@ def test_budis_receipt_cannot_be_appealed_from_any_of_anis_sessions(client, worl
 
 
 def test_anis_appeals_list_holds_only_her_appeals(client, world, ani_sessions):
+    budis = client.post("/api/v1/grievances", headers=bearer(world.budi.sessions["kiosk:pin"]),
+                        json={"subject": "receipt", "entry_id": world.budi.receipt})
+    assert budis.status_code == 200, budis.json
     own = client.post("/api/v1/grievances", headers=bearer(ani_sessions["kiosk:pin"]),
                       json={"subject": "receipt", "entry_id": world.ani.receipt})
     assert own.status_code == 200, own.json
     listed = client.get("/api/v1/grievances/mine",
                         headers=bearer(ani_sessions["counter:pin"])).json["items"]
     assert {item["entry_id"] for item in listed} == {world.ani.receipt}
+    assert budis.json["appeal"]["id"] not in {item["id"] for item in listed}
