@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
 from backend.demo import DEMO_PIN
 from tests.browser.checks import every_check
-from tests.browser.conftest import shoot
+from tests.browser.conftest import LANGUAGES, shoot
 from tests.browser.staff import sign_in, staff_account
 from tests.browser.test_counter import card_and_pin, choose, counter_card, counter_page, signed_in  # noqa: F401
 from tests.browser.test_counter import check as staff_checked
@@ -49,11 +50,35 @@ def _kiosk_with_pin(page: Any, stack: Any, card: Any) -> None:
     page.wait_for_url(re.compile(r"/kiosk/more"), timeout=10_000)
 
 
+def _in_each_language(page: Any, check: Callable[[str], None]) -> None:
+    """Run `check` on the page as it is (the notice in its query kept) in each language,
+    then leave it in English for the steps after."""
+    parts = urlsplit(page.url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "lang"]
+
+    def show(lang: str) -> None:
+        page.goto(urlunsplit(parts._replace(query=urlencode([*query, ("lang", lang)]))))
+        page.wait_for_load_state("networkidle")
+        assert page.get_attribute("html", "lang") == lang
+
+    for lang in LANGUAGES:
+        show(lang)
+        check(lang)
+    show("en")
+
+
 def _kiosk_checked(page: Any, name: str) -> None:
-    """The kiosk's checks (K2, K3, K7, K10): axe, 48 px targets, text, plain words."""
-    page.wait_for_load_state("networkidle")
-    shoot(page, f"grievance-{name}")
-    assert every_check(page, KIOSK_TEXT) == {}, name
+    """The kiosk's checks (K2, K3, K7, K10), in every language: axe (WCAG 2.2 AA), 48 px
+    targets, text, plain words; a screenshot of each."""
+    def check(lang: str) -> None:
+        shoot(page, f"grievance-{name}-{lang}")
+        assert every_check(page, KIOSK_TEXT) == {}, f"{name} [{lang}]"
+    _in_each_language(page, check)
+
+
+def _clerk_checked(page: Any, name: str, stack: Any) -> None:
+    """The counter's checks (axe, targets, clipping, plain words), in every language."""
+    _in_each_language(page, lambda lang: staff_checked(page, f"{name}-{lang}", stack))
 
 
 def test_a_kiosk_refusal_is_appealed_and_the_clerks_answer_reaches_the_kiosk(
@@ -82,7 +107,7 @@ def test_a_kiosk_refusal_is_appealed_and_the_clerks_answer_reaches_the_kiosk(
     row = clerk.locator(f"tr[data-appeal='{appeal_id}']")
     assert "Waiting for a clerk" in row.inner_text()
     assert stack.citizen["name"] not in clerk.inner_text("main")  # no names in the queue
-    staff_checked(clerk, "grievance-3-queue", stack)
+    _clerk_checked(clerk, "grievance-3-queue", stack)
 
     clerk.click(f"#appeal-{appeal_id}")
     clerk.wait_for_url(re.compile(rf"/counter/appeals/{appeal_id}"))
@@ -90,14 +115,14 @@ def test_a_kiosk_refusal_is_appealed_and_the_clerks_answer_reaches_the_kiosk(
     clerk.click("#take")
     clerk.wait_for_url(re.compile(r"notice=taken"))
     assert clerk.locator("[data-assignee]").inner_text() == account[0]
-    staff_checked(clerk, "grievance-4-taken", stack)
+    _clerk_checked(clerk, "grievance-4-taken", stack)
     clerk.check("#outcome-upheld")
     clerk.fill("#reason", ANSWER)
     clerk.click("#resolve")
     clerk.wait_for_url(re.compile(r"notice=resolved"))
     facts = clerk.locator("dl[data-appeal-status]")
     assert facts.get_attribute("data-appeal-status") == "resolved"
-    staff_checked(clerk, "grievance-5-answered", stack)
+    _clerk_checked(clerk, "grievance-5-answered", stack)
 
     _kiosk_with_pin(kiosk, stack, kiosk_card)
     kiosk.click("#my-appeals")
@@ -127,6 +152,6 @@ def test_at_the_counter_the_clerk_picks_the_citizens_recorded_refusal(
     page.wait_for_url(re.compile(r"/counter/appeal$"))
     offered = page.locator("#refusals input[name=refusal]")
     assert offered.count() >= 1 and offered.first.is_checked()
-    staff_checked(page, "grievance-7-counter-filing", stack)
+    _clerk_checked(page, "grievance-7-counter-filing", stack)
     page.click("#file-appeal")
     page.wait_for_url(re.compile(r"/counter/citizen\?notice=appeal_(filed|open)"))
