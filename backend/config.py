@@ -219,6 +219,11 @@ SETTINGS: tuple[Setting, ...] = (
             "pooler in transaction mode (PgBouncer): the driver then prepares no statement "
             "on the server, since a transaction's next one may run on another server "
             "connection. Empty: the hub's connections are its own.", _pooler),
+    Setting("DATABASE_LISTEN_URL", "", "A direct PostgreSQL URL (not through a transaction "
+            "pooler) on which each hub process listens for changes to terminals, so that a "
+            "card challenge is answered from the terminal's row it remembers "
+            "(backend/identity/terminal_rows.py). Empty: the hub's own URL, or, behind a "
+            "transaction pooler, every challenge reads the row.", _database_url, secret=True),
     Setting("DATABASE_REPLICA_URL", "", "A streaming replica of the PostgreSQL database "
             "that serves the audit log's readers (a citizen's access log, the auditors' "
             "search, export and verification) once it has replayed what they must see; "

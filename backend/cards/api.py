@@ -27,7 +27,12 @@ from backend.cards.store import utcnow
 from backend.cards.tokens import parse_token
 from backend.db import database, session
 from backend.errors import ApiError
-from backend.identity.resolver import check_in_view, judge_terminal, pending_terminal_check
+from backend.identity.resolver import (
+    check_in_view,
+    judge_from_memory,
+    judge_terminal,
+    pending_terminal_check,
+)
 from backend.reasons import Reason
 from backend.registry.refs import CITIZEN_REF_DOC, citizen_ref
 
@@ -297,4 +302,5 @@ def init_app(app: Flask) -> None:
 
     add_refusal_hook(app, burn_refused_nonce)
     check_in_view(app, f"{api.blueprint.name}.{token.__name__}")
+    judge_from_memory(app, f"{api.blueprint.name}.{challenge.__name__}")
     app.register_blueprint(desk_api.api.blueprint)  # issuance jobs: admins' and desks' routes

@@ -7,6 +7,12 @@ bench/bench_identity.py, bench/bench_auth.py) says whether that identity is stil
 enabled and still on the same token generation. That read is never cached, so a
 disabled terminal or a signed-out clerk is refused on the very next request.
 
+An endpoint that writes and reveals nothing (the card challenge) may instead take its
+terminal's row from the rows this process remembers, forgotten through the database as
+soon as one changes (`judge_from_memory`, `backend.identity.terminal_rows`): there a
+disabled terminal is refused once the change's notification reaches the process,
+milliseconds after its commit.
+
 An endpoint may instead judge its terminal in its own statement (`check_in_view`: the
 card token, whose one statement reads the terminal row and changes nothing unless it
 passes, `backend.cards.authentication.authenticate_alone`). The resolver then reads
@@ -27,7 +33,7 @@ from sqlalchemy import bindparam, select
 from backend.auth.principal import Principal
 from backend.db import read_row
 from backend.errors import ApiError
-from backend.identity import tokens
+from backend.identity import terminal_rows, tokens
 from backend.identity.models import StaffAccount, Terminal
 from backend.reasons import Reason
 
@@ -79,6 +85,7 @@ def _staff(claims: tokens.Claims) -> Principal:
 
 
 CHECKED_IN_VIEW = "satukartu.identity.terminal_checked_in_view"
+FROM_MEMORY = "satukartu.identity.terminal_from_memory"
 _PENDING = "identity_terminal_check"
 
 
@@ -93,6 +100,11 @@ class TerminalCheck:
 def check_in_view(app: Any, endpoint: str) -> None:
     """Let `endpoint`'s view judge its terminal itself (see the module's docstring)."""
     app.extensions.setdefault(CHECKED_IN_VIEW, set()).add(endpoint)
+
+
+def judge_from_memory(app: Any, endpoint: str) -> None:
+    """Let `endpoint` judge its terminal by a remembered row (see the module's docstring)."""
+    app.extensions.setdefault(FROM_MEMORY, set()).add(endpoint)
 
 
 def pending_terminal_check() -> TerminalCheck | None:
@@ -127,11 +139,23 @@ def _terminal(claims: tokens.Claims) -> Principal:
         # A terminal's kind never changes, so the token's is the row's.
         return Principal(kind="terminal", subject=claims.account_id, role=claims.role,
                          terminal_id=claims.account_id, scopes=frozenset({claims.role}))
-    row = read_row(_TERMINAL, {"account_id": claims.account_id})
+    row = _terminal_row(claims)
     _judged(row, claims.generation)
     assert row is not None  # _judged refuses a missing row
     return Principal(kind="terminal", subject=claims.account_id, role=row.kind,
                      terminal_id=claims.account_id, scopes=frozenset({row.kind}))
+
+
+def _terminal_row(claims: tokens.Claims) -> Any:
+    def read() -> Any:
+        return read_row(_TERMINAL, {"account_id": claims.account_id})
+
+    if request.endpoint in current_app.extensions.get(FROM_MEMORY, ()):
+        remembered = terminal_rows.for_app(current_app)
+        if remembered is not None:
+            return remembered.lookup(claims.account_id, read, lambda row: (
+                row.enabled and row.token_generation == claims.generation))
+    return read()
 
 
 def _judged(row: Any, generation: int) -> None:
