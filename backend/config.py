@@ -127,6 +127,14 @@ def _database_url(value: str) -> str:
     return value
 
 
+def _postgres_url(value: str) -> str:
+    """`_database_url`, for PostgreSQL alone."""
+    checked = _database_url(value)
+    if checked and _database_backend(checked) != "postgresql":
+        raise ValueError("not a PostgreSQL URL (postgresql://user@host/db)")
+    return checked
+
+
 def _database_backend(url: str) -> str:
     """`postgresql` or `sqlite`, for a URL `_database_url` accepted."""
     from sqlalchemy.engine import make_url
@@ -223,7 +231,7 @@ SETTINGS: tuple[Setting, ...] = (
             "pooler) on which each hub process listens for changes to terminals, so that a "
             "card challenge is answered from the terminal's row it remembers "
             "(backend/identity/terminal_rows.py). Empty: the hub's own URL, or, behind a "
-            "transaction pooler, every challenge reads the row.", _database_url, secret=True),
+            "transaction pooler, every challenge reads the row.", _postgres_url, secret=True),
     Setting("DATABASE_REPLICA_URL", "", "A streaming replica of the PostgreSQL database "
             "that serves the audit log's readers (a citizen's access log, the auditors' "
             "search, export and verification) once it has replayed what they must see; "
@@ -365,7 +373,8 @@ SETTINGS: tuple[Setting, ...] = (
 PREFIX = "SATUKARTU_"
 # A URL setting whose password may come alone from a file: the variable naming it.
 PASSWORD_FILES = {"DATABASE_URL": "DATABASE_PASSWORD_FILE", "BROKER_URL": "BROKER_PASSWORD_FILE",
-                  "DATABASE_REPLICA_URL": "DATABASE_REPLICA_PASSWORD_FILE"}
+                  "DATABASE_REPLICA_URL": "DATABASE_REPLICA_PASSWORD_FILE",
+                  "DATABASE_LISTEN_URL": "DATABASE_LISTEN_PASSWORD_FILE"}
 
 
 def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> dict[str, Any]:

@@ -5,30 +5,33 @@ A challenge writes nothing and reveals nothing: its nonce proves itself (`cards.
 and only the card token, judged against the terminal's row in the token's own statement
 (`cards.authentication.authenticate_alone`), opens a session. Yet reading the
 terminal's row for every challenge was a database round trip per authentication and
-about a fifth of the hub's CPU for it (BENCHMARKS.md, "Terminal rows remembered").
+about a sixth of the hub's CPU for it (BENCHMARKS.md, "Terminal rows remembered").
 
 So each process keeps the rows it read, and a connection of its own listening on
-`satukartu_terminals`, where a trigger (migration 0025) announces every change of a
-terminal's kind, enabled flag or token generation, and every deletion, as the change
-commits. Hearing it, the process forgets that row. A disabled terminal is refused from
-the moment the notification reaches the listener (milliseconds), not from the
-commit: that is the whole difference from reading the row each time, and it holds for
-challenges alone.
+`satukartu_terminals`, where triggers (migration 0025) announce every change of a
+terminal's kind, enabled flag or token generation, every deletion and every TRUNCATE,
+as the change commits. Hearing it, the process forgets that row (all rows, for a
+TRUNCATE). A disabled terminal is refused from the moment the notification reaches
+the listener, milliseconds after the commit: that delay, for challenges alone, is the
+whole difference from reading the row each time.
 
-Only a row that lets the terminal in is served from memory; a refusal is always read
-again (a token of a new generation may arrive before the notification that says so).
-A row read while any notification arrived is not kept, and none is kept longer than
-`MAX_AGE`, which bounds what a silently broken listener could miss (it also pings its
-connection every `POLL` seconds, with TCP keepalives and a user timeout). Without a live
-listener (its connection lost, SQLite, a transaction pooler with no direct URL to
-listen on) nothing is kept and every lookup reads. The listener ends after `IDLE` seconds without a
-lookup, so a test's engine or a quiet hub holds no connection for it.
+Nothing is taken on trust about the listener. It counts as live only while it hears
+its own heartbeat, a notification sent every `BEAT` seconds through the hub's own
+engine: so a listener that hears nothing (a wrong `DATABASE_LISTEN_URL`, a pooler that
+swallows LISTEN, a primary left behind by a failover, a connection lost silently) is
+not live within `BEAT` seconds, and a process that is not live keeps nothing and reads
+every row. A row read while any notification arrived is not kept; none is served
+longer than `MAX_AGE`; and only a row that lets the terminal in is served from memory,
+a refusal is always read again (a token of a new generation may arrive before the
+notification that says so). The listener ends after `IDLE` seconds without a lookup,
+so a test's engine or a quiet hub holds no connection for it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 import time
 import weakref
@@ -37,21 +40,28 @@ from typing import Any
 
 import psycopg
 from flask import Flask
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "satukartu_terminals"
 EXTENSION = "satukartu.terminal_rows"
+BEAT = 2.0  # seconds between heartbeats; one not heard by the next ends the live state
 IDLE = 60.0  # seconds without a lookup after which the listener ends
-POLL = 1.0  # seconds between the listener's pings and checks that it is still wanted
 MAX_AGE = 30.0  # seconds a remembered row is served before it is read again
 MAX_ROWS = 20_000  # a city's terminals; past it, memory starts afresh
 RETRY = (1.0, 30.0)  # the listener's first and longest pause after losing its connection
+HEARTBEAT = "~"  # payloads starting with it are heartbeats, never terminal ids
 # A dead peer is noticed within seconds, not at the kernel's default of hours.
 _CONNECT = {"application_name": "satukartu terminal rows", "connect_timeout": 5,
             "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
             "keepalives_count": 2, "tcp_user_timeout": 5000}
+_SEND = text("SELECT pg_catalog.pg_notify(:channel, :payload)")
+_created = threading.Lock()
+
+
+class ListenerLost(Exception):
+    """The listener stopped hearing its own heartbeat."""
 
 
 class TerminalRows:
@@ -61,16 +71,17 @@ class TerminalRows:
         self.conninfo = conninfo
         self.owner = weakref.ref(owner)
         self.pid = os.getpid()
+        self.losses = 0  # times the listener went from live to not live
         self._lock = threading.Lock()
         self._rows: dict[str, tuple[float, Any]] = {}  # id -> (when read, row)
-        self._epoch = 0  # moves on every notification, connection and loss
+        self._epoch = 0  # moves on every notification, and whenever live changes
         self._live = False
         self._used = time.monotonic()
-        self._listening = False
+        self._thread = 0  # the running listener's number; 0: none
 
     def lookup(self, terminal_id: str, read: Callable[[], Any],
                passes: Callable[[Any], bool]) -> Any:
-        """The row `read` would give, from memory when a live listener vouches for it
+        """The row `read` would give, from memory when the live listener vouches for it
         and the remembered row `passes`; otherwise read (and remember a passing row)."""
         now = time.monotonic()
         with self._lock:
@@ -100,47 +111,91 @@ class TerminalRows:
 
     @property
     def live(self) -> bool:
+        """Whether rows are kept now: the listener hears its own heartbeat."""
         with self._lock:
             return self._live
 
-    def _start(self) -> None:
-        if not self._listening:
-            self._listening = True
-            threading.Thread(target=self._listen, name="terminal-rows", daemon=True).start()
-
-    def _wanted(self) -> bool:
+    def close(self) -> None:
+        """End the listener now (it would end after `IDLE` seconds anyway)."""
         with self._lock:
-            wanted = (self.owner() is not None and time.monotonic() - self._used < IDLE)
-            if not wanted:
-                self._listening = False
-                self._set_live(False)
-            return wanted
+            self._thread = 0
+            self._set_live(False)
+
+    # --- the listener ------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if not self._thread:
+            self._thread = number = secrets.randbits(32) | 1
+            threading.Thread(target=self._listen, args=(number,), name="terminal-rows",
+                             daemon=True).start()
+
+    def _wanted(self, number: int) -> bool:
+        """Whether listener `number` should go on; if not, it is retired here."""
+        with self._lock:
+            if self._thread != number:
+                return False
+            if self.owner() is not None and time.monotonic() - self._used < IDLE:
+                return True
+            self._thread = 0
+            self._set_live(False)
+            return False
 
     def _set_live(self, live: bool) -> None:
+        if self._live and not live:
+            self.losses += 1
         self._live = live
         self._epoch += 1
         self._rows.clear()
 
-    def _listen(self) -> None:
+    def _listen(self, number: int) -> None:
         pause = RETRY[0]
-        while self._wanted():
-            try:
-                with psycopg.connect(self.conninfo, autocommit=True, **_CONNECT) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+        try:
+            while self._wanted(number):
+                try:
+                    self._hear(number)
+                    return
+                except Exception as exc:  # whatever it was, rows are read again
                     with self._lock:
-                        self._set_live(True)
-                    pause = RETRY[0]
-                    while self._wanted():
-                        for note in conn.notifies(timeout=POLL):
-                            self.forget(note.payload or None)
-                        conn.execute("SELECT 1")  # a connection lost silently fails here
-            except psycopg.Error as exc:
-                with self._lock:
+                        self._set_live(False)
+                    log.warning("terminal rows are read each time until the listener hears "
+                                "its heartbeat again: %s", exc)
+                    time.sleep(pause)
+                    pause = min(pause * 2, RETRY[1])
+        finally:
+            with self._lock:
+                if self._thread == number:
+                    self._thread = 0
                     self._set_live(False)
-                log.warning("terminal rows are read each time until the database "
-                            "listens again: %s", exc)
-                time.sleep(pause)
-                pause = min(pause * 2, RETRY[1])
+
+    def _hear(self, number: int) -> None:
+        """Listen until no longer wanted; raise when the heartbeat is not heard."""
+        with psycopg.connect(self.conninfo, autocommit=True, **_CONNECT) as conn:
+            conn.execute(f"LISTEN {CHANNEL}")
+            awaited = self._beat()
+            beat_at = time.monotonic()
+            while self._wanted(number):
+                for note in conn.notifies(timeout=max(0.0, beat_at + BEAT - time.monotonic())):
+                    if not note.payload.startswith(HEARTBEAT):
+                        self.forget(note.payload or None)
+                    elif note.payload == awaited:
+                        awaited = ""
+                        with self._lock:
+                            if not self._live and self._thread == number:
+                                self._set_live(True)
+                if time.monotonic() >= beat_at + BEAT:
+                    if awaited:
+                        raise ListenerLost(f"no heartbeat heard within {BEAT} s")
+                    awaited, beat_at = self._beat(), time.monotonic()
+
+    def _beat(self) -> str:
+        """Send a heartbeat where the hub writes, to be heard where it listens."""
+        engine = self.owner()
+        if engine is None:
+            raise ListenerLost("the hub's engine is gone")
+        payload = f"{HEARTBEAT}{os.getpid()}.{secrets.token_hex(8)}"
+        with engine.begin() as conn:
+            conn.execute(_SEND, {"channel": CHANNEL, "payload": payload})
+        return payload
 
 
 def for_app(app: Flask) -> TerminalRows | None:
@@ -154,16 +209,18 @@ def for_app(app: Flask) -> TerminalRows | None:
     if db.dialect != "postgresql" or not db.reads_outside_transactions:
         return None
     url = app.config.get("DATABASE_LISTEN_URL") or (
-        "" if app.config.get("DATABASE_POOLER") else db.engine.url)
+        "" if app.config.get("DATABASE_POOLER") else
+        db.engine.url.render_as_string(hide_password=False))
     if not url:
         return None
-    conninfo = url if isinstance(url, str) else url.set(drivername="postgresql").render_as_string(
-        hide_password=False)
-    rows = app.extensions[EXTENSION] = TerminalRows(_plain(conninfo), db.engine)
+    with _created:  # two threads of a new worker make one, not two listeners
+        rows = app.extensions.get(EXTENSION)
+        if rows is None or rows.pid != os.getpid():
+            rows = app.extensions[EXTENSION] = TerminalRows(_libpq(url), db.engine)
     return rows
 
 
-def _plain(conninfo: str) -> str:
+def _libpq(url: str) -> str:
     """A libpq URL from an SQLAlchemy one (`postgresql+psycopg://` is not libpq's)."""
-    scheme, sep, rest = conninfo.partition("://")
-    return f"{scheme.split('+', 1)[0]}{sep}{rest}" if sep else conninfo
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.split('+', 1)[0]}{sep}{rest}" if sep else url

@@ -67,3 +67,17 @@ def test_config_show_never_prints_a_secret_from_a_file(tmp_path):
     assert "never-print" not in shown.output
     assert "SATUKARTU_SECRET_KEY=***" in shown.output
     assert "SATUKARTU_BROKER_URL=amqp://satukartu:***@broker:5672//" in shown.output
+
+
+def test_a_password_file_completes_the_listen_url(tmp_path):
+    path = secret_file(tmp_path, "listen-password", "listen-pass\n")
+    loaded = config.load({
+        "SATUKARTU_DATABASE_LISTEN_URL": "postgresql://satukartu_app@db:5432/satukartu",
+        "SATUKARTU_DATABASE_LISTEN_PASSWORD_FILE": path, "SATUKARTU_INSTANCE_DIR": str(tmp_path)})
+    assert loaded["DATABASE_LISTEN_URL"] == "postgresql://satukartu_app:listen-pass@db:5432/satukartu"
+
+
+def test_a_listen_url_that_is_not_postgresql_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="SATUKARTU_DATABASE_LISTEN_URL"):
+        config.load({"SATUKARTU_DATABASE_LISTEN_URL": f"sqlite:///{tmp_path}/x.db",
+                     "SATUKARTU_INSTANCE_DIR": str(tmp_path)})

@@ -18,12 +18,11 @@ from typing import Any
 import psycopg
 import pytest
 from flask import Flask
-from sqlalchemy import event, text, update
+from sqlalchemy import event
 
 from backend.app import create_app
 from backend.db import database
 from backend.identity import accounts, terminal_rows
-from backend.identity.models import Terminal
 from backend.identity.terminal_rows import TerminalRows
 from backend.testing.identity import TerminalCredentials, bearer, make_terminal
 
@@ -52,6 +51,9 @@ def hub(fresh_pg_url: str, instance_dir: Path) -> Iterator[Flask]:
                      SECRET_KEY="test-secret-key-not-for-production",
                      ORIGIN="https://hub.test.satukartu")
     yield app
+    remembered = app.extensions.get(terminal_rows.EXTENSION)
+    if remembered is not None:
+        remembered.close()
     app.extensions["satukartu.db"].engine.dispose()
 
 
@@ -132,31 +134,64 @@ def test_the_token_still_judges_the_terminal_by_its_row_while_challenges_remembe
     assert answer.status_code == 400  # judged by its own statement, then refused as malformed
 
 
+def _listening(url: str) -> psycopg.Connection:
+    listener = psycopg.connect(_libpq(url), autocommit=True)
+    listener.execute(f"LISTEN {terminal_rows.CHANNEL}")
+    return listener
+
+
+def _first_heard(listener: psycopg.Connection) -> str | None:
+    """The first terminal notification (heartbeats of listening hubs skipped)."""
+    for note in listener.notifies(timeout=WAIT):
+        if not note.payload.startswith(terminal_rows.HEARTBEAT):
+            return note.payload
+    return None
+
+
+def _set(url: str, statement: str, *params: Any) -> None:
+    with psycopg.connect(_libpq(url), autocommit=True) as other:
+        other.execute(statement, params)
+
+
 def test_writing_when_a_terminal_last_took_a_token_announces_nothing(
-        hub: Flask, fresh_pg_url: str, terminal: TerminalCredentials):
-    with psycopg.connect(_libpq(fresh_pg_url), autocommit=True) as listener:
-        listener.execute(f"LISTEN {terminal_rows.CHANNEL}")
-        with hub.app_context(), database().transaction() as tx:
-            tx.execute(update(Terminal).where(Terminal.id == terminal.terminal_id)
-                       .values(last_token_at=text("now()"), name="renamed"))
-        with hub.app_context(), database().transaction() as tx:
-            accounts.set_terminal_enabled(tx, terminal.terminal_id, False)
+        fresh_pg_url: str, terminal: TerminalCredentials, hub: Flask):
+    other = make_terminal(hub, "agent")
+    with _listening(fresh_pg_url) as listener:
+        _set(fresh_pg_url, "UPDATE terminals SET last_token_at = now(), name = 'renamed' "
+             "WHERE id = %s", terminal.terminal_id)
+        _set(fresh_pg_url, "UPDATE terminals SET enabled = false WHERE id = %s",
+             other.terminal_id)
 
-        heard = [n.payload for n in listener.notifies(timeout=2.0)]
-
-    assert heard == [terminal.terminal_id]
+        assert _first_heard(listener) == other.terminal_id  # in commit order
 
 
-def test_a_change_rolled_back_announces_nothing(hub: Flask, fresh_pg_url: str,
+def test_a_change_rolled_back_announces_nothing(fresh_pg_url: str, hub: Flask,
                                                 terminal: TerminalCredentials):
-    with psycopg.connect(_libpq(fresh_pg_url), autocommit=True) as listener:
-        listener.execute(f"LISTEN {terminal_rows.CHANNEL}")
+    other = make_terminal(hub, "agent")
+    with _listening(fresh_pg_url) as listener:
         with hub.app_context(), database().sessions() as tx:
             accounts.set_terminal_enabled(tx, terminal.terminal_id, False)
             tx.flush()
             tx.rollback()
+        _set(fresh_pg_url, "UPDATE terminals SET enabled = false WHERE id = %s",
+             other.terminal_id)
 
-        assert list(listener.notifies(timeout=1.0)) == []
+        assert _first_heard(listener) == other.terminal_id
+
+
+@pytest.mark.parametrize(("statement", "heard"), [
+    ("UPDATE terminals SET kind = 'agent' WHERE id = %s", "id"),
+    ("UPDATE terminals SET token_generation = token_generation + 1 WHERE id = %s", "id"),
+    ("DELETE FROM terminals WHERE id = %s", "id"),
+    ("TRUNCATE terminals CASCADE", ""),
+])
+def test_a_change_that_can_refuse_a_terminal_is_announced(
+        fresh_pg_url: str, terminal: TerminalCredentials, statement: str, heard: str):
+    params = (terminal.terminal_id,) if "%s" in statement else ()
+    with _listening(fresh_pg_url) as listener:
+        _set(fresh_pg_url, statement, *params)
+
+        assert _first_heard(listener) == (terminal.terminal_id if heard else "")
 
 
 # --- the memory itself, against a real listener ---------------------------------------
@@ -181,11 +216,12 @@ def _passes(generation: int = 0) -> Callable[[Any], bool]:
 
 
 @pytest.fixture
-def rows(fresh_pg_url: str, hub: Flask) -> TerminalRows:
+def rows(fresh_pg_url: str, hub: Flask) -> Iterator[TerminalRows]:
     remembered = TerminalRows(_libpq(fresh_pg_url), hub.extensions["satukartu.db"].engine)
     remembered.lookup("warm-up", Reads(), _passes())
     assert _until(lambda: remembered.live)
-    return remembered
+    yield remembered
+    remembered.close()
 
 
 def test_a_remembered_row_that_would_refuse_is_read_again(rows: TerminalRows):
@@ -240,9 +276,49 @@ def test_a_listener_whose_connection_is_killed_forgets_everything_and_listens_ag
                       "WHERE application_name = 'satukartu terminal rows' "
                       "AND datname = current_database()")
 
-    assert _until(lambda: not rows.live)
+    assert _until(lambda: rows.losses == 1)
+    assert reads.calls == 1  # nothing kept from before the loss: the next lookup reads
     rows.lookup("t1", reads, _passes())
     assert reads.calls == 2
+    assert _until(lambda: rows.live)
+
+
+def test_a_listener_that_hears_no_heartbeat_is_never_live(hub: Flask, fresh_pg_url: str):
+    # Listening to another database than the one the hub writes to: LISTEN works,
+    # the heartbeat sent through the hub's engine never arrives.
+    elsewhere = fresh_pg_url.rsplit("/", 1)[0] + "/postgres"
+    deaf = TerminalRows(_libpq(elsewhere), hub.extensions["satukartu.db"].engine)
+    reads = Reads()
+    try:
+        deaf.lookup("t1", reads, _passes())
+        assert _until(lambda: _listener_connected(fresh_pg_url, "postgres"))
+        for _ in range(3):
+            deaf.lookup("t1", reads, _passes())
+        assert reads.calls == 4 and not deaf.live
+    finally:
+        deaf.close()
+
+
+def _listener_connected(url: str, database_name: str) -> bool:
+    with psycopg.connect(_libpq(url), autocommit=True) as admin:
+        return admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+            "'satukartu terminal rows' AND datname = %s", (database_name,)).fetchone()[0] > 0
+
+
+def test_a_listener_that_fails_in_any_way_keeps_nothing_and_starts_again(
+        rows: TerminalRows, monkeypatch: pytest.MonkeyPatch):
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise TypeError("an unexpected failure in the listener")
+
+    monkeypatch.setattr(psycopg.Connection, "notifies", broken)  # its next wait fails
+
+    assert _until(lambda: rows.losses >= 1)
+    reads = Reads()
+    for _ in range(3):
+        rows.lookup("t1", reads, _passes())
+    assert reads.calls == 3 and not rows.live
+    monkeypatch.undo()
     assert _until(lambda: rows.live)
 
 
@@ -255,6 +331,7 @@ def test_without_a_database_to_listen_to_every_lookup_reads(hub: Flask):
         unreachable.lookup("t1", reads, _passes())
 
     assert reads.calls == 3 and not unreachable.live
+    unreachable.close()
 
 
 def test_lookups_from_many_threads_all_get_the_row(rows: TerminalRows):
