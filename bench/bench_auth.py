@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from auth_e2e import measure_e2e
 from auth_floor import ECDSA, measure_parts
 from cryptography.hazmat.primitives.asymmetric import ec
-from proc_cpu import backend_pids, children, cpu_seconds
+from proc_cpu import backend_pids, children, cpu_seconds, wal_counters
 
 from card_reader import wire
 
@@ -307,6 +307,7 @@ class LoadResult:
     median_ms: float
     p99_ms: float
     cpu: dict[str, float]  # seconds per loop
+    wal: dict[str, float] = field(default_factory=dict)  # the server's WAL, per loop
 
 
 def run_load(port: int, origin: str, auths: list[str], cards: list[SoftCardKey],
@@ -325,9 +326,11 @@ def run_load(port: int, origin: str, auths: list[str], cards: list[SoftCardKey],
     workers = children(server.pid)
     db_pids = backend_pids(*pg) if pg else []
     client_pids = [p.pid for p in procs]
+    wal_before = wal_counters(pg[0]) if pg else {}
     before = (cpu_seconds(workers), cpu_seconds(db_pids), cpu_seconds(client_pids))
     time.sleep(max(0.0, window[1] - time.perf_counter()))
     after = (cpu_seconds(workers), cpu_seconds(db_pids), cpu_seconds(client_pids))
+    wal_after = wal_counters(pg[0]) if pg else {}
     results = [r for _ in procs for r in queue.get()]
     for p in procs:
         p.join()
@@ -335,8 +338,9 @@ def run_load(port: int, origin: str, auths: list[str], cards: list[SoftCardKey],
     lat = sorted(x for r in results for x in r[1])
     cpu = {name: (after[i] - before[i]) / max(count, 1)
            for i, name in enumerate(("hub", "database", "clients"))}
+    wal = {k: (wal_after[k] - wal_before[k]) / max(count, 1) for k in wal_after}
     return LoadResult(count / args.seconds, statistics.median(lat) * 1000,
-                      lat[int(len(lat) * 0.99)] * 1000, cpu)
+                      lat[int(len(lat) * 0.99)] * 1000, cpu, wal)
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -441,6 +445,9 @@ def report(args: argparse.Namespace, auth: LoadResult, pairs: LoadResult,
     print("  CPU per authentication: " + ", ".join(
         f"{k} {v * 1e6:.0f} us" for k, v in auth.cpu.items())
         + f"; hub + database {server * 1e6:.0f} us")
+    if auth.wal:
+        print(f"  WAL per authentication (the whole server's): {auth.wal['records']:.1f} records, "
+              f"{auth.wal['bytes']:.0f} bytes, {auth.wal['flushes']:.2f} flushes")
     cores = os.cpu_count() or 1
     print(f"  -> {cores} idle cores would serve at most {cores / server:.0f} /s "
           f"({cores / (server + auth.cpu['clients']):.0f} /s with these clients on them)")

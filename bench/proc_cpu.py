@@ -49,3 +49,11 @@ def backend_pids(conninfo: str, db_name: str) -> list[int]:
         return [r[0] for r in conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             (db_name,))]
+
+
+def wal_counters(conninfo: str) -> dict[str, float]:
+    """The server's WAL statistics so far (`pg_stat_wal`, the whole cluster's): records,
+    bytes, and flushes to disk (`wal_sync`, each a commit's or the WAL writer's fsync)."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        row = conn.execute("SELECT wal_records, wal_bytes, wal_sync FROM pg_stat_wal").fetchone()
+    return {"records": float(row[0]), "bytes": float(row[1]), "flushes": float(row[2])}
