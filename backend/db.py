@@ -198,6 +198,10 @@ def request_begin() -> str:
     return BEGIN_IMMEDIATE
 
 
+INCARNATION = ("SELECT (pg_catalog.date_part('epoch', pg_catalog.pg_postmaster_start_time())"
+               " * 1000000)::bigint")
+
+
 class Database:
     """The app's engine and session factory (tests swap the factory for a savepoint one)."""
 
@@ -210,10 +214,24 @@ class Database:
         self.writer = (self.engine.execution_options(**{SQLITE_BEGIN: BEGIN_IMMEDIATE})
                        if self.dialect == "sqlite" else self.engine)
         self.sessions = sessionmaker(bind=self.writer, expire_on_commit=False)
+        # Which run of the PostgreSQL server the pool's connections last reached (its
+        # start, in microseconds since 1970; 0 on SQLite or before any connection). Card
+        # challenge nonces are bound to it: a card token commits without waiting for the
+        # disk, and a nonce spent by a commit a crash lost must not be taken after it
+        # (backend.cards.authentication).
+        self.incarnation = 0
+        if self.dialect == "postgresql":
+            event.listen(self.engine, "connect", self._heard_incarnation)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def _heard_incarnation(self, dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(INCARNATION)
+            self.incarnation = int(cursor.fetchone()[0])
+        dbapi_connection.rollback()  # leave the new connection idle, as the pool expects
 
     @property
     def reads_outside_transactions(self) -> bool:

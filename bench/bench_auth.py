@@ -12,7 +12,8 @@ measures the floor of the parts a token check cannot avoid: one ECDSA P-256 veri
 one cached chain check, one indexed read, one nonce and one audit write (a commit),
 one session token, and two trivial Flask requests under the same gunicorn; and prints
 the ratio. CPU seconds of the gunicorn workers, of the database backends serving
-them and of the clients are read from /proc, per authentication.
+them with PostgreSQL's WAL writer, checkpointer and background writer (which flush for
+commits that do not wait), and of the clients are read from /proc, per authentication.
 
 With --citizens N the database is instead a synthetic city made by `satukartu
 registry synth --citizens N` (bench/synth_world.py), and with --world DIR one kept
@@ -51,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from auth_e2e import measure_e2e
 from auth_floor import ECDSA, measure_parts
 from cryptography.hazmat.primitives.asymmetric import ec
-from proc_cpu import backend_pids, children, cpu_seconds, wal_counters
+from proc_cpu import backend_pids, children, cpu_seconds, wal_counters, wal_helper_pids
 
 from card_reader import wire
 
@@ -324,7 +325,7 @@ def run_load(port: int, origin: str, auths: list[str], cards: list[SoftCardKey],
         p.start()
     time.sleep(max(0.0, window[0] - time.perf_counter()))
     workers = children(server.pid)
-    db_pids = backend_pids(*pg) if pg else []
+    db_pids = backend_pids(*pg) + wal_helper_pids() if pg else []
     client_pids = [p.pid for p in procs]
     wal_before = wal_counters(pg[0]) if pg else {}
     before = (cpu_seconds(workers), cpu_seconds(db_pids), cpu_seconds(client_pids))

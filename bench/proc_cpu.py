@@ -51,6 +51,26 @@ def backend_pids(conninfo: str, db_name: str) -> list[int]:
             (db_name,))]
 
 
+WAL_HELPERS = ("walwriter", "checkpointer", "background writer")
+
+
+def wal_helper_pids() -> list[int]:
+    """PostgreSQL's WAL writer, checkpointer and background writer on this machine: they
+    write and flush for the backends (all of a commit's flush, when it does not wait),
+    so their CPU is the database's too."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres:") and title.rstrip("\0 ").endswith(WAL_HELPERS):
+            found.append(int(entry.name))
+    return found
+
+
 def wal_counters(conninfo: str) -> dict[str, float]:
     """The server's WAL statistics so far (`pg_stat_wal`, the whole cluster's): records,
     bytes, and flushes to disk (`wal_sync`, each a commit's or the WAL writer's fsync)."""

@@ -24,6 +24,17 @@ This is the hub's hottest path, written for it:
   signature are judged before it, in Python, and it opens the session and queues the
   record only if both passed; the nonce is spent whatever follows, as promised, and
   the refusals are still raised in their promised order from its result;
+- that transaction commits without waiting for its WAL to reach the disk
+  (`synchronous_commit = off` for it alone): the flush was a fifth of the database's CPU
+  per authentication (BENCHMARKS.md, "The token's commit"). What a crash of the
+  database can then lose is its last fraction of a second of authentications, each
+  whole (the spent nonce, the session and its `card.auth` record, together), and
+  only those that nothing durable followed: any later commit that waits, a
+  redemption's or a read's audit record, flushes the WAL before it, the token's
+  included. A lost spent nonce must not be usable again, so nonces are bound to the
+  server's run (`Database.incarnation`, `CardsState.nonce_key`) and the statement
+  spends one only while the server is still in that run: after a restart or a
+  failover every earlier nonce is refused;
 - Core statements throughout (`bench/bench_auth.py` measures the whole).
 """
 
@@ -124,13 +135,23 @@ AUDIT_FIELDS = ("actor_kind", "actor", "role", "terminal_id", "action", "subject
 FROM_CARD = {"actor": "serial", "subject_id": "serial", "citizen_id": "citizen_id"}
 
 
+# The database server still in the run the nonce's key was made for (`Database.incarnation`).
+CURRENT_RUN = (func.date_part(literal_column("'epoch'"), func.pg_postmaster_start_time())
+               * 1000000).cast(BigInteger) == bindparam("incarnation", type_=BigInteger)
+# The token's transaction commits without waiting for its WAL to reach the disk (see the
+# module's docstring): set for this statement's own transaction, which ends with it.
+NO_WAIT = func.set_config(literal_column("'synchronous_commit'"), literal_column("'off'"),
+                          true()).label("commit_without_waiting")
+
+
 def _spend_for_terminal(terminal: Any) -> Any:
     """`_spend`, but only for a terminal row still enabled on the token's generation."""
     values = select(*(bindparam(name, type_=challenges.c[column].type) for name, column in (
         ("spend_nonce", "nonce_hash"), ("spend_terminal", "terminal_id"),
         ("spend_expires", "expires_at"), ("now", "used_at")))
     ).select_from(terminal).where(terminal.c.enabled,
-                                  terminal.c.token_generation == bindparam("t_generation"))
+                                  terminal.c.token_generation == bindparam("t_generation"),
+                                  CURRENT_RUN)
     return (postgresql.insert(challenges)
             .from_select(["nonce_hash", "terminal_id", "expires_at", "used_at"], values)
             .on_conflict_do_nothing(index_elements=[challenges.c.nonce_hash])
@@ -175,6 +196,7 @@ def _admit_statement(key_ref: str, audited: bool = False) -> Any:
         assert terminal is not None
         counts += [select(terminal.c[name]).scalar_subquery().label(f"terminal_{name}")
                    for name in ("enabled", "token_generation")]
+        counts += [CURRENT_RUN.label("current_run"), NO_WAIT]
     return select(
         select(func.count()).select_from(spent).scalar_subquery().label("spent"),
         card.c.id, card.c.serial, card.c.citizen_id, card.c.status, card.c.tap_locked,
@@ -331,12 +353,16 @@ def authenticate_alone(parsed: ParsedToken, terminal: Principal, check: Terminal
     params = _params(parsed, new, expires, now)
     params.update({f"s_{k}": v for k, v in new.row().items() if k != "created_at"})
     params.update(_audit_params(new, cert), checked=certificate is None and signature is None,
-                  t_id=check.terminal_id, t_generation=check.generation)
+                  t_id=check.terminal_id, t_generation=check.generation,
+                  incarnation=database().incarnation)
     with statements_alone() as conn:
         assert conn is not None  # nothing opened the request's session in between
         row = dict(conn.execute(ADMIT_AUDITED[tok.key_ref], params).one()._mapping)
     judge_terminal_row(None if row["terminal_enabled"] is None else TerminalRow(
         row["terminal_enabled"], row["terminal_token_generation"]))
+    if not row["current_run"]:
+        raise refuse(Reason.NONCE_EXPIRED, "the nonce was issued before the database "
+                     "restarted; ask for a new challenge")
     if not row["spent"]:
         raise refuse(Reason.NONCE_REUSED, "the nonce was used already")
     if certificate is not None:

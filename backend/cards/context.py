@@ -7,6 +7,8 @@ creation (the demo, the tests); once a CA is found it is kept for the process's 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 
 from flask import Flask, current_app
@@ -21,10 +23,25 @@ KEY = "satukartu.cards"
 class CardsState:
     def __init__(self, app: Flask) -> None:
         self.settings = app.config
-        self.nonce_key = derive_key(app.config["SECRET_KEY"])
+        self._app = app
+        self._nonce_base = derive_key(app.config["SECRET_KEY"])
+        self._nonce_keys: dict[int, bytes] = {}
         self._trust: TrustStore | None = None
         self._issuing: IssuingCA | None = None
         self._lock = threading.Lock()
+
+    @property
+    def nonce_key(self) -> bytes:
+        """The nonces' key for the database server's current run (`Database.incarnation`):
+        a nonce issued before the server restarted or failed over proves nothing after,
+        since the commit that spent it may be one the crash lost."""
+        incarnation = self._app.extensions["satukartu.db"].incarnation
+        key = self._nonce_keys.get(incarnation)
+        if key is None:
+            key = self._nonce_keys[incarnation] = (
+                hmac.new(self._nonce_base, str(incarnation).encode(), hashlib.sha256).digest()
+                if incarnation else self._nonce_base)
+        return key
 
     def trust_store(self) -> TrustStore:
         store = self._trust

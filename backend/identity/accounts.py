@@ -196,7 +196,9 @@ def list_terminals(session: Session, kind: str | None = None,
 
 def set_terminal_enabled(session: Session, terminal_id: str, enabled: bool,
                          principal: Principal | None = None) -> Terminal:
-    """Disabling refuses the terminal's very next request, whatever token it holds."""
+    """Disabling refuses the terminal's very next request, whatever token it holds; a
+    card challenge, which opens nothing, from when each hub process hears of the change
+    (milliseconds: `terminal_rows`)."""
     terminal = get_terminal(session, terminal_id)
     if terminal.enabled == enabled:
         return terminal

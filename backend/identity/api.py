@@ -184,7 +184,8 @@ def get_terminal(terminal_id: str) -> TerminalOut:
 @api.route("/terminals/<terminal_id>/disable", "POST", summary="Disable a terminal",
            auth=ADMIN, response=TerminalOut)
 def disable_terminal(terminal_id: str) -> TerminalOut:
-    """Refused on its very next request, whatever token it holds."""
+    """Refused on its very next request, whatever token it holds; a card challenge,
+    which opens nothing, from when each hub process hears of the change (milliseconds)."""
     return TerminalOut.of(accounts.set_terminal_enabled(session(), terminal_id, False))
 
 

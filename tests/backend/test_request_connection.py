@@ -1,8 +1,8 @@
 """One pooled connection per request; who-is-calling reads outside its transaction.
 
 On PostgreSQL with sessions on the engine (as served, unlike the savepoint-bound
-`app` fixture), a card challenge costs its terminal's read alone in autocommit: no
-BEGIN, no COMMIT. A token then reads the terminal the same way and opens the
+`app` fixture), a card challenge costs at most its terminal's read alone in autocommit
+(none once the row is remembered: test_terminal_rows.py): no BEGIN, no COMMIT. A token then reads the terminal the same way and opens the
 session with one more statement, also alone in autocommit, which spends the nonce and
 queues the session's audit record in the same transaction; a refused token leaves
 its nonce spent and nothing else; and a disabled terminal is still refused on its
@@ -294,4 +294,60 @@ def test_a_token_on_replaced_terminal_credentials_is_refused_and_spends_nothing(
     answer = present_token(client, terminal.token, card.token(nonce, ORIGIN))
 
     assert answer.status_code == 401 and answer.json["error"]["reason"] == "session_ended"
+    assert _spent_nonces(hub) == 0 and _count(hub, CardSession) == 0
+
+
+# --- the token's commit, which does not wait for the disk ---------------------------------
+
+
+def test_the_database_run_is_known_from_the_first_connection(hub: Flask):
+    with hub.app_context(), database().engine.connect() as conn:
+        started = conn.execute(text(
+            "SELECT (date_part('epoch', pg_postmaster_start_time()) * 1000000)::bigint"
+        )).scalar_one()
+
+        assert database().incarnation == started != 0
+
+
+def test_a_token_commits_without_waiting_for_the_disk_and_its_connection_waits_again(
+        hub: Flask, terminal: TerminalCredentials, card: SoftCard,
+        wire: list[tuple[str, bool]]):
+    client = hub.test_client()
+    nonce = ask_challenge(client, terminal.token)
+    wire.clear()
+
+    assert present_token(client, terminal.token, card.token(nonce, ORIGIN)).status_code == 200
+
+    assert len(wire) == 1 and "set_config('synchronous_commit', 'off', true)" in wire[0][0]
+    with hub.app_context(), database().engine.connect() as conn:  # the same pooled connection
+        assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+
+
+def test_a_nonce_issued_before_the_database_restarted_is_refused_and_spends_nothing(
+        hub: Flask, terminal: TerminalCredentials, card: SoftCard):
+    client = hub.test_client()
+    ask_challenge(client, terminal.token)  # connected: the run is known
+    db = hub.extensions["satukartu.db"]
+    db.incarnation += 1  # as if this process had not yet heard of a restart
+    nonce = ask_challenge(client, terminal.token)
+
+    answer = present_token(client, terminal.token, card.token(nonce, ORIGIN))
+
+    assert answer.status_code == 401 and answer.json["error"]["reason"] == "nonce_expired"
+    assert _spent_nonces(hub) == 0 and _count(hub, CardSession) == 0
+
+
+def test_a_nonce_of_an_earlier_run_proves_nothing_once_the_new_run_is_known(
+        hub: Flask, terminal: TerminalCredentials, card: SoftCard):
+    client = hub.test_client()
+    ask_challenge(client, terminal.token)
+    db = hub.extensions["satukartu.db"]
+    current = db.incarnation
+    db.incarnation = current - 1  # issued in the run before
+    nonce = ask_challenge(client, terminal.token)
+    db.incarnation = current  # the pool reconnected after the restart
+
+    answer = present_token(client, terminal.token, card.token(nonce, ORIGIN))
+
+    assert answer.status_code == 401 and answer.json["error"]["reason"] == "nonce_unknown"
     assert _spent_nonces(hub) == 0 and _count(hub, CardSession) == 0
