@@ -2,11 +2,12 @@
 
 On PostgreSQL with sessions on the engine (as served, unlike the savepoint-bound
 `app` fixture), a card challenge costs at most its terminal's read alone in autocommit
-(none once the row is remembered: test_terminal_rows.py): no BEGIN, no COMMIT. A token then reads the terminal the same way and opens the
-session with one more statement, also alone in autocommit, which spends the nonce and
-queues the session's audit record in the same transaction; a refused token leaves
-its nonce spent and nothing else; and a disabled terminal is still refused on its
-very next request.
+(none once the row is remembered: test_terminal_rows.py): no BEGIN, no COMMIT. A token
+judges the terminal and opens the session with one statement, also alone in autocommit,
+which spends the nonce and queues the session's audit record in the same transaction
+and commits without waiting for the disk, on nonces bound to the database server's
+run; a refused token leaves its nonce spent and nothing else; and a disabled terminal
+is still refused on its very next token.
 """
 
 from __future__ import annotations
