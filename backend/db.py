@@ -198,8 +198,9 @@ def request_begin() -> str:
     return BEGIN_IMMEDIATE
 
 
-INCARNATION = ("SELECT (pg_catalog.date_part('epoch', pg_catalog.pg_postmaster_start_time())"
-               " * 1000000)::bigint")
+# The server's run (migration 0026): made by the first to find none, read by all.
+RUN_START = "INSERT INTO database_run (id) VALUES (1) ON CONFLICT (id) DO NOTHING"
+RUN_READ = "SELECT run::text FROM database_run WHERE id = 1"
 
 
 class Database:
@@ -214,12 +215,12 @@ class Database:
         self.writer = (self.engine.execution_options(**{SQLITE_BEGIN: BEGIN_IMMEDIATE})
                        if self.dialect == "sqlite" else self.engine)
         self.sessions = sessionmaker(bind=self.writer, expire_on_commit=False)
-        # Which run of the PostgreSQL server the pool's connections last reached (its
-        # start, in microseconds since 1970; 0 on SQLite or before any connection). Card
-        # challenge nonces are bound to it: a card token commits without waiting for the
-        # disk, and a nonce spent by a commit a crash lost must not be taken after it
+        # The PostgreSQL server's run since its last crash recovery, as this process last
+        # heard it (migration 0026; "" on SQLite, or before it was heard). Card challenge
+        # nonces are bound to it: a card token commits without waiting for the disk, and
+        # a nonce spent by a commit a crash lost must not be taken after it
         # (backend.cards.authentication).
-        self.incarnation = 0
+        self.incarnation = ""
         if self.dialect == "postgresql":
             event.listen(self.engine, "connect", self._heard_incarnation)
 
@@ -228,10 +229,24 @@ class Database:
         return self.engine.dialect.name
 
     def _heard_incarnation(self, dbapi_connection: Any, _record: Any) -> None:
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute(INCARNATION)
-            self.incarnation = int(cursor.fetchone()[0])
-        dbapi_connection.rollback()  # leave the new connection idle, as the pool expects
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(RUN_START)
+                cursor.execute(RUN_READ)
+                self.incarnation = cursor.fetchone()[0]
+            dbapi_connection.commit()
+        except self.engine.dialect.loaded_dbapi.Error:
+            # Not migrated yet, or a role that may not write it: tokens learn the run.
+            dbapi_connection.rollback()
+
+    def heard_run(self, run: str | None) -> None:
+        """A card token found the server in `run` (None: in none yet, after a crash
+        recovery emptied the table): start one if need be, and take it as current."""
+        if run is None:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(RUN_START)
+                run = conn.exec_driver_sql(RUN_READ).scalar_one()
+        self.incarnation = run
 
     @property
     def reads_outside_transactions(self) -> bool:

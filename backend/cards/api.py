@@ -111,14 +111,15 @@ def token() -> dict:
     for taps by its holder: `tap_locked`); signature. A nonce that passed its own checks
     is spent even when a later check refuses the token."""
     terminal = _terminal()
-    settings = {"key": state().nonce_key, "origin": current_app.config["ORIGIN"],
+    run = database().incarnation  # one run for the nonce's key and the statement's check
+    settings = {"key": state().nonce_key_for(run), "origin": current_app.config["ORIGIN"],
                 "ttl": current_app.config["SESSION_TTL"], "now": utcnow()}
     try:
         parsed = parse_token(request.get_data(cache=False), state().trust_store())
         # As served on PostgreSQL: one statement judges the terminal (the resolver left
         # it to this view: `init_app`), opens the session and queues its audit record.
         alone = auth.authenticate_alone(parsed, terminal, pending_terminal_check(), **settings,
-                                        connection=lambda: session().connection())
+                                        run=run, connection=lambda: session().connection())
     except ApiError:
         judge_terminal()  # refused before the statement: the terminal's refusal goes first
         raise

@@ -32,9 +32,11 @@ This is the hub's hottest path, written for it:
   only those that nothing durable followed: any later commit that waits, a
   redemption's or a read's audit record, flushes the WAL before it, the token's
   included. A lost spent nonce must not be usable again, so nonces are bound to the
-  server's run (`Database.incarnation`, `CardsState.nonce_key`) and the statement
-  spends one only while the server is still in that run: after a restart or a
-  failover every earlier nonce is refused;
+  server's run (`Database.incarnation`, migration 0026, `CardsState.nonce_key`) and the
+  statement spends one only while the server is still in that run: after a crash
+  recovery or a failover every earlier nonce is refused. Never run it inside a psycopg
+  pipeline: in autocommit the statements of one pipeline share a transaction, and
+  this one's setting with it;
 - Core statements throughout (`bench/bench_auth.py` measures the whole).
 """
 
@@ -52,9 +54,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Integer,
     LargeBinary,
     Text,
     bindparam,
+    cast,
     column,
     func,
     insert,
@@ -135,9 +139,12 @@ AUDIT_FIELDS = ("actor_kind", "actor", "role", "terminal_id", "action", "subject
 FROM_CARD = {"actor": "serial", "subject_id": "serial", "citizen_id": "citizen_id"}
 
 
-# The database server still in the run the nonce's key was made for (`Database.incarnation`).
-CURRENT_RUN = (func.date_part(literal_column("'epoch'"), func.pg_postmaster_start_time())
-               * 1000000).cast(BigInteger) == bindparam("incarnation", type_=BigInteger)
+# The database server's run (migration 0026), which the nonce's key was made for
+# (`Database.incarnation`) if the statement is to spend it.
+DATABASE_RUN = table("database_run", column("id", Integer), column("run", Text))
+RUN_NOW = select(cast(DATABASE_RUN.c.run, Text)).where(
+    DATABASE_RUN.c.id == literal_column("1")).scalar_subquery()
+CURRENT_RUN = bindparam("incarnation", type_=Text) == RUN_NOW
 # The token's transaction commits without waiting for its WAL to reach the disk (see the
 # module's docstring): set for this statement's own transaction, which ends with it.
 NO_WAIT = func.set_config(literal_column("'synchronous_commit'"), literal_column("'off'"),
@@ -196,7 +203,7 @@ def _admit_statement(key_ref: str, audited: bool = False) -> Any:
         assert terminal is not None
         counts += [select(terminal.c[name]).scalar_subquery().label(f"terminal_{name}")
                    for name in ("enabled", "token_generation")]
-        counts += [CURRENT_RUN.label("current_run"), NO_WAIT]
+        counts += [RUN_NOW.label("run"), NO_WAIT]
     return select(
         select(func.count()).select_from(spent).scalar_subquery().label("spent"),
         card.c.id, card.c.serial, card.c.citizen_id, card.c.status, card.c.tap_locked,
@@ -326,7 +333,7 @@ def authenticate(conn: Connection, parsed: ParsedToken, terminal: Principal, *, 
 
 
 def authenticate_alone(parsed: ParsedToken, terminal: Principal, check: TerminalCheck | None,
-                       *, key: bytes, origin: str, ttl: int, now: dt.datetime,
+                       *, key: bytes, origin: str, ttl: int, now: dt.datetime, run: str,
                        connection: Callable[[], Connection]) -> OpenedSession | None:
     """The terminal's check (`check`, left by the resolver), `authenticate` and the
     token's audit record as one statement in autocommit: the terminal's row read, the
@@ -342,7 +349,8 @@ def authenticate_alone(parsed: ParsedToken, terminal: Principal, check: Terminal
     statement leaves the terminal unjudged: the caller judges it first
     (`backend.identity.resolver.judge_terminal`). `connection` is the request's
     transaction, for the one refusal that reads the table first (`nonce_reused` for
-    another terminal's nonce).
+    another terminal's nonce). `run` is the database server's run `key` was made for
+    (`Database.incarnation`): the nonce is spent only while the server is still in it.
     """
     if check is None or not alone_possible() or not engine_queues(database().engine):
         return None
@@ -354,15 +362,16 @@ def authenticate_alone(parsed: ParsedToken, terminal: Principal, check: Terminal
     params.update({f"s_{k}": v for k, v in new.row().items() if k != "created_at"})
     params.update(_audit_params(new, cert), checked=certificate is None and signature is None,
                   t_id=check.terminal_id, t_generation=check.generation,
-                  incarnation=database().incarnation)
+                  incarnation=run)
     with statements_alone() as conn:
         assert conn is not None  # nothing opened the request's session in between
         row = dict(conn.execute(ADMIT_AUDITED[tok.key_ref], params).one()._mapping)
     judge_terminal_row(None if row["terminal_enabled"] is None else TerminalRow(
         row["terminal_enabled"], row["terminal_token_generation"]))
-    if not row["current_run"]:
+    if row["run"] != params["incarnation"]:
+        database().heard_run(row["run"])  # the next challenge is made for this run
         raise refuse(Reason.NONCE_EXPIRED, "the nonce was issued before the database "
-                     "restarted; ask for a new challenge")
+                     "recovered from a crash; ask for a new challenge")
     if not row["spent"]:
         raise refuse(Reason.NONCE_REUSED, "the nonce was used already")
     if certificate is not None:

@@ -25,7 +25,7 @@ class CardsState:
         self.settings = app.config
         self._app = app
         self._nonce_base = derive_key(app.config["SECRET_KEY"])
-        self._nonce_keys: dict[int, bytes] = {}
+        self._nonce_keys: dict[str, bytes] = {}
         self._trust: TrustStore | None = None
         self._issuing: IssuingCA | None = None
         self._lock = threading.Lock()
@@ -33,13 +33,16 @@ class CardsState:
     @property
     def nonce_key(self) -> bytes:
         """The nonces' key for the database server's current run (`Database.incarnation`):
-        a nonce issued before the server restarted or failed over proves nothing after,
-        since the commit that spent it may be one the crash lost."""
-        incarnation = self._app.extensions["satukartu.db"].incarnation
+        a nonce issued before the server's crash recovery or a failover proves nothing
+        after, since the commit that spent it may be one the crash lost."""
+        return self.nonce_key_for(self._app.extensions["satukartu.db"].incarnation)
+
+    def nonce_key_for(self, incarnation: str) -> bytes:
+        """The nonces' key for one run of the database server."""
         key = self._nonce_keys.get(incarnation)
         if key is None:
             key = self._nonce_keys[incarnation] = (
-                hmac.new(self._nonce_base, str(incarnation).encode(), hashlib.sha256).digest()
+                hmac.new(self._nonce_base, incarnation.encode(), hashlib.sha256).digest()
                 if incarnation else self._nonce_base)
         return key
 

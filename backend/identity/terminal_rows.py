@@ -40,7 +40,7 @@ from typing import Any
 
 import psycopg
 from flask import Flask
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +217,8 @@ def for_app(app: Flask) -> TerminalRows | None:
         rows = app.extensions.get(EXTENSION)
         if rows is None or rows.pid != os.getpid():
             rows = app.extensions[EXTENSION] = TerminalRows(_libpq(url), db.engine)
+            # An engine disposed of (a test's, at its end) takes its listener with it.
+            event.listen(db.engine, "engine_disposed", lambda _engine: rows.close())
     return rows
 
 

@@ -25,6 +25,9 @@ UNMAPPED_TABLES = {
     # audit_enqueue() and audit_chain_queued() alone; the hub names it in raw SQL
     # (backend/audit/sequencer.py) and SQLite chains records before commit without it.
     "audit_queue": {"postgresql"},
+    # PostgreSQL only (migration 0026): one UNLOGGED row naming the server's run since
+    # its last crash recovery, which card nonces are bound to (backend/db.py).
+    "database_run": {"postgresql"},
 }
 
 # Columns the migrations make that no model maps, by table, on the databases named.
