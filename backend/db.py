@@ -232,9 +232,10 @@ class Database:
         try:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute(RUN_START)
-                cursor.execute(RUN_READ)
-                self.incarnation = cursor.fetchone()[0]
+                run = cursor.execute(RUN_READ).fetchone()
             dbapi_connection.commit()
+            if run is not None:  # None: emptied in between; the next token learns it
+                self.incarnation = run[0]
         except self.engine.dialect.loaded_dbapi.Error:
             # Not migrated yet, or a role that may not write it: tokens learn the run.
             dbapi_connection.rollback()
@@ -243,10 +244,14 @@ class Database:
         """A card token found the server in `run` (None: in none yet, after a crash
         recovery emptied the table): start one if need be, and take it as current."""
         if run is None:
-            with self.engine.begin() as conn:
-                conn.exec_driver_sql(RUN_START)
-                run = conn.exec_driver_sql(RUN_READ).scalar_one()
-        self.incarnation = run
+            try:
+                with self.engine.begin() as conn:
+                    conn.exec_driver_sql(RUN_START)
+                    run = conn.exec_driver_sql(RUN_READ).scalar()
+            except exc.DBAPIError:
+                return  # a role that may not write it, a serialization failure: next time
+        if run is not None:
+            self.incarnation = run
 
     @property
     def reads_outside_transactions(self) -> bool:

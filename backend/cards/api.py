@@ -126,7 +126,7 @@ def token() -> dict:
     if alone is not None:
         return alone.to_wire().to_dict()
     judge_terminal()
-    opened = auth.authenticate(session().connection(), parsed, terminal, **settings,
+    opened = auth.authenticate(session().connection(), parsed, terminal, **settings, run=run,
                                nonce_spent=_remember_nonce)
     g.pop(BURN_KEY, None)
     record(session(), action="card.auth", subject_type="card", subject_id=opened.card.serial,

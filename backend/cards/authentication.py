@@ -151,14 +151,16 @@ NO_WAIT = func.set_config(literal_column("'synchronous_commit'"), literal_column
                           true()).label("commit_without_waiting")
 
 
-def _spend_for_terminal(terminal: Any) -> Any:
-    """`_spend`, but only for a terminal row still enabled on the token's generation."""
+def _spend_in_run(terminal: Any = None) -> Any:
+    """`_spend` on PostgreSQL, but only in the nonce's run of the server (`CURRENT_RUN`)
+    and, given the `terminal` row, only for one still enabled on the token's generation."""
     values = select(*(bindparam(name, type_=challenges.c[column].type) for name, column in (
         ("spend_nonce", "nonce_hash"), ("spend_terminal", "terminal_id"),
-        ("spend_expires", "expires_at"), ("now", "used_at")))
-    ).select_from(terminal).where(terminal.c.enabled,
-                                  terminal.c.token_generation == bindparam("t_generation"),
-                                  CURRENT_RUN)
+        ("spend_expires", "expires_at"), ("now", "used_at"))))
+    if terminal is not None:
+        values = values.select_from(terminal).where(
+            terminal.c.enabled, terminal.c.token_generation == bindparam("t_generation"))
+    values = values.where(CURRENT_RUN)
     return (postgresql.insert(challenges)
             .from_select(["nonce_hash", "terminal_id", "expires_at", "used_at"], values)
             .on_conflict_do_nothing(index_elements=[challenges.c.nonce_hash])
@@ -174,9 +176,9 @@ def _admit_statement(key_ref: str, audited: bool = False) -> Any:
     if audited:
         terminal = select(terminals.c.enabled, terminals.c.token_generation).where(
             terminals.c.id == bindparam("t_id")).cte("terminal")
-        spent = _spend_for_terminal(terminal).cte("spent")
+        spent = _spend_in_run(terminal).cte("spent")
     else:
-        spent = _spend(postgresql.insert).cte("spent")
+        spent = _spend_in_run().cte("spent")
     card = _card(key_ref).cte("card")
     admitted = [card.c.status == literal_column("'active'"),
                 card.c.fingerprint == bindparam("fingerprint")]
@@ -203,7 +205,8 @@ def _admit_statement(key_ref: str, audited: bool = False) -> Any:
         assert terminal is not None
         counts += [select(terminal.c[name]).scalar_subquery().label(f"terminal_{name}")
                    for name in ("enabled", "token_generation")]
-        counts += [RUN_NOW.label("run"), NO_WAIT]
+        counts.append(NO_WAIT)
+    counts.append(RUN_NOW.label("run"))
     return select(
         select(func.count()).select_from(spent).scalar_subquery().label("spent"),
         card.c.id, card.c.serial, card.c.citizen_id, card.c.status, card.c.tap_locked,
@@ -246,12 +249,14 @@ def _params(parsed: ParsedToken, new: NewSession, nonce_expires: dt.datetime,
 
 
 def admit(conn: Connection, parsed: ParsedToken, new: NewSession, nonce_expires: dt.datetime,
-          now: dt.datetime) -> dict[str, Any]:
-    """Spend the nonce, read the card, open the session if all three allow it."""
+          now: dt.datetime, run: str = "") -> dict[str, Any]:
+    """Spend the nonce, read the card, open the session if all three allow it (on
+    PostgreSQL only in the server's `run` the nonce was made for)."""
     key_ref = parsed.token.key_ref
     params = _params(parsed, new, nonce_expires, now)
     if conn.dialect.name == "postgresql":
         params.update({f"s_{k}": v for k, v in new.row().items() if k != "created_at"})
+        params["incarnation"] = run
         return dict(conn.execute(ADMIT[key_ref], params).one()._mapping)
     return _admit_stepwise(conn, key_ref, params, new)
 
@@ -308,7 +313,7 @@ def check_signature(cert: CardCertificate, signature: bytes, origin: str, nonce:
 
 
 def authenticate(conn: Connection, parsed: ParsedToken, terminal: Principal, *, key: bytes,
-                 origin: str, ttl: int, now: dt.datetime,
+                 origin: str, ttl: int, now: dt.datetime, run: str = "",
                  nonce_spent: Callable[[dict[str, Any]], None] = lambda _row: None
                  ) -> OpenedSession:
     """Judge a well-formed token; a session, or the first refusal in the promised order.
@@ -320,7 +325,8 @@ def authenticate(conn: Connection, parsed: ParsedToken, terminal: Principal, *, 
     tok, cert = parsed.token, parsed.certificate
     new = NewSession.make(terminal, ASSURANCE_BY_KEY[tok.key_ref], ttl, now)
     expires = check_nonce(key, conn, tok.nonce, new.terminal_id, now)
-    row = admit(conn, parsed, new, expires, now)
+    row = admit(conn, parsed, new, expires, now, run)
+    refuse_other_run(row, run)
     if not row["spent"]:
         raise refuse(Reason.NONCE_REUSED, "the nonce was used already")
     nonce_spent({"nonce_hash": digest(tok.nonce), "terminal_id": new.terminal_id,
@@ -368,10 +374,7 @@ def authenticate_alone(parsed: ParsedToken, terminal: Principal, check: Terminal
         row = dict(conn.execute(ADMIT_AUDITED[tok.key_ref], params).one()._mapping)
     judge_terminal_row(None if row["terminal_enabled"] is None else TerminalRow(
         row["terminal_enabled"], row["terminal_token_generation"]))
-    if row["run"] != params["incarnation"]:
-        database().heard_run(row["run"])  # the next challenge is made for this run
-        raise refuse(Reason.NONCE_EXPIRED, "the nonce was issued before the database "
-                     "recovered from a crash; ask for a new challenge")
+    refuse_other_run(row, run)
     if not row["spent"]:
         raise refuse(Reason.NONCE_REUSED, "the nonce was used already")
     if certificate is not None:
@@ -382,6 +385,15 @@ def authenticate_alone(parsed: ParsedToken, terminal: Principal, check: Terminal
     assert row["opened"] and row["audited"], "an admitted card gets its session and record"
     nudge(conn.engine)
     return OpenedSession(new, card)
+
+
+def refuse_other_run(row: dict[str, Any], run: str) -> None:
+    """Refuse a nonce made for another run of the database server than the statement
+    found (PostgreSQL; its `run` column), and take that run for the next challenges."""
+    if "run" in row and row["run"] != run:
+        database().heard_run(row["run"])
+        raise refuse(Reason.NONCE_EXPIRED, "the nonce was issued before the database "
+                     "recovered from a crash; ask for a new challenge")
 
 
 @dataclass(frozen=True)

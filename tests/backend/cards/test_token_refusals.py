@@ -6,6 +6,7 @@ import json
 
 import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from sqlalchemy import text
 
 from backend.cards import nonces
 from backend.cards.certificates import Profile
@@ -234,3 +235,17 @@ def test_a_refused_token_opens_no_session(client, kiosk, soft_card, origin):
     forged = base64.b64encode(card.sign("9E", origin, b"\x02" * 32)).decode()
     present_token(client, kiosk, card.token(nonce, origin, signature=forged))
     assert session().execute(select(func.count()).select_from(CardSession)).scalar() == 0
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_nonce_of_a_run_the_database_has_left_is_expired_in_the_request_transaction_too(
+        client, kiosk, soft_card, origin):
+    # A token judged in the request's transaction (not `authenticate_alone`) checks the
+    # server's run as well: a crash recovery or a failover starts a new one.
+    nonce = ask_challenge(client, kiosk)
+    session().execute(text("UPDATE database_run SET run = gen_random_uuid()"))
+    session().commit()
+
+    _refused(present_token(client, kiosk, soft_card().token(nonce, origin)),
+             Reason.NONCE_EXPIRED)
+    assert session().execute(text("SELECT count(*) FROM card_challenges")).scalar() == 0
