@@ -53,9 +53,10 @@ MAX_ROWS = 20_000  # a city's terminals; past it, memory starts afresh
 RETRY = (1.0, 30.0)  # the listener's first and longest pause after losing its connection
 HEARTBEAT = "~"  # payloads starting with it are heartbeats, never terminal ids
 # A dead peer is noticed within seconds, not at the kernel's default of hours.
-_CONNECT = {"application_name": "satukartu terminal rows", "connect_timeout": 5,
-            "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
-            "keepalives_count": 2, "tcp_user_timeout": 5000}
+_CONNECT: dict[str, Any] = {
+    "application_name": "satukartu terminal rows", "connect_timeout": 5, "keepalives": 1,
+    "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2,
+    "tcp_user_timeout": 5000}
 _SEND = text("SELECT pg_catalog.pg_notify(:channel, :payload)")
 _created = threading.Lock()
 
