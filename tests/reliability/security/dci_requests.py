@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.reliability.security.requests_catalogue import Call
+from tests.reliability.security.request_world import Call
 
 
 def _envelope(action: str, message: dict[str, Any], callback: bool = False) -> dict[str, Any]:

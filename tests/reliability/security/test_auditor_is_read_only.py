@@ -42,13 +42,8 @@ from backend.services.catalogue import modules
 from backend.tasks import celery_init_app
 from backend.testing.identity import make_staff
 from tests.admin.conftest import SAME_ORIGIN, ScreenClient
-from tests.reliability.security.requests_catalogue import (
-    CATALOGUE,
-    Call,
-    Ctx,
-    action_call,
-    send,
-)
+from tests.reliability.security.request_world import Call, Ctx, send
+from tests.reliability.security.requests_catalogue import CATALOGUE, action_call
 
 AUDITOR = "staff:auditor"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

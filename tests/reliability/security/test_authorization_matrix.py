@@ -27,12 +27,8 @@ from backend.reasons import Reason
 from backend.services.catalogue import modules
 from backend.tasks import celery_init_app
 from tests.reliability.security.conftest import caller_kind
-from tests.reliability.security.requests_catalogue import (
-    CATALOGUE,
-    Ctx,
-    action_call,
-    send,
-)
+from tests.reliability.security.request_world import Ctx, send
+from tests.reliability.security.requests_catalogue import CATALOGUE, action_call
 
 SERVICE_ACTION = "api_services.run_action"
 R = Reason

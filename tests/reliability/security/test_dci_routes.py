@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from backend.db import session
 from backend.dci.models import DciSubscription, DciTransaction
 from tests.reliability.security.dci_requests import DCI_CATALOGUE, DCI_OPEN
-from tests.reliability.security.requests_catalogue import Ctx, send
+from tests.reliability.security.request_world import Ctx, send
 
 
 def _dci_endpoints(app) -> set[str]:
