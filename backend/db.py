@@ -88,6 +88,13 @@ POOL_RECYCLE_SECONDS = 1800
 _CHECKED_IN = "satukartu.checked_in"
 
 
+def libpq_url(url: str) -> str:
+    """A URL libpq (psycopg.connect) takes, from one SQLAlchemy takes:
+    `postgresql+psycopg://` is not libpq's."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.split('+', 1)[0]}{sep}{rest}" if sep else url
+
+
 def make_engine(url: str, pooler: str = "", **kwargs: Any) -> Engine:
     """An engine for `url`. Through a `transaction` pooler psycopg prepares nothing: it
     prepares a statement on its fifth run on a connection, and a pooler in transaction
@@ -220,22 +227,22 @@ class Database:
         # nonces are bound to it: a card token commits without waiting for the disk, and
         # a nonce spent by a commit a crash lost must not be taken after it
         # (backend.cards.authentication).
-        self.incarnation = ""
+        self.server_run = ""
         if self.dialect == "postgresql":
-            event.listen(self.engine, "connect", self._heard_incarnation)
+            event.listen(self.engine, "connect", self._heard_server_run)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def _heard_incarnation(self, dbapi_connection: Any, _record: Any) -> None:
+    def _heard_server_run(self, dbapi_connection: Any, _record: Any) -> None:
         try:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute(RUN_START)
                 run = cursor.execute(RUN_READ).fetchone()
             dbapi_connection.commit()
             if run is not None:  # None: emptied in between; the next token learns it
-                self.incarnation = run[0]
+                self.server_run = run[0]
         except self.engine.dialect.loaded_dbapi.Error:
             # Not migrated yet, or a role that may not write it: tokens learn the run.
             dbapi_connection.rollback()
@@ -251,7 +258,7 @@ class Database:
             except exc.DBAPIError:
                 return  # a role that may not write it, a serialization failure: next time
         if run is not None:
-            self.incarnation = run
+            self.server_run = run
 
     @property
     def reads_outside_transactions(self) -> bool:

@@ -111,7 +111,7 @@ def token() -> dict:
     for taps by its holder: `tap_locked`); signature. A nonce that passed its own checks
     is spent even when a later check refuses the token."""
     terminal = _terminal()
-    run = database().incarnation  # one run for the nonce's key and the statement's check
+    run = database().server_run  # one run for the nonce's key and the statement's check
     settings = {"key": state().nonce_key_for(run), "origin": current_app.config["ORIGIN"],
                 "ttl": current_app.config["SESSION_TTL"], "now": utcnow()}
     try:

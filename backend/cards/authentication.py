@@ -32,7 +32,7 @@ This is the hub's hottest path, written for it:
   only those that nothing durable followed: any later commit that waits, a
   redemption's or a read's audit record, flushes the WAL before it, the token's
   included. A lost spent nonce must not be usable again, so nonces are bound to the
-  server's run (`Database.incarnation`, migration 0026, `CardsState.nonce_key`) and the
+  server's run (`Database.server_run`, migration 0026, `CardsState.nonce_key`) and the
   statement spends one only while the server is still in that run: after a crash
   recovery or a failover every earlier nonce is refused. Never run it inside a psycopg
   pipeline: in autocommit the statements of one pipeline share a transaction, and
@@ -140,11 +140,11 @@ FROM_CARD = {"actor": "serial", "subject_id": "serial", "citizen_id": "citizen_i
 
 
 # The database server's run (migration 0026), which the nonce's key was made for
-# (`Database.incarnation`) if the statement is to spend it.
+# (`Database.server_run`) if the statement is to spend it.
 DATABASE_RUN = table("database_run", column("id", Integer), column("run", Text))
 RUN_NOW = select(cast(DATABASE_RUN.c.run, Text)).where(
     DATABASE_RUN.c.id == literal_column("1")).scalar_subquery()
-CURRENT_RUN = bindparam("incarnation", type_=Text) == RUN_NOW
+CURRENT_RUN = bindparam("server_run", type_=Text) == RUN_NOW
 # The token's transaction commits without waiting for its WAL to reach the disk (see the
 # module's docstring): set for this statement's own transaction, which ends with it.
 NO_WAIT = func.set_config(literal_column("'synchronous_commit'"), literal_column("'off'"),
@@ -256,7 +256,7 @@ def admit(conn: Connection, parsed: ParsedToken, new: NewSession, nonce_expires:
     params = _params(parsed, new, nonce_expires, now)
     if conn.dialect.name == "postgresql":
         params.update({f"s_{k}": v for k, v in new.row().items() if k != "created_at"})
-        params["incarnation"] = run
+        params["server_run"] = run
         return dict(conn.execute(ADMIT[key_ref], params).one()._mapping)
     return _admit_stepwise(conn, key_ref, params, new)
 
@@ -356,7 +356,7 @@ def authenticate_alone(parsed: ParsedToken, terminal: Principal, check: Terminal
     (`backend.identity.resolver.judge_terminal`). `connection` is the request's
     transaction, for the one refusal that reads the table first (`nonce_reused` for
     another terminal's nonce). `run` is the database server's run `key` was made for
-    (`Database.incarnation`): the nonce is spent only while the server is still in it.
+    (`Database.server_run`): the nonce is spent only while the server is still in it.
     """
     if check is None or not alone_possible() or not engine_queues(database().engine):
         return None
@@ -368,7 +368,7 @@ def authenticate_alone(parsed: ParsedToken, terminal: Principal, check: Terminal
     params.update({f"s_{k}": v for k, v in new.row().items() if k != "created_at"})
     params.update(_audit_params(new, cert), checked=certificate is None and signature is None,
                   t_id=check.terminal_id, t_generation=check.generation,
-                  incarnation=run)
+                  server_run=run)
     with statements_alone() as conn:
         assert conn is not None  # nothing opened the request's session in between
         row = dict(conn.execute(ADMIT_AUDITED[tok.key_ref], params).one()._mapping)

@@ -32,18 +32,18 @@ class CardsState:
 
     @property
     def nonce_key(self) -> bytes:
-        """The nonces' key for the database server's current run (`Database.incarnation`):
+        """The nonces' key for the database server's current run (`Database.server_run`):
         a nonce issued before the server's crash recovery or a failover proves nothing
         after, since the commit that spent it may be one the crash lost."""
-        return self.nonce_key_for(self._app.extensions["satukartu.db"].incarnation)
+        return self.nonce_key_for(self._app.extensions["satukartu.db"].server_run)
 
-    def nonce_key_for(self, incarnation: str) -> bytes:
+    def nonce_key_for(self, server_run: str) -> bytes:
         """The nonces' key for one run of the database server."""
-        key = self._nonce_keys.get(incarnation)
+        key = self._nonce_keys.get(server_run)
         if key is None:
-            key = self._nonce_keys[incarnation] = (
-                hmac.new(self._nonce_base, incarnation.encode(), hashlib.sha256).digest()
-                if incarnation else self._nonce_base)
+            key = self._nonce_keys[server_run] = (
+                hmac.new(self._nonce_base, server_run.encode(), hashlib.sha256).digest()
+                if server_run else self._nonce_base)
         return key
 
     def trust_store(self) -> TrustStore:

@@ -42,6 +42,8 @@ import psycopg
 from flask import Flask
 from sqlalchemy import Engine, event, text
 
+from backend.db import libpq_url
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "satukartu_terminals"
@@ -217,13 +219,7 @@ def for_app(app: Flask) -> TerminalRows | None:
     with _created:  # two threads of a new worker make one, not two listeners
         rows = app.extensions.get(EXTENSION)
         if rows is None or rows.pid != os.getpid():
-            rows = app.extensions[EXTENSION] = TerminalRows(_libpq(url), db.engine)
+            rows = app.extensions[EXTENSION] = TerminalRows(libpq_url(url), db.engine)
             # An engine disposed of (a test's, at its end) takes its listener with it.
             event.listen(db.engine, "engine_disposed", lambda _engine: rows.close())
     return rows
-
-
-def _libpq(url: str) -> str:
-    """A libpq URL from an SQLAlchemy one (`postgresql+psycopg://` is not libpq's)."""
-    scheme, sep, rest = url.partition("://")
-    return f"{scheme.split('+', 1)[0]}{sep}{rest}" if sep else url

@@ -310,7 +310,7 @@ def _run(hub: Flask, statement: str) -> Any:
 def test_the_database_run_is_known_from_the_first_connection(hub: Flask):
     run = _run(hub, "SELECT run::text FROM database_run")
 
-    assert run and hub.extensions["satukartu.db"].incarnation == run
+    assert run and hub.extensions["satukartu.db"].server_run == run
 
 
 def test_a_token_commits_without_waiting_for_the_disk_and_its_connection_waits_again(
@@ -397,10 +397,10 @@ def test_a_nonce_of_an_earlier_run_proves_nothing_once_the_new_run_is_known(
     client = hub.test_client()
     ask_challenge(client, terminal.token)
     db = hub.extensions["satukartu.db"]
-    current = db.incarnation
-    db.incarnation = "an earlier run"
+    current = db.server_run
+    db.server_run = "an earlier run"
     nonce = ask_challenge(client, terminal.token)
-    db.incarnation = current
+    db.server_run = current
 
     answer = present_token(client, terminal.token, card.token(nonce, ORIGIN))
 

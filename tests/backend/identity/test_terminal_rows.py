@@ -21,7 +21,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from backend.app import create_app
-from backend.db import database
+from backend.db import database, libpq_url
 from backend.identity import accounts, terminal_rows
 from backend.identity.terminal_rows import TerminalRows
 from backend.testing.identity import TerminalCredentials, bearer, make_terminal
@@ -38,10 +38,6 @@ def _until(condition: Callable[[], bool]) -> bool:
             return True
         time.sleep(0.02)
     return condition()
-
-
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 @pytest.fixture
@@ -104,7 +100,7 @@ def test_a_challenge_is_answered_from_memory_once_its_terminal_is_remembered(
 def test_a_terminal_disabled_by_another_connection_is_refused_once_the_change_is_heard(
         hub: Flask, fresh_pg_url: str, terminal: TerminalCredentials):
     _remembering(hub, terminal)
-    with psycopg.connect(_libpq(fresh_pg_url), autocommit=True) as other:
+    with psycopg.connect(libpq_url(fresh_pg_url), autocommit=True) as other:
         other.execute("UPDATE terminals SET enabled = false WHERE id = %s",
                       (terminal.terminal_id,))
 
@@ -135,7 +131,7 @@ def test_the_token_still_judges_the_terminal_by_its_row_while_challenges_remembe
 
 
 def _listening(url: str) -> psycopg.Connection:
-    listener = psycopg.connect(_libpq(url), autocommit=True)
+    listener = psycopg.connect(libpq_url(url), autocommit=True)
     listener.execute(f"LISTEN {terminal_rows.CHANNEL}")
     return listener
 
@@ -149,7 +145,7 @@ def _first_heard(listener: psycopg.Connection) -> str | None:
 
 
 def _set(url: str, statement: str, *params: Any) -> None:
-    with psycopg.connect(_libpq(url), autocommit=True) as other:
+    with psycopg.connect(libpq_url(url), autocommit=True) as other:
         other.execute(statement, params)
 
 
@@ -217,7 +213,7 @@ def _passes(generation: int = 0) -> Callable[[Any], bool]:
 
 @pytest.fixture
 def rows(fresh_pg_url: str, hub: Flask) -> Iterator[TerminalRows]:
-    remembered = TerminalRows(_libpq(fresh_pg_url), hub.extensions["satukartu.db"].engine)
+    remembered = TerminalRows(libpq_url(fresh_pg_url), hub.extensions["satukartu.db"].engine)
     remembered.lookup("warm-up", Reads(), _passes())
     assert _until(lambda: remembered.live)
     yield remembered
@@ -271,7 +267,7 @@ def test_a_listener_whose_connection_is_killed_forgets_everything_and_listens_ag
         rows: TerminalRows, fresh_pg_url: str):
     reads = Reads()
     rows.lookup("t1", reads, _passes())
-    with psycopg.connect(_libpq(fresh_pg_url), autocommit=True) as admin:
+    with psycopg.connect(libpq_url(fresh_pg_url), autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                       "WHERE application_name = 'satukartu terminal rows' "
                       "AND datname = current_database()")
@@ -287,7 +283,7 @@ def test_a_listener_that_hears_no_heartbeat_is_never_live(hub: Flask, fresh_pg_u
     # Listening to another database than the one the hub writes to: LISTEN works,
     # the heartbeat sent through the hub's engine never arrives.
     elsewhere = fresh_pg_url.rsplit("/", 1)[0] + "/postgres"
-    deaf = TerminalRows(_libpq(elsewhere), hub.extensions["satukartu.db"].engine)
+    deaf = TerminalRows(libpq_url(elsewhere), hub.extensions["satukartu.db"].engine)
     reads = Reads()
     try:
         deaf.lookup("t1", reads, _passes())
@@ -300,7 +296,7 @@ def test_a_listener_that_hears_no_heartbeat_is_never_live(hub: Flask, fresh_pg_u
 
 
 def _listener_connected(url: str, database_name: str) -> bool:
-    with psycopg.connect(_libpq(url), autocommit=True) as admin:
+    with psycopg.connect(libpq_url(url), autocommit=True) as admin:
         return admin.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
             "'satukartu terminal rows' AND datname = %s", (database_name,)).fetchone()[0] > 0
@@ -374,7 +370,7 @@ def test_behind_a_transaction_pooler_the_listen_url_is_listened_to(
     try:
         remembered = terminal_rows.for_app(app)
         assert remembered is not None
-        assert remembered.conninfo == _libpq(fresh_pg_url)
+        assert remembered.conninfo == libpq_url(fresh_pg_url)
     finally:
         app.extensions["satukartu.db"].engine.dispose()
 
